@@ -1,0 +1,35 @@
+"""First-start set-up for the embedded default: load the agreements and make one
+staff login, printed once. Safe to run at every start."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from commitments.permissions import EDITORS
+
+
+class Command(BaseCommand):
+    help = "Load the agreements and create a staff login if there is none."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--username", default="admin")
+
+    def handle(self, *args: Any, username: str, **options: Any) -> None:
+        call_command("load_agreements", stdout=self.stdout)
+        User = get_user_model()
+        if User.objects.filter(is_staff=True).exists():
+            self.stdout.write("A staff login exists already; none created.")
+            return
+        password = secrets.token_urlsafe(12)
+        user = User.objects.create_superuser(username=username, email="", password=password)
+        user.groups.add(Group.objects.get(name=EDITORS))
+        self.stdout.write(self.style.SUCCESS(
+            f"Created the staff login {username} / {password} (shown once; "
+            f"change it with `python manage.py changepassword {username}`)."
+        ))

@@ -1,0 +1,415 @@
+"""The domain: agreements, the commitments they make, and the milestones that show
+whether a commitment is being kept.
+
+Status changes go through ``commitments.services`` only; deadline arithmetic lives in
+``commitments.deadlines``. These models hold state and the predicates over it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from . import deadlines
+from .deadlines import Anchor, DeadlineRule, RuleKind
+
+
+def validate_time_zone(value: str) -> None:
+    try:
+        deadlines.validate_time_zone(value)
+    except deadlines.RuleError as exc:
+        raise ValidationError(str(exc)) from None
+
+
+class Status(models.TextChoices):
+    NOT_STARTED = "not_started", "Not started"
+    IN_PROGRESS = "in_progress", "In progress"
+    AT_RISK = "at_risk", "At risk"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+CLOSED_STATUSES = (Status.COMPLETED, Status.CANCELLED)
+
+
+class Assessment(models.TextChoices):
+    NOT_YET_RATED = "not_yet_rated", "Not yet rated"
+    ON_TRACK = "on_track", "On track"
+    PARTLY_KEPT = "partly_kept", "Partly kept"
+    KEPT = "kept", "Kept"
+    BROKEN = "broken", "Broken"
+
+
+class Category(models.TextChoices):
+    INVESTMENT = "investment", "Investment and finance"
+    PERMITTING = "permitting", "Permitting"
+    STOCKPILING = "stockpiling", "Stockpiling"
+    RECYCLING = "recycling", "Recycling"
+    MAPPING = "mapping", "Geological mapping"
+    INSTITUTIONS = "institutions", "Institutions and meetings"
+    PARTNERS = "partners", "Like-minded partners"
+    MARKETS = "markets", "Fair markets"
+    SECURITY = "security", "Investment security"
+    PRODUCTION = "production", "Production"
+
+
+class PartyManager(models.Manager["Party"]):
+    def get_by_natural_key(self, code: str) -> Party:
+        return self.get(code=code)
+
+
+class Party(models.Model):
+    code = models.CharField(max_length=16, unique=True, help_text="ISO 3166 alpha-2 or short code")
+    name = models.CharField(max_length=200)
+
+    objects = PartyManager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "parties"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def natural_key(self) -> tuple[str]:
+        return (self.code,)
+
+
+class AgreementManager(models.Manager["Agreement"]):
+    def get_by_natural_key(self, slug: str) -> Agreement:
+        return self.get(slug=slug)
+
+
+class Agreement(models.Model):
+    slug = models.SlugField(max_length=100, unique=True)
+    title = models.CharField(max_length=300)
+    short_name = models.CharField(max_length=100)
+    signed_on = models.DateField(help_text="Date of signature in the agreement's time zone")
+    signed_at = models.CharField(max_length=200, blank=True, help_text="Place of signature")
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_time_zone],
+        help_text="IANA name; deadlines are judged in this zone (Asia/Tokyo for Tokyo)",
+    )
+    binding = models.BooleanField(default=False)
+    summary = models.TextField(blank=True)
+    parties = models.ManyToManyField(Party, related_name="agreements")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AgreementManager()
+
+    class Meta:
+        ordering = ["-signed_on", "slug"]
+
+    def __str__(self) -> str:
+        return self.short_name or self.title
+
+    def natural_key(self) -> tuple[str]:
+        return (self.slug,)
+
+
+class Source(models.Model):
+    """Where a fact comes from: a seed file name or a public address, with the fact
+    it supports. Attached to exactly one agreement, commitment or milestone."""
+
+    agreement = models.ForeignKey(
+        Agreement, null=True, blank=True, on_delete=models.CASCADE, related_name="sources"
+    )
+    commitment = models.ForeignKey(
+        "Commitment", null=True, blank=True, on_delete=models.CASCADE, related_name="sources"
+    )
+    milestone = models.ForeignKey(
+        "Milestone", null=True, blank=True, on_delete=models.CASCADE, related_name="sources"
+    )
+    reference = models.CharField(max_length=500, help_text="Seed file name or address")
+    fact = models.TextField(help_text="The fact, quoted or summarised, that it supports")
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                name="source_has_one_owner",
+                condition=(
+                    Q(agreement__isnull=False, commitment__isnull=True, milestone__isnull=True)
+                    | Q(agreement__isnull=True, commitment__isnull=False, milestone__isnull=True)
+                    | Q(agreement__isnull=True, commitment__isnull=True, milestone__isnull=False)
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class CommitmentManager(models.Manager["Commitment"]):
+    def get_by_natural_key(self, agreement_slug: str, key: str) -> Commitment:
+        return self.get(agreement__slug=agreement_slug, key=key)
+
+
+class Commitment(models.Model):
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="commitments")
+    key = models.SlugField(max_length=100, help_text="Stable name within the agreement")
+    number = models.PositiveSmallIntegerField(default=0, help_text="Order in the agreement")
+    title = models.CharField(max_length=300)
+    summary = models.TextField(blank=True)
+    category = models.CharField(max_length=32, choices=Category.choices)
+    parties = models.ManyToManyField(Party, related_name="commitments")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_commitments",
+        help_text="Staff member responsible for keeping this current",
+    )
+    # The assessment says whether the promise was kept; progress (the milestones)
+    # says what was done. They are kept apart, as promise trackers do.
+    assessment = models.CharField(
+        max_length=32, choices=Assessment.choices, default=Assessment.NOT_YET_RATED
+    )
+    assessment_note = models.TextField(blank=True)
+    assessment_evidence_url = models.URLField(max_length=500, blank=True)
+    assessed_on = models.DateField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = CommitmentManager()
+
+    class Meta:
+        ordering = ["agreement", "number", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["agreement", "key"], name="commitment_key_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def natural_key(self) -> tuple[str, str]:
+        return (self.agreement.slug, self.key)
+
+    natural_key.dependencies = ["commitments.agreement"]  # type: ignore[attr-defined]
+
+
+class Lead(models.Model):
+    """Who leads a commitment: "U.S. Secretary of Energy", "Japan METI Minister"."""
+
+    commitment = models.ForeignKey(Commitment, on_delete=models.CASCADE, related_name="leads")
+    title = models.CharField(max_length=200)
+    party = models.ForeignKey(Party, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class MilestoneQuerySet(models.QuerySet["Milestone"]):
+    def open(self) -> MilestoneQuerySet:
+        return self.exclude(status__in=CLOSED_STATUSES)
+
+    def overdue_at(self, now: dt.datetime) -> MilestoneQuerySet:
+        """Same predicate as ``Milestone.is_overdue_at``, in SQL."""
+        return self.filter(overdue_from__lte=now).exclude(status__in=CLOSED_STATUSES)
+
+    def not_overdue_at(self, now: dt.datetime) -> MilestoneQuerySet:
+        return self.filter(
+            Q(overdue_from__isnull=True) | Q(overdue_from__gt=now) | Q(status__in=CLOSED_STATUSES)
+        )
+
+    def due_within(self, now: dt.datetime, days: int) -> MilestoneQuerySet:
+        """Open milestones whose due date falls in the next ``days`` days (UTC)."""
+        today = now.date()
+        return self.open().filter(due_on__gte=today, due_on__lte=today + dt.timedelta(days=days))
+
+
+class MilestoneManager(models.Manager["Milestone"]):
+    def get_by_natural_key(self, agreement_slug: str, commitment_key: str, key: str) -> Milestone:
+        return self.get(
+            commitment__agreement__slug=agreement_slug, commitment__key=commitment_key, key=key
+        )
+
+
+class Milestone(models.Model):
+    commitment = models.ForeignKey(Commitment, on_delete=models.CASCADE, related_name="milestones")
+    key = models.SlugField(max_length=100, help_text="Stable name within the commitment")
+    title = models.CharField(max_length=300)
+    parties = models.ManyToManyField(Party, through="MilestonePart", related_name="milestones")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_milestones",
+        help_text="Defaults to the commitment's owner",
+    )
+
+    # The deadline rule (see commitments.deadlines). Changed only through
+    # services.milestone_revise_deadline, which keeps the revision.
+    rule_kind = models.CharField(
+        max_length=16, choices=[(k.value, k.value) for k in RuleKind], default=RuleKind.NONE
+    )
+    rule_amount = models.PositiveIntegerField(null=True, blank=True)
+    rule_anchor = models.CharField(
+        max_length=16, choices=[(a.value, a.value) for a in Anchor], default=Anchor.SIGNATURE
+    )
+    rule_anchor_milestone = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="dependents"
+    )
+    rule_fixed_date = models.DateField(null=True, blank=True)
+    rule_rrule = models.CharField(max_length=200, blank=True, help_text="e.g. FREQ=MONTHLY;INTERVAL=3")
+
+    # What the rule gives. due_on is computed, never typed in.
+    due_on = models.DateField(null=True, blank=True, editable=False)
+    original_due_on = models.DateField(
+        null=True, blank=True, editable=False, help_text="The due date before any revision"
+    )
+    # The UTC instant the whole due date has passed in the agreement's time zone:
+    # the overdue predicate compares against it, in Python and in SQL alike.
+    overdue_from = models.DateTimeField(null=True, blank=True, editable=False)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NOT_STARTED)
+    completed_on = models.DateField(null=True, blank=True)
+    evidence_url = models.URLField(max_length=500, blank=True)
+    last_note = models.TextField(blank=True)
+    # Set and cleared by the sweep (tracker.sweep); nothing else writes it.
+    overdue_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # Bumped on every change; optimistic concurrency for the admin and API (If-Match).
+    version = models.PositiveIntegerField(default=1, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
+    objects = MilestoneManager.from_queryset(MilestoneQuerySet)()
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["commitment", "key"], name="milestone_key_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["updated_at", "id"], name="milestone_updated_idx"),
+            models.Index(fields=["due_on", "id"], name="milestone_due_idx"),
+        ]
+        permissions = [("set_milestone_status", "Can set a milestone's status")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def natural_key(self) -> tuple[str, str, str]:
+        return (self.commitment.agreement.slug, self.commitment.key, self.key)
+
+    natural_key.dependencies = ["commitments.commitment"]  # type: ignore[attr-defined]
+
+    @property
+    def rule(self) -> DeadlineRule:
+        return DeadlineRule(
+            kind=RuleKind(self.rule_kind),
+            amount=self.rule_amount,
+            anchor=Anchor(self.rule_anchor),
+            anchor_milestone_id=self.rule_anchor_milestone_id,
+            anchor_title=self.rule_anchor_milestone.title if self.rule_anchor_milestone_id else "",
+            fixed_date=self.rule_fixed_date,
+            rrule=self.rule_rrule,
+        )
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in CLOSED_STATUSES
+
+    def is_overdue_at(self, now: dt.datetime) -> bool:
+        """Same predicate as ``Milestone.objects.overdue_at``."""
+        return self.overdue_from is not None and now >= self.overdue_from and not self.is_closed
+
+    @property
+    def effective_owner_id(self) -> int | None:
+        return self.owner_id or self.commitment.owner_id
+
+    def time_zone(self) -> str:
+        return self.commitment.agreement.time_zone
+
+
+class MilestonePart(models.Model):
+    """One party's part of a shared milestone: Japan may have done its part while the
+    United States has not."""
+
+    milestone = models.ForeignKey(Milestone, on_delete=models.CASCADE, related_name="parts")
+    party = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="milestone_parts")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NOT_STARTED)
+    completed_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["party__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["milestone", "party"], name="milestone_part_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.party.code}: {self.get_status_display()}"
+
+
+class StatusUpdate(models.Model):
+    """History: one row per status change, and per overdue flag set or cleared."""
+
+    class Kind(models.TextChoices):
+        STATUS = "status", "Status change"
+        OVERDUE_FLAGGED = "overdue_flagged", "Flagged overdue"
+        OVERDUE_CLEARED = "overdue_cleared", "Overdue flag cleared"
+        DEADLINE = "deadline", "Deadline changed"
+
+    milestone = models.ForeignKey(Milestone, on_delete=models.CASCADE, related_name="updates")
+    party = models.ForeignKey(
+        Party, null=True, blank=True, on_delete=models.PROTECT, help_text="Set for one party's part"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.STATUS)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        help_text="Empty when the system made the change",
+    )
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    from_status = models.CharField(max_length=16, choices=Status.choices)
+    to_status = models.CharField(max_length=16, choices=Status.choices)
+    note = models.TextField(blank=True)
+    evidence_url = models.URLField(max_length=500, blank=True)
+    completed_on = models.DateField(null=True, blank=True)
+    due_on = models.DateField(null=True, blank=True, help_text="The due date at the time")
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["milestone", "-at"], name="statusupdate_ms_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.milestone_id}: {self.from_status} → {self.to_status}"
+
+    @property
+    def by_label(self) -> str:
+        return self.by.get_username() if self.by_id else "system"
+
+
+class DeadlineRevision(models.Model):
+    """A deadline moved by the parties (or a rule corrected): both dates are kept, with
+    the reason and its source."""
+
+    milestone = models.ForeignKey(Milestone, on_delete=models.CASCADE, related_name="revisions")
+    at = models.DateTimeField(default=timezone.now)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT
+    )
+    old_rule = models.CharField(max_length=300)
+    new_rule = models.CharField(max_length=300)
+    old_due_on = models.DateField(null=True, blank=True)
+    new_due_on = models.DateField(null=True, blank=True)
+    reason = models.TextField()
+    source = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.old_due_on} → {self.new_due_on}"
