@@ -1,0 +1,32 @@
+# The two commands of README.md: `make run` and `make test`. Both set up what they need
+# on a fresh machine (a virtual environment in .venv from pyproject.toml).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench lint install clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	scripts/run
+
+test: $(STAMP)
+	scripts/test $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	scripts/bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
