@@ -350,6 +350,7 @@ class MilestoneAdmin(admin.ModelAdmin):
                      "commitment__sources__reference", "commitment__sources__fact"]
     date_hierarchy = "due_on"
     list_per_page = 100
+    list_max_show_all = 2000
     raw_id_fields = ["owner"]
     actions = ["mark_in_progress", "mark_completed_today"]
     inlines = [MilestonePartInline, StatusUpdateInline, DeadlineRevisionInline,
@@ -431,7 +432,7 @@ class MilestoneAdmin(admin.ModelAdmin):
                     "Someone else changed this milestone while you were editing it; "
                     "nothing was saved. Reload the page and make your change again."
                 )
-            plain = [f for f in form.changed_data if f in form._meta.fields]
+            plain = [f for f in form.changed_data if f in MilestoneForm.Meta.fields]
             if plain:
                 obj.save(update_fields=plain)
             data = form.cleaned_data

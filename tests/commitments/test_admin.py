@@ -1,0 +1,213 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from commitments.models import Commitment, Milestone, Status, StatusUpdate
+from tests.factories import MilestoneFactory, add_parts
+
+NOW = dt.datetime(2026, 11, 21, 3, 0, tzinfo=dt.UTC)
+EVIDENCE = "https://www.energy.gov/articles/ministerial"
+
+
+@pytest.fixture(autouse=True)
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def change_url(m: Milestone) -> str:
+    return reverse("admin:commitments_milestone_change", args=[m.pk])
+
+
+def form_data(m: Milestone, **changes: object) -> dict[str, object]:
+    """What the change form posts when nothing is edited, plus ``changes``."""
+    data = {
+        "commitment": m.commitment_id, "key": m.key, "title": m.title, "owner": "",
+        "new_status": m.status, "note": "", "evidence": m.evidence_url,
+        "completed": m.completed_on or "", "seen_version": m.version,
+        "rule_kind": m.rule_kind, "rule_amount": m.rule_amount or "", "rule_anchor": m.rule_anchor,
+        "rule_anchor_milestone": m.rule_anchor_milestone_id or "",
+        "rule_fixed_date": m.rule_fixed_date or "", "rule_rrule": m.rule_rrule,
+        "revision_reason": "", "revision_source": "",
+    }
+    for prefix in ("parts", "updates", "revisions", "sources"):
+        data.update({f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0})
+    data["parts-TOTAL_FORMS"] = data["parts-INITIAL_FORMS"] = m.parts.count()
+    for i, part in enumerate(m.parts.all()):
+        data.update({f"parts-{i}-id": part.pk, f"parts-{i}-milestone": m.pk,
+                     f"parts-{i}-party": part.party_id})
+    data.update(changes)
+    return data
+
+
+def test_an_editor_completes_a_milestone_from_the_form(client, alice, ministerial):
+    client.force_login(alice)
+    response = client.post(change_url(ministerial), form_data(
+        ministerial, new_status="completed", note="Held in Tokyo", evidence=EVIDENCE,
+        completed="2026-04-24"))
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    ministerial.refresh_from_db()
+    assert (ministerial.status, ministerial.completed_on) == ("completed", dt.date(2026, 4, 24))
+    update = StatusUpdate.objects.get(milestone=ministerial)
+    assert (update.by, update.note, update.evidence_url) == (alice, "Held in Tokyo", EVIDENCE)
+
+
+def test_the_form_shows_the_service_refusal_on_its_field(client, alice, ministerial):
+    client.force_login(alice)
+    response = client.post(change_url(ministerial), form_data(
+        ministerial, new_status="completed", evidence=EVIDENCE, completed="2027-01-01"))
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "is in the future" in errors["completed"][0]
+    ministerial.refresh_from_db()
+    assert ministerial.status == "not_started"
+
+
+def test_a_stale_form_does_not_overwrite_a_newer_change(client, alice, ministerial):
+    from commitments.services import milestone_set_status
+
+    client.force_login(alice)
+    stale = form_data(ministerial, new_status="at_risk", note="Slipping")
+    milestone_set_status(milestone=ministerial, status=Status.IN_PROGRESS, by=alice)
+    response = client.post(change_url(ministerial), stale)
+    assert response.status_code == 200
+    assert "Someone else changed this milestone" in str(response.context["adminform"].form.errors)
+    ministerial.refresh_from_db()
+    assert ministerial.status == "in_progress"
+
+
+def test_moving_a_deadline_in_the_form_keeps_both_dates(client, alice, ministerial):
+    client.force_login(alice)
+    response = client.post(change_url(ministerial), form_data(
+        ministerial, rule_kind="fixed", rule_fixed_date="2026-12-31",
+        revision_reason="Postponed", revision_source="https://example.org/postponed"))
+    assert response.status_code == 302
+    ministerial.refresh_from_db()
+    assert (ministerial.original_due_on, ministerial.due_on) == (
+        dt.date(2026, 4, 26), dt.date(2026, 12, 31))
+    page = client.get(change_url(ministerial)).content.decode()
+    assert "2026-04-26" in page or "April 26, 2026" in page
+    assert "Postponed" in page
+
+
+def test_a_rule_change_without_reason_is_refused(client, alice, ministerial):
+    client.force_login(alice)
+    response = client.post(change_url(ministerial), form_data(
+        ministerial, rule_kind="fixed", rule_fixed_date="2026-12-31"))
+    errors = response.context["adminform"].form.errors
+    assert "revision_reason" in errors and "revision_source" in errors
+
+
+def test_a_viewer_sees_but_cannot_change(client, bob, ministerial):
+    client.force_login(bob)
+    assert client.get(reverse("admin:commitments_milestone_changelist")).status_code == 200
+    page = client.get(change_url(ministerial))
+    assert page.status_code == 200 and b'name="new_status"' not in page.content
+    response = client.post(change_url(ministerial), form_data(
+        ministerial, new_status="completed", evidence=EVIDENCE))
+    assert response.status_code == 403
+    ministerial.refresh_from_db()
+    assert ministerial.status == "not_started"
+
+
+def test_staff_without_the_groups_see_nothing(client, charlie, ministerial):
+    client.force_login(charlie)
+    assert client.get(change_url(ministerial)).status_code == 403
+
+
+def test_bulk_actions_go_through_the_service(client, alice, ministerial, project_selection):
+    client.force_login(alice)
+    url = reverse("admin:commitments_milestone_changelist")
+    ids = [ministerial.pk, project_selection.pk]
+    client.post(url, {"action": "mark_in_progress", "_selected_action": ids})
+    assert set(Milestone.objects.filter(pk__in=ids).values_list("status", flat=True)) == {
+        "in_progress"}
+    # Completion asks for evidence first, then applies it to the whole selection.
+    ask = client.post(url, {"action": "mark_completed_today", "_selected_action": ids})
+    assert ask.status_code == 200 and b"Evidence address" in ask.content
+    client.post(url, {"action": "mark_completed_today", "_selected_action": ids, "apply": "1",
+                      "evidence": EVIDENCE, "note": "Both done"})
+    done = Milestone.objects.filter(pk__in=ids)
+    assert {(m.status, m.completed_on) for m in done} == {("completed", dt.date(2026, 11, 21))}
+    assert StatusUpdate.objects.filter(milestone__in=ids, by=alice).count() == 4
+
+
+def test_a_viewer_has_no_bulk_actions(client, bob, agreements):
+    client.force_login(bob)
+    page = client.get(reverse("admin:commitments_milestone_changelist"))
+    assert b"mark_completed_today" not in page.content
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("overdue=yes", {"ministerial-convened", "projects-selected-and-funded"}),
+        ("status__exact=in_progress", set()),
+        ("q=002_9d03994fb32bb4e5", {"ministerial-convened"}),
+    ],
+)
+def test_list_filters_and_search(client, alice, agreements, query, expected):
+    client.force_login(alice)
+    page = client.get(reverse("admin:commitments_milestone_changelist") + "?" + query)
+    shown = {m.key for m in page.context["cl"].result_list}
+    assert expected <= shown
+    if query.startswith("overdue"):
+        assert shown == expected
+
+
+def _make_milestones(n: int) -> None:
+    commitment = Commitment.objects.first()
+    for i in range(n):
+        m = MilestoneFactory.build(commitment=commitment, key=f"bulk-{i}", rule_amount=i % 400)
+        m.save()
+        add_parts(m, "US", "JP") if i % 50 == 0 else None
+    from commitments.services import refresh_deadlines
+
+    refresh_deadlines(commitment.agreement)
+
+
+def _count(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.parametrize(
+    "url_name", ["admin:commitments_milestone_changelist", "admin:commitments_commitment_change"]
+)
+def test_admin_pages_run_a_constant_number_of_queries(client, alice, agreements, url_name,
+                                                      django_assert_max_num_queries):
+    client.force_login(alice)
+    commitment = Commitment.objects.first()
+    args = [] if "changelist" in url_name else [commitment.pk]
+    url = reverse(url_name, args=args) + ("?all=" if "changelist" in url_name else "")
+    small = _count(client, url)
+    _make_milestones(500)
+    assert Milestone.objects.count() > 500
+    with django_assert_max_num_queries(small):
+        page = client.get(url)
+    if "changelist" in url_name:
+        assert len(page.context["cl"].result_list) > 500
+    else:
+        assert page.content.count(b"bulk-") >= 500
+
+
+def test_milestone_change_page_is_constant_in_history_length(client, alice, ministerial,
+                                                             django_assert_max_num_queries):
+    from commitments.services import milestone_set_status
+
+    client.force_login(alice)
+    small = _count(client, change_url(ministerial))
+    _make_milestones(500)
+    for i in range(60):
+        ministerial.refresh_from_db()
+        milestone_set_status(milestone=ministerial, status="at_risk" if i % 2 else "in_progress",
+                             by=alice, note=f"update {i}")
+    with django_assert_max_num_queries(small):
+        client.get(change_url(ministerial))
