@@ -229,8 +229,7 @@ class DueSoonFilter(admin.SimpleListFilter):
         return queryset
 
 
-RULE_FIELDS = ["rule_kind", "rule_amount", "rule_anchor", "rule_anchor_milestone",
-               "rule_fixed_date", "rule_rrule"]
+RULE_FIELDS = services.RULE_FIELDS
 
 
 class MilestoneForm(forms.ModelForm):

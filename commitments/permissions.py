@@ -11,6 +11,8 @@ VIEW_MODELS = [
     "commitments.agreement", "commitments.commitment", "commitments.milestone",
     "commitments.milestonepart", "commitments.party", "commitments.source",
     "commitments.statusupdate", "commitments.deadlinerevision", "commitments.lead",
+    "tracker.alert", "tracker.subscription", "tracker.sweeprun", "tracker.optout",
+    "tracker.digestsent",
 ]
 EDITOR_EXTRA = [
     "commitments.change_milestone",
@@ -18,6 +20,9 @@ EDITOR_EXTRA = [
     "commitments.change_commitment",
     "commitments.add_source",
     "commitments.change_source",
+    "tracker.add_subscription",
+    "tracker.change_subscription",
+    "tracker.change_alert",
 ]
 
 

@@ -15,6 +15,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from tracker import alerts as tracker_alerts
+from tracker import tasks as tracker_tasks
+
 from . import deadlines
 from .deadlines import Anchor, DeadlineRule, RuleKind
 from .models import (
@@ -185,6 +188,10 @@ def _apply(
         completed_on=completed_on,
         due_on=milestone.due_on,
     )
+    # The alert that this change makes due is written in this same transaction (an
+    # outbox); the delivery task is only rung once the transaction has committed.
+    tracker_alerts.queue_completed(update)
+    tracker_tasks.kick_delivery()
     milestone.refresh_from_db()
     if milestone.rule_kind == RuleKind.RECURRING and status == Status.COMPLETED:
         _roll_over(milestone, now)
@@ -336,7 +343,9 @@ def milestone_revise_deadline(
     with transaction.atomic():
         _store_rule(milestone, rule)
         milestone.original_due_on = milestone.original_due_on or old_due
-        milestone.save()
+        # Only the rule: a full save would write back stale copies of fields that
+        # others own (the sweep's overdue_since, a concurrent status change).
+        milestone.save(update_fields=[*RULE_FIELDS, "original_due_on"])
         refresh_deadlines(milestone.commitment.agreement, now=now)
         milestone.refresh_from_db()
         revision = DeadlineRevision.objects.create(
@@ -361,6 +370,10 @@ def milestone_revise_deadline(
             due_on=milestone.due_on,
         )
     return revision
+
+
+RULE_FIELDS = ["rule_kind", "rule_amount", "rule_anchor", "rule_anchor_milestone",
+               "rule_fixed_date", "rule_rrule"]
 
 
 def _store_rule(milestone: Milestone, rule: DeadlineRule) -> None:

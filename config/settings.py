@@ -9,6 +9,7 @@ start-up instead of running with a known key.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -210,8 +211,32 @@ CELERY_TIMEZONE = "UTC"
 CELERY_ENABLE_UTC = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Beat's schedule, in seconds. Exactly one beat should run (README.md); a second one
+# is harmless, since every task is idempotent.
 TRACKER_SWEEP_INTERVAL = env_int("TRACKER_SWEEP_INTERVAL", 60)
 TRACKER_DELIVERY_INTERVAL = env_int("TRACKER_DELIVERY_INTERVAL", 60)
+TRACKER_DIGEST_INTERVAL = env_int("TRACKER_DIGEST_INTERVAL", 300)
+TRACKER_DELIVERY_BATCH = env_int("TRACKER_DELIVERY_BATCH", 100)
+TRACKER_ALERT_MAX_ATTEMPTS = env_int("TRACKER_ALERT_MAX_ATTEMPTS", 8)
+TRACKER_RETRY_BASE_SECONDS = env_int("TRACKER_RETRY_BASE_SECONDS", 60)
+CELERY_BEAT_SCHEDULE = {
+    "sweep-deadlines": {
+        "task": "tracker.tasks.sweep_deadlines",
+        "schedule": float(TRACKER_SWEEP_INTERVAL),
+        # A run that waits longer than one interval is superseded by the next.
+        "options": {"expires": float(TRACKER_SWEEP_INTERVAL)},
+    },
+    "deliver-alerts": {
+        "task": "tracker.tasks.deliver_alerts",
+        "schedule": float(TRACKER_DELIVERY_INTERVAL),
+        "options": {"expires": float(TRACKER_DELIVERY_INTERVAL)},
+    },
+    "send-digests": {
+        "task": "tracker.tasks.send_digests",
+        "schedule": float(TRACKER_DIGEST_INTERVAL),
+        "options": {"expires": float(TRACKER_DIGEST_INTERVAL)},
+    },
+}
 
 # --- Logging --------------------------------------------------------------------
 LOGGING = {
@@ -225,3 +250,74 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Turn on behind HTTPS; the embedded default serves plain HTTP on loopback.
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- REST API (tracker.api; see bench/API_README_SECTION.md) ------------------------
+INSTALLED_APPS += ["tracker.api"]
+# Reads are public and rate-limited per client IP; token holders get a higher limit.
+# The counters live in the default cache: set CACHE_URL (Redis) so that every web
+# worker shares them, or each gunicorn worker would count on its own.
+API_ANON_RATE = os.environ.get("API_ANON_RATE", "120/min")
+API_USER_RATE = os.environ.get("API_USER_RATE", "1200/min")
+API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
+API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200)
+# Bodies larger than this get 413; a PATCH is a few hundred bytes.
+API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 16 * 1024)
+# Seconds a shared cache (a CDN, a browser) may reuse a read without asking again.
+API_MAX_AGE = env_int("API_MAX_AGE", 15)
+# Rendered bodies are cached under their ETag (which changes with the data), so this
+# only bounds memory; a stale body cannot be served.
+API_BODY_CACHE_SECONDS = env_int("API_BODY_CACHE_SECONDS", 600)
+API_STATUS_OVERDUE_LIMIT = env_int("API_STATUS_OVERDUE_LIMIT", 200)
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "knox.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["tracker.api.permissions.ReadOrSetStatus"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "tracker.api.throttling.AnonReadThrottle",
+        "tracker.api.throttling.ClientThrottle",
+    ],
+    # Clients are told apart by REMOTE_ADDR; behind N reverse proxies set
+    # API_NUM_PROXIES=N so X-Forwarded-For is read, and cannot be forged, correctly.
+    "NUM_PROXIES": env_int("API_NUM_PROXIES", 0),
+    "DEFAULT_RENDERER_CLASSES": ["tracker.api.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["tracker.api.parsers.LimitedJSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "tracker.api.pagination.Pagination",
+    "PAGE_SIZE": API_PAGE_SIZE,
+    "DEFAULT_SCHEMA_CLASS": "tracker.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "tracker.api.exceptions.problem_handler",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "UNICODE_JSON": True,
+}
+REST_KNOX = {
+    # Tokens are stored as SHA-512 digests, expire, and are issued and revoked in the
+    # admin (one per client, several per user).
+    "TOKEN_TTL": dt.timedelta(days=env_int("API_TOKEN_TTL_DAYS", 90)),
+    "AUTO_REFRESH": False,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Commitment tracker API",
+    "DESCRIPTION": (
+        "Progress of critical-minerals agreements, their commitments and milestones. "
+        "Reads are public; every GET answers with an ETag (send it back in "
+        "If-None-Match to get 304). Errors are RFC 9457 problem details."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {"StatusEnum": "commitments.models.Status"},
+}
+# CORS for browser dashboards on other sites: read-only, API paths only, no cookies.
+CORS_ALLOWED_ORIGINS = [o for o in env_list("API_CORS_ORIGINS", "") if o != "*"]
+CORS_ALLOW_ALL_ORIGINS = "*" in env_list("API_CORS_ORIGINS", "")
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_METHODS = ["GET", "HEAD", "OPTIONS"]
+CORS_ALLOW_HEADERS = ["accept", "if-none-match", "if-modified-since"]
+CORS_EXPOSE_HEADERS = ["ETag", "Last-Modified", "X-Tracker-As-Of", "Retry-After"]
+CORS_ALLOW_CREDENTIALS = False

@@ -64,3 +64,52 @@ def project_selection(agreements) -> Milestone:
     return Milestone.objects.select_related("commitment__agreement").get(
         key="projects-selected-and-funded"
     )
+
+
+# --- A real SMTP server (aiosmtpd) on a loopback port -------------------------------
+
+
+class Inbox:
+    def __init__(self) -> None:
+        import email
+        import email.policy
+
+        self._parse = lambda raw: email.message_from_bytes(raw, policy=email.policy.default)
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
+        self.messages.append(self._parse(envelope.original_content or envelope.content))
+        return "250 OK"
+
+    def subjects(self) -> list[str]:
+        return [m["Subject"] for m in self.messages]
+
+    def to(self, address: str) -> list:
+        return [m for m in self.messages if address in m["To"]]
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """Starts aiosmtpd on 127.0.0.1 and points Django's SMTP backend at it."""
+    from aiosmtpd.controller import Controller
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+    inbox.controller = controller
+    inbox.port = port
+    yield inbox
+    controller.stop()

@@ -22,3 +22,164 @@ class SweepRun(models.Model):
 
     def __str__(self) -> str:
         return f"sweep at {self.evaluated_at:%Y-%m-%d %H:%M}"
+
+
+class AlertKind:
+    """``due_N`` (N days before the due date, N from the subscription's lead times),
+    ``overdue`` and ``completed``."""
+
+    OVERDUE = "overdue"
+    COMPLETED = "completed"
+    DIGEST = "digest"
+
+    @staticmethod
+    def due(days: int) -> str:
+        return f"due_{days}"
+
+    @staticmethod
+    def urgency(kind: str) -> int:
+        """Lower is more urgent: overdue, then the nearest due-soon, then completed."""
+        if kind == AlertKind.OVERDUE:
+            return -1
+        if kind.startswith("due_"):
+            return int(kind.removeprefix("due_"))
+        return 10_000
+
+
+DEFAULT_LEAD_DAYS = [30, 7, 1]
+DEFAULT_KINDS = ["due_soon", "overdue", "completed", "digest"]
+
+
+def default_lead_days() -> list[int]:
+    return list(DEFAULT_LEAD_DAYS)
+
+
+def default_kinds() -> list[str]:
+    return list(DEFAULT_KINDS)
+
+
+class Subscription(models.Model):
+    """Someone who wants alerts about an agreement, a commitment or a milestone (or,
+    with none of them, everything)."""
+
+    email = models.EmailField(blank=True, help_text="Or choose a user")
+    user = models.ForeignKey(
+        "auth.User", null=True, blank=True, on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    agreement = models.ForeignKey(
+        "commitments.Agreement", null=True, blank=True, on_delete=models.CASCADE,
+        related_name="subscriptions",
+    )
+    commitment = models.ForeignKey(
+        "commitments.Commitment", null=True, blank=True, on_delete=models.CASCADE,
+        related_name="subscriptions",
+    )
+    milestone = models.ForeignKey(
+        "commitments.Milestone", null=True, blank=True, on_delete=models.CASCADE,
+        related_name="subscriptions",
+    )
+    kinds = models.JSONField(
+        default=default_kinds, help_text="Any of: due_soon, overdue, completed, digest"
+    )
+    lead_days = models.JSONField(
+        default=default_lead_days, help_text="Days before the due date to warn, e.g. [30, 7, 1]"
+    )
+    time_zone = models.CharField(
+        max_length=64, blank=True, help_text="For the Monday 09:00 digest; default: TIME_ZONE"
+    )
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                name="subscription_has_recipient",
+                condition=~models.Q(email="") | models.Q(user__isnull=False),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        target = self.milestone or self.commitment or self.agreement or "everything"
+        return f"{self.address} → {target}"
+
+    @property
+    def address(self) -> str:
+        return (self.email or (self.user.email if self.user_id else "")).lower()
+
+
+class OptOut(models.Model):
+    """An address that used an unsubscribe link: it gets no more alerts, whether it
+    was subscribed or is an owner."""
+
+    email = models.EmailField(unique=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Alert(models.Model):
+    """The outbox. A row is written in the same transaction as the change that makes
+    it due; delivery sends pending rows and marks them sent. The unique constraint
+    makes a doubled or retried sweep harmless, and lets a deadline moved later alert
+    again (the due date is part of the key)."""
+
+    milestone = models.ForeignKey(
+        "commitments.Milestone", on_delete=models.CASCADE, related_name="alerts"
+    )
+    kind = models.CharField(max_length=16)
+    recipient = models.EmailField()
+    due_on = models.DateField(
+        help_text="The due date the alert is about (for 'completed': the completion date)"
+    )
+    created_at = models.DateTimeField(db_index=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField()
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    failed = models.BooleanField(default=False, help_text="Gave up after too many attempts")
+    skipped = models.BooleanField(
+        default=False, help_text="Not sent: no longer true when its turn came"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["milestone", "kind", "recipient", "due_on"], name="alert_once"
+            ),
+        ]
+        indexes = [
+            # Delivery looks only at pending rows.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(sent_at__isnull=True, failed=False, skipped=False),
+                name="alert_pending_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.milestone_id} → {self.recipient}"
+
+    @property
+    def state(self) -> str:
+        if self.sent_at:
+            return "sent"
+        if self.skipped:
+            return "skipped"
+        return "failed" if self.failed else "pending"
+
+
+class DigestSent(models.Model):
+    """One weekly digest per subscription per week: the unique key is the claim."""
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE)
+    week_of = models.DateField(help_text="The Monday, in the subscriber's time zone")
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "week_of"], name="digest_once"),
+        ]

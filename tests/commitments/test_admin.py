@@ -36,7 +36,7 @@ def form_data(m: Milestone, **changes: object) -> dict[str, object]:
         "rule_fixed_date": m.rule_fixed_date or "", "rule_rrule": m.rule_rrule,
         "revision_reason": "", "revision_source": "",
     }
-    for prefix in ("parts", "updates", "revisions", "sources"):
+    for prefix in ("parts", "updates", "revisions", "sources", "alerts"):
         data.update({f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0})
     data["parts-TOTAL_FORMS"] = data["parts-INITIAL_FORMS"] = m.parts.count()
     for i, part in enumerate(m.parts.all()):

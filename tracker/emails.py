@@ -1,0 +1,105 @@
+"""One function per email, each rendering a subject, a text and an HTML part."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.conf import settings
+from django.core import signing
+from django.core.mail import EmailMultiAlternatives
+from django.template.loader import render_to_string
+from django.urls import reverse
+
+from commitments import deadlines
+from commitments.models import Milestone
+
+from .models import Alert, AlertKind
+
+UNSUBSCRIBE_SALT = "tracker.unsubscribe"
+
+
+def unsubscribe_token(email: str) -> str:
+    return signing.dumps(email.lower(), salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def unsubscribe_email(token: str) -> str:
+    """The address a token was made for; raises signing.BadSignature if forged."""
+    return signing.loads(token, salt=UNSUBSCRIBE_SALT)
+
+
+def unsubscribe_url(email: str) -> str:
+    return settings.SITE_URL + reverse("tracker:unsubscribe", args=[unsubscribe_token(email)])
+
+
+def milestone_links(m: Milestone) -> dict[str, str]:
+    return {
+        "page": f"{settings.SITE_URL}{reverse('tracker:milestone', args=[m.pk])}",
+        "admin": f"{settings.SITE_URL}{reverse('admin:commitments_milestone_change', args=[m.pk])}",
+    }
+
+
+def describe(alert: Alert, now: dt.datetime) -> dict[str, Any]:
+    m = alert.milestone
+    left = deadlines.days_remaining(m.due_on, now=now, time_zone=m.time_zone())
+    if alert.kind == AlertKind.COMPLETED:
+        when = f"completed on {m.completed_on or alert.due_on}"
+    elif left is None:
+        when = "no deadline"
+    elif left < 0:
+        when = f"{-left} day{'s' if left != -1 else ''} overdue"
+    else:
+        when = "due today" if left == 0 else f"{left} day{'s' if left != 1 else ''} left"
+    return {
+        "alert": alert,
+        "milestone": m,
+        "agreement": m.commitment.agreement,
+        "when": when,
+        "label": label(alert.kind),
+        "links": milestone_links(m),
+    }
+
+
+def label(kind: str) -> str:
+    if kind == AlertKind.OVERDUE:
+        return "OVERDUE"
+    if kind == AlertKind.COMPLETED:
+        return "COMPLETED"
+    days = int(kind.removeprefix("due_"))
+    return f"DUE IN {days} DAY{'S' if days != 1 else ''}"
+
+
+def send_alerts(recipient: str, alerts: list[Alert], *, now: dt.datetime) -> None:
+    """One email for all of a recipient's alerts in this run; the subject names the
+    most urgent one."""
+    items = sorted((describe(a, now) for a in alerts),
+                   key=lambda i: (AlertKind.urgency(i["alert"].kind), i["milestone"].due_on or dt.date.max))
+    top = items[0]
+    subject = f"{top['label']}: {top['milestone'].title}"
+    if top["milestone"].due_on:
+        subject += f" (due {top['milestone'].due_on.isoformat()})"
+    if len(items) > 1:
+        subject += f" and {len(items) - 1} more"
+    _send(recipient, subject, "tracker/email/alerts", {"items": items})
+
+
+def send_digest(recipient: str, context: dict[str, Any]) -> None:
+    subject = (f"Weekly digest: {len(context['overdue'])} overdue, "
+               f"{len(context['upcoming'])} due in the next 30 days")
+    _send(recipient, subject, "tracker/email/digest", context)
+
+
+def _send(recipient: str, subject: str, template: str, context: dict[str, Any]) -> None:
+    url = unsubscribe_url(recipient)
+    context = {**context, "unsubscribe_url": url, "site_url": settings.SITE_URL}
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=render_to_string(f"{template}.txt", context),
+        to=[recipient],
+        headers={
+            "List-Unsubscribe": f"<{url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+    message.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
+    message.send()

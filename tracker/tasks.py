@@ -1,0 +1,49 @@
+"""Celery tasks: thin wrappers over plain functions that a command and a test can call.
+
+Every task is safe to run twice (acks_late redelivers after a crash), and none depends
+on a message arriving: beat runs them on a schedule, and each works from the
+database's state.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import transaction
+
+from . import delivery, digests, sweep
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(acks_late=True)
+def sweep_deadlines() -> dict[str, int]:
+    result = sweep.run()
+    if result.queued:
+        kick_delivery()
+    return {"flagged": result.flagged, "cleared": result.cleared, "queued": result.queued}
+
+
+@shared_task(acks_late=True)
+def deliver_alerts() -> dict[str, int]:
+    r = delivery.deliver()
+    return {"sent": r.sent, "emails": r.emails, "failed": r.failed, "skipped": r.skipped}
+
+
+@shared_task(acks_late=True)
+def send_digests() -> int:
+    return digests.send_due_digests()
+
+
+def kick_delivery() -> None:
+    """Ring the doorbell once the alerts are committed. If the broker is down the
+    alerts stay pending, and the scheduled delivery picks them up."""
+
+    def publish() -> None:
+        try:
+            deliver_alerts.delay()
+        except Exception as exc:  # noqa: BLE001 - any broker error: the schedule catches up
+            log.warning("could not queue delivery (broker down?): %s", exc)
+
+    transaction.on_commit(publish)
