@@ -138,8 +138,17 @@ class ReadOnlyInline(admin.TabularInline):
 class StatusUpdateInline(ReadOnlyInline):
     model = StatusUpdate
     verbose_name_plural = "status history"
-    fields = ["at", "by_label", "party", "kind", "from_status", "to_status", "note",
-              "evidence_url", "completed_on"]
+    fields = [
+        "at",
+        "by_label",
+        "party",
+        "kind",
+        "from_status",
+        "to_status",
+        "note",
+        "evidence_url",
+        "completed_on",
+    ]
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[StatusUpdate]:
@@ -239,11 +248,14 @@ class MilestoneForm(forms.ModelForm):
     new_status = forms.ChoiceField(label="Status", choices=Status.choices)
     note = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     evidence = forms.URLField(
-        label="Evidence address", required=False, assume_scheme="https",
+        label="Evidence address",
+        required=False,
+        assume_scheme="https",
         help_text="Required to mark the milestone completed.",
     )
     completed = forms.DateField(
-        label="Completed on", required=False,
+        label="Completed on",
+        required=False,
         help_text="The day it was done (today if left empty), in the agreement's time zone.",
     )
     seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
@@ -255,7 +267,8 @@ class MilestoneForm(forms.ModelForm):
     rule_fixed_date = forms.DateField(required=False)
     rule_rrule = forms.CharField(required=False, help_text="e.g. FREQ=MONTHLY;INTERVAL=3")
     revision_reason = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Required when the rule changes: why the deadline moved.",
     )
     revision_source = forms.CharField(
@@ -270,15 +283,18 @@ class MilestoneForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         m = self.instance
         if m.pk:
-            self.fields["rule_anchor_milestone"].queryset = (
-                Milestone.objects.filter(commitment__agreement_id=m.commitment.agreement_id)
-                .exclude(pk=m.pk)
-            )
+            self.fields["rule_anchor_milestone"].queryset = Milestone.objects.filter(
+                commitment__agreement_id=m.commitment.agreement_id
+            ).exclude(pk=m.pk)
             self.initial.update(
-                new_status=m.status, evidence=m.evidence_url, completed=m.completed_on,
+                new_status=m.status,
+                evidence=m.evidence_url,
+                completed=m.completed_on,
                 seen_version=m.version,
-                **{f: getattr(m, f + ("_id" if f == "rule_anchor_milestone" else ""))
-                   for f in RULE_FIELDS},
+                **{
+                    f: getattr(m, f + ("_id" if f == "rule_anchor_milestone" else ""))
+                    for f in RULE_FIELDS
+                },
             )
 
     def rule(self) -> DeadlineRule:
@@ -312,11 +328,14 @@ class MilestoneForm(forms.ModelForm):
         if self.status_changed():
             try:
                 services.check_status_change(
-                    m, data["new_status"], data.get("evidence") or "", data.get("completed"),
+                    m,
+                    data["new_status"],
+                    data.get("evidence") or "",
+                    data.get("completed"),
                     now=timezone.now(),
                 )
             except services.TransitionError as exc:
-                self.add_error(_FORM_FIELD.get(exc.field or "", None), exc.message)
+                self.add_error(_FORM_FIELD.get(exc.field or ""), exc.message)
         if self.rule_changed():
             try:
                 self.rule().validate()
@@ -334,10 +353,23 @@ _FORM_FIELD = {"status": "new_status", "evidence_url": "evidence", "completed_on
 @admin.register(Milestone)
 class MilestoneAdmin(admin.ModelAdmin):
     form = MilestoneForm
-    list_display = ["title", "agreement", "rule_text", "due_on", "days_left", "status_badge",
-                    "overdue_flag", "owner_display", "updated_at"]
-    list_select_related = ["commitment__agreement", "commitment__owner", "owner",
-                           "rule_anchor_milestone"]
+    list_display = [
+        "title",
+        "agreement",
+        "rule_text",
+        "due_on",
+        "days_left",
+        "status_badge",
+        "overdue_flag",
+        "owner_display",
+        "updated_at",
+    ]
+    list_select_related = [
+        "commitment__agreement",
+        "commitment__owner",
+        "owner",
+        "rule_anchor_milestone",
+    ]
     list_filter = [
         ("commitment__agreement", admin.RelatedOnlyFieldListFilter),
         ("parties", admin.RelatedOnlyFieldListFilter),
@@ -345,37 +377,71 @@ class MilestoneAdmin(admin.ModelAdmin):
         OverdueFilter,
         DueSoonFilter,
     ]
-    search_fields = ["title", "commitment__title", "sources__reference", "sources__fact",
-                     "commitment__sources__reference", "commitment__sources__fact"]
+    search_fields = [
+        "title",
+        "commitment__title",
+        "sources__reference",
+        "sources__fact",
+        "commitment__sources__reference",
+        "commitment__sources__fact",
+    ]
     date_hierarchy = "due_on"
     list_per_page = 100
     list_max_show_all = 2000
     raw_id_fields = ["owner"]
     actions = ["mark_in_progress", "mark_completed_today"]
-    inlines = [MilestonePartInline, StatusUpdateInline, DeadlineRevisionInline,
-               MilestoneSourceInline]
-    readonly_fields = ["rule_text", "due_on", "original_due_on", "overdue_since",
-                       "days_left", "version", "updated_at"]
+    inlines = [
+        MilestonePartInline,
+        StatusUpdateInline,
+        DeadlineRevisionInline,
+        MilestoneSourceInline,
+    ]
+    readonly_fields = [
+        "rule_text",
+        "due_on",
+        "original_due_on",
+        "overdue_since",
+        "days_left",
+        "version",
+        "updated_at",
+    ]
 
     def get_fieldsets(self, request: HttpRequest, obj: Milestone | None = None) -> Any:
         status = ["new_status", "note", "evidence", "completed", "seen_version"]
         rule = [*RULE_FIELDS, "revision_reason", "revision_source"]
         if obj is None or not self.has_change_permission(request, obj):
             # Viewers (and the add page) see what is, not the controls to change it.
-            return [(None, {"fields": ["commitment", "key", "title", "owner"]}),
-                    ("Deadline", {"fields": ["rule_text", "due_on", "original_due_on"]})]
+            return [
+                (None, {"fields": ["commitment", "key", "title", "owner"]}),
+                ("Deadline", {"fields": ["rule_text", "due_on", "original_due_on"]}),
+            ]
         if not can_set_status(request):
             status = []
         return [
             (None, {"fields": ["commitment", "key", "title", "owner", "version", "updated_at"]}),
             ("Status", {"fields": status}),
-            ("Deadline", {"fields": ["rule_text", "due_on", "original_due_on", "days_left",
-                                     "overdue_since", *rule]}),
+            (
+                "Deadline",
+                {
+                    "fields": [
+                        "rule_text",
+                        "due_on",
+                        "original_due_on",
+                        "days_left",
+                        "overdue_since",
+                        *rule,
+                    ]
+                },
+            ),
         ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Milestone]:
-        return super().get_queryset(request).select_related(
-            "commitment__agreement", "commitment__owner", "owner", "rule_anchor_milestone"
+        return (
+            super()
+            .get_queryset(request)
+            .select_related(
+                "commitment__agreement", "commitment__owner", "owner", "rule_anchor_milestone"
+            )
         )
 
     # Columns -----------------------------------------------------------------------
@@ -415,8 +481,9 @@ class MilestoneAdmin(admin.ModelAdmin):
 
     # Saving ------------------------------------------------------------------------
 
-    def save_model(self, request: HttpRequest, obj: Milestone, form: MilestoneForm,
-                   change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Milestone, form: MilestoneForm, change: bool
+    ) -> None:
         with transaction.atomic():
             if not change:
                 super().save_model(request, obj, form, change)
@@ -437,14 +504,20 @@ class MilestoneAdmin(admin.ModelAdmin):
             data = form.cleaned_data
             if form.rule_changed():
                 services.milestone_revise_deadline(
-                    milestone=obj, rule=form.rule(), reason=data["revision_reason"],
-                    source=data["revision_source"], by=request.user,
+                    milestone=obj,
+                    rule=form.rule(),
+                    reason=data["revision_reason"],
+                    source=data["revision_source"],
+                    by=request.user,
                 )
                 obj.refresh_from_db()
             if form.status_changed() and can_set_status(request):
                 services.milestone_set_status(
-                    milestone=obj, status=data["new_status"], by=request.user,
-                    note=data.get("note") or "", evidence_url=data.get("evidence") or "",
+                    milestone=obj,
+                    status=data["new_status"],
+                    by=request.user,
+                    note=data.get("note") or "",
+                    evidence_url=data.get("evidence") or "",
                     completed_on=data.get("completed"),
                 )
 
@@ -470,31 +543,51 @@ class MilestoneAdmin(admin.ModelAdmin):
         self._bulk_set(request, queryset, Status.IN_PROGRESS, note="", evidence="")
 
     @admin.action(description="Mark selected milestones completed (today)")
-    def mark_completed_today(self, request: HttpRequest,
-                             queryset: QuerySet[Milestone]) -> HttpResponse | None:
+    def mark_completed_today(
+        self, request: HttpRequest, queryset: QuerySet[Milestone]
+    ) -> HttpResponse | None:
         form = BulkCompleteForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
-            self._bulk_set(request, queryset, Status.COMPLETED,
-                           note=form.cleaned_data["note"], evidence=form.cleaned_data["evidence"])
+            self._bulk_set(
+                request,
+                queryset,
+                Status.COMPLETED,
+                note=form.cleaned_data["note"],
+                evidence=form.cleaned_data["evidence"],
+            )
             return None
         # Completion needs evidence: ask for it once, for the whole selection.
-        return TemplateResponse(request, "admin/commitments/milestone/bulk_complete.html", {
-            **self.admin_site.each_context(request),
-            "title": "Mark milestones completed today",
-            "opts": self.opts,
-            "form": form,
-            "milestones": queryset.select_related("commitment__agreement"),
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-        })
+        return TemplateResponse(
+            request,
+            "admin/commitments/milestone/bulk_complete.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Mark milestones completed today",
+                "opts": self.opts,
+                "form": form,
+                "milestones": queryset.select_related("commitment__agreement"),
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
+        )
 
-    def _bulk_set(self, request: HttpRequest, queryset: QuerySet[Milestone], status: str,
-                  *, note: str, evidence: str) -> None:
+    def _bulk_set(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Milestone],
+        status: str,
+        *,
+        note: str,
+        evidence: str,
+    ) -> None:
         done, refused = 0, []
         for milestone in queryset.select_related("commitment__agreement"):
             try:
                 with transaction.atomic():
                     services.milestone_set_status(
-                        milestone=milestone, status=status, by=request.user, note=note,
+                        milestone=milestone,
+                        status=status,
+                        by=request.user,
+                        note=note,
                         evidence_url=evidence,
                     )
                 done += 1
@@ -529,4 +622,3 @@ class StatusUpdateAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-

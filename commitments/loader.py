@@ -38,13 +38,17 @@ def load_agreements(path: Path = DEFAULT_PATH) -> Counter[str]:
     created: Counter[str] = Counter()
     with transaction.atomic():
         for row in data.get("parties", []):
-            _, new = Party.objects.update_or_create(code=row["code"], defaults={"name": row["name"]})
+            _, new = Party.objects.update_or_create(
+                code=row["code"], defaults={"name": row["name"]}
+            )
             created["parties"] += new
         for row in data.get("agreements", []):
             try:
                 _load_agreement(row, created)
             except KeyError as exc:
-                raise FixtureError(f"agreement {row.get('slug', '?')}: missing field {exc}") from None
+                raise FixtureError(
+                    f"agreement {row.get('slug', '?')}: missing field {exc}"
+                ) from None
     return created
 
 

@@ -262,7 +262,9 @@ class Milestone(models.Model):
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="dependents"
     )
     rule_fixed_date = models.DateField(null=True, blank=True)
-    rule_rrule = models.CharField(max_length=200, blank=True, help_text="e.g. FREQ=MONTHLY;INTERVAL=3")
+    rule_rrule = models.CharField(
+        max_length=200, blank=True, help_text="e.g. FREQ=MONTHLY;INTERVAL=3"
+    )
 
     # What the rule gives. due_on is computed, never typed in.
     due_on = models.DateField(null=True, blank=True, editable=False)
@@ -298,12 +300,12 @@ class Milestone(models.Model):
             # ones no longer should be. A sweep that finds nothing reads almost nothing.
             models.Index(
                 fields=["overdue_from"],
-                condition=Q(overdue_since__isnull=True)
-                & ~Q(status__in=["completed", "cancelled"]),
+                condition=Q(overdue_since__isnull=True) & ~Q(status__in=["completed", "cancelled"]),
                 name="milestone_to_flag_idx",
             ),
             models.Index(
-                fields=["overdue_since"], condition=Q(overdue_since__isnull=False),
+                fields=["overdue_since"],
+                condition=Q(overdue_since__isnull=False),
                 name="milestone_flagged_idx",
             ),
         ]

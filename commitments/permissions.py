@@ -8,10 +8,19 @@ EDITORS = "Tracker editors"
 VIEWERS = "Tracker viewers"
 
 VIEW_MODELS = [
-    "commitments.agreement", "commitments.commitment", "commitments.milestone",
-    "commitments.milestonepart", "commitments.party", "commitments.source",
-    "commitments.statusupdate", "commitments.deadlinerevision", "commitments.lead",
-    "tracker.alert", "tracker.subscription", "tracker.sweeprun", "tracker.optout",
+    "commitments.agreement",
+    "commitments.commitment",
+    "commitments.milestone",
+    "commitments.milestonepart",
+    "commitments.party",
+    "commitments.source",
+    "commitments.statusupdate",
+    "commitments.deadlinerevision",
+    "commitments.lead",
+    "tracker.alert",
+    "tracker.subscription",
+    "tracker.sweeprun",
+    "tracker.optout",
     "tracker.digestsent",
 ]
 EDITOR_EXTRA = [

@@ -41,9 +41,7 @@ def progress_of(obj: Any) -> dict[str, Any]:
     """The progress document of an object annotated with ``progress_aggregates``."""
     data = {key: getattr(obj, f"progress_{key}") for key in PROGRESS_KEYS}
     counted = data["total"] - data[Status.CANCELLED]
-    data["percent_complete"] = (
-        round(100 * data[Status.COMPLETED] / counted, 1) if counted else 0.0
-    )
+    data["percent_complete"] = round(100 * data[Status.COMPLETED] / counted, 1) if counted else 0.0
     return data
 
 

@@ -226,7 +226,9 @@ def _set_part_status(
     completed_on: dt.date | None,
     now: dt.datetime,
 ) -> StatusUpdate:
-    part = MilestonePart.objects.select_for_update().filter(milestone=milestone, party=party).first()
+    part = (
+        MilestonePart.objects.select_for_update().filter(milestone=milestone, party=party).first()
+    )
     if part is None:
         raise TransitionError(
             f"{party.code} is not a responsible party of this milestone", field="party"
@@ -254,15 +256,27 @@ def _set_part_status(
     parts = list(MilestonePart.objects.filter(milestone=milestone))
     if all(p.status == Status.COMPLETED for p in parts) and milestone.status != Status.COMPLETED:
         last = max(p.completed_on for p in parts if p.completed_on)
-        _apply(milestone, Status.COMPLETED, by, f"All parties done. {note}".strip(),
-               evidence_url, last, now)
-    elif status != Status.NOT_STARTED and milestone.status == Status.NOT_STARTED:
-        _apply(milestone, Status.IN_PROGRESS, by, f"{party.code}: {note}".strip(": "),
-               evidence_url, None, now)
-    else:
-        Milestone.objects.filter(pk=milestone.pk).update(
-            version=F("version") + 1, updated_at=now
+        _apply(
+            milestone,
+            Status.COMPLETED,
+            by,
+            f"All parties done. {note}".strip(),
+            evidence_url,
+            last,
+            now,
         )
+    elif status != Status.NOT_STARTED and milestone.status == Status.NOT_STARTED:
+        _apply(
+            milestone,
+            Status.IN_PROGRESS,
+            by,
+            f"{party.code}: {note}".strip(": "),
+            evidence_url,
+            None,
+            now,
+        )
+    else:
+        Milestone.objects.filter(pk=milestone.pk).update(version=F("version") + 1, updated_at=now)
         milestone.refresh_from_db()
     return update
 
@@ -372,8 +386,14 @@ def milestone_revise_deadline(
     return revision
 
 
-RULE_FIELDS = ["rule_kind", "rule_amount", "rule_anchor", "rule_anchor_milestone",
-               "rule_fixed_date", "rule_rrule"]
+RULE_FIELDS = [
+    "rule_kind",
+    "rule_amount",
+    "rule_anchor",
+    "rule_anchor_milestone",
+    "rule_fixed_date",
+    "rule_rrule",
+]
 
 
 def _store_rule(milestone: Milestone, rule: DeadlineRule) -> None:

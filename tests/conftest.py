@@ -25,8 +25,9 @@ def require_service(ok: bool, reason: str) -> None:
 
 
 def _user(username: str, *groups: str) -> User:
-    user = User.objects.create_user(username, f"{username}@example.org", "pass-" + username,
-                                    is_staff=True)
+    user = User.objects.create_user(
+        username, f"{username}@example.org", "pass-" + username, is_staff=True
+    )
     for name in groups:
         user.groups.add(Group.objects.get(name=name))
     return user
@@ -54,9 +55,7 @@ def agreements(db) -> None:
 
 @pytest.fixture
 def ministerial(agreements) -> Milestone:
-    return Milestone.objects.select_related("commitment__agreement").get(
-        key="ministerial-convened"
-    )
+    return Milestone.objects.select_related("commitment__agreement").get(key="ministerial-convened")
 
 
 @pytest.fixture

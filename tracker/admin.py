@@ -17,8 +17,12 @@ class AlertStateFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("pending", "Pending"), ("sent", "Sent"), ("failed", "Failed"),
-                ("skipped", "Skipped")]
+        return [
+            ("pending", "Pending"),
+            ("sent", "Sent"),
+            ("failed", "Failed"),
+            ("skipped", "Skipped"),
+        ]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Alert]) -> QuerySet[Alert]:
         value = self.value()
@@ -35,8 +39,17 @@ class AlertStateFilter(admin.SimpleListFilter):
 
 @admin.register(Alert)
 class AlertAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "kind", "milestone", "recipient", "due_on", "state",
-                    "attempts", "sent_at", "last_error"]
+    list_display = [
+        "created_at",
+        "kind",
+        "milestone",
+        "recipient",
+        "due_on",
+        "state",
+        "attempts",
+        "sent_at",
+        "last_error",
+    ]
     list_filter = [AlertStateFilter, "kind"]
     list_select_related = ["milestone"]
     search_fields = ["recipient", "milestone__title"]
@@ -59,8 +72,17 @@ class AlertAdmin(admin.ModelAdmin):
 
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
-    list_display = ["address", "user", "agreement", "commitment", "milestone", "kinds",
-                    "lead_days", "time_zone", "active"]
+    list_display = [
+        "address",
+        "user",
+        "agreement",
+        "commitment",
+        "milestone",
+        "kinds",
+        "lead_days",
+        "time_zone",
+        "active",
+    ]
     list_filter = ["active", "agreement"]
     list_select_related = ["user", "agreement", "commitment", "milestone"]
     search_fields = ["email", "user__email"]
@@ -95,8 +117,16 @@ class AlertInline(admin.TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
-    fields = ["created_at", "kind", "recipient", "due_on", "state", "attempts", "sent_at",
-              "last_error"]
+    fields = [
+        "created_at",
+        "kind",
+        "recipient",
+        "due_on",
+        "state",
+        "attempts",
+        "sent_at",
+        "last_error",
+    ]
     readonly_fields = fields
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -33,9 +33,7 @@ class Audience:
     matched against milestones in memory: constant queries however many milestones."""
 
     def __init__(self) -> None:
-        self.subscriptions = list(
-            Subscription.objects.filter(active=True).select_related("user")
-        )
+        self.subscriptions = list(Subscription.objects.filter(active=True).select_related("user"))
         self.opted_out = set(OptOut.objects.values_list("email", flat=True))
 
     def for_milestone(self, m: Milestone) -> list[Recipient]:
@@ -62,8 +60,9 @@ class Audience:
     def scoped(self, queryset: QuerySet[Milestone]) -> QuerySet[Milestone]:
         """Narrow to milestones anyone could hear about: owned, or in a subscription's
         scope. Everything, if someone subscribed to everything."""
-        if any(not (s.agreement_id or s.commitment_id or s.milestone_id)
-               for s in self.subscriptions):
+        if any(
+            not (s.agreement_id or s.commitment_id or s.milestone_id) for s in self.subscriptions
+        ):
             return queryset
         scope = Q(owner__isnull=False) | Q(commitment__owner__isnull=False)
         for s in self.subscriptions:
@@ -87,9 +86,9 @@ def _covers(s: Subscription, m: Milestone) -> bool:
 
 
 def _with_people(queryset: QuerySet[Milestone]) -> Iterator[Milestone]:
-    return queryset.select_related(
-        "owner", "commitment__owner", "commitment__agreement"
-    ).iterator(chunk_size=CHUNK)
+    return queryset.select_related("owner", "commitment__owner", "commitment__agreement").iterator(
+        chunk_size=CHUNK
+    )
 
 
 def _write(alerts: Iterable[Alert]) -> None:
@@ -104,26 +103,28 @@ def _write(alerts: Iterable[Alert]) -> None:
 
 
 def _alert(m: Milestone, kind: str, email: str, on: dt.date, now: dt.datetime) -> Alert:
-    return Alert(milestone=m, kind=kind, recipient=email, due_on=on, created_at=now,
-                 next_attempt_at=now)
+    return Alert(
+        milestone=m, kind=kind, recipient=email, due_on=on, created_at=now, next_attempt_at=now
+    )
 
 
 def queue_overdue(flagged: QuerySet[Milestone], stamp: dt.datetime, audience: Audience) -> None:
     """One "overdue" alert per recipient for each milestone the sweep just flagged.
     ``stamp`` is the wall-clock time the alerts are written (and may be sent)."""
+
     def rows() -> Iterator[Alert]:
         for m in _with_people(audience.scoped(flagged)):
             for r in audience.for_milestone(m):
                 if "overdue" in r.kinds and m.due_on:
                     yield _alert(m, AlertKind.OVERDUE, r.email, m.due_on, stamp)
+
     _write(rows())
 
 
 def queue_due_soon(now: dt.datetime, stamp: dt.datetime, audience: Audience) -> None:
     """For each open milestone coming due, the alert of the nearest lead time that has
     been reached (due in 3 days with leads 30/7/1: the "due_7" alert), once."""
-    max_lead = max([*DEFAULT_LEAD_DAYS, *(d for s in audience.subscriptions
-                                          for d in s.lead_days)])
+    max_lead = max([*DEFAULT_LEAD_DAYS, *(d for s in audience.subscriptions for d in s.lead_days)])
     today = now.date()
     # A day either side of UTC's date covers every time zone; the exact count of days
     # is taken below, in each agreement's zone.
@@ -142,6 +143,7 @@ def queue_due_soon(now: dt.datetime, stamp: dt.datetime, audience: Audience) -> 
                 leads = [d for d in r.lead_days if d >= left]
                 if "due_soon" in r.kinds and leads:
                     yield _alert(m, AlertKind.due(min(leads)), r.email, m.due_on, stamp)
+
     _write(rows())
 
 
@@ -150,8 +152,9 @@ def queue_completed(update: StatusUpdate) -> None:
     everyone who follows the milestone."""
     if update.to_status != Status.COMPLETED or update.party_id or not update.completed_on:
         return
-    m = (Milestone.objects.select_related("owner", "commitment__owner", "commitment__agreement")
-         .get(pk=update.milestone_id))
+    m = Milestone.objects.select_related("owner", "commitment__owner", "commitment__agreement").get(
+        pk=update.milestone_id
+    )
     audience = Audience()
     _write(
         _alert(m, AlertKind.COMPLETED, r.email, update.completed_on, update.at)

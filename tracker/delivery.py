@@ -87,8 +87,7 @@ def _send(batch: list[Alert], now: dt.datetime, result: DeliveryResult) -> None:
     for alert in batch:
         (by_recipient[alert.recipient] if _still_true(alert) else stale).append(alert)
     if stale:
-        Alert.objects.filter(id__in=[a.id for a in stale]).update(skipped=True,
-                                                                 claimed_until=None)
+        Alert.objects.filter(id__in=[a.id for a in stale]).update(skipped=True, claimed_until=None)
         result.skipped += len(stale)
     for recipient, items in by_recipient.items():
         ids = [a.id for a in items]
@@ -97,8 +96,9 @@ def _send(batch: list[Alert], now: dt.datetime, result: DeliveryResult) -> None:
         except (smtplib.SMTPException, OSError) as exc:
             _record_failure(ids, exc, result)
             continue
-        Alert.objects.filter(id__in=ids).update(sent_at=timezone.now(), claimed_until=None,
-                                                attempts=F("attempts") + 1, last_error="")
+        Alert.objects.filter(id__in=ids).update(
+            sent_at=timezone.now(), claimed_until=None, attempts=F("attempts") + 1, last_error=""
+        )
         result.sent += len(ids)
         result.emails += 1
 

@@ -72,8 +72,10 @@ def label(kind: str) -> str:
 def send_alerts(recipient: str, alerts: list[Alert], *, now: dt.datetime) -> None:
     """One email for all of a recipient's alerts in this run; the subject names the
     most urgent one."""
-    items = sorted((describe(a, now) for a in alerts),
-                   key=lambda i: (AlertKind.urgency(i["alert"].kind), i["milestone"].due_on or dt.date.max))
+    items = sorted(
+        (describe(a, now) for a in alerts),
+        key=lambda i: (AlertKind.urgency(i["alert"].kind), i["milestone"].due_on or dt.date.max),
+    )
     top = items[0]
     subject = f"{top['label']}: {top['milestone'].title}"
     if top["milestone"].due_on:
@@ -84,8 +86,10 @@ def send_alerts(recipient: str, alerts: list[Alert], *, now: dt.datetime) -> Non
 
 
 def send_digest(recipient: str, context: dict[str, Any]) -> None:
-    subject = (f"Weekly digest: {len(context['overdue'])} overdue, "
-               f"{len(context['upcoming'])} due in the next 30 days")
+    subject = (
+        f"Weekly digest: {len(context['overdue'])} overdue, "
+        f"{len(context['upcoming'])} due in the next 30 days"
+    )
     _send(recipient, subject, "tracker/email/digest", context)
 
 

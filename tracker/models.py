@@ -67,15 +67,24 @@ class Subscription(models.Model):
         "auth.User", null=True, blank=True, on_delete=models.CASCADE, related_name="subscriptions"
     )
     agreement = models.ForeignKey(
-        "commitments.Agreement", null=True, blank=True, on_delete=models.CASCADE,
+        "commitments.Agreement",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
         related_name="subscriptions",
     )
     commitment = models.ForeignKey(
-        "commitments.Commitment", null=True, blank=True, on_delete=models.CASCADE,
+        "commitments.Commitment",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
         related_name="subscriptions",
     )
     milestone = models.ForeignKey(
-        "commitments.Milestone", null=True, blank=True, on_delete=models.CASCADE,
+        "commitments.Milestone",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
         related_name="subscriptions",
     )
     kinds = models.JSONField(
@@ -183,3 +192,6 @@ class DigestSent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["subscription", "week_of"], name="digest_once"),
         ]
+
+    def __str__(self) -> str:
+        return f"digest for {self.subscription_id}, week of {self.week_of}"

@@ -54,17 +54,32 @@ def run(*, now: dt.datetime | None = None) -> SweepResult:
     started = timezone.now()
     now = now or started
     with transaction.atomic():
-        flagged = _change(TO_FLAG, "overdue_since = %(now)s", StatusUpdate.Kind.OVERDUE_FLAGGED,
-                          "Deadline passed; flagged overdue by the sweep.", now)
-        cleared = _change(TO_CLEAR, "overdue_since = NULL", StatusUpdate.Kind.OVERDUE_CLEARED,
-                          "No longer overdue (closed, or deadline moved); flag cleared.", now)
+        flagged = _change(
+            TO_FLAG,
+            "overdue_since = %(now)s",
+            StatusUpdate.Kind.OVERDUE_FLAGGED,
+            "Deadline passed; flagged overdue by the sweep.",
+            now,
+        )
+        cleared = _change(
+            TO_CLEAR,
+            "overdue_since = NULL",
+            StatusUpdate.Kind.OVERDUE_CLEARED,
+            "No longer overdue (closed, or deadline moved); flag cleared.",
+            now,
+        )
         audience = alerts.Audience()
         alerts.queue_overdue(Milestone.objects.filter(overdue_since=now), started, audience)
         alerts.queue_due_soon(now, started, audience)
         queued = Alert.objects.filter(created_at=started).count()
-        SweepRun.objects.create(started_at=started, evaluated_at=now,
-                                finished_at=timezone.now(), flagged=flagged,
-                                cleared=cleared, queued=queued)
+        SweepRun.objects.create(
+            started_at=started,
+            evaluated_at=now,
+            finished_at=timezone.now(),
+            flagged=flagged,
+            cleared=cleared,
+            queued=queued,
+        )
     return SweepResult(flagged, cleared, queued, now)
 
 
@@ -90,8 +105,7 @@ def _change(where: str, assignment: str, kind: str, note: str, now: dt.datetime)
             )
             return cursor.rowcount
         cursor.execute(
-            f"INSERT INTO {events} ({EVENT_COLUMNS}) "
-            f"{select.format(src=table)} WHERE {where}",
+            f"INSERT INTO {events} ({EVENT_COLUMNS}) {select.format(src=table)} WHERE {where}",
             params,
         )
         cursor.execute(update, params)

@@ -43,7 +43,7 @@ def kick_delivery() -> None:
     def publish() -> None:
         try:
             deliver_alerts.delay()
-        except Exception as exc:  # noqa: BLE001 - any broker error: the schedule catches up
+        except Exception as exc:  # any broker error: the scheduled delivery catches up
             log.warning("could not queue delivery (broker down?): %s", exc)
 
     transaction.on_commit(publish)

@@ -32,15 +32,19 @@ def milestone_page(request: HttpRequest, pk: int) -> HttpResponse:
     now = timezone.now()
     days_left = deadlines.days_remaining(m.due_on, now=now, time_zone=m.time_zone())
     history = m.updates.select_related("by", "party")[:100]
-    return render(request, "tracker/milestone.html", {
-        "m": m,
-        "agreement": m.commitment.agreement,
-        "history": history,
-        "overdue": m.is_overdue_at(now),
-        "days_left": days_left,
-        "days_overdue": -days_left if days_left is not None and days_left < 0 else 0,
-        "sources": m.commitment.sources.all(),
-    })
+    return render(
+        request,
+        "tracker/milestone.html",
+        {
+            "m": m,
+            "agreement": m.commitment.agreement,
+            "history": history,
+            "overdue": m.is_overdue_at(now),
+            "days_left": days_left,
+            "days_overdue": -days_left if days_left is not None and days_left < 0 else 0,
+            "sources": m.commitment.sources.all(),
+        },
+    )
 
 
 @csrf_exempt  # RFC 8058 one-click: mail clients POST without a session or CSRF token

@@ -28,8 +28,14 @@ def browser(monkeypatch) -> Iterator[object]:
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=chromium,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         yield browser
         browser.close()
@@ -46,8 +52,9 @@ def log_in(browser, live_server, username: str):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_editor_completes_the_ministerial_and_sees_it_in_history(browser, live_server,
-                                                                   agreements, alice):
+def test_an_editor_completes_the_ministerial_and_sees_it_in_history(
+    browser, live_server, agreements, alice
+):
     m = Milestone.objects.get(key="ministerial-convened")
     page = log_in(browser, live_server, "alice")
     page.goto(f"{live_server.url}/admin/commitments/milestone/{m.pk}/change/")

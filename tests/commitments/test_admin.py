@@ -28,29 +28,51 @@ def change_url(m: Milestone) -> str:
 def form_data(m: Milestone, **changes: object) -> dict[str, object]:
     """What the change form posts when nothing is edited, plus ``changes``."""
     data = {
-        "commitment": m.commitment_id, "key": m.key, "title": m.title, "owner": "",
-        "new_status": m.status, "note": "", "evidence": m.evidence_url,
-        "completed": m.completed_on or "", "seen_version": m.version,
-        "rule_kind": m.rule_kind, "rule_amount": m.rule_amount or "", "rule_anchor": m.rule_anchor,
+        "commitment": m.commitment_id,
+        "key": m.key,
+        "title": m.title,
+        "owner": "",
+        "new_status": m.status,
+        "note": "",
+        "evidence": m.evidence_url,
+        "completed": m.completed_on or "",
+        "seen_version": m.version,
+        "rule_kind": m.rule_kind,
+        "rule_amount": m.rule_amount or "",
+        "rule_anchor": m.rule_anchor,
         "rule_anchor_milestone": m.rule_anchor_milestone_id or "",
-        "rule_fixed_date": m.rule_fixed_date or "", "rule_rrule": m.rule_rrule,
-        "revision_reason": "", "revision_source": "",
+        "rule_fixed_date": m.rule_fixed_date or "",
+        "rule_rrule": m.rule_rrule,
+        "revision_reason": "",
+        "revision_source": "",
     }
     for prefix in ("parts", "updates", "revisions", "sources", "alerts"):
         data.update({f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0})
     data["parts-TOTAL_FORMS"] = data["parts-INITIAL_FORMS"] = m.parts.count()
     for i, part in enumerate(m.parts.all()):
-        data.update({f"parts-{i}-id": part.pk, f"parts-{i}-milestone": m.pk,
-                     f"parts-{i}-party": part.party_id})
+        data.update(
+            {
+                f"parts-{i}-id": part.pk,
+                f"parts-{i}-milestone": m.pk,
+                f"parts-{i}-party": part.party_id,
+            }
+        )
     data.update(changes)
     return data
 
 
 def test_an_editor_completes_a_milestone_from_the_form(client, alice, ministerial):
     client.force_login(alice)
-    response = client.post(change_url(ministerial), form_data(
-        ministerial, new_status="completed", note="Held in Tokyo", evidence=EVIDENCE,
-        completed="2026-04-24"))
+    response = client.post(
+        change_url(ministerial),
+        form_data(
+            ministerial,
+            new_status="completed",
+            note="Held in Tokyo",
+            evidence=EVIDENCE,
+            completed="2026-04-24",
+        ),
+    )
     assert response.status_code == 302, response.context["adminform"].form.errors
     ministerial.refresh_from_db()
     assert (ministerial.status, ministerial.completed_on) == ("completed", dt.date(2026, 4, 24))
@@ -60,8 +82,10 @@ def test_an_editor_completes_a_milestone_from_the_form(client, alice, ministeria
 
 def test_the_form_shows_the_service_refusal_on_its_field(client, alice, ministerial):
     client.force_login(alice)
-    response = client.post(change_url(ministerial), form_data(
-        ministerial, new_status="completed", evidence=EVIDENCE, completed="2027-01-01"))
+    response = client.post(
+        change_url(ministerial),
+        form_data(ministerial, new_status="completed", evidence=EVIDENCE, completed="2027-01-01"),
+    )
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
     assert "is in the future" in errors["completed"][0]
@@ -84,13 +108,22 @@ def test_a_stale_form_does_not_overwrite_a_newer_change(client, alice, ministeri
 
 def test_moving_a_deadline_in_the_form_keeps_both_dates(client, alice, ministerial):
     client.force_login(alice)
-    response = client.post(change_url(ministerial), form_data(
-        ministerial, rule_kind="fixed", rule_fixed_date="2026-12-31",
-        revision_reason="Postponed", revision_source="https://example.org/postponed"))
+    response = client.post(
+        change_url(ministerial),
+        form_data(
+            ministerial,
+            rule_kind="fixed",
+            rule_fixed_date="2026-12-31",
+            revision_reason="Postponed",
+            revision_source="https://example.org/postponed",
+        ),
+    )
     assert response.status_code == 302
     ministerial.refresh_from_db()
     assert (ministerial.original_due_on, ministerial.due_on) == (
-        dt.date(2026, 4, 26), dt.date(2026, 12, 31))
+        dt.date(2026, 4, 26),
+        dt.date(2026, 12, 31),
+    )
     page = client.get(change_url(ministerial)).content.decode()
     assert "2026-04-26" in page or "April 26, 2026" in page
     assert "Postponed" in page
@@ -98,8 +131,10 @@ def test_moving_a_deadline_in_the_form_keeps_both_dates(client, alice, ministeri
 
 def test_a_rule_change_without_reason_is_refused(client, alice, ministerial):
     client.force_login(alice)
-    response = client.post(change_url(ministerial), form_data(
-        ministerial, rule_kind="fixed", rule_fixed_date="2026-12-31"))
+    response = client.post(
+        change_url(ministerial),
+        form_data(ministerial, rule_kind="fixed", rule_fixed_date="2026-12-31"),
+    )
     errors = response.context["adminform"].form.errors
     assert "revision_reason" in errors and "revision_source" in errors
 
@@ -109,8 +144,9 @@ def test_a_viewer_sees_but_cannot_change(client, bob, ministerial):
     assert client.get(reverse("admin:commitments_milestone_changelist")).status_code == 200
     page = client.get(change_url(ministerial))
     assert page.status_code == 200 and b'name="new_status"' not in page.content
-    response = client.post(change_url(ministerial), form_data(
-        ministerial, new_status="completed", evidence=EVIDENCE))
+    response = client.post(
+        change_url(ministerial), form_data(ministerial, new_status="completed", evidence=EVIDENCE)
+    )
     assert response.status_code == 403
     ministerial.refresh_from_db()
     assert ministerial.status == "not_started"
@@ -127,12 +163,21 @@ def test_bulk_actions_go_through_the_service(client, alice, ministerial, project
     ids = [ministerial.pk, project_selection.pk]
     client.post(url, {"action": "mark_in_progress", "_selected_action": ids})
     assert set(Milestone.objects.filter(pk__in=ids).values_list("status", flat=True)) == {
-        "in_progress"}
+        "in_progress"
+    }
     # Completion asks for evidence first, then applies it to the whole selection.
     ask = client.post(url, {"action": "mark_completed_today", "_selected_action": ids})
     assert ask.status_code == 200 and b"Evidence address" in ask.content
-    client.post(url, {"action": "mark_completed_today", "_selected_action": ids, "apply": "1",
-                      "evidence": EVIDENCE, "note": "Both done"})
+    client.post(
+        url,
+        {
+            "action": "mark_completed_today",
+            "_selected_action": ids,
+            "apply": "1",
+            "evidence": EVIDENCE,
+            "note": "Both done",
+        },
+    )
     done = Milestone.objects.filter(pk__in=ids)
     assert {(m.status, m.completed_on) for m in done} == {("completed", dt.date(2026, 11, 21))}
     assert StatusUpdate.objects.filter(milestone__in=ids, by=alice).count() == 4
@@ -181,8 +226,9 @@ def _count(client, url: str) -> int:
 @pytest.mark.parametrize(
     "url_name", ["admin:commitments_milestone_changelist", "admin:commitments_commitment_change"]
 )
-def test_admin_pages_run_a_constant_number_of_queries(client, alice, agreements, url_name,
-                                                      django_assert_max_num_queries):
+def test_admin_pages_run_a_constant_number_of_queries(
+    client, alice, agreements, url_name, django_assert_max_num_queries
+):
     client.force_login(alice)
     commitment = Commitment.objects.first()
     args = [] if "changelist" in url_name else [commitment.pk]
@@ -198,8 +244,9 @@ def test_admin_pages_run_a_constant_number_of_queries(client, alice, agreements,
         assert page.content.count(b"bulk-") >= 500
 
 
-def test_milestone_change_page_is_constant_in_history_length(client, alice, ministerial,
-                                                             django_assert_max_num_queries):
+def test_milestone_change_page_is_constant_in_history_length(
+    client, alice, ministerial, django_assert_max_num_queries
+):
     from commitments.services import milestone_set_status
 
     client.force_login(alice)
@@ -207,7 +254,11 @@ def test_milestone_change_page_is_constant_in_history_length(client, alice, mini
     _make_milestones(500)
     for i in range(60):
         ministerial.refresh_from_db()
-        milestone_set_status(milestone=ministerial, status="at_risk" if i % 2 else "in_progress",
-                             by=alice, note=f"update {i}")
+        milestone_set_status(
+            milestone=ministerial,
+            status="at_risk" if i % 2 else "in_progress",
+            by=alice,
+            note=f"update {i}",
+        )
     with django_assert_max_num_queries(small):
         client.get(change_url(ministerial))

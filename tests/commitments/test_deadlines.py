@@ -13,8 +13,17 @@ from commitments.deadlines import Anchor, DeadlineRule, RuleError, RuleKind
 
 SIGNED = dt.date(2025, 10, 28)
 dates = st.dates(min_value=dt.date(1990, 1, 1), max_value=dt.date(2090, 12, 31))
-zones = st.sampled_from(["Asia/Tokyo", "America/New_York", "Europe/London", "UTC",
-                         "Australia/Lord_Howe", "Pacific/Kiritimati", "America/St_Johns"])
+zones = st.sampled_from(
+    [
+        "Asia/Tokyo",
+        "America/New_York",
+        "Europe/London",
+        "UTC",
+        "Australia/Lord_Howe",
+        "Pacific/Kiritimati",
+        "America/St_Johns",
+    ]
+)
 
 
 def test_180_days_after_the_us_japan_signature_is_2026_04_26():
@@ -77,11 +86,13 @@ def test_the_ministerial_is_overdue_from_2026_04_26_15_00_utc():
 
 
 def test_a_rule_on_an_unfinished_milestone_has_no_date_yet():
-    rule = DeadlineRule(kind=RuleKind.DAYS_AFTER, amount=30, anchor=Anchor.MILESTONE,
-                        anchor_milestone_id=7)
+    rule = DeadlineRule(
+        kind=RuleKind.DAYS_AFTER, amount=30, anchor=Anchor.MILESTONE, anchor_milestone_id=7
+    )
     assert deadlines.due_date(rule, signed_on=SIGNED, anchor_completed_on=None) is None
-    assert deadlines.due_date(rule, signed_on=SIGNED,
-                              anchor_completed_on=dt.date(2026, 1, 31)) == dt.date(2026, 3, 2)
+    assert deadlines.due_date(
+        rule, signed_on=SIGNED, anchor_completed_on=dt.date(2026, 1, 31)
+    ) == dt.date(2026, 3, 2)
 
 
 def test_no_deadline_and_fixed_date():
@@ -127,9 +138,16 @@ def test_incomplete_rules_are_refused(rule):
     [
         (DeadlineRule(kind=RuleKind.DAYS_AFTER, amount=180), "180 days after signature"),
         (DeadlineRule(kind=RuleKind.MONTHS_AFTER, amount=6), "6 months after signature"),
-        (DeadlineRule(kind=RuleKind.DAYS_AFTER, amount=30, anchor=Anchor.MILESTONE,
-                      anchor_milestone_id=3, anchor_title="Ministerial"),
-         "30 days after completion of “Ministerial”"),
+        (
+            DeadlineRule(
+                kind=RuleKind.DAYS_AFTER,
+                amount=30,
+                anchor=Anchor.MILESTONE,
+                anchor_milestone_id=3,
+                anchor_title="Ministerial",
+            ),
+            "30 days after completion of “Ministerial”",
+        ),
         (DeadlineRule(), "no deadline"),
     ],
 )

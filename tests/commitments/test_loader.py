@@ -41,11 +41,18 @@ def test_the_us_japan_framework_as_the_sources_give_it(agreements):
     assert a.commitments.count() == 10
     group = a.commitments.get(key="rapid-response-group")
     assert list(group.leads.values_list("title", flat=True)) == [
-        "U.S. Secretary of Energy", "Japan Minister of Economy, Trade and Industry (METI)"]
-    due = dict(Milestone.objects.filter(commitment__agreement=a).exclude(due_on=None)
-               .values_list("key", "due_on"))
-    assert due == {"ministerial-convened": dt.date(2026, 4, 26),
-                   "projects-selected-and-funded": dt.date(2026, 4, 28)}
+        "U.S. Secretary of Energy",
+        "Japan Minister of Economy, Trade and Industry (METI)",
+    ]
+    due = dict(
+        Milestone.objects.filter(commitment__agreement=a)
+        .exclude(due_on=None)
+        .values_list("key", "due_on")
+    )
+    assert due == {
+        "ministerial-convened": dt.date(2026, 4, 26),
+        "projects-selected-and-funded": dt.date(2026, 4, 28),
+    }
 
 
 def test_every_commitment_cites_a_source_that_exists(agreements, settings):
@@ -78,11 +85,26 @@ def test_a_reload_keeps_what_staff_changed(agreements, alice):
     ("content", "words"),
     [
         ("{not json", "is not valid JSON"),
-        (json.dumps({"parties": [], "agreements": [{"slug": "x", "signed_on": "2025-13-01",
-                                                    "time_zone": "UTC"}]}), "agreement x"),
-        (json.dumps({"parties": [], "agreements": [{"slug": "y", "signed_on": "2025-10-01",
-                                                    "time_zone": "Mars/Olympus"}]}),
-         "'Mars/Olympus' is not an IANA time zone"),
+        (
+            json.dumps(
+                {
+                    "parties": [],
+                    "agreements": [{"slug": "x", "signed_on": "2025-13-01", "time_zone": "UTC"}],
+                }
+            ),
+            "agreement x",
+        ),
+        (
+            json.dumps(
+                {
+                    "parties": [],
+                    "agreements": [
+                        {"slug": "y", "signed_on": "2025-10-01", "time_zone": "Mars/Olympus"}
+                    ],
+                }
+            ),
+            "'Mars/Olympus' is not an IANA time zone",
+        ),
     ],
 )
 def test_a_bad_fixture_is_named_and_loads_nothing(db, tmp_path, content, words):

@@ -31,20 +31,29 @@ def test_the_ministerial_becomes_overdue_at_midnight_tokyo(ministerial, now, ove
     assert in_sql is overdue
 
 
-def test_completed_and_cancelled_milestones_are_never_overdue(ministerial, project_selection,
-                                                              alice):
+def test_completed_and_cancelled_milestones_are_never_overdue(
+    ministerial, project_selection, alice
+):
     now = dt.datetime(2026, 11, 21, tzinfo=dt.UTC)
     with time_machine.travel(now, tick=False):
-        services.milestone_set_status(milestone=ministerial, status=Status.COMPLETED, by=alice,
-                                      evidence_url="https://example.org/ministerial",
-                                      completed_on=dt.date(2026, 4, 20))
-        services.milestone_set_status(milestone=project_selection, status=Status.CANCELLED,
-                                      by=alice, note="Superseded")
+        services.milestone_set_status(
+            milestone=ministerial,
+            status=Status.COMPLETED,
+            by=alice,
+            evidence_url="https://example.org/ministerial",
+            completed_on=dt.date(2026, 4, 20),
+        )
+        services.milestone_set_status(
+            milestone=project_selection, status=Status.CANCELLED, by=alice, note="Superseded"
+        )
     for m in (ministerial, project_selection):
         m.refresh_from_db()
         assert not m.is_overdue_at(now)
-    assert not Milestone.objects.overdue_at(now).filter(
-        pk__in=[ministerial.pk, project_selection.pk]).exists()
+    assert (
+        not Milestone.objects.overdue_at(now)
+        .filter(pk__in=[ministerial.pk, project_selection.pk])
+        .exists()
+    )
 
 
 def test_the_admin_and_the_queryset_agree_at_2026_11_21(agreements):
@@ -71,5 +80,6 @@ class TestPredicateAgreement(HypothesisTestCase):
         m.refresh_from_db()
         now = m.overdue_from + dt.timedelta(seconds=offset)
         assert m.is_overdue_at(now) == Milestone.objects.overdue_at(now).filter(pk=m.pk).exists()
-        assert m.is_overdue_at(now) != Milestone.objects.not_overdue_at(now).filter(
-            pk=m.pk).exists()
+        assert (
+            m.is_overdue_at(now) != Milestone.objects.not_overdue_at(now).filter(pk=m.pk).exists()
+        )

@@ -22,9 +22,13 @@ def test_agreement_progress_is_counted_in_one_query(agreements, alice, django_as
         from commitments.models import Milestone
 
         m = Milestone.objects.get(key="group-established")
-        milestone_set_status(milestone=m, status=Status.COMPLETED, by=alice,
-                             evidence_url="https://example.org/group",
-                             completed_on=dt.date(2026, 2, 1))
+        milestone_set_status(
+            milestone=m,
+            status=Status.COMPLETED,
+            by=alice,
+            evidence_url="https://example.org/group",
+            completed_on=dt.date(2026, 2, 1),
+        )
         with django_assert_num_queries(1):
             rows = {a.slug: progress_of(a) for a in agreements_with_progress(timezone.now())}
     us_japan = rows["us-japan-critical-minerals-2025"]

@@ -18,8 +18,10 @@ AFTER = dt.datetime(2026, 4, 27, 0, 0, tzinfo=dt.UTC)  # the ministerial is over
 @pytest.fixture
 def followers(agreements) -> list[Subscription]:
     agreement = Milestone.objects.get(key="ministerial-convened").commitment.agreement
-    return [Subscription.objects.create(email=e, agreement=agreement)
-            for e in ("newsroom@example.org", "analyst@example.org")]
+    return [
+        Subscription.objects.create(email=e, agreement=agreement)
+        for e in ("newsroom@example.org", "analyst@example.org")
+    ]
 
 
 def test_one_email_per_recipient_naming_the_most_urgent(followers, smtp_server):
@@ -28,16 +30,19 @@ def test_one_email_per_recipient_naming_the_most_urgent(followers, smtp_server):
         result = delivery.deliver()
     assert (result.emails, result.sent, result.failed) == (2, 4, 0)
     (mail,) = smtp_server.to("newsroom@example.org")
-    assert mail["Subject"] == ("OVERDUE: Mining, Minerals and Metals Investment Ministerial "
-                               "(due 2026-04-26) and 1 more")
+    assert mail["Subject"] == (
+        "OVERDUE: Mining, Minerals and Metals Investment Ministerial (due 2026-04-26) and 1 more"
+    )
     text = mail.get_body(("plain",)).get_content()
     assert "US–Japan critical minerals framework" in text
     assert "1 day overdue" in text and "[DUE IN 1 DAY] Projects of interest" in text
     assert "Due: 2026-04-26 (1 day overdue)" in text
     assert "/milestones/" in text and "/admin/commitments/milestone/" in text
     assert mail.get_body(("html",)) is not None
-    assert str(mail["List-Unsubscribe"]).strip().startswith("<http") and "One-Click" in mail[
-        "List-Unsubscribe-Post"]
+    assert (
+        str(mail["List-Unsubscribe"]).strip().startswith("<http")
+        and "One-Click" in mail["List-Unsubscribe-Post"]
+    )
     assert not Alert.objects.filter(sent_at__isnull=True).exists()
     # Nothing pending: a second run sends nothing.
     with time_machine.travel(AFTER + dt.timedelta(minutes=1), tick=False):
@@ -60,8 +65,10 @@ def test_smtp_down_keeps_alerts_pending_then_delivers_all(followers, settings, s
     settings.EMAIL_PORT = smtp_server.port
     with time_machine.travel(AFTER + dt.timedelta(minutes=2), tick=False):
         up = delivery.deliver()
-    print(f"SMTP down then up: failed attempts {down.failed}, then delivered {up.sent} "
-          f"alerts in {up.emails} emails, lost {4 - up.sent}")
+    print(
+        f"SMTP down then up: failed attempts {down.failed}, then delivered {up.sent} "
+        f"alerts in {up.emails} emails, lost {4 - up.sent}"
+    )
     assert (up.sent, up.emails) == (4, 2)
     assert not Alert.objects.filter(sent_at__isnull=True).exists()
 
@@ -86,9 +93,13 @@ def test_an_alert_that_went_stale_is_skipped(followers, alice, smtp_server):
     with time_machine.travel(AFTER, tick=False):
         sweep.run()
         m = Milestone.objects.get(key="ministerial-convened")
-        milestone_set_status(milestone=m, status=Status.COMPLETED, by=alice,
-                             evidence_url="https://example.org/e",
-                             completed_on=dt.date(2026, 4, 25))
+        milestone_set_status(
+            milestone=m,
+            status=Status.COMPLETED,
+            by=alice,
+            evidence_url="https://example.org/e",
+            completed_on=dt.date(2026, 4, 25),
+        )
         result = delivery.deliver()
     kinds = {a.kind: a.state for a in Alert.objects.filter(milestone=m)}
     assert kinds == {"overdue": "skipped", "completed": "sent"}
@@ -99,12 +110,18 @@ def test_an_alert_that_went_stale_is_skipped(followers, alice, smtp_server):
 def test_completion_alert_reaches_followers(followers, alice, smtp_server):
     with time_machine.travel(dt.datetime(2026, 4, 20, tzinfo=dt.UTC), tick=False):
         m = Milestone.objects.get(key="ministerial-convened")
-        milestone_set_status(milestone=m, status=Status.COMPLETED, by=alice,
-                             evidence_url="https://example.org/e",
-                             completed_on=dt.date(2026, 4, 19))
+        milestone_set_status(
+            milestone=m,
+            status=Status.COMPLETED,
+            by=alice,
+            evidence_url="https://example.org/e",
+            completed_on=dt.date(2026, 4, 19),
+        )
         delivery.deliver()
-    assert sorted(smtp_server.subjects()) == [
-        "COMPLETED: Mining, Minerals and Metals Investment Ministerial (due 2026-04-26)"] * 2
+    assert (
+        sorted(smtp_server.subjects())
+        == ["COMPLETED: Mining, Minerals and Metals Investment Ministerial (due 2026-04-26)"] * 2
+    )
 
 
 def test_one_click_unsubscribe_without_logging_in(client, followers):
@@ -116,7 +133,8 @@ def test_one_click_unsubscribe_without_logging_in(client, followers):
     assert client.post(url).status_code == 200
     assert client.post(url).status_code == 200  # twice is fine
     assert list(Subscription.objects.filter(active=True).values_list("email", flat=True)) == [
-        "analyst@example.org"]
+        "analyst@example.org"
+    ]
     assert OptOut.objects.filter(email="newsroom@example.org").exists()
     with time_machine.travel(AFTER, tick=False):
         sweep.run()

@@ -14,8 +14,9 @@ NY = zoneinfo.ZoneInfo("America/New_York")
 
 @pytest.fixture
 def reader(agreements) -> Subscription:
-    return Subscription.objects.create(email="reader@example.org", time_zone="America/New_York",
-                                       kinds=["digest"])
+    return Subscription.objects.create(
+        email="reader@example.org", time_zone="America/New_York", kinds=["digest"]
+    )
 
 
 def at_ny(*args: int) -> dt.datetime:
@@ -31,8 +32,7 @@ def at_ny(*args: int) -> dt.datetime:
         (dt.date(2026, 11, 2), 14),
     ],
 )
-def test_digest_goes_out_at_nine_new_york_time_across_dst(reader, smtp_server, monday,
-                                                          utc_hour):
+def test_digest_goes_out_at_nine_new_york_time_across_dst(reader, smtp_server, monday, utc_hour):
     nine = dt.datetime.combine(monday, dt.time(9), tzinfo=NY)
     assert nine.astimezone(dt.UTC).hour == utc_hour
     # Beat runs in UTC every few minutes; only runs from 09:00 local on send.

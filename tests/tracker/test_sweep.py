@@ -27,8 +27,7 @@ def follower(agreements) -> Subscription:
 
 
 def flagged_keys() -> set[str]:
-    return set(Milestone.objects.filter(overdue_since__isnull=False)
-               .values_list("key", flat=True))
+    return set(Milestone.objects.filter(overdue_since__isnull=False).values_list("key", flat=True))
 
 
 def test_the_ministerial_is_flagged_at_midnight_in_tokyo_not_before(ministerial, follower):
@@ -40,8 +39,9 @@ def test_the_ministerial_is_flagged_at_midnight_in_tokyo_not_before(ministerial,
     assert ministerial.overdue_since == BOUNDARY and ministerial.updated_at == BOUNDARY
     event = StatusUpdate.objects.get(milestone=ministerial, kind="overdue_flagged")
     assert event.by is None and event.at == BOUNDARY and event.due_on == dt.date(2026, 4, 26)
-    assert list(Alert.objects.filter(kind="overdue").values_list("milestone__key", "recipient")) \
-        == [("ministerial-convened", "newsroom@example.org")]
+    assert list(
+        Alert.objects.filter(kind="overdue").values_list("milestone__key", "recipient")
+    ) == [("ministerial-convened", "newsroom@example.org")]
     assert last_sweep_at() == BOUNDARY
 
 
@@ -60,27 +60,37 @@ def test_completion_clears_the_flag(ministerial, alice, follower):
     sweep.run(now=BOUNDARY)
     with time_machine.travel(BOUNDARY + dt.timedelta(days=1), tick=False):
         ministerial.refresh_from_db()
-        milestone_set_status(milestone=ministerial, status=Status.COMPLETED, by=alice,
-                             evidence_url=EVIDENCE, completed_on=dt.date(2026, 4, 27))
+        milestone_set_status(
+            milestone=ministerial,
+            status=Status.COMPLETED,
+            by=alice,
+            evidence_url=EVIDENCE,
+            completed_on=dt.date(2026, 4, 27),
+        )
     result = sweep.run(now=BOUNDARY + dt.timedelta(days=1, minutes=1))
     assert result.cleared == 1 and flagged_keys() == set()
     assert StatusUpdate.objects.filter(milestone=ministerial, kind="overdue_cleared").count() == 1
     assert Alert.objects.filter(milestone=ministerial, kind="completed").count() == 1
 
 
-def test_a_deadline_moved_later_clears_and_alerts_again_for_the_new_date(ministerial, alice,
-                                                                        follower):
+def test_a_deadline_moved_later_clears_and_alerts_again_for_the_new_date(
+    ministerial, alice, follower
+):
     sweep.run(now=BOUNDARY)
     milestone_revise_deadline(
-        milestone=ministerial, rule=DeadlineRule(kind=RuleKind.FIXED,
-                                                 fixed_date=dt.date(2026, 5, 31)),
-        reason="Postponed", source="https://example.org/p", by=alice)
+        milestone=ministerial,
+        rule=DeadlineRule(kind=RuleKind.FIXED, fixed_date=dt.date(2026, 5, 31)),
+        reason="Postponed",
+        source="https://example.org/p",
+        by=alice,
+    )
     assert sweep.run(now=BOUNDARY + dt.timedelta(hours=1)).cleared == 1
     later = dt.datetime(2026, 5, 31, 15, 0, tzinfo=dt.UTC)
     assert sweep.run(now=later - dt.timedelta(seconds=1)).flagged == 1  # project selection
     assert sweep.run(now=later).flagged == 1  # the ministerial, at its new deadline
-    assert sorted(Alert.objects.filter(kind="overdue", milestone=ministerial)
-                  .values_list("due_on", flat=True)) == [dt.date(2026, 4, 26), dt.date(2026, 5, 31)]
+    assert sorted(
+        Alert.objects.filter(kind="overdue", milestone=ministerial).values_list("due_on", flat=True)
+    ) == [dt.date(2026, 4, 26), dt.date(2026, 5, 31)]
 
 
 def test_a_milestone_due_tomorrow_gets_only_the_one_day_alert(ministerial, follower):
@@ -94,15 +104,19 @@ def test_a_milestone_due_tomorrow_gets_only_the_one_day_alert(ministerial, follo
     assert set(Alert.objects.values_list("kind", flat=True)) == set()
     sweep.run(now=dt.datetime(2026, 3, 28, tzinfo=dt.UTC))  # 29 and 31 days left in Tokyo
     assert set(Alert.objects.values_list("milestone__key", "kind")) == {
-        ("ministerial-convened", "due_30")}
+        ("ministerial-convened", "due_30")
+    }
     sweep.run(now=dt.datetime(2026, 3, 29, tzinfo=dt.UTC))
     assert set(Alert.objects.values_list("milestone__key", "kind")) == {
-        ("ministerial-convened", "due_30"), ("projects-selected-and-funded", "due_30")}
+        ("ministerial-convened", "due_30"),
+        ("projects-selected-and-funded", "due_30"),
+    }
 
 
 def test_custom_lead_times_and_kinds(ministerial):
-    Subscription.objects.create(email="analyst@example.org", milestone=ministerial,
-                                kinds=["due_soon"], lead_days=[3])
+    Subscription.objects.create(
+        email="analyst@example.org", milestone=ministerial, kinds=["due_soon"], lead_days=[3]
+    )
     sweep.run(now=dt.datetime(2026, 4, 20, tzinfo=dt.UTC))
     assert not Alert.objects.exists()
     sweep.run(now=dt.datetime(2026, 4, 23, tzinfo=dt.UTC))
@@ -119,13 +133,19 @@ def test_owners_are_alerted_and_opt_outs_are_not(ministerial, alice, bob):
     OptOut.objects.create(email="bob@example.org")
     sweep.run(now=dt.datetime(2026, 11, 21, tzinfo=dt.UTC))
     assert list(Alert.objects.values_list("milestone__key", "kind", "recipient")) == [
-        ("ministerial-convened", "overdue", "alice@example.org")]
+        ("ministerial-convened", "overdue", "alice@example.org")
+    ]
 
 
 def test_a_rolled_back_status_change_leaves_no_alert(ministerial, alice, follower):
     with pytest.raises(RuntimeError), transaction.atomic():
-        milestone_set_status(milestone=ministerial, status=Status.COMPLETED, by=alice,
-                             evidence_url=EVIDENCE, completed_on=dt.date(2026, 4, 20))
+        milestone_set_status(
+            milestone=ministerial,
+            status=Status.COMPLETED,
+            by=alice,
+            evidence_url=EVIDENCE,
+            completed_on=dt.date(2026, 4, 20),
+        )
         assert Alert.objects.filter(kind="completed").count() == 1
         raise RuntimeError("the caller's transaction fails after the change")
     ministerial.refresh_from_db()
@@ -140,17 +160,21 @@ def test_the_command_prints_what_it_did(ministerial, follower, capsys):
     assert "flagged 1, cleared 0, queued 2 alert(s)" in out
 
 
-@pytest.mark.parametrize(("value", "words"), [
-    ("yesterday", "'yesterday' is not an ISO 8601 date-time"),
-    ("2026-04-26T15:00:00", "has no UTC offset"),
-])
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("yesterday", "'yesterday' is not an ISO 8601 date-time"),
+        ("2026-04-26T15:00:00", "has no UTC offset"),
+    ],
+)
 def test_the_command_names_a_bad_now(db, value, words):
     with pytest.raises(CommandError, match=words):
         call_command("sweep_deadlines", "--now", value)
 
 
 def test_a_sweep_that_finds_nothing_runs_a_constant_number_of_queries(
-        agreements, django_assert_max_num_queries):
+    agreements, django_assert_max_num_queries
+):
     sweep.run(now=dt.datetime(2026, 11, 21, tzinfo=dt.UTC))
     with django_assert_max_num_queries(12):
         result = sweep.run(now=dt.datetime(2026, 11, 21, 0, 1, tzinfo=dt.UTC))

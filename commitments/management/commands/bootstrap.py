@@ -29,7 +29,9 @@ class Command(BaseCommand):
         password = secrets.token_urlsafe(12)
         user = User.objects.create_superuser(username=username, email="", password=password)
         user.groups.add(Group.objects.get(name=EDITORS))
-        self.stdout.write(self.style.SUCCESS(
-            f"Created the staff login {username} / {password} (shown once; "
-            f"change it with `python manage.py changepassword {username}`)."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Created the staff login {username} / {password} (shown once; "
+                f"change it with `python manage.py changepassword {username}`)."
+            )
+        )
