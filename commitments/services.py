@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -413,7 +412,3 @@ def _check_anchor(milestone: Milestone, anchor_id: int) -> None:
         )
     if anchor.pk == milestone.pk:
         raise TransitionError("a milestone cannot hang on itself", field="rule")
-
-
-def agreements_refresh_deadlines(agreements: Iterable[Agreement]) -> int:
-    return sum(refresh_deadlines(a) for a in agreements)
