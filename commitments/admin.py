@@ -3,6 +3,7 @@ through ``commitments.services``; nothing here writes them directly."""
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any
 
 from django import forms
@@ -258,6 +259,12 @@ class MilestoneForm(forms.ModelForm):
         required=False,
         help_text="The day it was done (today if left empty), in the agreement's time zone.",
     )
+    party = forms.ModelChoiceField(
+        Party.objects.none(),
+        required=False,
+        empty_label="The whole milestone",
+        help_text="Or one party's part of a shared milestone.",
+    )
     seen_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     rule_kind = forms.ChoiceField(choices=[(k.value, k.value) for k in RuleKind])
@@ -283,6 +290,7 @@ class MilestoneForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         m = self.instance
         if m.pk:
+            self.fields["party"].queryset = Party.objects.filter(milestone_parts__milestone=m)
             self.fields["rule_anchor_milestone"].queryset = Milestone.objects.filter(
                 commitment__agreement_id=m.commitment.agreement_id
             ).exclude(pk=m.pk)
@@ -313,7 +321,9 @@ class MilestoneForm(forms.ModelForm):
         return bool(set(RULE_FIELDS) & set(self.changed_data))
 
     def status_changed(self) -> bool:
-        return bool({"new_status", "note", "evidence", "completed"} & set(self.changed_data))
+        return bool(
+            {"new_status", "note", "evidence", "completed", "party"} & set(self.changed_data)
+        )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -362,7 +372,7 @@ class MilestoneAdmin(admin.ModelAdmin):
         "status_badge",
         "overdue_flag",
         "owner_display",
-        "updated_at",
+        "updated_local",
     ]
     list_select_related = [
         "commitment__agreement",
@@ -407,7 +417,7 @@ class MilestoneAdmin(admin.ModelAdmin):
     ]
 
     def get_fieldsets(self, request: HttpRequest, obj: Milestone | None = None) -> Any:
-        status = ["new_status", "note", "evidence", "completed", "seen_version"]
+        status = ["new_status", "party", "note", "evidence", "completed", "seen_version"]
         rule = [*RULE_FIELDS, "revision_reason", "revision_source"]
         if obj is None or not self.has_change_permission(request, obj):
             # Viewers (and the add page) see what is, not the controls to change it.
@@ -474,6 +484,12 @@ class MilestoneAdmin(admin.ModelAdmin):
     def overdue_flag(self, obj: Milestone) -> bool:
         return obj.is_overdue_at(timezone.now())
 
+    @admin.display(description="updated", ordering="updated_at")
+    def updated_local(self, obj: Milestone) -> str:
+        """In the agreement's time zone, like every time on this page."""
+        local = timezone.localtime(obj.updated_at, zoneinfo.ZoneInfo(obj.time_zone()))
+        return local.strftime("%Y-%m-%d %H:%M %Z")
+
     @admin.display(description="owner")
     def owner_display(self, obj: Milestone) -> str:
         owner = obj.owner or obj.commitment.owner
@@ -519,11 +535,26 @@ class MilestoneAdmin(admin.ModelAdmin):
                     note=data.get("note") or "",
                     evidence_url=data.get("evidence") or "",
                     completed_on=data.get("completed"),
+                    party=data.get("party"),
                 )
 
-    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        # Times on a milestone's page read in its agreement's zone (stored in UTC).
+        zone = (
+            Milestone.objects.filter(pk=object_id)
+            .values_list("commitment__agreement__time_zone", flat=True)
+            .first()
+            if object_id and object_id.isdigit()
+            else None
+        )
         try:
-            return super().changeform_view(request, *args, **kwargs)
+            with timezone.override(zone or timezone.get_current_timezone()):
+                response = super().changeform_view(request, object_id, *args, **kwargs)
+                if hasattr(response, "render"):
+                    response.render()
+                return response
         except services.TransitionError as exc:
             # A race lost between the form's check and the save: nothing was written.
             self.message_user(request, exc.message, messages.ERROR)

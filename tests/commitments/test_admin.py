@@ -262,3 +262,37 @@ def test_milestone_change_page_is_constant_in_history_length(
         )
     with django_assert_max_num_queries(small):
         client.get(change_url(ministerial))
+
+
+def test_an_editor_records_one_party_part_from_the_form(client, alice, ministerial):
+    from commitments.models import Party
+
+    client.force_login(alice)
+    japan = Party.objects.get(code="JP")
+    response = client.post(
+        change_url(ministerial),
+        form_data(
+            ministerial,
+            new_status="completed",
+            party=japan.pk,
+            evidence=EVIDENCE,
+            completed="2026-04-20",
+        ),
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    ministerial.refresh_from_db()
+    parts = dict(ministerial.parts.values_list("party__code", "status"))
+    assert parts == {"JP": "completed", "US": "not_started"}
+    assert ministerial.status == "in_progress"
+
+
+def test_times_on_a_milestone_page_read_in_the_agreement_zone(client, alice, ministerial):
+    from commitments.services import milestone_set_status
+
+    milestone_set_status(milestone=ministerial, status=Status.AT_RISK, by=alice, note="Slipping")
+    client.force_login(alice)
+    page = client.get(change_url(ministerial)).content.decode()
+    # NOW is 03:00 UTC, which is noon in Tokyo.
+    assert "noon" in page
+    listing = client.get(reverse("admin:commitments_milestone_changelist")).content.decode()
+    assert "2026-11-21 12:00 JST" in listing
