@@ -21,8 +21,21 @@ from .models import OptOut, Subscription
 
 def overview(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    rows = [(a, progress_of(a)) for a in agreements_with_progress(now).prefetch_related("parties")]
-    return render(request, "tracker/overview.html", {"rows": rows, "now": now})
+    rows = [(a, progress_of(a)) for a in agreements_with_progress(now)]
+    dated = (
+        Milestone.objects.exclude(due_on=None)
+        .select_related("commitment__agreement")
+        .order_by("due_on", "id")[:50]
+    )
+    deadlines_ = [
+        (
+            m,
+            m.is_overdue_at(now),
+            deadlines.days_remaining(m.due_on, now=now, time_zone=m.time_zone()),
+        )
+        for m in dated
+    ]
+    return render(request, "tracker/overview.html", {"rows": rows, "deadlines": deadlines_})
 
 
 def milestone_page(request: HttpRequest, pk: int) -> HttpResponse:
