@@ -132,7 +132,8 @@ REDIS_CACHE_URL = os.environ.get("CACHE_URL", "")
 if REDIS_CACHE_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis backend, keeping its client (tracker/api/cache.py).
+            "BACKEND": "tracker.api.cache.RedisCache",
             "LOCATION": REDIS_CACHE_URL,
         }
     }

@@ -1,0 +1,47 @@
+"""The schema and the docs pages (Swagger UI and ReDoc from the sidecar: no CDN)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.http import HttpResponse
+from django.utils.cache import get_conditional_response
+from drf_spectacular.utils import extend_schema
+from drf_spectacular.views import (
+    SpectacularAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+)
+from rest_framework.request import Request
+
+
+class ContentETagMixin:
+    """ETag from the content, which changes only with a deployment."""
+
+    def finalize_response(self, request: Request, response: HttpResponse, *args: Any,
+                          **kwargs: Any) -> HttpResponse:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        if response.status_code != 200 or request.method not in ("GET", "HEAD"):
+            return response
+        response.render()
+        etag = f'"{hashlib.blake2b(response.content, digest_size=12).hexdigest()}"'
+        response["ETag"] = etag
+        response["Cache-Control"] = "public, max-age=300"
+        return get_conditional_response(request, etag=etag, response=response)
+
+
+class SchemaView(ContentETagMixin, SpectacularAPIView):
+    """The OpenAPI document (YAML; ``?format=json`` for JSON)."""
+
+    @extend_schema(exclude=True)
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        return super().get(request, *args, **kwargs)
+
+
+class SwaggerView(ContentETagMixin, SpectacularSwaggerView):
+    pass
+
+
+class RedocView(ContentETagMixin, SpectacularRedocView):
+    pass

@@ -1,0 +1,137 @@
+"""One error format for the whole API: RFC 9457 problem details.
+
+    {"type": "about:blank", "title": "Bad Request", "status": 400,
+     "detail": "status: 'done' is not a valid choice.", "instance": "/api/v1/...",
+     "errors": [{"field": "status", "reason": "'done' is not a valid choice."}]}
+
+``errors`` names each field at fault and why; ``detail`` says the same in one line.
+Domain refusals (``commitments.services.TransitionError``) become 400s with the field
+the service names; a version conflict becomes 412 (with If-Match) or 409.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from commitments.services import ConflictError, NotAllowedError, TransitionError
+
+logger = logging.getLogger(__name__)
+
+PROBLEM = "application/problem+json"
+
+
+class RequestTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "too_large"
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The milestone has changed since the ETag you sent in If-Match."
+    default_code = "precondition_failed"
+
+
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+def _flatten(detail: Any, field: str | None = None) -> list[dict[str, str | None]]:
+    """DRF's nested error details as a flat list of {field, reason}."""
+    if isinstance(detail, dict):
+        out: list[dict[str, str | None]] = []
+        for key, value in detail.items():
+            name = None if key in ("non_field_errors", "detail") else str(key)
+            out += _flatten(value, f"{field}.{name}" if field and name else (name or field))
+        return out
+    if isinstance(detail, list):
+        return [e for item in detail for e in _flatten(item, field)]
+    return [{"field": field, "reason": str(detail)}]
+
+
+def problem(
+    status_code: int, detail: str, *, request: HttpRequest | None = None,
+    errors: list[dict[str, str | None]] | None = None, code: str | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status_code).phrase,
+        "status": status_code,
+        "detail": detail,
+    }
+    if request is not None:
+        body["instance"] = request.path
+    if code:
+        body["code"] = code
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def _summary(errors: list[dict[str, str | None]]) -> str:
+    return "; ".join(f"{e['field']}: {e['reason']}" if e["field"] else str(e["reason"])
+                     for e in errors)
+
+
+def problem_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    request = context.get("request")
+    view = context.get("view")
+    headers: dict[str, str] = {}
+
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied | NotAllowedError):
+        exc = exceptions.PermissionDenied(getattr(exc, "message", None))
+    elif isinstance(exc, ConflictError):
+        if request is not None and request.headers.get("If-Match"):
+            exc = PreconditionFailed(exc.message)
+        else:
+            exc = Conflict(exc.message)
+    elif isinstance(exc, TransitionError):
+        exc = exceptions.ValidationError({exc.field or "non_field_errors": [exc.message]})
+
+    if not isinstance(exc, exceptions.APIException):
+        # A bug: say so in the log, and keep the promise of one format to the client.
+        logger.exception("unhandled error in %s", view.__class__.__name__ if view else "API")
+        set_rollback()
+        body = problem(500, "Internal error; it has been logged.", request=request)
+        return Response(body, status=500, content_type=PROBLEM)
+
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        auth_header = view.get_authenticate_header(request) if view and request else None
+        if auth_header:
+            headers["WWW-Authenticate"] = auth_header
+        else:
+            exc.status_code = status.HTTP_403_FORBIDDEN
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
+
+    if isinstance(exc.detail, dict | list):
+        errors = _flatten(exc.detail)
+        detail = _summary(errors)
+        code = "invalid"
+    else:
+        errors = []
+        detail = str(exc.detail)
+        code = getattr(exc.detail, "code", None)
+    set_rollback()
+    body = problem(exc.status_code, detail, request=request, errors=errors, code=code)
+    response = Response(body, status=exc.status_code, headers=headers, content_type=PROBLEM)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Unknown paths under /api/: the same format as every other error."""
+    body = problem(404, f"No API endpoint at {request.path}.", request=request, code="not_found")
+    return JsonResponse(body, status=404, content_type=PROBLEM,
+                        json_dumps_params={"separators": (",", ":"), "ensure_ascii": False})

@@ -1,0 +1,158 @@
+"""Query filters. A bad value is a 400 naming the parameter, never an empty page."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import django_filters as df
+from django import forms
+from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+
+from commitments.models import Category, Commitment, Milestone, Status
+
+TRUE_FALSE = [("true", "true"), ("false", "false")]
+
+MILESTONE_ORDERINGS = {
+    "due_on": (F("due_on").asc(nulls_last=True), "id"),
+    "-due_on": (F("due_on").desc(nulls_last=True), "-id"),
+    "updated_at": ("updated_at", "id"),
+    "-updated_at": ("-updated_at", "-id"),
+}
+
+DERIVED_STATUSES = ["no_milestones", "overdue", *Status.values]
+MAX_ID = 2**63 - 1
+
+
+@extend_schema_field({"type": "string", "maxLength": 200, "pattern": "^[^\\u0000]*$"})
+class TextFilter(df.CharFilter):
+    """Free text: at most 200 characters, no NUL."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, max_length=200, **kwargs)
+
+
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
+class IdFilter(df.NumberFilter):
+    field_class = forms.IntegerField
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, min_value=1, max_value=MAX_ID, **kwargs)
+
+
+class UtcDateTimeField(df.fields.IsoDateTimeField):
+    """An instant; one that cannot be expressed in UTC (year 9999 west of Greenwich)
+    is a bad value, not a crash."""
+
+    def to_python(self, value: Any) -> Any:
+        result = super().to_python(value)
+        if result is not None:
+            try:
+                result = result.astimezone(dt.UTC)
+            except (OverflowError, ValueError):
+                raise forms.ValidationError("This instant is out of range.") from None
+        return result
+
+
+class UtcDateTimeFilter(df.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
+def request_now(filterset: df.FilterSet) -> Any:
+    request = getattr(filterset, "request", None)
+    state = getattr(request, "_tracker_state", None)
+    return state.now if state is not None else timezone.now()
+
+
+class MilestoneFilter(df.FilterSet):
+    agreement = TextFilter(
+        field_name="commitment__agreement__slug", help_text="An agreement's slug."
+    )
+    commitment = IdFilter(field_name="commitment_id", help_text="A commitment's id.")
+    status = df.MultipleChoiceFilter(
+        choices=Status.choices, help_text="Repeat to ask for several: ?status=a&status=b."
+    )
+    overdue = df.ChoiceFilter(
+        choices=TRUE_FALSE, method="filter_overdue",
+        help_text="true: open and past the due date (in the agreement's time zone); false: not.",
+    )
+    due_before = df.DateFilter(field_name="due_on", lookup_expr="lt",
+                               help_text="Due strictly before this date (YYYY-MM-DD).")
+    due_after = df.DateFilter(field_name="due_on", lookup_expr="gt",
+                              help_text="Due strictly after this date (YYYY-MM-DD).")
+    updated_since = UtcDateTimeFilter(
+        field_name="updated_at", lookup_expr="gte",
+        help_text=(
+            "Changed at or after this instant (ISO 8601, with an offset). For incremental "
+            "polling: send the largest updated_at you have seen minus an overlap (5 "
+            "minutes), and keep the newest version of each id."
+        ),
+    )
+    ordering = df.ChoiceFilter(
+        choices=[(k, k) for k in MILESTONE_ORDERINGS], method="filter_ordering",
+        empty_label=None, help_text="Sort key; ties are broken by id. Default: due_on.",
+    )
+
+    class Meta:
+        model = Milestone
+        fields: list[str] = []
+
+    def filter_overdue(self, queryset: QuerySet[Milestone], name: str, value: str) -> QuerySet:
+        now = request_now(self)
+        return queryset.overdue_at(now) if value == "true" else queryset.not_overdue_at(now)
+
+    def filter_ordering(self, queryset: QuerySet[Milestone], name: str, value: str) -> QuerySet:
+        return queryset.order_by(*MILESTONE_ORDERINGS[value])
+
+    @property
+    def qs(self) -> QuerySet[Milestone]:
+        queryset = super().qs
+        if not self.form.cleaned_data.get("ordering"):
+            queryset = queryset.order_by(*MILESTONE_ORDERINGS["due_on"])
+        return queryset
+
+
+def derived_status_expression() -> Case:
+    """``commitments.selectors.derived_status`` in SQL, over the progress annotations
+    (a test holds the two against each other)."""
+    return Case(
+        When(progress_total=0, then=Value("no_milestones")),
+        When(progress_overdue__gt=0, then=Value("overdue")),
+        When(progress_at_risk__gt=0, then=Value(Status.AT_RISK.value)),
+        When(progress_total=F("progress_completed") + F("progress_cancelled"),
+             then=Value(Status.COMPLETED.value)),
+        When(Q(progress_in_progress__gt=0) | Q(progress_completed__gt=0),
+             then=Value(Status.IN_PROGRESS.value)),
+        default=Value(Status.NOT_STARTED.value),
+    )
+
+
+class CommitmentFilter(df.FilterSet):
+    agreement = TextFilter(field_name="agreement__slug", help_text="An agreement's slug.")
+    category = df.ChoiceFilter(choices=Category.choices)
+    lead = TextFilter(
+        method="filter_lead",
+        help_text="A lead's party code (JP) or a word of its title (METI).",
+    )
+    status = df.MultipleChoiceFilter(
+        choices=[(s, s) for s in DERIVED_STATUSES], method="filter_status",
+        help_text="Derived status; repeat to ask for several.",
+    )
+
+    class Meta:
+        model = Commitment
+        fields: list[str] = []
+
+    def filter_lead(self, queryset: QuerySet[Commitment], name: str, value: str) -> QuerySet:
+        matching = Commitment.objects.filter(
+            Q(leads__party__code__iexact=value) | Q(leads__title__icontains=value)
+        ).values("pk")
+        return queryset.filter(pk__in=matching)
+
+    def filter_status(self, queryset: QuerySet[Commitment], name: str,
+                      value: list[str]) -> QuerySet:
+        if not value:
+            return queryset
+        return queryset.annotate(derived=derived_status_expression()).filter(derived__in=value)

@@ -1,0 +1,358 @@
+"""Representations. Dates are ISO 8601; instants are UTC ("Z").
+
+Everything derived from time (``is_overdue``, ``days_remaining``, progress) is computed
+at the request's one ``now`` (``context["now"]``), the same moment its ETag was made at.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from commitments import deadlines
+from commitments.models import (
+    Agreement,
+    Commitment,
+    Milestone,
+    MilestonePart,
+    Party,
+    Source,
+    Status,
+    StatusUpdate,
+)
+from commitments.selectors import derived_status, progress_of
+
+from .filters import DERIVED_STATUSES
+
+
+class UtcDateTimeField(serializers.DateTimeField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(default_timezone=dt.UTC, **kwargs)
+
+
+class AddressField(serializers.URLField):
+    """An address, or null where none was given (the model keeps "")."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(allow_null=True, read_only=True, **kwargs)
+
+    def to_representation(self, value: str) -> str | None:
+        return value or None
+
+
+def display_name(user: Any) -> str | None:
+    if user is None:
+        return None
+    return user.get_full_name() or user.get_username()
+
+
+def _link(context: dict[str, Any], kind: str, key: object) -> str:
+    return f"{context['base_url']}{kind}/{key}/"
+
+
+# --- Small parts -----------------------------------------------------------------------
+
+
+class PartySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Party
+        fields = ["code", "name"]
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Source
+        fields = ["reference", "fact"]
+
+
+class LeadSerializer(serializers.Serializer):
+    title = serializers.CharField()
+    party = serializers.CharField(source="party.code", allow_null=True, default=None)
+
+
+class ProgressSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    not_started = serializers.IntegerField()
+    in_progress = serializers.IntegerField()
+    at_risk = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    overdue = serializers.IntegerField(help_text="Open milestones past their due date.")
+    percent_complete = serializers.FloatField(
+        help_text="Completed, as a share of milestones not cancelled."
+    )
+    next_deadline = serializers.DateField(
+        allow_null=True, help_text="The earliest due date of an open, not yet overdue milestone."
+    )
+
+
+class DeadlineRuleSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[k.value for k in deadlines.RuleKind])
+    amount = serializers.IntegerField(allow_null=True)
+    anchor = serializers.ChoiceField(choices=[a.value for a in deadlines.Anchor], allow_null=True)
+    anchor_milestone = serializers.IntegerField(allow_null=True)
+    fixed_date = serializers.DateField(allow_null=True)
+    rrule = serializers.CharField(allow_null=True)
+    text = serializers.CharField(help_text='For people: "180 days after signature".')
+
+
+class PartStatusSerializer(serializers.ModelSerializer):
+    party = serializers.CharField(source="party.code")
+
+    class Meta:
+        model = MilestonePart
+        fields = ["party", "status", "completed_on"]
+
+
+# --- Milestones -------------------------------------------------------------------------
+
+
+class MilestoneBriefSerializer(serializers.ModelSerializer):
+    """The status document's line per milestone. Expects ``commitment__agreement``
+    selected."""
+
+    url = serializers.SerializerMethodField()
+    agreement = serializers.CharField(source="commitment.agreement.slug")
+    is_overdue = serializers.SerializerMethodField()
+    overdue_since = UtcDateTimeField(
+        read_only=True, allow_null=True,
+        help_text="When the deadline sweep flagged it overdue (null when not flagged).",
+    )
+    days_remaining = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Milestone
+        fields = ["id", "url", "agreement", "commitment", "title", "due_on", "status",
+                  "is_overdue", "overdue_since", "days_remaining"]
+        read_only_fields = fields
+
+    def get_url(self, obj: Milestone) -> str:
+        return _link(self.context, "milestones", obj.pk)
+
+    @extend_schema_field(
+        serializers.BooleanField(
+            help_text="Open and past its due date in the agreement's time zone, now."
+        )
+    )
+    def get_is_overdue(self, obj: Milestone) -> bool:
+        return obj.is_overdue_at(self.context["now"])
+
+    @extend_schema_field(
+        serializers.IntegerField(
+            allow_null=True,
+            help_text="Days to the due date in the agreement's time zone; negative once "
+            "overdue; null without a due date or once completed or cancelled.",
+        )
+    )
+    def get_days_remaining(self, obj: Milestone) -> int | None:
+        if obj.is_closed:
+            return None
+        return deadlines.days_remaining(
+            obj.due_on, now=self.context["now"], time_zone=obj.commitment.agreement.time_zone
+        )
+
+
+class InlineMilestoneSerializer(MilestoneBriefSerializer):
+    """A milestone inside its commitment. Expects ``rule_anchor_milestone`` selected."""
+
+    deadline_rule = serializers.SerializerMethodField()
+    note = serializers.CharField(source="last_note")
+    evidence_url = AddressField()
+    updated_at = UtcDateTimeField()
+    history_url = serializers.SerializerMethodField()
+
+    class Meta(MilestoneBriefSerializer.Meta):
+        fields = [
+            "id", "url", "commitment", "agreement", "key", "title", "deadline_rule",
+            "due_on", "original_due_on", "status", "is_overdue", "overdue_since",
+            "completed_on", "days_remaining", "evidence_url", "note", "version",
+            "updated_at", "history_url",
+        ]
+        read_only_fields = fields
+
+    def get_history_url(self, obj: Milestone) -> str:
+        return _link(self.context, "milestones", f"{obj.pk}/history")
+
+    @extend_schema_field(DeadlineRuleSerializer)
+    def get_deadline_rule(self, obj: Milestone) -> dict[str, object]:
+        return obj.rule.as_dict()
+
+
+class MilestoneSerializer(InlineMilestoneSerializer):
+    """Also expects ``parts__party`` prefetched."""
+
+    parties = PartStatusSerializer(
+        source="parts", many=True, help_text="Each responsible party's part of it."
+    )
+
+    class Meta(InlineMilestoneSerializer.Meta):
+        fields = [*InlineMilestoneSerializer.Meta.fields[:-3], "parties",
+                  *InlineMilestoneSerializer.Meta.fields[-3:]]
+        read_only_fields = fields
+
+
+PATCHABLE = ("status", "note", "evidence_url", "completed_on")
+
+
+class MilestoneStatusSerializer(serializers.Serializer):
+    """The body of a PATCH: these four fields only; any other is refused."""
+
+    refuse_unknown_fields = True  # and said so in the schema (tracker.api.schema)
+
+    status = serializers.ChoiceField(choices=Status.choices, required=False)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000,
+                                 trim_whitespace=True)
+    evidence_url = serializers.CharField(required=False, allow_blank=True, max_length=500,
+                                         help_text="http(s) address; required for 'completed'.")
+    completed_on = serializers.DateField(
+        required=False, allow_null=True,
+        help_text="With 'completed' only; today in the agreement's zone if left out.",
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(PATCHABLE))
+            if unknown:
+                raise serializers.ValidationError({
+                    name: [f"'{name}' cannot be changed here; a PATCH may only set "
+                           f"{', '.join(PATCHABLE)}."]
+                    for name in unknown
+                })
+            if not data:
+                raise serializers.ValidationError(
+                    {"non_field_errors": [f"Send at least one of {', '.join(PATCHABLE)}."]}
+                )
+        return super().to_internal_value(data)
+
+
+class StatusUpdateSerializer(serializers.ModelSerializer):
+    at = UtcDateTimeField()
+    by = serializers.SerializerMethodField()
+    party = serializers.CharField(source="party.code", allow_null=True, default=None)
+    evidence_url = AddressField()
+
+    class Meta:
+        model = StatusUpdate
+        fields = ["id", "at", "kind", "party", "by", "from_status", "to_status", "note",
+                  "evidence_url", "completed_on", "due_on"]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(help_text='A name, or "system".'))
+    def get_by(self, obj: StatusUpdate) -> str:
+        return display_name(obj.by) or "system"
+
+
+# --- Agreements and commitments ---------------------------------------------------------
+
+
+class ProgressMixin(serializers.Serializer):
+    progress = serializers.SerializerMethodField()
+
+    @extend_schema_field(ProgressSerializer)
+    def get_progress(self, obj: Any) -> dict[str, Any]:
+        return progress_of(obj)
+
+
+class AgreementBriefSerializer(ProgressMixin, serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Agreement
+        fields = ["slug", "url", "short_name", "time_zone", "progress"]
+        read_only_fields = fields
+
+    def get_url(self, obj: Agreement) -> str:
+        return _link(self.context, "agreements", obj.slug)
+
+
+class AgreementSerializer(AgreementBriefSerializer):
+    parties = PartySerializer(many=True)
+    sources = SourceSerializer(many=True)
+    updated_at = UtcDateTimeField()
+
+    class Meta(AgreementBriefSerializer.Meta):
+        fields = ["slug", "url", "title", "short_name", "signed_on", "signed_at", "time_zone",
+                  "binding", "summary", "parties", "sources", "progress", "updated_at"]
+        read_only_fields = fields
+
+
+class CommitmentSerializer(ProgressMixin, serializers.ModelSerializer):
+    url = serializers.SerializerMethodField()
+    agreement = serializers.CharField(source="agreement.slug")
+    parties = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    leads = LeadSerializer(many=True)
+    owner = serializers.SerializerMethodField()
+    sources = SourceSerializer(many=True)
+    status = serializers.SerializerMethodField()
+    milestones = InlineMilestoneSerializer(many=True)
+    updated_at = UtcDateTimeField()
+
+    class Meta:
+        model = Commitment
+        fields = ["id", "url", "agreement", "key", "number", "title", "summary", "category",
+                  "parties", "leads", "owner", "assessment", "sources", "status", "progress",
+                  "milestones", "updated_at"]
+        read_only_fields = fields
+
+    def get_url(self, obj: Commitment) -> str:
+        return _link(self.context, "commitments", obj.pk)
+
+    @extend_schema_field(
+        serializers.CharField(allow_null=True, help_text="The owner's display name.")
+    )
+    def get_owner(self, obj: Commitment) -> str | None:
+        return display_name(obj.owner)
+
+    @extend_schema_field(
+        serializers.ChoiceField(
+            choices=DERIVED_STATUSES,
+            help_text="From its milestones, worst news first: overdue, at_risk, ...",
+        )
+    )
+    def get_status(self, obj: Commitment) -> str:
+        return derived_status(progress_of(obj))
+
+
+# --- The status document ------------------------------------------------------------------
+
+
+class OverdueSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    truncated = serializers.BooleanField(
+        help_text="True when there are more than listed; page through "
+        "/api/v1/milestones/?overdue=true for all of them."
+    )
+    milestones = MilestoneBriefSerializer(many=True)
+
+
+class StatusSerializer(serializers.Serializer):
+    """Documents /status/; the view assembles the body itself (see views.StatusView)."""
+
+    as_of = UtcDateTimeField(
+        allow_null=True,
+        help_text="When the deadline sweep last ran (null before its first run); also "
+        "sent as the X-Tracker-As-Of header, on 304s too. Not part of the ETag.",
+    )
+    agreements = AgreementBriefSerializer(many=True)
+    overdue = OverdueSerializer()
+    next_deadlines = MilestoneBriefSerializer(many=True)
+
+
+class ProblemErrorSerializer(serializers.Serializer):
+    field = serializers.CharField(allow_null=True)
+    reason = serializers.CharField()
+
+
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details, the one error format of the API."""
+
+    type = serializers.CharField()
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    instance = serializers.CharField(required=False)
+    code = serializers.CharField(required=False)
+    errors = ProblemErrorSerializer(many=True, required=False)
