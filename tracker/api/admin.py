@@ -19,7 +19,8 @@ admin.site.unregister(AuthToken)
 
 class IssueTokenForm(forms.ModelForm):
     valid_days = forms.IntegerField(
-        min_value=1, max_value=3650,
+        min_value=1,
+        max_value=3650,
         initial=lambda: knox_settings.TOKEN_TTL.days if knox_settings.TOKEN_TTL else 90,
         help_text="The token stops working after this many days.",
     )

@@ -31,3 +31,23 @@ class RedisCache(django_redis.RedisCache):
     def __init__(self, server: Any, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
+
+    def count(self, key: str, timeout: int) -> int:
+        """Add one to a counter that expires ``timeout`` seconds after it was created;
+        one round trip in the steady state (Django's ``incr`` takes two)."""
+        key = self.make_and_validate_key(key)
+        client = self._cache.get_client(key, write=True)
+        value = int(client.incr(key))
+        if value == 1:
+            client.expire(key, timeout)
+        return value
+
+
+def count(cache: Any, key: str, timeout: int) -> int:
+    """``RedisCache.count`` on any cache backend (add, then incr, elsewhere)."""
+    if isinstance(cache, RedisCache):
+        return cache.count(key, timeout)
+    try:
+        return int(cache.incr(key))
+    except ValueError:  # the first (or a race for it)
+        return 1 if cache.add(key, 1, timeout=timeout) else int(cache.incr(key))

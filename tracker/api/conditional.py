@@ -31,6 +31,7 @@ import threading
 import zoneinfo
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -42,6 +43,7 @@ from django.utils.http import http_date, parse_http_date_safe
 
 from commitments import deadlines
 from commitments.models import Agreement
+from tracker.models import SweepRun
 
 from .models import ChangeCounter
 
@@ -94,9 +96,7 @@ def _agreement_time_zones(counter: str) -> tuple[str, ...]:
     return zones
 
 
-_COUNTER_SQL = (
-    f"SELECT epoch, value, changed_at FROM {ChangeCounter._meta.db_table} WHERE id = 1"
-)
+_COUNTER_SQL = f"SELECT epoch, value, changed_at FROM {ChangeCounter._meta.db_table} WHERE id = 1"
 
 
 def _read_counter() -> tuple[str, dt.datetime | None]:
@@ -106,12 +106,31 @@ def _read_counter() -> tuple[str, dt.datetime | None]:
         row = cursor.fetchone()
     if row is None:
         return "none:0", None
-    changed_at = row[2]
-    if isinstance(changed_at, str):  # SQLite
-        changed_at = parse_datetime(changed_at)
-    if changed_at is not None and timezone.is_naive(changed_at):
-        changed_at = changed_at.replace(tzinfo=dt.UTC)
-    return f"{row[0]}:{row[1]}", changed_at
+    return f"{row[0]}:{row[1]}", _aware(row[2])
+
+
+_AS_OF_SQL = (
+    f"SELECT evaluated_at FROM {SweepRun._meta.db_table} WHERE finished_at IS NOT NULL "
+    "ORDER BY finished_at DESC LIMIT 1"
+)
+
+
+def last_sweep_at_fast() -> dt.datetime | None:
+    """``tracker.selectors.last_sweep_at`` in plain SQL: it runs on every poll of
+    /status/, 304s included, where the ORM's compilation would cost more than the
+    query. tests/api/test_conditional.py holds the two together."""
+    with connection.cursor() as cursor:
+        cursor.execute(_AS_OF_SQL)
+        row = cursor.fetchone()
+    return _aware(row[0]) if row else None
+
+
+def _aware(value: Any) -> dt.datetime | None:
+    if isinstance(value, str):  # SQLite
+        value = parse_datetime(value)
+    if value is not None and timezone.is_naive(value):
+        value = value.replace(tzinfo=dt.UTC)
+    return value
 
 
 def current_state(now: dt.datetime | None = None) -> State:

@@ -19,8 +19,9 @@ from rest_framework.request import Request
 class ContentETagMixin:
     """ETag from the content, which changes only with a deployment."""
 
-    def finalize_response(self, request: Request, response: HttpResponse, *args: Any,
-                          **kwargs: Any) -> HttpResponse:
+    def finalize_response(
+        self, request: Request, response: HttpResponse, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
         if response.status_code != 200 or request.method not in ("GET", "HEAD"):
             return response

@@ -59,8 +59,12 @@ def _flatten(detail: Any, field: str | None = None) -> list[dict[str, str | None
 
 
 def problem(
-    status_code: int, detail: str, *, request: HttpRequest | None = None,
-    errors: list[dict[str, str | None]] | None = None, code: str | None = None,
+    status_code: int,
+    detail: str,
+    *,
+    request: HttpRequest | None = None,
+    errors: list[dict[str, str | None]] | None = None,
+    code: str | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {
         "type": "about:blank",
@@ -78,8 +82,9 @@ def problem(
 
 
 def _summary(errors: list[dict[str, str | None]]) -> str:
-    return "; ".join(f"{e['field']}: {e['reason']}" if e["field"] else str(e["reason"])
-                     for e in errors)
+    return "; ".join(
+        f"{e['field']}: {e['reason']}" if e["field"] else str(e["reason"]) for e in errors
+    )
 
 
 def problem_handler(exc: Exception, context: dict[str, Any]) -> Response:
@@ -133,5 +138,9 @@ def problem_handler(exc: Exception, context: dict[str, Any]) -> Response:
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     """Unknown paths under /api/: the same format as every other error."""
     body = problem(404, f"No API endpoint at {request.path}.", request=request, code="not_found")
-    return JsonResponse(body, status=404, content_type=PROBLEM,
-                        json_dumps_params={"separators": (",", ":"), "ensure_ascii": False})
+    return JsonResponse(
+        body,
+        status=404,
+        content_type=PROBLEM,
+        json_dumps_params={"separators": (",", ":"), "ensure_ascii": False},
+    )

@@ -75,15 +75,23 @@ class MilestoneFilter(df.FilterSet):
         choices=Status.choices, help_text="Repeat to ask for several: ?status=a&status=b."
     )
     overdue = df.ChoiceFilter(
-        choices=TRUE_FALSE, method="filter_overdue",
+        choices=TRUE_FALSE,
+        method="filter_overdue",
         help_text="true: open and past the due date (in the agreement's time zone); false: not.",
     )
-    due_before = df.DateFilter(field_name="due_on", lookup_expr="lt",
-                               help_text="Due strictly before this date (YYYY-MM-DD).")
-    due_after = df.DateFilter(field_name="due_on", lookup_expr="gt",
-                              help_text="Due strictly after this date (YYYY-MM-DD).")
+    due_before = df.DateFilter(
+        field_name="due_on",
+        lookup_expr="lt",
+        help_text="Due strictly before this date (YYYY-MM-DD).",
+    )
+    due_after = df.DateFilter(
+        field_name="due_on",
+        lookup_expr="gt",
+        help_text="Due strictly after this date (YYYY-MM-DD).",
+    )
     updated_since = UtcDateTimeFilter(
-        field_name="updated_at", lookup_expr="gte",
+        field_name="updated_at",
+        lookup_expr="gte",
         help_text=(
             "Changed at or after this instant (ISO 8601, with an offset). For incremental "
             "polling: send the largest updated_at you have seen minus an overlap (5 "
@@ -91,8 +99,10 @@ class MilestoneFilter(df.FilterSet):
         ),
     )
     ordering = df.ChoiceFilter(
-        choices=[(k, k) for k in MILESTONE_ORDERINGS], method="filter_ordering",
-        empty_label=None, help_text="Sort key; ties are broken by id. Default: due_on.",
+        choices=[(k, k) for k in MILESTONE_ORDERINGS],
+        method="filter_ordering",
+        empty_label=None,
+        help_text="Sort key; ties are broken by id. Default: due_on.",
     )
 
     class Meta:
@@ -121,10 +131,14 @@ def derived_status_expression() -> Case:
         When(progress_total=0, then=Value("no_milestones")),
         When(progress_overdue__gt=0, then=Value("overdue")),
         When(progress_at_risk__gt=0, then=Value(Status.AT_RISK.value)),
-        When(progress_total=F("progress_completed") + F("progress_cancelled"),
-             then=Value(Status.COMPLETED.value)),
-        When(Q(progress_in_progress__gt=0) | Q(progress_completed__gt=0),
-             then=Value(Status.IN_PROGRESS.value)),
+        When(
+            progress_total=F("progress_completed") + F("progress_cancelled"),
+            then=Value(Status.COMPLETED.value),
+        ),
+        When(
+            Q(progress_in_progress__gt=0) | Q(progress_completed__gt=0),
+            then=Value(Status.IN_PROGRESS.value),
+        ),
         default=Value(Status.NOT_STARTED.value),
     )
 
@@ -137,7 +151,8 @@ class CommitmentFilter(df.FilterSet):
         help_text="A lead's party code (JP) or a word of its title (METI).",
     )
     status = df.MultipleChoiceFilter(
-        choices=[(s, s) for s in DERIVED_STATUSES], method="filter_status",
+        choices=[(s, s) for s in DERIVED_STATUSES],
+        method="filter_status",
         help_text="Derived status; repeat to ask for several.",
     )
 
@@ -151,8 +166,9 @@ class CommitmentFilter(df.FilterSet):
         ).values("pk")
         return queryset.filter(pk__in=matching)
 
-    def filter_status(self, queryset: QuerySet[Commitment], name: str,
-                      value: list[str]) -> QuerySet:
+    def filter_status(
+        self, queryset: QuerySet[Commitment], name: str, value: list[str]
+    ) -> QuerySet:
         if not value:
             return queryset
         return queryset.annotate(derived=derived_status_expression()).filter(derived__in=value)

@@ -22,8 +22,12 @@ def check_length(meta: dict[str, Any]) -> None:
 class LimitedJSONParser(JSONParser):
     """JSON only (anything else is 415), and no more than API_MAX_BODY_BYTES (413)."""
 
-    def parse(self, stream: Any, media_type: str | None = None,
-              parser_context: dict[str, Any] | None = None) -> Any:
+    def parse(
+        self,
+        stream: Any,
+        media_type: str | None = None,
+        parser_context: dict[str, Any] | None = None,
+    ) -> Any:
         request = (parser_context or {}).get("request")
         if request is not None:
             check_length(request.META)

@@ -18,5 +18,8 @@ class ReadOrSetStatus(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         if request.method in SAFE_METHODS:
             return True
-        return bool(request.user and request.user.is_authenticated
-                    and request.user.has_perm(STATUS_PERMISSION))
+        return bool(
+            request.user
+            and request.user.is_authenticated
+            and request.user.has_perm(STATUS_PERMISSION)
+        )

@@ -45,8 +45,9 @@ class AutoSchema(openapi.AutoSchema):
             auth.append({})  # reads are public
         return auth
 
-    def _map_serializer(self, serializer: Any, direction: str,
-                        bypass_extensions: bool = False) -> dict[str, Any]:
+    def _map_serializer(
+        self, serializer: Any, direction: str, bypass_extensions: bool = False
+    ) -> dict[str, Any]:
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
         if getattr(serializer, "refuse_unknown_fields", False):
             schema["additionalProperties"] = False

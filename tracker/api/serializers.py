@@ -118,15 +118,26 @@ class MilestoneBriefSerializer(serializers.ModelSerializer):
     agreement = serializers.CharField(source="commitment.agreement.slug")
     is_overdue = serializers.SerializerMethodField()
     overdue_since = UtcDateTimeField(
-        read_only=True, allow_null=True,
+        read_only=True,
+        allow_null=True,
         help_text="When the deadline sweep flagged it overdue (null when not flagged).",
     )
     days_remaining = serializers.SerializerMethodField()
 
     class Meta:
         model = Milestone
-        fields = ["id", "url", "agreement", "commitment", "title", "due_on", "status",
-                  "is_overdue", "overdue_since", "days_remaining"]
+        fields = [
+            "id",
+            "url",
+            "agreement",
+            "commitment",
+            "title",
+            "due_on",
+            "status",
+            "is_overdue",
+            "overdue_since",
+            "days_remaining",
+        ]
         read_only_fields = fields
 
     def get_url(self, obj: Milestone) -> str:
@@ -166,10 +177,25 @@ class InlineMilestoneSerializer(MilestoneBriefSerializer):
 
     class Meta(MilestoneBriefSerializer.Meta):
         fields = [
-            "id", "url", "commitment", "agreement", "key", "title", "deadline_rule",
-            "due_on", "original_due_on", "status", "is_overdue", "overdue_since",
-            "completed_on", "days_remaining", "evidence_url", "note", "version",
-            "updated_at", "history_url",
+            "id",
+            "url",
+            "commitment",
+            "agreement",
+            "key",
+            "title",
+            "deadline_rule",
+            "due_on",
+            "original_due_on",
+            "status",
+            "is_overdue",
+            "overdue_since",
+            "completed_on",
+            "days_remaining",
+            "evidence_url",
+            "note",
+            "version",
+            "updated_at",
+            "history_url",
         ]
         read_only_fields = fields
 
@@ -189,8 +215,11 @@ class MilestoneSerializer(InlineMilestoneSerializer):
     )
 
     class Meta(InlineMilestoneSerializer.Meta):
-        fields = [*InlineMilestoneSerializer.Meta.fields[:-3], "parties",
-                  *InlineMilestoneSerializer.Meta.fields[-3:]]
+        fields = [
+            *InlineMilestoneSerializer.Meta.fields[:-3],
+            "parties",
+            *InlineMilestoneSerializer.Meta.fields[-3:],
+        ]
         read_only_fields = fields
 
 
@@ -203,12 +232,18 @@ class MilestoneStatusSerializer(serializers.Serializer):
     refuse_unknown_fields = True  # and said so in the schema (tracker.api.schema)
 
     status = serializers.ChoiceField(choices=Status.choices, required=False)
-    note = serializers.CharField(required=False, allow_blank=True, max_length=5000,
-                                 trim_whitespace=True)
-    evidence_url = serializers.CharField(required=False, allow_blank=True, max_length=500,
-                                         help_text="http(s) address; required for 'completed'.")
+    note = serializers.CharField(
+        required=False, allow_blank=True, max_length=5000, trim_whitespace=True
+    )
+    evidence_url = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        help_text="http(s) address; required for 'completed'.",
+    )
     completed_on = serializers.DateField(
-        required=False, allow_null=True,
+        required=False,
+        allow_null=True,
         help_text="With 'completed' only; today in the agreement's zone if left out.",
     )
 
@@ -216,11 +251,15 @@ class MilestoneStatusSerializer(serializers.Serializer):
         if isinstance(data, dict):
             unknown = sorted(set(data) - set(PATCHABLE))
             if unknown:
-                raise serializers.ValidationError({
-                    name: [f"'{name}' cannot be changed here; a PATCH may only set "
-                           f"{', '.join(PATCHABLE)}."]
-                    for name in unknown
-                })
+                raise serializers.ValidationError(
+                    {
+                        name: [
+                            f"'{name}' cannot be changed here; a PATCH may only set "
+                            f"{', '.join(PATCHABLE)}."
+                        ]
+                        for name in unknown
+                    }
+                )
             if not data:
                 raise serializers.ValidationError(
                     {"non_field_errors": [f"Send at least one of {', '.join(PATCHABLE)}."]}
@@ -236,8 +275,19 @@ class StatusUpdateSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = StatusUpdate
-        fields = ["id", "at", "kind", "party", "by", "from_status", "to_status", "note",
-                  "evidence_url", "completed_on", "due_on"]
+        fields = [
+            "id",
+            "at",
+            "kind",
+            "party",
+            "by",
+            "from_status",
+            "to_status",
+            "note",
+            "evidence_url",
+            "completed_on",
+            "due_on",
+        ]
         read_only_fields = fields
 
     @extend_schema_field(serializers.CharField(help_text='A name, or "system".'))
@@ -274,8 +324,21 @@ class AgreementSerializer(AgreementBriefSerializer):
     updated_at = UtcDateTimeField()
 
     class Meta(AgreementBriefSerializer.Meta):
-        fields = ["slug", "url", "title", "short_name", "signed_on", "signed_at", "time_zone",
-                  "binding", "summary", "parties", "sources", "progress", "updated_at"]
+        fields = [
+            "slug",
+            "url",
+            "title",
+            "short_name",
+            "signed_on",
+            "signed_at",
+            "time_zone",
+            "binding",
+            "summary",
+            "parties",
+            "sources",
+            "progress",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
@@ -292,9 +355,25 @@ class CommitmentSerializer(ProgressMixin, serializers.ModelSerializer):
 
     class Meta:
         model = Commitment
-        fields = ["id", "url", "agreement", "key", "number", "title", "summary", "category",
-                  "parties", "leads", "owner", "assessment", "sources", "status", "progress",
-                  "milestones", "updated_at"]
+        fields = [
+            "id",
+            "url",
+            "agreement",
+            "key",
+            "number",
+            "title",
+            "summary",
+            "category",
+            "parties",
+            "leads",
+            "owner",
+            "assessment",
+            "sources",
+            "status",
+            "progress",
+            "milestones",
+            "updated_at",
+        ]
         read_only_fields = fields
 
     def get_url(self, obj: Commitment) -> str:

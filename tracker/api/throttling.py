@@ -14,9 +14,11 @@ import time
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
+
+from .cache import count as counter
 
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -44,10 +46,7 @@ class FixedWindowThrottle(BaseThrottle):
         now = time.time()
         window = int(now // period)
         key = f"throttle:{self.scope}:{ident}:{window}"
-        try:
-            count = cache.incr(key)
-        except ValueError:  # the window's first request (or a race for it)
-            count = 1 if cache.add(key, 1, timeout=period + 1) else cache.incr(key)
+        count = counter(caches["default"], key, timeout=period + 1)
         self._wait = (window + 1) * period - now
         return count <= limit
 

@@ -18,13 +18,17 @@ for pattern in router.urls:
     if pattern.name.endswith("-list"):
         viewset = pattern.callback.cls
         pattern.callback = views.answer_304_early(
-            pattern.callback, kind=f"{viewset.__name__}.list",
+            pattern.callback,
+            kind=f"{viewset.__name__}.list",
             filterset_class=viewset.filterset_class,
         )
 
 urlpatterns = [
-    path("v1/status/", views.answer_304_early(views.StatusView.as_view(), kind="status",
-                                              as_of=True), name="status"),
+    path(
+        "v1/status/",
+        views.answer_304_early(views.StatusView.as_view(), kind="status", as_of=True),
+        name="status",
+    ),
     path("v1/", include(router.urls)),
     path("schema/", docs.SchemaView.as_view(), name="schema"),
     path("docs/", docs.SwaggerView.as_view(url_name="tracker_api:schema"), name="docs"),

@@ -25,7 +25,6 @@ from rest_framework.views import APIView
 from commitments.models import Agreement, Commitment, Milestone, MilestonePart, StatusUpdate
 from commitments.selectors import agreements_with_progress, commitments_with_progress
 from commitments.services import milestone_set_status
-from tracker.selectors import last_sweep_at
 
 from . import conditional
 from .conditional import make_etag, query_key, request_state
@@ -60,8 +59,13 @@ def base_url(request: Request) -> str:
 def read_etag(kind: str, request: Any, known: Iterable[str], *parts: object) -> str:
     """The ETag of a read: what it is, where, the query as it matters, and the state.
     Used by the views and by ``answer_304_early`` alike."""
-    return make_etag(kind, request.build_absolute_uri(request.path), query_key(request, known),
-                     request_state(request).key(), *parts)
+    return make_etag(
+        kind,
+        request.build_absolute_uri(request.path),
+        query_key(request, known),
+        request_state(request).key(),
+        *parts,
+    )
 
 
 class ReadMixin:
@@ -81,8 +85,9 @@ class ReadMixin:
         return [*names, *PAGE_PARAMS]
 
     def etag(self, *parts: object) -> str:
-        return read_etag(f"{type(self).__name__}.{self.action}", self.request,
-                         self.known_params(), *parts)
+        return read_etag(
+            f"{type(self).__name__}.{self.action}", self.request, self.known_params(), *parts
+        )
 
     def respond(self, etag: str, body: Callable[[], Any]) -> HttpResponse:
         return conditional.conditional_body(
@@ -106,8 +111,9 @@ class ReadMixin:
 
 
 @functools.lru_cache(maxsize=1024)
-def _filter_errors(filterset_class: type, query: tuple[tuple[str, tuple[str, ...]], ...]
-                   ) -> dict[str, Any] | None:
+def _filter_errors(
+    filterset_class: type, query: tuple[tuple[str, tuple[str, ...]], ...]
+) -> dict[str, Any] | None:
     """Whether filter values are valid depends on the values alone (no filter looks
     anything up), so the answer is remembered: building a FilterSet's form costs more
     than the rest of a 304."""
@@ -129,10 +135,18 @@ def check_filters(filterset_class: type, request: Any) -> None:
 
 
 LIST_HEADERS = [
-    OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER,
-                     description="The ETag of your copy: 304 if it still holds."),
-    OpenApiParameter("If-Modified-Since", str, OpenApiParameter.HEADER,
-                     description="An HTTP date; ignored when If-None-Match is sent."),
+    OpenApiParameter(
+        "If-None-Match",
+        str,
+        OpenApiParameter.HEADER,
+        description="The ETag of your copy: 304 if it still holds.",
+    ),
+    OpenApiParameter(
+        "If-Modified-Since",
+        str,
+        OpenApiParameter.HEADER,
+        description="An HTTP date; ignored when If-None-Match is sent.",
+    ),
 ]
 
 
@@ -165,19 +179,17 @@ class AgreementViewSet(ReadMixin, viewsets.ReadOnlyModelViewSet):
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
         get_object_or_404(Agreement.objects.only("pk"), slug=kwargs["slug"])
-        return self.respond(
-            self.etag(), lambda: self.get_serializer(self.get_object()).data
-        )
+        return self.respond(self.etag(), lambda: self.get_serializer(self.get_object()).data)
 
 
 # --- Commitments ------------------------------------------------------------------------
 
 
 @extend_schema_view(
-    list=extend_schema(summary="Commitments, with their milestones inline",
-                       parameters=LIST_HEADERS),
-    retrieve=extend_schema(summary="One commitment, with its milestones",
-                           parameters=LIST_HEADERS),
+    list=extend_schema(
+        summary="Commitments, with their milestones inline", parameters=LIST_HEADERS
+    ),
+    retrieve=extend_schema(summary="One commitment, with its milestones", parameters=LIST_HEADERS),
 )
 class CommitmentViewSet(ReadMixin, viewsets.ReadOnlyModelViewSet):
     """What each agreement promises: leads, owner, sources, a status derived from its
@@ -197,8 +209,9 @@ class CommitmentViewSet(ReadMixin, viewsets.ReadOnlyModelViewSet):
         return (
             commitments_with_progress(now)
             .select_related("agreement", "owner")
-            .prefetch_related("parties", "leads__party", "sources",
-                              Prefetch("milestones", queryset=milestones))
+            .prefetch_related(
+                "parties", "leads__party", "sources", Prefetch("milestones", queryset=milestones)
+            )
             .order_by("agreement_id", "number", "id")
         )
 
@@ -228,7 +241,7 @@ def if_match_version(header: str, pk: int) -> int | None:
     for tag in tags:
         opaque = tag.removeprefix("W/").strip('"')
         if opaque.startswith(prefix):
-            version = opaque[len(prefix):].split(".", 1)[0]
+            version = opaque[len(prefix) :].split(".", 1)[0]
             if version.isdigit():
                 return int(version)
     raise PreconditionFailed("If-Match names no version of this milestone; GET it again.")
@@ -248,16 +261,28 @@ def if_match_version(header: str, pk: int) -> int | None:
         ),
         request=MilestoneStatusSerializer,
         responses=MilestoneSerializer,
-        parameters=[OpenApiParameter(
-            "If-Match", str, OpenApiParameter.HEADER,
-            description="The ETag from your GET of this milestone.",
-        )],
+        parameters=[
+            OpenApiParameter(
+                "If-Match",
+                str,
+                OpenApiParameter.HEADER,
+                description="The ETag from your GET of this milestone.",
+            )
+        ],
     ),
-    history=extend_schema(summary="A milestone's status updates, newest first",
-                          parameters=LIST_HEADERS, responses=StatusUpdateSerializer(many=True)),
+    history=extend_schema(
+        summary="A milestone's status updates, newest first",
+        parameters=LIST_HEADERS,
+        responses=StatusUpdateSerializer(many=True),
+    ),
 )
-class MilestoneViewSet(ReadMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                       mixins.UpdateModelMixin, viewsets.GenericViewSet):
+class MilestoneViewSet(
+    ReadMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
     """The dated steps that show whether a commitment is kept."""
 
     serializer_class = MilestoneSerializer
@@ -300,8 +325,11 @@ class MilestoneViewSet(ReadMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
         self._version()  # 404 for an unknown milestone
 
         def body() -> Any:
-            updates = (StatusUpdate.objects.filter(milestone_id=pk)
-                       .select_related("by", "party").order_by("-at", "-id"))
+            updates = (
+                StatusUpdate.objects.filter(milestone_id=pk)
+                .select_related("by", "party")
+                .order_by("-at", "-id")
+            )
             page = self.paginate_queryset(updates)
             return self.get_paginated_response(self.get_serializer(page, many=True).data).data
 
@@ -346,9 +374,8 @@ class MilestoneViewSet(ReadMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
 
 
 def as_of_header() -> str | None:
-    as_of = last_sweep_at()
+    as_of = conditional.last_sweep_at_fast()
     return as_of.isoformat().replace("+00:00", "Z") if as_of else None
-
 
 
 class StatusView(APIView):
@@ -384,13 +411,20 @@ class StatusView(APIView):
     def document(self, request: Request) -> dict[str, Any]:
         now = request_state(request).now
         context = {"now": now, "base_url": base_url(request), "request": request}
-        overdue = (Milestone.objects.overdue_at(now).select_related("commitment__agreement")
-                   .order_by("overdue_from", "id"))
+        overdue = (
+            Milestone.objects.overdue_at(now)
+            .select_related("commitment__agreement")
+            .order_by("overdue_from", "id")
+        )
         limit = settings.API_STATUS_OVERDUE_LIMIT
         listed = list(overdue[:limit])
         count = len(listed) if len(listed) < limit else overdue.count()
-        upcoming = (Milestone.objects.open().filter(overdue_from__gt=now)
-                    .select_related("commitment__agreement").order_by(F("due_on"), "id")[:10])
+        upcoming = (
+            Milestone.objects.open()
+            .filter(overdue_from__gt=now)
+            .select_related("commitment__agreement")
+            .order_by(F("due_on"), "id")[:10]
+        )
         agreements = agreements_with_progress(now).order_by("-signed_on", "slug")
         return {
             "agreements": AgreementBriefSerializer(agreements, many=True, context=context).data,
@@ -406,9 +440,13 @@ class StatusView(APIView):
 # --- The pollers' fast lane ----------------------------------------------------------------
 
 
-def answer_304_early(view: Callable[..., HttpResponse], *, kind: str,
-                     filterset_class: type | None = None,
-                     as_of: bool = False) -> Callable[..., HttpResponse]:
+def answer_304_early(
+    view: Callable[..., HttpResponse],
+    *,
+    kind: str,
+    filterset_class: type | None = None,
+    as_of: bool = False,
+) -> Callable[..., HttpResponse]:
     """Wrap a list view (or the status view) so that an anonymous poller whose copy
     still holds gets its 304 before DRF is entered: the same filter check, ETag, rate
     limit and headers as the view's own, at a fraction of the cost. Anything else
@@ -418,19 +456,25 @@ def answer_304_early(view: Callable[..., HttpResponse], *, kind: str,
 
     @functools.wraps(view)
     def wrapped(request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
-        if (request.method in ("GET", "HEAD") and "HTTP_IF_NONE_MATCH" in request.META
-                and "HTTP_AUTHORIZATION" not in request.META
-                and settings.SESSION_COOKIE_NAME not in request.COOKIES):
+        if (
+            request.method in ("GET", "HEAD")
+            and "HTTP_IF_NONE_MATCH" in request.META
+            and "HTTP_AUTHORIZATION" not in request.META
+            and settings.SESSION_COOKIE_NAME not in request.COOKIES
+        ):
             try:
                 if filterset_class is not None:
                     check_filters(filterset_class, request)
             except ValidationError:
                 return view(request, *args, **kwargs)
             etag = read_etag(kind, request, known)
-            if (conditional.none_match(request, etag)
-                    and AnonReadThrottle().allow_request(request, None)):
+            if conditional.none_match(request, etag) and AnonReadThrottle().allow_request(
+                request, None
+            ):
                 response = conditional.cache_headers(
-                    HttpResponseNotModified(), etag, request_state(request).last_modified,
+                    HttpResponseNotModified(),
+                    etag,
+                    request_state(request).last_modified,
                     conditional.default_cache_control(),
                 )
                 if as_of and (text := as_of_header()):
