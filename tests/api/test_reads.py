@@ -1,0 +1,319 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db.models import F
+
+from commitments.models import Agreement, Commitment, Milestone, Status
+from commitments.selectors import commitments_with_progress, derived_status, progress_of
+from commitments.services import milestone_set_status
+from tracker.api.filters import derived_status_expression
+from tracker.models import SweepRun
+
+from .conftest import EVIDENCE, TODAY
+
+pytestmark = pytest.mark.usefixtures("frozen")
+
+US_JAPAN = "us-japan-critical-minerals-2025"
+
+
+def results(response) -> list[dict]:
+    assert response.status_code == 200, response.content
+    return response.json()["results"]
+
+
+def test_agreement_shows_its_progress_with_both_deadlines_overdue(api, agreements):
+    body = api.get(f"/api/v1/agreements/{US_JAPAN}/").json()
+    assert body["signed_on"] == "2025-10-28" and body["time_zone"] == "Asia/Tokyo"
+    assert {p["code"] for p in body["parties"]} == {"US", "JP"}
+    assert body["binding"] is False and body["sources"]
+    assert body["progress"] == {
+        "total": 11,
+        "not_started": 11,
+        "in_progress": 0,
+        "at_risk": 0,
+        "completed": 0,
+        "cancelled": 0,
+        "overdue": 2,
+        "percent_complete": 0.0,
+        "next_deadline": None,
+    }
+    assert body["updated_at"].endswith("Z")
+
+
+def test_agreements_list_every_agreement(api, agreements):
+    slugs = [a["slug"] for a in results(api.get("/api/v1/agreements/"))]
+    assert US_JAPAN in slugs and len(slugs) == Agreement.objects.count()
+
+
+def test_unknown_agreement_is_a_problem_404(api, agreements):
+    response = api.get("/api/v1/agreements/no-such-thing/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["status"] == 404
+
+
+def test_milestone_shows_rule_due_date_and_days_overdue(api, ministerial):
+    body = api.get(f"/api/v1/milestones/{ministerial.pk}/").json()
+    assert body["due_on"] == "2026-04-26"
+    assert body["deadline_rule"]["text"] == "180 days after signature"
+    assert body["deadline_rule"]["kind"] == "days_after" and body["deadline_rule"]["amount"] == 180
+    assert body["is_overdue"] is True and body["overdue_since"] is None
+    assert body["days_remaining"] == -209
+    assert body["agreement"] == US_JAPAN and body["commitment"] == ministerial.commitment_id
+    assert body["url"].endswith(f"/api/v1/milestones/{ministerial.pk}/")
+    assert body["status"] == "not_started" and body["completed_on"] is None
+
+
+def test_milestone_without_a_deadline_has_no_due_date(api, agreements):
+    milestone = Milestone.objects.get(key="permitting-measures")
+    body = api.get(f"/api/v1/milestones/{milestone.pk}/").json()
+    assert body["due_on"] is None and body["days_remaining"] is None
+    assert body["deadline_rule"]["text"] == "no deadline" and body["is_overdue"] is False
+
+
+def test_sweep_flag_is_shown(api, ministerial):
+    Milestone.objects.filter(pk=ministerial.pk).update(
+        overdue_since=TODAY, version=F("version") + 1
+    )
+    body = api.get(f"/api/v1/milestones/{ministerial.pk}/").json()
+    assert body["overdue_since"] == "2026-11-21T03:00:00Z"
+
+
+def test_completed_milestone_is_not_overdue(api, ministerial, alice):
+    milestone_set_status(
+        milestone=ministerial,
+        status=Status.COMPLETED,
+        by=alice,
+        evidence_url=EVIDENCE,
+        completed_on=dt.date(2026, 4, 24),
+    )
+    body = api.get(f"/api/v1/milestones/{ministerial.pk}/").json()
+    assert (body["status"], body["completed_on"]) == ("completed", "2026-04-24")
+    assert body["is_overdue"] is False and body["days_remaining"] is None
+
+
+@pytest.mark.parametrize(
+    ("query", "keys"),
+    [
+        ("overdue=true", {"ministerial-convened", "projects-selected-and-funded"}),
+        ("due_before=2026-04-27", {"ministerial-convened"}),
+        ("due_after=2026-04-26", {"projects-selected-and-funded"}),
+        (
+            "due_after=2026-04-25&due_before=2026-04-29",
+            {"ministerial-convened", "projects-selected-and-funded"},
+        ),
+        ("status=in_progress", {"ministerial-convened"}),
+        (
+            "status=in_progress&status=at_risk",
+            {"ministerial-convened", "projects-selected-and-funded"},
+        ),
+    ],
+)
+def test_milestone_filters(api, ministerial, project_selection, alice, query, keys):
+    milestone_set_status(milestone=ministerial, status=Status.IN_PROGRESS, by=alice)
+    milestone_set_status(milestone=project_selection, status=Status.AT_RISK, by=alice)
+    found = {m["key"] for m in results(api.get(f"/api/v1/milestones/?{query}&page_size=100"))}
+    assert found == keys
+
+
+def test_overdue_false_is_everything_else(api, agreements):
+    found = results(api.get("/api/v1/milestones/?overdue=false&page_size=100"))
+    assert len(found) == Milestone.objects.count() - 2
+    assert not any(m["is_overdue"] for m in found)
+
+
+def test_agreement_and_commitment_filters(api, ministerial):
+    found = results(api.get(f"/api/v1/milestones/?agreement={US_JAPAN}&page_size=100"))
+    assert len(found) == 11
+    found = results(api.get(f"/api/v1/milestones/?commitment={ministerial.commitment_id}"))
+    assert [m["id"] for m in found] == [ministerial.pk]
+
+
+def test_updated_since_returns_what_changed_at_or_after(api, ministerial, frozen):
+    frozen.shift(dt.timedelta(hours=1))
+    milestone_set_status(milestone=ministerial, status=Status.IN_PROGRESS, by=None)
+    since = (TODAY + dt.timedelta(minutes=30)).isoformat()
+    found = results(api.get("/api/v1/milestones/", {"updated_since": since}))
+    assert [m["key"] for m in found] == ["ministerial-convened"]
+    exact = results(api.get("/api/v1/milestones/", {"updated_since": found[0]["updated_at"]}))
+    assert [m["key"] for m in exact] == ["ministerial-convened"]
+
+
+def test_orderings_are_total_and_stable(api, agreements):
+    by_due = results(api.get("/api/v1/milestones/?page_size=100"))
+    dues = [m["due_on"] for m in by_due]
+    assert dues[:2] == ["2026-04-26", "2026-04-28"] and set(dues[2:]) == {None}
+    nulls = [m["id"] for m in by_due[2:]]
+    assert nulls == sorted(nulls)
+    recent = results(api.get("/api/v1/milestones/?ordering=-updated_at&page_size=100"))
+    assert [(m["updated_at"], m["id"]) for m in recent] == sorted(
+        ((m["updated_at"], m["id"]) for m in recent), reverse=True
+    )
+
+
+def test_pages_cover_every_milestone_once(api, agreements):
+    seen, url = [], "/api/v1/milestones/?page_size=3"
+    while url:
+        body = api.get(url).json()
+        seen += [m["id"] for m in body["results"]]
+        url = body["next"]
+    assert sorted(seen) == sorted(Milestone.objects.values_list("id", flat=True))
+    assert len(seen) == len(set(seen))
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("overdue=maybe", "overdue"),
+        ("due_before=2026-13-01", "due_before"),
+        ("due_after=yesterday", "due_after"),
+        ("updated_since=not-a-time", "updated_since"),
+        ("updated_since=9999-12-31T23:59:59-10:00", "updated_since"),
+        ("status=done", "status"),
+        ("ordering=title", "ordering"),
+        ("commitment=abc", "commitment"),
+        ("commitment=99999999999999999999999", "commitment"),
+        ("page_size=0", "page_size"),
+        ("page_size=201", "page_size"),
+        ("page_size=ten", "page_size"),
+        ("page=0", "page"),
+        ("agreement=%00", "agreement"),
+    ],
+)
+def test_bad_filter_values_are_400s_naming_the_parameter(api, agreements, query, field):
+    response = api.get(f"/api/v1/milestones/?{query}")
+    assert response.status_code == 400, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == 400 and body["title"] == "Bad Request"
+    assert [e["field"] for e in body["errors"]] == [field]
+    assert field in body["detail"]
+
+
+def test_page_beyond_the_end_is_404(api, agreements):
+    assert api.get("/api/v1/milestones/?page=99").status_code == 404
+
+
+def test_history_is_newest_first(api, ministerial, alice, frozen):
+    milestone_set_status(
+        milestone=ministerial, status=Status.IN_PROGRESS, by=alice, note="Date being agreed"
+    )
+    frozen.shift(dt.timedelta(hours=1))
+    milestone_set_status(milestone=ministerial, status=Status.AT_RISK, by=None, note="Slipping")
+    body = results(api.get(f"/api/v1/milestones/{ministerial.pk}/history/"))
+    assert [(u["from_status"], u["to_status"], u["by"]) for u in body] == [
+        ("in_progress", "at_risk", "system"),
+        ("not_started", "in_progress", "alice"),
+    ]
+    assert body[1]["note"] == "Date being agreed" and body[0]["at"] == "2026-11-21T04:00:00Z"
+
+
+def test_history_of_unknown_milestone_is_404(api, agreements):
+    assert api.get("/api/v1/milestones/999999/history/").status_code == 404
+
+
+def test_commitment_has_milestones_leads_owner_and_derived_status(api, ministerial, alice):
+    Commitment.objects.filter(pk=ministerial.commitment_id).update(owner=alice)
+    alice.first_name, alice.last_name = "Alice", "Archer"
+    alice.save()
+    body = api.get(f"/api/v1/commitments/{ministerial.commitment_id}/").json()
+    assert body["status"] == "overdue" and body["owner"] == "Alice Archer"
+    assert [m["key"] for m in body["milestones"]] == ["ministerial-convened"]
+    assert body["milestones"][0]["days_remaining"] == -209
+    assert body["agreement"] == US_JAPAN and body["category"] == "institutions"
+    assert body["progress"]["overdue"] == 1
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("status=overdue", {"project-selection-and-financing", "investment-ministerial"}),
+        ("category=stockpiling", {"stockpiling"}),
+        ("category=permitting&agreement=" + US_JAPAN, {"streamlined-permitting"}),
+    ],
+)
+def test_commitment_filters(api, agreements, query, expected):
+    found = {c["key"] for c in results(api.get(f"/api/v1/commitments/?{query}&page_size=100"))}
+    assert found == expected
+
+
+def test_commitment_lead_filter_by_party_or_title(api, agreements):
+    leads = Commitment.objects.filter(leads__isnull=False).distinct()
+    lead = leads.first().leads.first()
+    by_title = results(api.get("/api/v1/commitments/", {"lead": lead.title.split()[-1]}))
+    assert lead.commitment.key in {c["key"] for c in by_title}
+    if lead.party:
+        by_party = results(api.get("/api/v1/commitments/", {"lead": lead.party.code.lower()}))
+        assert lead.commitment.key in {c["key"] for c in by_party}
+
+
+def test_commitment_bad_filters(api, agreements):
+    for query in ("category=mining", "status=late"):
+        response = api.get(f"/api/v1/commitments/?{query}")
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["field"] == query.split("=")[0]
+
+
+def test_derived_status_in_sql_matches_the_selector(ministerial, project_selection, alice):
+    milestone_set_status(
+        milestone=ministerial, status=Status.COMPLETED, by=alice, evidence_url=EVIDENCE
+    )
+    milestone_set_status(milestone=project_selection, status=Status.AT_RISK, by=alice)
+    rows = commitments_with_progress(TODAY).annotate(derived=derived_status_expression())
+    for commitment in rows:
+        assert commitment.derived == derived_status(progress_of(commitment)), commitment.key
+
+
+def test_status_document(api, ministerial, project_selection, alice):
+    milestone_set_status(
+        milestone=project_selection, status=Status.COMPLETED, by=alice, evidence_url=EVIDENCE
+    )
+    response = api.get("/api/v1/status/")
+    body = response.json()
+    assert body["as_of"] is None and "X-Tracker-As-Of" not in response
+    assert [m["id"] for m in body["overdue"]["milestones"]] == [ministerial.pk]
+    assert body["overdue"]["count"] == 1 and body["overdue"]["truncated"] is False
+    assert body["overdue"]["milestones"][0]["days_remaining"] == -209
+    japan = next(a for a in body["agreements"] if a["slug"] == US_JAPAN)
+    assert japan["progress"]["completed"] == 1 and japan["progress"]["overdue"] == 1
+    assert body["next_deadlines"] == []
+
+
+def test_status_lists_next_deadlines_soonest_first(api, agreements, frozen):
+    frozen.move_to(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    body = api.get("/api/v1/status/").json()
+    assert [m["due_on"] for m in body["next_deadlines"]] == ["2026-04-26", "2026-04-28"]
+    assert body["next_deadlines"][0]["days_remaining"] == 115
+    assert body["overdue"]["count"] == 0
+
+
+def test_status_as_of_is_the_last_sweep(api, agreements):
+    SweepRun.objects.create(started_at=TODAY, evaluated_at=TODAY, finished_at=TODAY)
+    response = api.get("/api/v1/status/")
+    assert response.json()["as_of"] == "2026-11-21T03:00:00Z"
+    assert response["X-Tracker-As-Of"] == "2026-11-21T03:00:00Z"
+
+
+def test_status_truncates_a_long_overdue_list(api, agreements, settings):
+    settings.API_STATUS_OVERDUE_LIMIT = 1
+    overdue = api.get("/api/v1/status/").json()["overdue"]
+    assert overdue["count"] == 2 and overdue["truncated"] is True
+    assert len(overdue["milestones"]) == 1
+
+
+def test_unknown_api_path_is_a_problem(api, db):
+    response = api.get("/api/v1/nothing-here/")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+
+
+def test_methods_other_than_read_are_refused_on_reads(api, agreements, alice):
+    from .conftest import client_for
+
+    editor = client_for(alice)
+    assert editor.post("/api/v1/agreements/", {}).status_code == 405
+    assert editor.put("/api/v1/milestones/1/", {}).status_code == 405
+    assert editor.delete("/api/v1/milestones/1/").status_code == 405
+    assert api.post("/api/v1/status/", {}).status_code in (401, 405)

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+import redis
+from django.core.cache import caches
+from django.test import override_settings
+
+from tests.conftest import require_service
+
+from .conftest import client_for
+
+
+def test_anonymous_reads_are_limited_with_a_problem_and_retry_after(api, agreements, settings):
+    settings.API_ANON_RATE = "3/min"
+    for _ in range(3):
+        assert api.get("/api/v1/agreements/").status_code == 200
+    response = api.get("/api/v1/agreements/")
+    assert response.status_code == 429
+    assert response["Content-Type"] == "application/problem+json"
+    assert int(response["Retry-After"]) > 0
+
+
+def test_token_holders_have_their_own_higher_limit(api, agreements, alice, settings):
+    settings.API_ANON_RATE = "1/min"
+    settings.API_USER_RATE = "5/min"
+    assert api.get("/api/v1/agreements/").status_code == 200
+    assert api.get("/api/v1/agreements/").status_code == 429
+    editor = client_for(alice)
+    assert all(editor.get("/api/v1/agreements/").status_code == 200 for _ in range(5))
+    assert editor.get("/api/v1/agreements/").status_code == 429
+
+
+def test_304s_count_too(api, agreements, settings):
+    settings.API_ANON_RATE = "2/min"
+    etag = api.get("/api/v1/status/")["ETag"]
+    assert api.get("/api/v1/status/", HTTP_IF_NONE_MATCH=etag).status_code == 304
+    assert api.get("/api/v1/status/", HTTP_IF_NONE_MATCH=etag).status_code == 429
+
+
+def _redis_url() -> str:
+    return os.environ.get("CACHE_URL", "redis://127.0.0.1:6379/12")
+
+
+def _redis_up(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except Exception:
+        return False
+
+
+def test_counters_live_in_redis_shared_by_every_worker(api, agreements, settings):
+    """Two workers are two processes with their own memory; what they share is Redis.
+    The counter written by this "worker" is read back through a second, independent
+    connection, as another worker would."""
+    url = _redis_url()
+    require_service(_redis_up(url), f"Redis at {url}")
+    redis_cache = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url}
+    }
+    with override_settings(CACHES=redis_cache):
+        caches["default"].clear()
+        try:
+            settings.API_ANON_RATE = "2/min"
+            assert api.get("/api/v1/agreements/").status_code == 200
+            other_worker = redis.Redis.from_url(url)
+            keys = other_worker.keys("*throttle:anon:*")
+            assert len(keys) == 1, "the throttle's counter is not in Redis"
+            other_worker.incr(keys[0])  # a request counted by another worker
+            assert api.get("/api/v1/agreements/").status_code == 429
+        finally:
+            caches["default"].clear()
+
+
+@pytest.mark.skipif(not os.environ.get("CACHE_URL"), reason="CACHE_URL not set")
+def test_with_cache_url_the_default_cache_is_redis():
+    from django.conf import settings
+
+    assert settings.CACHES["default"]["BACKEND"] == "tracker.api.cache.RedisCache"
