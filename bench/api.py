@@ -1,0 +1,294 @@
+"""API benchmark: gunicorn on loopback, wrk with 50 connections, PostgreSQL with
+100,000 milestones. Not a test: it prints figures for the README.
+
+    .venv/bin/python bench/api.py [--duration 10] [--workers 4] [--port 8765]
+
+Creates (or reuses) the database ``tracker_bench``, fills it once, starts gunicorn with
+bench.settings (the product plus /bench/bare/, a plain Django view returning a fixed
+small JSON: the ceiling), and runs wrk against:
+
+    bare view (200) | /api/v1/status/ 200 | ... 304 | /api/v1/milestones/?page_size=100
+    200 | ... 304
+
+Each figure is also given as a ratio to the bare view of the same run. Reads are
+anonymous, as pollers are; the rate limit is raised out of the way (its Redis counter
+is still read and written on every request).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DB_NAME = "tracker_bench"
+PG = "postgres://postgres@127.0.0.1:5432"
+MILESTONES = 100_000
+AGREEMENTS, COMMITMENTS_EACH = 100, 10  # 1,000 commitments, 100 milestones each
+
+ENV = {
+    "DJANGO_SETTINGS_MODULE": "bench.settings",
+    "DATABASE_URL": f"{PG}/{DB_NAME}",
+    "CACHE_URL": os.environ.get("BENCH_CACHE_URL", "redis://127.0.0.1:6379/11"),
+    "SECRET_KEY": "bench-only-secret",
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "API_ANON_RATE": "100000000/min",
+    "LOG_LEVEL": "WARNING",
+    "TRACKER_VAR_DIR": tempfile.mkdtemp(prefix="tracker-bench-"),
+}
+
+
+def ensure_wrk() -> str:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        print("installing wrk (apt-get)...", flush=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "wrk"], check=True, stdout=subprocess.DEVNULL
+        )
+        wrk = shutil.which("wrk")
+    assert wrk, "wrk is needed"
+    return wrk
+
+
+def ensure_database() -> None:
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+
+
+def setup_django() -> None:
+    os.environ.update(ENV)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def seed() -> None:
+    """100 agreements signed over two years, 100 milestones per commitment with rules
+    due from 2024 to 2028. What is past due is mostly completed (as a kept tracker
+    would be); about 1 in 10 of it is still open, so overdue."""
+    from django.db import connection, transaction
+
+    from commitments import deadlines
+    from commitments.models import Agreement, Commitment, Milestone
+
+    have = Milestone.objects.count()
+    if have >= MILESTONES:
+        print(f"reusing {DB_NAME}: {have} milestones", flush=True)
+        return
+    print(f"seeding {DB_NAME} with {MILESTONES} milestones...", flush=True)
+    started = time.monotonic()
+    rng = random.Random(4)
+    zones = ["Asia/Tokyo", "America/New_York", "Asia/Kuala_Lumpur", "Asia/Bangkok", "UTC"]
+    today = dt.datetime.now(dt.UTC).date()
+    with transaction.atomic():
+        Agreement.objects.all().delete()
+        agreements = Agreement.objects.bulk_create(
+            Agreement(
+                slug=f"bench-{i}",
+                title=f"Bench agreement {i}",
+                short_name=f"B{i}",
+                signed_on=dt.date(2024, 1, 1) + dt.timedelta(days=7 * i),
+                time_zone=zones[i % len(zones)],
+            )
+            for i in range(AGREEMENTS)
+        )
+        commitments = Commitment.objects.bulk_create(
+            Commitment(
+                agreement=a, key=f"c{j}", number=j, title=f"Commitment {j}", category="investment"
+            )
+            for a in agreements
+            for j in range(COMMITMENTS_EACH)
+        )
+    per = MILESTONES // len(commitments)
+    batch: list[Milestone] = []
+    for c in commitments:
+        agreement = agreements[(c.agreement_id - agreements[0].pk)]
+        for k in range(per):
+            days = rng.randrange(30, 1500)
+            due = deadlines.add_days(agreement.signed_on, days)
+            past = due < today
+            status = (
+                "completed"
+                if past and rng.random() < 0.9
+                else rng.choice(["not_started", "in_progress", "at_risk"])
+            )
+            batch.append(
+                Milestone(
+                    commitment=c,
+                    key=f"m{k}",
+                    title=f"Milestone {k} of {c.key}",
+                    rule_kind="days_after",
+                    rule_amount=days,
+                    due_on=due,
+                    overdue_from=deadlines.overdue_at(due, agreement.time_zone),
+                    status=status,
+                    completed_on=min(due, today) if status == "completed" else None,
+                )
+            )
+        if len(batch) >= 10_000:
+            Milestone.objects.bulk_create(batch)
+            batch = []
+    Milestone.objects.bulk_create(batch)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    print(f"seeded in {time.monotonic() - started:.0f} s", flush=True)
+
+
+def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
+    cmd = [
+        str(ROOT / ".venv/bin/gunicorn"),
+        "config.wsgi",
+        "--chdir",
+        str(ROOT),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "4",
+        "--log-level",
+        "warning",
+    ]
+    server = subprocess.Popen(cmd, env={**os.environ, **ENV}, start_new_session=True)
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/bare/", timeout=1)
+            return server
+        except OSError:
+            time.sleep(0.2)
+    server.kill()
+    raise RuntimeError("gunicorn did not start")
+
+
+def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], int]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), len(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), 0
+
+
+def cold_time(url: str) -> float:
+    """One render with nothing cached (the body cache keyed by ETag is emptied)."""
+    import redis
+
+    redis.Redis.from_url(ENV["CACHE_URL"]).flushdb()
+    started = time.monotonic()
+    fetch(url)
+    return (time.monotonic() - started) * 1000
+
+
+def to_ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def run_wrk(wrk: str, url: str, headers: dict[str, str], duration: int) -> dict[str, float]:
+    cmd = [wrk, "-t2", "-c50", f"-d{duration}s", "--latency", "--timeout", "10s"]
+    for name, value in headers.items():
+        cmd += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = to_ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = to_ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rps, "p50": p50, "p99": p99, "bad": int(errors.group(1)) if errors else 0}
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
+    mem = subprocess.run(["free", "-h"], capture_output=True, text=True).stdout.split("\n")[1]
+    return f"{os.cpu_count()} CPUs ({cpu}); memory: {' '.join(mem.split()[1:2])} total"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+
+    wrk = ensure_wrk()
+    ensure_database()
+    setup_django()
+    seed()
+    base = f"http://127.0.0.1:{args.port}"
+    server = start_server(args.port, args.workers)
+    try:
+        status_url = f"{base}/api/v1/status/"
+        page_url = f"{base}/api/v1/milestones/?page_size=100"
+        cold = {"status": cold_time(status_url), "page": cold_time(page_url)}
+        cases = []
+        for label, url, expect in [
+            ("bare Django view", f"{base}/bench/bare/", 200),
+            ("/api/v1/status/", status_url, 200),
+            ("/api/v1/milestones/?page_size=100", page_url, 200),
+        ]:
+            code, headers, size = fetch(url)
+            assert code == expect, (url, code)
+            cases.append((f"{label} (200, {size} B)", url, {}))
+            if label != "bare Django view":
+                tag = headers["ETag"]
+                assert fetch(url, {"If-None-Match": tag})[0] == 304
+                cases.append((f"{label} (304)", url, {"If-None-Match": tag}))
+        results = []
+        for label, url, headers in cases:
+            fetch(url, headers)  # warm
+            result = run_wrk(wrk, url, headers, args.duration)
+            results.append((label, result))
+            print(f"  {label}: {result['rps']:.0f} req/s", flush=True)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+    bare = results[0][1]["rps"]
+    print(f"\nMachine: {machine()}")
+    print(
+        f"gunicorn: {args.workers} gthread workers x 4 threads; wrk -t2 -c50 -d{args.duration}s; "
+        f"PostgreSQL {DB_NAME} with {MILESTONES} milestones; Redis cache\n"
+    )
+    print(f"| {'answer':<48} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | {'x bare':>6} |")
+    print(f"|{'-' * 50}|{'-' * 10}|{'-' * 9}|{'-' * 9}|{'-' * 8}|")
+    for label, r in results:
+        flag = f" ({r['bad']} non-2xx/3xx!)" if r["bad"] else ""
+        print(
+            f"| {label + flag:<48} | {r['rps']:>8.0f} | {r['p50']:>7.2f} | {r['p99']:>7.2f} "
+            f"| {r['rps'] / bare:>6.2f} |"
+        )
+    print(
+        f"\nFirst render with an empty body cache: status {cold['status']:.0f} ms, "
+        f"milestones page {cold['page']:.0f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
