@@ -219,6 +219,11 @@ TRACKER_SWEEP_INTERVAL = env_int("TRACKER_SWEEP_INTERVAL", 60)
 TRACKER_DELIVERY_INTERVAL = env_int("TRACKER_DELIVERY_INTERVAL", 60)
 TRACKER_DIGEST_INTERVAL = env_int("TRACKER_DIGEST_INTERVAL", 300)
 TRACKER_DELIVERY_BATCH = env_int("TRACKER_DELIVERY_BATCH", 100)
+# Delivery claims a batch for this long (tracker/delivery.py). A worker killed mid-batch
+# leaves its claims to expire, and the rows are sent again after that: it bounds how
+# long a crash delays alerts. Keep it longer than a batch can take to send (at worst
+# TRACKER_DELIVERY_BATCH emails x EMAIL_TIMEOUT), or a slow batch is sent twice.
+TRACKER_DELIVERY_LEASE_SECONDS = env_int("TRACKER_DELIVERY_LEASE_SECONDS", 300)
 TRACKER_ALERT_MAX_ATTEMPTS = env_int("TRACKER_ALERT_MAX_ATTEMPTS", 8)
 TRACKER_RETRY_BASE_SECONDS = env_int("TRACKER_RETRY_BASE_SECONDS", 60)
 CELERY_BEAT_SCHEDULE = {

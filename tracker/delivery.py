@@ -1,12 +1,12 @@
 """Delivery: send pending alerts, one email per recipient per run.
 
 Claiming is a lease, not a lock held across the SMTP conversation: a short
-transaction marks a batch ``claimed_until = now + LEASE`` (rows locked with
-``SKIP LOCKED`` on PostgreSQL, so two workers take different batches), the emails are
-sent outside any transaction, and each recipient's alerts are marked sent after their
-email went out. A worker killed mid-batch leaves its claims to expire; the next run
-sends them again, so a crash can duplicate at most the emails of the batch in flight,
-and never loses one.
+transaction marks a batch ``claimed_until = now + lease`` (the setting
+TRACKER_DELIVERY_LEASE_SECONDS; rows locked with ``SKIP LOCKED`` on PostgreSQL, so two
+workers take different batches), the emails are sent outside any transaction, and each
+recipient's alerts are marked sent after their email went out. A worker killed
+mid-batch leaves its claims to expire; the next run sends them again, so a crash can
+duplicate at most the emails of the batch in flight, and never loses one.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from . import emails
 from .models import Alert, AlertKind
 
 log = logging.getLogger(__name__)
-LEASE = dt.timedelta(minutes=5)
 
 
 @dataclass
@@ -64,7 +63,8 @@ def _claim(now: dt.datetime, batch_size: int) -> list[Alert]:
             .order_by("next_attempt_at", "id")
             .values_list("id", flat=True)[:batch_size]
         )
-        Alert.objects.filter(id__in=ids).update(claimed_until=now + LEASE)
+        lease = dt.timedelta(seconds=settings.TRACKER_DELIVERY_LEASE_SECONDS)
+        Alert.objects.filter(id__in=ids).update(claimed_until=now + lease)
     return list(
         Alert.objects.filter(id__in=ids).select_related(
             "milestone__commitment__agreement", "milestone__rule_anchor_milestone"
