@@ -26,7 +26,7 @@ from django.utils import timezone
 from commitments.models import Milestone, StatusUpdate
 
 from . import alerts
-from .models import Alert, SweepRun
+from .models import SweepRun
 
 CLOSED_SQL = "('completed', 'cancelled')"
 TO_FLAG = f"overdue_since IS NULL AND overdue_from <= %(now)s AND status NOT IN {CLOSED_SQL}"
@@ -69,9 +69,9 @@ def run(*, now: dt.datetime | None = None) -> SweepResult:
             now,
         )
         audience = alerts.Audience()
-        alerts.queue_overdue(Milestone.objects.filter(overdue_since=now), started, audience)
-        alerts.queue_due_soon(now, started, audience)
-        queued = Alert.objects.filter(created_at=started).count()
+        queued = alerts.queue_overdue(Milestone.objects.filter(overdue_since=now), started,
+                                      audience)
+        queued += alerts.queue_due_soon(now, started, audience)
         SweepRun.objects.create(
             started_at=started,
             evaluated_at=now,
