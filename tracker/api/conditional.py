@@ -29,6 +29,7 @@ import hashlib
 import re
 import threading
 import zoneinfo
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +59,7 @@ class State:
     counter: str
     changed_at: dt.datetime | None
     local_dates: tuple[tuple[str, dt.date], ...]
+    as_of: dt.datetime | None = None  # the last sweep; read only for /status/
 
     @property
     def last_modified(self) -> dt.datetime:
@@ -96,33 +98,33 @@ def _agreement_time_zones(counter: str) -> tuple[str, ...]:
     return zones
 
 
-_COUNTER_SQL = f"SELECT epoch, value, changed_at FROM {ChangeCounter._meta.db_table} WHERE id = 1"
-
-
-def _read_counter() -> tuple[str, dt.datetime | None]:
-    # Plain SQL: this runs on every read, 304s included, and the ORM would double its cost.
-    with connection.cursor() as cursor:
-        cursor.execute(_COUNTER_SQL)
-        row = cursor.fetchone()
-    if row is None:
-        return "none:0", None
-    return f"{row[0]}:{row[1]}", _aware(row[2])
-
-
-_AS_OF_SQL = (
+_COUNTER = ChangeCounter._meta.db_table
+# ``tracker.selectors.last_sweep_at`` in plain SQL: /status/ reads it on every poll, 304s
+# included, in the same statement as the counter. test_conditional.py holds the two
+# together.
+_AS_OF = (
     f"SELECT evaluated_at FROM {SweepRun._meta.db_table} WHERE finished_at IS NOT NULL "
     "ORDER BY finished_at DESC LIMIT 1"
 )
+_STATE_SQL = (
+    "SELECT c.epoch, c.value, c.changed_at{as_of} FROM (SELECT 1 AS one) AS one "
+    f"LEFT JOIN {_COUNTER} c ON c.id = 1"
+)
+
+
+def _read(with_as_of: bool) -> tuple[str, dt.datetime | None, dt.datetime | None]:
+    """The counter (and as_of), in one round trip of plain SQL: this runs on every
+    read, 304s included, and the ORM would double its cost."""
+    sql = _STATE_SQL.format(as_of=f", ({_AS_OF})" if with_as_of else "")
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        row = cursor.fetchone()
+    counter = f"{row[0]}:{row[1]}" if row[0] is not None else "none:0"
+    return counter, _aware(row[2]), _aware(row[3]) if with_as_of else None
 
 
 def last_sweep_at_fast() -> dt.datetime | None:
-    """``tracker.selectors.last_sweep_at`` in plain SQL: it runs on every poll of
-    /status/, 304s included, where the ORM's compilation would cost more than the
-    query. tests/api/test_conditional.py holds the two together."""
-    with connection.cursor() as cursor:
-        cursor.execute(_AS_OF_SQL)
-        row = cursor.fetchone()
-    return _aware(row[0]) if row else None
+    return _read(with_as_of=True)[2]
 
 
 def _aware(value: Any) -> dt.datetime | None:
@@ -133,24 +135,25 @@ def _aware(value: Any) -> dt.datetime | None:
     return value
 
 
-def current_state(now: dt.datetime | None = None) -> State:
+def current_state(now: dt.datetime | None = None, *, with_as_of: bool = False) -> State:
     """One query (the counter row by primary key) in the steady state."""
     now = now or timezone.now()
-    counter, changed_at = _read_counter()
+    counter, changed_at, as_of = _read(with_as_of)
     zones = _agreement_time_zones(counter)
     return State(
         now=now,
         counter=counter,
         changed_at=changed_at,
         local_dates=tuple((tz, deadlines.local_today(now, tz)) for tz in zones),
+        as_of=as_of,
     )
 
 
-def request_state(request: HttpRequest) -> State:
+def request_state(request: HttpRequest, *, with_as_of: bool = False) -> State:
     """The state of this request, read once and shared by its validator and body."""
     state = getattr(request, "_tracker_state", None)
     if state is None:
-        state = current_state()
+        state = current_state(with_as_of=with_as_of)
         request._tracker_state = state  # type: ignore[attr-defined]
     return state
 
@@ -215,6 +218,36 @@ def default_cache_control() -> str:
     return f"public, max-age={settings.API_MAX_AGE}, must-revalidate"
 
 
+class _Bodies:
+    """The hottest rendered bodies, in this process, in front of the shared cache: safe
+    because a key is an ETag, which names one state of the data."""
+
+    def __init__(self, max_bytes: int = 16 * 1024 * 1024) -> None:
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._size, self._max = 0, max_bytes
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            body = self._items.get(key)
+            if body is not None:
+                self._items.move_to_end(key)
+            return body
+
+    def put(self, key: str, body: bytes) -> None:
+        with self._lock:
+            if key in self._items or len(body) > self._max // 4:
+                return
+            self._items[key] = body
+            self._size += len(body)
+            while self._size > self._max:
+                _, dropped = self._items.popitem(last=False)
+                self._size -= len(dropped)
+
+
+_bodies = _Bodies()
+
+
 def conditional_body(
     request: HttpRequest,
     *,
@@ -235,10 +268,13 @@ def conditional_body(
     if not_modified(request, etag, last_modified):
         return cache_headers(HttpResponseNotModified(), etag, last_modified, cache_control)
     key = f"tracker-api:body:{_opaque(etag)}"
-    body = cache.get(key)
+    body = _bodies.get(key)
     if body is None:
-        body = render()
-        cache.set(key, body, settings.API_BODY_CACHE_SECONDS)
+        body = cache.get(key)
+        if body is None:
+            body = render()
+            cache.set(key, body, settings.API_BODY_CACHE_SECONDS)
+        _bodies.put(key, body)
     if prefix is not None:
         head = prefix()
         body = b"{" + head + (b"," + body[1:] if body != b"{}" else b"}")

@@ -373,8 +373,8 @@ class MilestoneViewSet(
 # --- The status document ------------------------------------------------------------------
 
 
-def as_of_header() -> str | None:
-    as_of = conditional.last_sweep_at_fast()
+def as_of_header(request: Any) -> str | None:
+    as_of = request_state(request, with_as_of=True).as_of
     return as_of.isoformat().replace("+00:00", "Z") if as_of else None
 
 
@@ -394,9 +394,9 @@ class StatusView(APIView):
         responses=StatusSerializer,
     )
     def get(self, request: Request) -> HttpResponse:
-        state = request_state(request)
+        state = request_state(request, with_as_of=True)
         etag = read_etag("status", request, ())
-        as_of_text = as_of_header()
+        as_of_text = as_of_header(request)
         response = conditional.conditional_body(
             request,
             etag=etag,
@@ -467,6 +467,7 @@ def answer_304_early(
                     check_filters(filterset_class, request)
             except ValidationError:
                 return view(request, *args, **kwargs)
+            request_state(request, with_as_of=as_of)  # one round trip for both
             etag = read_etag(kind, request, known)
             if conditional.none_match(request, etag) and AnonReadThrottle().allow_request(
                 request, None
@@ -477,7 +478,7 @@ def answer_304_early(
                     request_state(request).last_modified,
                     conditional.default_cache_control(),
                 )
-                if as_of and (text := as_of_header()):
+                if as_of and (text := as_of_header(request)):
                     response["X-Tracker-As-Of"] = text
                 return response
         return view(request, *args, **kwargs)
