@@ -516,7 +516,9 @@ class MilestoneAdmin(admin.ModelAdmin):
                 )
             plain = [f for f in form.changed_data if f in MilestoneForm.Meta.fields]
             if plain:
-                obj.save(update_fields=plain)
+                # updated_at moves with every change a poller can see (updated_since).
+                obj.updated_at = timezone.now()
+                obj.save(update_fields=[*plain, "updated_at"])
             data = form.cleaned_data
             if form.rule_changed():
                 services.milestone_revise_deadline(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from . import deadlines, services
 from .deadlines import Anchor, DeadlineRule, RuleKind
@@ -118,7 +119,9 @@ def _load_milestone(commitment: Commitment, row: dict[str, Any], created: Counte
         },
     )
     if not new and milestone.title != row["title"]:
-        Milestone.objects.filter(pk=milestone.pk).update(title=row["title"])
+        Milestone.objects.filter(pk=milestone.pk).update(
+            title=row["title"], updated_at=timezone.now()
+        )
     created["milestones"] += new
     for party in _parties(row.get("parties", [])):
         _, new_part = MilestonePart.objects.get_or_create(milestone=milestone, party=party)

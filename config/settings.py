@@ -194,7 +194,9 @@ else:
     # Redis redelivers an unacknowledged message after the visibility timeout; it must
     # be longer than any task can run (see the time limits below), or a slow task
     # would run twice.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # A broker host that drops packets must not hold a web request (the on-commit
+    # doorbell) for the operating system's TCP timeout: give up connecting after 5 s.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_connect_timeout": 5}
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 # Serialise as JSON: tasks take ids and ISO strings, never pickled objects.

@@ -19,6 +19,8 @@ class SweepRun(models.Model):
     class Meta:
         ordering = ["-started_at"]
         get_latest_by = "started_at"
+        # Pollers read the last finished sweep (as_of) on every request.
+        indexes = [models.Index(fields=["-finished_at"], name="sweeprun_finished_idx")]
 
     def __str__(self) -> str:
         return f"sweep at {self.evaluated_at:%Y-%m-%d %H:%M}"
