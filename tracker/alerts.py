@@ -125,8 +125,9 @@ def queue_overdue(flagged: QuerySet[Milestone], stamp: dt.datetime, audience: Au
     the number of alerts written."""
 
     def decide(m: Milestone) -> list[tuple[str, str]]:
-        return [(AlertKind.OVERDUE, r.email) for r in audience.for_milestone(m)
-                if "overdue" in r.kinds]
+        return [
+            (AlertKind.OVERDUE, r.email) for r in audience.for_milestone(m) if "overdue" in r.kinds
+        ]
 
     dated = audience.scoped(flagged).filter(due_on__isnull=False)
     return _fan_out(dated, decide, audience, stamp, by_due_date=False)
@@ -158,8 +159,14 @@ def queue_due_soon(now: dt.datetime, stamp: dt.datetime, audience: Audience) -> 
     return _fan_out(audience.scoped(window), decide, audience, stamp, by_due_date=True)
 
 
-def _fan_out(milestones: QuerySet[Milestone], decide: Decide, audience: Audience,
-             stamp: dt.datetime, *, by_due_date: bool) -> int:
+def _fan_out(
+    milestones: QuerySet[Milestone],
+    decide: Decide,
+    audience: Audience,
+    stamp: dt.datetime,
+    *,
+    by_due_date: bool,
+) -> int:
     """Write ``decide(m)``'s alerts for every milestone in ``milestones``.
 
     ``decide`` looks only at what a milestone shares with many others: its owner, its
@@ -171,39 +178,49 @@ def _fan_out(milestones: QuerySet[Milestone], decide: Decide, audience: Audience
     keyed, key = _keyed(milestones, audience, by_due_date)
     # In order of commitment (the key's first column), so that a batch of groups
     # covers a narrow range of commitments.
-    groups = (keyed.order_by().values(*key).annotate(sample=Min("pk")).order_by(*key)
-              .iterator(chunk_size=CHUNK))
+    groups = (
+        keyed.order_by()
+        .values(*key)
+        .annotate(sample=Min("pk"))
+        .order_by(*key)
+        .iterator(chunk_size=CHUNK)
+    )
     written = 0
     for batch in _batches(groups, CHUNK):
         samples = _with_people(Milestone.objects.filter(pk__in=[g["sample"] for g in batch]))
         by_pk = {m.pk: m for m in samples}
-        rows = [(*(g[k] for k in key), kind, email)
-                for g in batch for kind, email in decide(by_pk[g["sample"]])]
+        rows = [
+            (*(g[k] for k in key), kind, email)
+            for g in batch
+            for kind, email in decide(by_pk[g["sample"]])
+        ]
         for part in _batches(iter(rows), FAN_OUT_ROWS):
             written += _insert_fanned_out(keyed, key, part, stamp)
     return written
 
 
-def _keyed(milestones: QuerySet[Milestone], audience: Audience,
-           by_due_date: bool) -> tuple[QuerySet[Milestone], list[str]]:
+def _keyed(
+    milestones: QuerySet[Milestone], audience: Audience, by_due_date: bool
+) -> tuple[QuerySet[Milestone], list[str]]:
     """The milestones, with the columns that tell ``_fan_out``'s groups apart (never
     NULL, so that they can be joined on)."""
     named = sorted({s.milestone_id for s in audience.subscriptions if s.milestone_id})
     alone = Case(When(pk__in=named, then=F("pk")), default=Value(0)) if named else Value(0)
-    keyed = milestones.annotate(group_owner=Coalesce(F("owner_id"), Value(0)),
-                                group_named=alone)
+    keyed = milestones.annotate(group_owner=Coalesce(F("owner_id"), Value(0)), group_named=alone)
     key = ["commitment_id", "group_owner", "group_named"]
     return keyed, [*key, "due_on"] if by_due_date else key
 
 
-def _insert_fanned_out(keyed: QuerySet[Milestone], key: list[str],
-                       rows: list[tuple[Any, ...]], stamp: dt.datetime) -> int:
+def _insert_fanned_out(
+    keyed: QuerySet[Milestone], key: list[str], rows: list[tuple[Any, ...]], stamp: dt.datetime
+) -> int:
     """One INSERT … SELECT: the milestones of ``keyed`` joined on their group's key
     with ``rows`` (key, kind, recipient). Narrowed to the commitments these rows
     cover, since the groups come in order of commitment."""
     commitments = [row[0] for row in rows]
-    scope = keyed.filter(commitment_id__gte=min(commitments),
-                         commitment_id__lte=max(commitments)).order_by()
+    scope = keyed.filter(
+        commitment_id__gte=min(commitments), commitment_id__lte=max(commitments)
+    ).order_by()
     fields = dict.fromkeys(["pk", "due_on", *key])
     select, select_params = scope.values(*fields).query.sql_with_params()
     columns = [*key, "kind", "recipient"]
@@ -221,8 +238,7 @@ def _insert_fanned_out(keyed: QuerySet[Milestone], key: list[str],
         "WHERE true ON CONFLICT DO NOTHING"
     )
     at = connection.ops.adapt_datetimefield_value(stamp)
-    params = [*(_adapt(v) for row in rows for v in row), at, at, *defaults.values(),
-              *select_params]
+    params = [*(_adapt(v) for row in rows for v in row), at, at, *defaults.values(), *select_params]
     with connection.cursor() as cursor, _hash_join(cursor):
         cursor.execute(sql, params)
         return cursor.rowcount
@@ -246,10 +262,12 @@ def _hash_join(cursor: Any) -> Iterator[None]:
 def _alert_defaults() -> dict[str, Any]:
     """Every other column of a new alert, with the model's default (attempts 0, not
     sent, not failed…), so that this INSERT cannot drift from ``Alert()``."""
-    given = {"id", "milestone_id", "kind", "recipient", "due_on", "created_at",
-             "next_attempt_at"}
-    return {f.column: f.get_db_prep_save(f.get_default(), connection)
-            for f in Alert._meta.concrete_fields if f.attname not in given}
+    given = {"id", "milestone_id", "kind", "recipient", "due_on", "created_at", "next_attempt_at"}
+    return {
+        f.column: f.get_db_prep_save(f.get_default(), connection)
+        for f in Alert._meta.concrete_fields
+        if f.attname not in given
+    }
 
 
 def _adapt(value: Any) -> Any:

@@ -69,8 +69,9 @@ def run(*, now: dt.datetime | None = None) -> SweepResult:
             now,
         )
         audience = alerts.Audience()
-        queued = alerts.queue_overdue(Milestone.objects.filter(overdue_since=now), started,
-                                      audience)
+        queued = alerts.queue_overdue(
+            Milestone.objects.filter(overdue_since=now), started, audience
+        )
         queued += alerts.queue_due_soon(now, started, audience)
         SweepRun.objects.create(
             started_at=started,

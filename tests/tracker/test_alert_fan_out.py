@@ -16,19 +16,23 @@ from tracker import alerts, sweep
 from tracker.models import Alert, AlertKind, OptOut, Subscription
 
 START = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
-MOMENTS = [START + dt.timedelta(days=d, hours=h) for d, h in
-           [(0, 0), (0, 9), (2, 0), (9, 5), (26, 0), (40, 0)]]
+MOMENTS = [
+    START + dt.timedelta(days=d, hours=h)
+    for d, h in [(0, 0), (0, 9), (2, 0), (9, 5), (26, 0), (40, 0)]
+]
 
 
 def expected_alerts(now: dt.datetime) -> set[tuple[int, str, str, dt.date]]:
     """What the sweep at ``now`` should write, milestone by milestone."""
     audience = alerts.Audience()
     found = set()
-    people = Milestone.objects.select_related("owner", "commitment__owner",
-                                              "commitment__agreement")
+    people = Milestone.objects.select_related("owner", "commitment__owner", "commitment__agreement")
     for m in people.filter(overdue_since=now):
-        found |= {(m.pk, AlertKind.OVERDUE, r.email, m.due_on)
-                  for r in audience.for_milestone(m) if "overdue" in r.kinds and m.due_on}
+        found |= {
+            (m.pk, AlertKind.OVERDUE, r.email, m.due_on)
+            for r in audience.for_milestone(m)
+            if "overdue" in r.kinds and m.due_on
+        }
     for m in people.open().filter(overdue_since__isnull=True):
         left = deadlines.days_remaining(m.due_on, now=now, time_zone=m.time_zone())
         if left is None or left < 0:
@@ -46,10 +50,14 @@ def written_alerts() -> set[tuple[int, str, str, dt.date]]:
 
 def milestone(commitment, days: int | None, **fields) -> Milestone:
     if days is None:
-        return MilestoneFactory(commitment=commitment, rule_kind="none", rule_amount=None,
-                                **fields)
-    return MilestoneFactory(commitment=commitment, rule_kind="fixed", rule_amount=None,
-                            rule_fixed_date=START.date() + dt.timedelta(days=days), **fields)
+        return MilestoneFactory(commitment=commitment, rule_kind="none", rule_amount=None, **fields)
+    return MilestoneFactory(
+        commitment=commitment,
+        rule_kind="fixed",
+        rule_amount=None,
+        rule_fixed_date=START.date() + dt.timedelta(days=days),
+        **fields,
+    )
 
 
 @pytest.fixture
@@ -57,6 +65,7 @@ def crowd(db) -> list[Milestone]:
     """Owners with and without an address, a milestone owner overriding its commitment's,
     subscriptions to an agreement, a commitment and one milestone, by address and by
     user, one inactive, one opted out, and one address subscribed twice."""
+
     def user(name: str, email: str) -> User:
         return User.objects.create_user(name, email, "pass")
 
@@ -69,14 +78,20 @@ def crowd(db) -> list[Milestone]:
     b1 = CommitmentFactory(agreement=new_york, owner=bob)
     b2 = CommitmentFactory(agreement=new_york)
     ms = [milestone(c, d) for c in (a1, a2, a3, b1, b2) for d in (-3, 0, 1, 2, 8, 25, 33, 60)]
-    ms += [milestone(a1, 1, owner=eve), milestone(a2, 8, owner=dana), milestone(b2, None),
-           milestone(b1, 2, owner=alice), milestone(a3, -1, status="cancelled")]
+    ms += [
+        milestone(a1, 1, owner=eve),
+        milestone(a2, 8, owner=dana),
+        milestone(b2, None),
+        milestone(b1, 2, owner=alice),
+        milestone(a3, -1, status="cancelled"),
+    ]
     named = milestone(a2, 2)
     Subscription.objects.create(email="newsroom@example.org", agreement=tokyo)
     Subscription.objects.create(email="Analyst@Example.org", commitment=b1, kinds=["overdue"])
     Subscription.objects.create(email="watcher@example.org", milestone=named, lead_days=[3])
-    Subscription.objects.create(email="newsroom@example.org", commitment=b2,
-                                kinds=["due_soon"], lead_days=[45])
+    Subscription.objects.create(
+        email="newsroom@example.org", commitment=b2, kinds=["due_soon"], lead_days=[45]
+    )
     Subscription.objects.create(user=dana, commitment=a3, kinds=["due_soon"], lead_days=[10])
     Subscription.objects.create(email="gone@example.org", agreement=tokyo, active=False)
     Subscription.objects.create(email="quiet@example.org", agreement=new_york)
@@ -87,8 +102,9 @@ def crowd(db) -> list[Milestone]:
 @pytest.mark.parametrize("everything", [False, True], ids=["scoped", "all-subscriber"])
 def test_each_sweep_writes_what_for_milestone_decides_for_each_milestone(crowd, everything):
     if everything:
-        Subscription.objects.create(email="All@Example.org", kinds=["overdue", "due_soon"],
-                                    lead_days=[1, 14])
+        Subscription.objects.create(
+            email="All@Example.org", kinds=["overdue", "due_soon"], lead_days=[1, 14]
+        )
     kinds = set()
     for now in MOMENTS:
         Alert.objects.all().delete()
