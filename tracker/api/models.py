@@ -27,9 +27,10 @@ WATCHED_USER_COLUMNS = ["username", "first_name", "last_name"]
 class ChangeCounter(models.Model):
     """One row (id 1), written only by database triggers, read by the API's validator.
 
-    ``value`` grows by one per changed row, at commit on PostgreSQL (a deferred
-    trigger, so the row lock is held only for the commit, never across the writer's
-    other locks), and becomes visible together with the change it counts. ``epoch`` is
+    ``value`` grows with every committed change and becomes visible together with it.
+    On PostgreSQL a deferred trigger bumps it once per transaction, at commit (so the
+    row lock is held only for the commit, never across the writer's other locks); on
+    SQLite, which has one writer at a time, an immediate trigger bumps it per row. ``epoch`` is
     drawn afresh if the row is ever recreated (a flush), so an old ETag cannot match.
     """
 

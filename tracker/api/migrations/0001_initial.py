@@ -24,6 +24,18 @@ COUNTER = "tracker_api_changecounter"
 PG_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION tracker_api_bump() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- Once per statement, not once per row: the trigger fires at COMMIT for every
+    -- changed row, and updating the one counter row again and again walks an ever
+    -- longer chain of its versions (a sweep flagging 70,000 rows would take minutes
+    -- to commit). Deferred, all rows fire in the one COMMIT statement, so this is
+    -- once per transaction; made immediate (SET CONSTRAINTS, as the tests do), once
+    -- per statement. A transaction-local setting remembers the last bump.
+    IF current_setting('tracker_api.bumped_in', true)
+            = txid_current()::text || '@' || statement_timestamp()::text THEN
+        RETURN NULL;
+    END IF;
+    PERFORM set_config('tracker_api.bumped_in',
+                       txid_current()::text || '@' || statement_timestamp()::text, true);
     INSERT INTO {COUNTER} (id, value, epoch, changed_at)
     VALUES (1, 1, md5(random()::text || clock_timestamp()::text), clock_timestamp())
     ON CONFLICT (id) DO UPDATE
