@@ -375,7 +375,10 @@ class StatusUpdate(models.Model):
         OVERDUE_CLEARED = "overdue_cleared", "Overdue flag cleared"
         DEADLINE = "deadline", "Deadline changed"
 
-    milestone = models.ForeignKey(Milestone, on_delete=models.CASCADE, related_name="updates")
+    # No index of its own: statusupdate_ms_at_idx (milestone, -at) leads with it.
+    milestone = models.ForeignKey(
+        Milestone, on_delete=models.CASCADE, related_name="updates", db_index=False
+    )
     party = models.ForeignKey(
         Party, null=True, blank=True, on_delete=models.PROTECT, help_text="Set for one party's part"
     )

@@ -136,8 +136,9 @@ class Alert(models.Model):
     makes a doubled or retried sweep harmless, and lets a deadline moved later alert
     again (the due date is part of the key)."""
 
+    # No index of its own: the unique constraint below leads with milestone.
     milestone = models.ForeignKey(
-        "commitments.Milestone", on_delete=models.CASCADE, related_name="alerts"
+        "commitments.Milestone", on_delete=models.CASCADE, related_name="alerts", db_index=False
     )
     kind = models.CharField(max_length=16)
     recipient = models.EmailField()
