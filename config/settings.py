@@ -276,6 +276,10 @@ API_MAX_AGE = env_int("API_MAX_AGE", 15)
 # Rendered bodies are cached under their ETag (which changes with the data), so this
 # only bounds memory; a stale body cannot be served.
 API_BODY_CACHE_SECONDS = env_int("API_BODY_CACHE_SECONDS", 600)
+# Each web process remembers the change counter (the ETags' input) this many ms, so
+# most 304s cost no database round trip; a change is seen at most this much later. 0
+# reads it on every request.
+API_VALIDATOR_TTL_MS = env_int("API_VALIDATOR_TTL_MS", 1000)
 API_STATUS_OVERDUE_LIMIT = env_int("API_STATUS_OVERDUE_LIMIT", 200)
 
 REST_FRAMEWORK = {

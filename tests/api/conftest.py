@@ -12,6 +12,8 @@ from django.db import connection
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
+from tracker.api import conditional
+
 # 12:00 in Tokyo: the Ministerial (due 2026-04-26) and project selection (due
 # 2026-04-28) are both overdue.
 TODAY = dt.datetime(2026, 11, 21, 3, 0, tzinfo=dt.UTC)
@@ -21,15 +23,21 @@ EVIDENCE = "https://www.meti.go.jp/press/ministerial"
 @pytest.fixture(autouse=True)
 def counting(db, settings):
     """On PostgreSQL the counter's triggers are deferred to commit, and a test never
-    commits: make them fire at once. Generous rate limits, an empty cache."""
+    commits: make them fire at once. Generous rate limits, an empty cache, no
+    remembered counter."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     settings.API_ANON_RATE = "100000/min"
     settings.API_USER_RATE = "100000/min"
+    # Read the change counter on every request: these tests see a change at once.
+    # (test_validator_memory.py tests the remembered counter.)
+    settings.API_VALIDATOR_TTL_MS = 0
+    conditional.forget()
     cache.clear()
     yield
     cache.clear()
+    conditional.forget()
 
 
 @pytest.fixture

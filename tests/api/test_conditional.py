@@ -230,3 +230,27 @@ def test_the_plain_sql_as_of_is_the_selectors(db):
             started_at=at, evaluated_at=at, finished_at=at if finished else None
         )
     assert last_sweep_at_fast() == last_sweep_at() == TODAY + dt.timedelta(hours=3)
+
+
+@pytest.mark.parametrize("url", ["/api/v1/status/", "/api/v1/milestones/?overdue=true"])
+def test_the_early_200_from_memory_and_the_views_own_agree(api, agreements, alice, url):
+    """An anonymous GET whose body is already rendered in this process is answered
+    before DRF too: same body and headers as the view's."""
+    from .conftest import client_for
+
+    full = client_for(alice).get(url)  # through the view; renders and remembers
+    early = api.get(url)
+    assert early.status_code == full.status_code == 200
+    assert early.content == full.content
+    for header in ("ETag", "Last-Modified", "Cache-Control", "Content-Type", "Allow"):
+        assert early[header] == full[header], (url, header)
+    assert "Cookie" in early["Vary"]
+
+
+def test_what_the_view_would_refuse_is_left_to_the_view(api, agreements):
+    url = "/api/v1/status/"
+    assert api.get(url).status_code == 200  # rendered: the next may come from memory
+    assert api.get(url, HTTP_ACCEPT="text/html").status_code == 406
+    assert api.get(url, HTTP_ACCEPT="text/html, application/json;q=0.5").status_code == 200
+    assert api.get(url + "?format=api").status_code == 404
+    assert api.get("/api/v1/milestones/?overdue=maybe").status_code == 400

@@ -78,3 +78,30 @@ def test_with_cache_url_the_default_cache_is_redis():
     from django.conf import settings
 
     assert settings.CACHES["default"]["BACKEND"] == "tracker.api.cache.RedisCache"
+
+
+@pytest.mark.skipif(not os.environ.get("CACHE_URL"), reason="CACHE_URL not set")
+def test_a_request_costs_one_redis_round_trip_and_the_counter_expires(api, agreements):
+    """INCR and, on a window's first request, EXPIRE: one script, one round trip."""
+    from tracker.api.cache import RedisCache
+
+    default = caches["default"]
+    assert isinstance(default, RedisCache)
+    client = default._cache.get_client(write=True)
+    calls = []
+    original = client.execute_command
+
+    def spy(*args, **kwargs):
+        calls.append(args[0])
+        return original(*args, **kwargs)
+
+    client.execute_command = spy
+    try:
+        for expected in (1, 2):
+            calls.clear()
+            assert default.count("round-trips", timeout=61) == expected
+            assert len(calls) == 1, calls
+    finally:
+        del client.execute_command
+    key = default.make_and_validate_key("round-trips")
+    assert 0 < redis.Redis.from_url(os.environ["CACHE_URL"]).ttl(key) <= 61

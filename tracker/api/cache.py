@@ -27,20 +27,30 @@ class RedisCacheClient(django_redis.RedisCacheClient):
         return client
 
 
+_COUNT = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+
 class RedisCache(django_redis.RedisCache):
     def __init__(self, server: Any, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
+        self._scripts: dict[int, Any] = {}
 
     def count(self, key: str, timeout: int) -> int:
-        """Add one to a counter that expires ``timeout`` seconds after it was created;
-        one round trip in the steady state (Django's ``incr`` takes two)."""
+        """Add one to a counter that expires ``timeout`` seconds after it was created:
+        one round trip, always (a script run by its SHA: INCR, and EXPIRE on the first;
+        atomic, so a counter never lives without its expiry). Django's ``incr`` takes
+        two round trips, and INCR then EXPIRE took two on a window's first request."""
         key = self.make_and_validate_key(key)
         client = self._cache.get_client(key, write=True)
-        value = int(client.incr(key))
-        if value == 1:
-            client.expire(key, timeout)
-        return value
+        script = self._scripts.get(id(client))
+        if script is None:
+            script = self._scripts[id(client)] = client.register_script(_COUNT)
+        return int(script(keys=[key], args=[timeout]))
 
 
 def count(cache: Any, key: str, timeout: int) -> int:

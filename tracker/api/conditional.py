@@ -20,6 +20,14 @@ the change counter (``tracker.api.models.ChangeCounter``, kept by database trigg
 Reading the counter first and the data after means a body is never older than its
 ETag: a write that lands in between makes the body newer, and the next poll sees a new
 ETag anyway. That is also why a body may be cached under its ETag.
+
+Each process remembers the last counter it read for ``API_VALIDATOR_TTL_MS`` (default
+1000 ms; 0 reads it on every request), so most polls cost no database round trip: a
+change is then seen at most that much later (well inside one sweep interval). The
+remembered value is only ever older than the database, so the rule above still holds.
+A conditional request whose condition fails against a remembered value is checked
+again against a fresh read before any body is sent: a poller that got a newer ETag from
+another worker never gets an older body back (it gets its 304).
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import datetime as dt
 import hashlib
 import re
 import threading
+import time
 import zoneinfo
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -60,6 +69,8 @@ class State:
     changed_at: dt.datetime | None
     local_dates: tuple[tuple[str, dt.date], ...]
     as_of: dt.datetime | None = None  # the last sweep; read only for /status/
+    remembered: bool = False  # the counter came from this process's memory, not the DB
+    with_as_of: bool = False
 
     @property
     def last_modified(self) -> dt.datetime:
@@ -135,17 +146,61 @@ def _aware(value: Any) -> dt.datetime | None:
     return value
 
 
-def current_state(now: dt.datetime | None = None, *, with_as_of: bool = False) -> State:
-    """One query (the counter row by primary key) in the steady state."""
+@dataclass(frozen=True)
+class _Reading:
+    started: float  # ``_clock()`` when the read began
+    counter: str
+    changed_at: dt.datetime | None
+    as_of: dt.datetime | None
+    with_as_of: bool
+
+
+_clock = time.monotonic  # tests replace it to freeze time
+_last: _Reading | None = None  # this process's last reading (one assignment: thread-safe)
+
+
+def _remembered(with_as_of: bool) -> _Reading | None:
+    ttl = settings.API_VALIDATOR_TTL_MS
+    reading = _last
+    if ttl <= 0 or reading is None or (with_as_of and not reading.with_as_of):
+        return None
+    age = _clock() - reading.started
+    return reading if 0 <= age * 1000 < ttl else None
+
+
+def forget() -> None:
+    """Drop the remembered reading: the next request reads the database."""
+    global _last
+    _last = None
+
+
+def current_state(
+    now: dt.datetime | None = None, *, with_as_of: bool = False, fresh: bool = False
+) -> State:
+    """No query while this process's last reading is younger than API_VALIDATOR_TTL_MS
+    (unless ``fresh``); else one (the counter row by primary key)."""
+    global _last
     now = now or timezone.now()
-    counter, changed_at, as_of = _read(with_as_of)
-    zones = _agreement_time_zones(counter)
+    reading = None if fresh else _remembered(with_as_of)
+    remembered = reading is not None
+    if reading is None:
+        started = _clock()
+        counter, changed_at, as_of = _read(with_as_of)
+        reading = _Reading(started, counter, changed_at, as_of, with_as_of)
+        if settings.API_VALIDATOR_TTL_MS > 0:
+            last = _last
+            # Never replace a reading with one that began earlier (threads race).
+            if last is None or last.started <= started:
+                _last = reading
+    zones = _agreement_time_zones(reading.counter)
     return State(
         now=now,
-        counter=counter,
-        changed_at=changed_at,
+        counter=reading.counter,
+        changed_at=reading.changed_at,
         local_dates=tuple((tz, deadlines.local_today(now, tz)) for tz in zones),
-        as_of=as_of,
+        as_of=reading.as_of if with_as_of else None,
+        remembered=remembered,
+        with_as_of=with_as_of,
     )
 
 
@@ -156,6 +211,16 @@ def request_state(request: HttpRequest, *, with_as_of: bool = False) -> State:
         state = current_state(with_as_of=with_as_of)
         request._tracker_state = state  # type: ignore[attr-defined]
     return state
+
+
+def refresh_state(request: HttpRequest) -> bool:
+    """Replace a remembered state by a fresh read; False when it was fresh already."""
+    state = request_state(request)
+    if not state.remembered:
+        return False
+    fresh = current_state(with_as_of=state.with_as_of, fresh=True)
+    request._tracker_state = fresh  # type: ignore[attr-defined]
+    return True
 
 
 def make_etag(*parts: object) -> str:
@@ -248,11 +313,14 @@ class _Bodies:
 _bodies = _Bodies()
 
 
+def is_conditional(request: HttpRequest) -> bool:
+    return "HTTP_IF_NONE_MATCH" in request.META or "HTTP_IF_MODIFIED_SINCE" in request.META
+
+
 def conditional_body(
     request: HttpRequest,
     *,
-    etag: str,
-    last_modified: dt.datetime,
+    etag: Callable[[], str],
     render: Callable[[], bytes],
     cache_control: str | None = None,
     prefix: Callable[[], bytes] | None = None,
@@ -260,14 +328,23 @@ def conditional_body(
     """A 304 when the client's copy still holds, else the body: from the cache when
     this ETag was rendered before, else rendered now and cached.
 
+    ``etag`` makes the ETag from ``request_state(request)``: a condition that fails
+    against a remembered state is checked again after a fresh read (see the module's
+    docstring), so ``etag`` may be called twice.
+
     ``prefix`` (optional) renders leading members that are kept out of the ETag and
     the cache (the status document's ``as_of``); the body is then a weakly equal
     variant, which is why every ETag here is weak.
     """
     cache_control = cache_control or default_cache_control()
-    if not_modified(request, etag, last_modified):
-        return cache_headers(HttpResponseNotModified(), etag, last_modified, cache_control)
-    key = f"tracker-api:body:{_opaque(etag)}"
+    tag, last_modified = etag(), request_state(request).last_modified
+    if not_modified(request, tag, last_modified):
+        return cache_headers(HttpResponseNotModified(), tag, last_modified, cache_control)
+    if is_conditional(request) and refresh_state(request):
+        tag, last_modified = etag(), request_state(request).last_modified
+        if not_modified(request, tag, last_modified):
+            return cache_headers(HttpResponseNotModified(), tag, last_modified, cache_control)
+    key = _body_key(tag)
     body = _bodies.get(key)
     if body is None:
         body = cache.get(key)
@@ -275,6 +352,25 @@ def conditional_body(
             body = render()
             cache.set(key, body, settings.API_BODY_CACHE_SECONDS)
         _bodies.put(key, body)
+    return body_response(body, tag, last_modified, cache_control, prefix)
+
+
+def _body_key(etag: str) -> str:
+    return f"tracker-api:body:{_opaque(etag)}"
+
+
+def remembered_body(etag: str) -> bytes | None:
+    """The body rendered for this ETag, if this process has it in memory."""
+    return _bodies.get(_body_key(etag))
+
+
+def body_response(
+    body: bytes,
+    etag: str,
+    last_modified: dt.datetime,
+    cache_control: str,
+    prefix: Callable[[], bytes] | None = None,
+) -> HttpResponse:
     if prefix is not None:
         head = prefix()
         body = b"{" + head + (b"," + body[1:] if body != b"{}" else b"}")

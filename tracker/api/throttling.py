@@ -10,6 +10,7 @@ read from settings at each request (API_ANON_RATE, API_USER_RATE).
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -23,6 +24,7 @@ from .cache import count as counter
 PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+@functools.lru_cache(maxsize=64)
 def parse_rate(rate: str) -> tuple[int, int]:
     """'120/min' -> (120, 60)."""
     number, period = rate.split("/")
@@ -39,7 +41,9 @@ class FixedWindowThrottle(BaseThrottle):
         raise NotImplementedError
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        rate, ident = self.rate(), self.ident_for(request)
+        return self._allow(self.rate(), self.ident_for(request))
+
+    def _allow(self, rate: str | None, ident: str | None) -> bool:
         if not rate or ident is None:
             return True
         limit, period = parse_rate(rate)
@@ -64,6 +68,11 @@ class AnonReadThrottle(FixedWindowThrottle):
 
     def ident_for(self, request: Request) -> str | None:
         return None if request.user and request.user.is_authenticated else self.get_ident(request)
+
+    def allow_anonymous(self, request: Any) -> bool:
+        """``allow_request`` for a request known to be anonymous (no token, no session
+        cookie: ``views.answer_304_early``), without resolving ``request.user``."""
+        return self._allow(self.rate(), self.get_ident(request))
 
 
 class ClientThrottle(FixedWindowThrottle):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -14,6 +15,7 @@ from django.db.models import F, Prefetch, QuerySet
 from django.http import HttpResponse, HttpResponseNotModified, QueryDict
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
@@ -89,13 +91,8 @@ class ReadMixin:
             f"{type(self).__name__}.{self.action}", self.request, self.known_params(), *parts
         )
 
-    def respond(self, etag: str, body: Callable[[], Any]) -> HttpResponse:
-        return conditional.conditional_body(
-            self.request,
-            etag=etag,
-            last_modified=request_state(self.request).last_modified,
-            render=lambda: render(body()),
-        )
+    def respond(self, etag: Callable[[], str], body: Callable[[], Any]) -> HttpResponse:
+        return conditional.conditional_body(self.request, etag=etag, render=lambda: render(body()))
 
     def conditional_list(self) -> HttpResponse:
         if self.filterset_class is not None:
@@ -107,7 +104,7 @@ class ReadMixin:
             data = self.get_serializer(page, many=True).data  # type: ignore[attr-defined]
             return self.get_paginated_response(data).data  # type: ignore[attr-defined]
 
-        return self.respond(self.etag(), body)
+        return self.respond(self.etag, body)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -179,7 +176,7 @@ class AgreementViewSet(ReadMixin, viewsets.ReadOnlyModelViewSet):
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
         get_object_or_404(Agreement.objects.only("pk"), slug=kwargs["slug"])
-        return self.respond(self.etag(), lambda: self.get_serializer(self.get_object()).data)
+        return self.respond(self.etag, lambda: self.get_serializer(self.get_object()).data)
 
 
 # --- Commitments ------------------------------------------------------------------------
@@ -220,7 +217,7 @@ class CommitmentViewSet(ReadMixin, viewsets.ReadOnlyModelViewSet):
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
         get_object_or_404(Commitment.objects.only("pk"), pk=kwargs["pk"])
-        return self.respond(self.etag(), lambda: self.get_serializer(self.get_object()).data)
+        return self.respond(self.etag, lambda: self.get_serializer(self.get_object()).data)
 
 
 # --- Milestones ---------------------------------------------------------------------------
@@ -317,8 +314,10 @@ class MilestoneViewSet(
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
         version = self._version()
-        etag = milestone_etag(int(kwargs["pk"]), version, self.etag(version))
-        return self.respond(etag, lambda: self.get_serializer(self.get_object()).data)
+        return self.respond(
+            lambda: milestone_etag(int(kwargs["pk"]), version, self.etag(version)),
+            lambda: self.get_serializer(self.get_object()).data,
+        )
 
     @action(detail=True, methods=["get"], filterset_class=None)
     def history(self, request: Request, pk: str) -> HttpResponse:
@@ -333,7 +332,7 @@ class MilestoneViewSet(
             page = self.paginate_queryset(updates)
             return self.get_paginated_response(self.get_serializer(page, many=True).data).data
 
-        return self.respond(self.etag(), body)
+        return self.respond(self.etag, body)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         check_length(request.META)
@@ -361,7 +360,7 @@ class MilestoneViewSet(
             expected_version=expected,
         )
         # A fresh state: the change (and, on PostgreSQL, its counter) has committed.
-        request._tracker_state = conditional.current_state()  # type: ignore[attr-defined]
+        request._tracker_state = conditional.current_state(fresh=True)  # type: ignore[attr-defined]
         fresh = self.get_queryset().get(pk=milestone.pk)
         etag = milestone_etag(fresh.pk, fresh.version, self.etag(fresh.version))
         response = Response(self.get_serializer(fresh).data)
@@ -394,17 +393,14 @@ class StatusView(APIView):
         responses=StatusSerializer,
     )
     def get(self, request: Request) -> HttpResponse:
-        state = request_state(request, with_as_of=True)
-        etag = read_etag("status", request, ())
-        as_of_text = as_of_header(request)
+        request_state(request, with_as_of=True)
         response = conditional.conditional_body(
             request,
-            etag=etag,
-            last_modified=state.last_modified,
+            etag=lambda: read_etag("status", request, ()),
             render=lambda: render(self.document(request)),
-            prefix=lambda: b'"as_of":' + json.dumps(as_of_text).encode(),
+            prefix=lambda: b'"as_of":' + json.dumps(as_of_header(request)).encode(),
         )
-        if as_of_text:
+        if as_of_text := as_of_header(request):
             response["X-Tracker-As-Of"] = as_of_text
         return response
 
@@ -440,6 +436,22 @@ class StatusView(APIView):
 # --- The pollers' fast lane ----------------------------------------------------------------
 
 
+_JSON_RANGES = {"*/*", "application/*", "application/json"}
+_REFUSED = re.compile(r"(?:^|;)\s*q=0(?:\.0*)?\s*(?:;|$)")
+
+
+def accepts_json(request: Any) -> bool:
+    """What DRF's content negotiation would grant us (JSON is our only renderer)."""
+    header = request.META.get("HTTP_ACCEPT", "").strip()
+    if not header:
+        return True
+    for item in header.split(","):
+        media, _, params = item.partition(";")
+        if media.strip().lower() in _JSON_RANGES and not _REFUSED.search(params):
+            return True
+    return False
+
+
 def answer_304_early(
     view: Callable[..., HttpResponse],
     *,
@@ -447,40 +459,71 @@ def answer_304_early(
     filterset_class: type | None = None,
     as_of: bool = False,
 ) -> Callable[..., HttpResponse]:
-    """Wrap a list view (or the status view) so that an anonymous poller whose copy
-    still holds gets its 304 before DRF is entered: the same filter check, ETag, rate
-    limit and headers as the view's own, at a fraction of the cost. Anything else
-    (no If-None-Match, a token or a session, a bad filter, a changed ETag, a refused
+    """Wrap a list view (or the status view) so that an anonymous poller is answered
+    before DRF is entered when that is cheap: a 304 when its copy still holds, or the
+    body already rendered for the current ETag in this process's memory. The same
+    filter check, ETag, rate limit, headers and body as the view's own, at a fraction
+    of the cost. Anything else (a token or a session, If-Modified-Since alone, an Accept
+    or ?format= the view would refuse, a bad filter, a body not in memory, a refused
     rate) goes to the view as usual."""
     known = [*filterset_class.base_filters, *PAGE_PARAMS] if filterset_class else []
 
     @functools.wraps(view)
     def wrapped(request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+        meta = request.META
+        conditional_request = "HTTP_IF_NONE_MATCH" in meta
         if (
             request.method in ("GET", "HEAD")
-            and "HTTP_IF_NONE_MATCH" in request.META
-            and "HTTP_AUTHORIZATION" not in request.META
+            and (conditional_request or "HTTP_IF_MODIFIED_SINCE" not in meta)
+            and "HTTP_AUTHORIZATION" not in meta
             and settings.SESSION_COOKIE_NAME not in request.COOKIES
+            and "format" not in request.GET
+            and accepts_json(request)
         ):
             try:
                 if filterset_class is not None:
                     check_filters(filterset_class, request)
             except ValidationError:
                 return view(request, *args, **kwargs)
-            request_state(request, with_as_of=as_of)  # one round trip for both
+            request_state(request, with_as_of=as_of)  # at most one round trip for both
             etag = read_etag(kind, request, known)
-            if conditional.none_match(request, etag) and AnonReadThrottle().allow_request(
-                request, None
-            ):
+            matched = conditional_request and conditional.none_match(request, etag)
+            if conditional_request and not matched and conditional.refresh_state(request):
+                etag = read_etag(kind, request, known)  # a newer copy than remembered?
+                matched = conditional.none_match(request, etag)
+            if matched:
+                if not AnonReadThrottle().allow_anonymous(request):
+                    return view(request, *args, **kwargs)  # the view's own 429
                 response = conditional.cache_headers(
                     HttpResponseNotModified(),
                     etag,
                     request_state(request).last_modified,
                     conditional.default_cache_control(),
                 )
-                if as_of and (text := as_of_header(request)):
-                    response["X-Tracker-As-Of"] = text
-                return response
+            else:
+                body = conditional.remembered_body(etag)
+                if body is None or not AnonReadThrottle().allow_anonymous(request):
+                    return view(request, *args, **kwargs)
+                response = conditional.body_response(
+                    body,
+                    etag,
+                    request_state(request).last_modified,
+                    conditional.default_cache_control(),
+                    prefix=(
+                        (lambda: b'"as_of":' + json.dumps(as_of_header(request)).encode())
+                        if as_of
+                        else None
+                    ),
+                )
+                # As DRF's view answers (it reads the session to find the caller).
+                response["Allow"] = _ALLOW
+                patch_vary_headers(response, ("Cookie",))
+            if as_of and (text := as_of_header(request)):
+                response["X-Tracker-As-Of"] = text
+            return response
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+_ALLOW = "GET, HEAD, OPTIONS"
