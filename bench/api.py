@@ -238,6 +238,7 @@ def main() -> None:
     args = parser.parse_args()
 
     wrk = ensure_wrk()
+    load_before = os.getloadavg()
     ensure_database()
     setup_django()
     seed()
@@ -276,10 +277,18 @@ def main() -> None:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
 
+    load_after = os.getloadavg()
     print(f"\nMachine: {machine()}")
     print(
+        "Load average (1, 5, 15 min) before the run: "
+        + ", ".join(f"{x:.2f}" for x in load_before)
+        + "; at its end: "
+        + ", ".join(f"{x:.2f}" for x in load_after)
+    )
+    print(
         f"gunicorn: {args.workers} gthread workers x 4 threads; wrk -t2 -c50 -d{args.duration}s; "
-        f"PostgreSQL {DB_NAME} with {MILESTONES} milestones; Redis cache\n"
+        f"PostgreSQL {DB_NAME} with {MILESTONES} milestones; Redis cache; "
+        f"API_VALIDATOR_TTL_MS={os.environ.get('API_VALIDATOR_TTL_MS', '1000 (default)')}\n"
     )
     print(
         f"| {'answer':<40} | {'req/s':>6} | {'p50 ms':>7} | {'p99 ms':>7} "
