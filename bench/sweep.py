@@ -22,7 +22,7 @@ Needs PostgreSQL on 127.0.0.1:5432 (user postgres, trust auth; ``--server`` to
 change). The database ``tracker_bench_sweep`` is created if missing and migrated; its
 contents are thrown away on every run. The tables are printed and written to
 bench/results/sweep.md, every run's figures to bench/results/sweep.json. What the
-figures were on the reference machine: bench/SWEEP_README_SECTION.md.
+figures were on the reference machine: README.md ("Sweep benchmark").
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def api_triggers(state: str) -> list[str]:
     They are off by default so that what is measured is the sweep, whatever version of
     the trigger the database has. They fire once per changed row at COMMIT; the first
     version upserted the counter row each time, which costs time quadratic in the rows
-    changed in one transaction (see bench/SWEEP_README_SECTION.md): committing a bare
+    changed in one transaction (see README.md ("Sweep benchmark")): committing a bare
     UPDATE of 14,000 rows took 3 s, and 700,000 would take hours, for the limit and the
     sweep alike.
     """

@@ -260,7 +260,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
-# --- REST API (tracker.api; see bench/API_README_SECTION.md) ------------------------
+# --- REST API (tracker.api; see README.md, "REST API") ------------------------
 INSTALLED_APPS += ["tracker.api"]
 # Reads are public and rate-limited per client IP; token holders get a higher limit.
 # The counters live in the default cache: set CACHE_URL (Redis) so that every web
