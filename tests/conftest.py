@@ -98,8 +98,13 @@ def free_port() -> int:
 @pytest.fixture
 def smtp_server(settings):
     """Starts aiosmtpd on 127.0.0.1 and points Django's SMTP backend at it."""
+    import logging
+
     from aiosmtpd.controller import Controller
 
+    # aiosmtpd logs every dropped connection (the fault tests drop many), at times
+    # after pytest has closed the stream the log handler writes to.
+    logging.getLogger("mail.log").setLevel(logging.CRITICAL)
     inbox = Inbox()
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
