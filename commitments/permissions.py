@@ -47,7 +47,15 @@ def _perms(names: list[str]) -> Any:
 
 
 def ensure_groups(**kwargs: Any) -> None:
+    from django.apps import apps
+    from django.contrib.auth.management import create_permissions
     from django.contrib.auth.models import Group
+
+    # post_migrate reaches this app before the apps after it in INSTALLED_APPS
+    # (tracker) have their permissions: create them all first, or a first migrate
+    # would leave the groups without the tracker's.
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0)
 
     views = [f"{m.split('.')[0]}.view_{m.split('.')[1]}" for m in VIEW_MODELS]
     viewers, _ = Group.objects.get_or_create(name=VIEWERS)
