@@ -60,10 +60,6 @@ class AlertAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    @admin.display(description="state")
-    def state(self, obj: Alert) -> str:
-        return obj.state
-
     @admin.action(description="Retry the selected failed alerts")
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
         count = delivery.retry(list(queryset.values_list("id", flat=True)))
@@ -131,10 +127,6 @@ class AlertInline(admin.TabularInline):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
-
-    @admin.display(description="state")
-    def state(self, obj: Alert) -> str:
-        return obj.state
 
 
 # The milestone's page shows its alerts; the domain's admin knows nothing of alerts.

@@ -57,7 +57,7 @@ class Audience:
                 tuple(DEFAULT_LEAD_DAYS),
             )
         for s in self.subscriptions:
-            if not _covers(s, m):
+            if not s.covers(m):
                 continue
             email = s.address
             if not email:
@@ -71,29 +71,12 @@ class Audience:
     def scoped(self, queryset: QuerySet[Milestone]) -> QuerySet[Milestone]:
         """Narrow to milestones anyone could hear about: owned, or in a subscription's
         scope. Everything, if someone subscribed to everything."""
-        if any(
-            not (s.agreement_id or s.commitment_id or s.milestone_id) for s in self.subscriptions
-        ):
+        if any(s.covers_everything for s in self.subscriptions):
             return queryset
         scope = Q(owner__isnull=False) | Q(commitment__owner__isnull=False)
         for s in self.subscriptions:
-            if s.milestone_id:
-                scope |= Q(pk=s.milestone_id)
-            elif s.commitment_id:
-                scope |= Q(commitment_id=s.commitment_id)
-            elif s.agreement_id:
-                scope |= Q(commitment__agreement_id=s.agreement_id)
+            scope |= s.milestone_filter()
         return queryset.filter(scope)
-
-
-def _covers(s: Subscription, m: Milestone) -> bool:
-    if s.milestone_id:
-        return s.milestone_id == m.pk
-    if s.commitment_id:
-        return s.commitment_id == m.commitment_id
-    if s.agreement_id:
-        return s.agreement_id == m.commitment.agreement_id
-    return True
 
 
 def _with_people(queryset: QuerySet[Milestone]) -> Iterator[Milestone]:

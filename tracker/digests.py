@@ -65,11 +65,12 @@ def _send_one(sub: Subscription, week_of: dt.date, now: dt.datetime) -> int:
 
 
 def _content(sub: Subscription, week_of: dt.date, now: dt.datetime) -> dict[str, object]:
-    scope = _scope_kwargs(sub)
-    milestones = Milestone.objects.filter(**scope).select_related("commitment__agreement")
+    milestones = Milestone.objects.filter(sub.milestone_filter()).select_related(
+        "commitment__agreement"
+    )
     changed = (
         StatusUpdate.objects.filter(at__gte=now - dt.timedelta(days=7))
-        .filter(**{f"milestone__{k}": v for k, v in scope.items()})
+        .filter(sub.milestone_filter("milestone__"))
         .select_related("milestone")
         .order_by("-at")[:200]
     )
@@ -79,13 +80,3 @@ def _content(sub: Subscription, week_of: dt.date, now: dt.datetime) -> dict[str,
         "overdue": list(milestones.overdue_at(now).order_by("due_on")),
         "upcoming": list(milestones.due_within(now, 30).order_by("due_on")),
     }
-
-
-def _scope_kwargs(sub: Subscription) -> dict[str, int]:
-    if sub.milestone_id:
-        return {"pk": sub.milestone_id}
-    if sub.commitment_id:
-        return {"commitment_id": sub.commitment_id}
-    if sub.agreement_id:
-        return {"commitment__agreement_id": sub.agreement_id}
-    return {}

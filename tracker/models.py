@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from commitments.models import Milestone
+
 
 class SweepRun(models.Model):
     """One run of the deadline sweep: when, and what it changed."""
@@ -117,6 +119,33 @@ class Subscription(models.Model):
     @property
     def address(self) -> str:
         return (self.email or (self.user.email if self.user_id else "")).lower()
+
+    # Which milestones a subscription covers, once in Python and once in SQL: the
+    # alerts decide in memory, the digest and the sweep's narrowing ask the database.
+
+    @property
+    def covers_everything(self) -> bool:
+        return not (self.agreement_id or self.commitment_id or self.milestone_id)
+
+    def covers(self, milestone: Milestone) -> bool:
+        if self.milestone_id:
+            return self.milestone_id == milestone.pk
+        if self.commitment_id:
+            return self.commitment_id == milestone.commitment_id
+        if self.agreement_id:
+            return self.agreement_id == milestone.commitment.agreement_id
+        return True
+
+    def milestone_filter(self, prefix: str = "") -> models.Q:
+        """The same rule as ``covers``, for milestones reached through ``prefix``
+        (e.g. ``"milestone__"`` from a status update)."""
+        if self.milestone_id:
+            return models.Q(**{f"{prefix}pk": self.milestone_id})
+        if self.commitment_id:
+            return models.Q(**{f"{prefix}commitment_id": self.commitment_id})
+        if self.agreement_id:
+            return models.Q(**{f"{prefix}commitment__agreement_id": self.agreement_id})
+        return models.Q()
 
 
 class OptOut(models.Model):
