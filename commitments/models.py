@@ -176,7 +176,9 @@ class Commitment(models.Model):
     summary = models.TextField(blank=True)
     category = models.CharField(max_length=32, choices=Category.choices)
     section = models.CharField(
-        max_length=100, blank=True, help_text="Section or paragraph of the text, e.g. '2(a)'"
+        max_length=100,
+        blank=True,
+        help_text="Section or paragraph of the text, e.g. 'Section 2(a)'",
     )
     parties = models.ManyToManyField(Party, related_name="commitments")
     owner = models.ForeignKey(
