@@ -1,135 +1,167 @@
 """Load the shipped agreements (fixtures/agreements.json) by natural keys.
 
-Idempotent: a second run finds every row by its natural key and creates nothing.
-It refreshes descriptive text (titles, summaries) and adds missing sources, but never
-touches what staff own: status, history, owners, assessments, and a deadline rule
-once the milestone exists (a revised deadline must survive a reload).
+Two passes. ``validate`` reads the whole file first and refuses it, naming the record,
+if any source could not be checked by a reader (a quotation without an address or
+without its words, a bare domain), a party is unknown or a time zone is not IANA:
+nothing is written then.
+
+The second pass writes, one record at a time, under the snapshot rule. The loader
+keeps in ``LoadedRecord`` what it wrote for each record (its loader-owned fields).
+On a later run it changes a record only while those fields still equal the snapshot,
+that is while no one has edited the record since; otherwise it reports a conflict,
+naming the fields, and keeps the staff's version. A snapshot whose record is gone
+(staff deleted it) or archived is not brought back. Records loaded before snapshots
+existed are compared with the first shipped fixture (``fixtures/legacy``), which is
+exactly what the first loader wrote.
+
+Status, completion, owners, assessments and history are never loader-owned: staff
+decide them. Deadline rules are, but a rule changes only through
+``services.milestone_revise_deadline`` (which keeps the revision), and only when staff
+have not revised it themselves.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
+import re
 from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from . import deadlines, services
 from .deadlines import Anchor, DeadlineRule, RuleKind
-from .models import Agreement, Commitment, Lead, Milestone, MilestonePart, Party, Source
+from .models import (
+    Agreement,
+    Commitment,
+    Lead,
+    LoadedRecord,
+    LogEntry,
+    Milestone,
+    MilestonePart,
+    Party,
+    Source,
+    SourceKind,
+)
 
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "fixtures" / "agreements.json"
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+DEFAULT_PATH = FIXTURES / "agreements.json"
+LEGACY_PATH = FIXTURES / "legacy" / "agreements-v1.json"
+
+SEED_NAME = re.compile(r"^\d{3}_[0-9a-f]{16}\.txt$")
+# Where a "checked, nothing found" entry records what was searched: our own notes.
+NOTES_ADDRESS = re.compile(r"^docs/[\w./-]+(#[\w-]+)?$")
+
+Data = dict[str, Any]
 
 
 class FixtureError(ValueError):
-    pass
+    """The fixture cannot be loaded; the message names the record and the value."""
 
 
-def load_agreements(path: Path = DEFAULT_PATH) -> Counter[str]:
-    """Create what is missing; return a count of rows created, by kind."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FixtureError(f"no fixture file at {path}") from None
-    except json.JSONDecodeError as exc:
-        raise FixtureError(f"{path} is not valid JSON: {exc}") from None
-    created: Counter[str] = Counter()
-    with transaction.atomic():
-        for row in data.get("parties", []):
-            _, new = Party.objects.update_or_create(
-                code=row["code"], defaults={"name": row["name"]}
-            )
-            created["parties"] += new
-        for row in data.get("agreements", []):
-            try:
-                _load_agreement(row, created)
-            except KeyError as exc:
-                raise FixtureError(
-                    f"agreement {row.get('slug', '?')}: missing field {exc}"
-                ) from None
-    return created
+# ----------------------------------------------------------------- validation
 
 
-def _load_agreement(row: dict[str, Any], created: Counter[str]) -> None:
-    slug = row.get("slug", "?")
-    try:
-        signed_on = dt.date.fromisoformat(row["signed_on"])
-        deadlines.validate_time_zone(row["time_zone"])
-    except (KeyError, ValueError) as exc:
-        raise FixtureError(f"agreement {slug}: {exc}") from None
-    agreement, new = Agreement.objects.update_or_create(
-        slug=slug,
-        defaults={
-            "title": row["title"],
-            "short_name": row["short_name"],
-            "signed_on": signed_on,
-            "signed_at": row.get("signed_at", ""),
-            "time_zone": row["time_zone"],
-            "binding": row.get("binding", False),
-            "summary": row.get("summary", ""),
-        },
-    )
-    created["agreements"] += new
-    agreement.parties.add(*_parties(row["parties"]))
-    _add_sources(row.get("sources", []), created, agreement=agreement)
-    for crow in row.get("commitments", []):
-        _load_commitment(agreement, crow, created)
-    services.refresh_deadlines(agreement)
+def check_reference(reference: str, *, allow_notes: bool = False) -> None:
+    """A page address with a path, or a seed file name; never a bare domain."""
+    reference = (reference or "").strip()
+    if not reference:
+        raise FixtureError("no address: give a page address (https://…) or a seed file name")
+    if SEED_NAME.match(reference) or (allow_notes and NOTES_ADDRESS.match(reference)):
+        return
+    parts = urlsplit(reference)
+    if parts.scheme in ("http", "https") and parts.netloc and " " not in reference:
+        if parts.path.strip("/") or parts.query:
+            return
+        raise FixtureError(f"'{reference}' is a bare domain: give the address of the page")
+    raise FixtureError(f"'{reference}' is neither a page address (https://…) nor a seed file name")
 
 
-def _load_commitment(agreement: Agreement, row: dict[str, Any], created: Counter[str]) -> None:
-    commitment, new = Commitment.objects.update_or_create(
-        agreement=agreement,
-        key=row["key"],
-        defaults={
-            "number": row.get("number", 0),
-            "title": row["title"],
-            "summary": row.get("summary", ""),
-            "category": row["category"],
-        },
-    )
-    created["commitments"] += new
-    commitment.parties.add(*_parties(row["parties"]))
-    for lead in row.get("leads", []):
-        party = Party.objects.get(code=lead["party"]) if lead.get("party") else None
-        _, new = Lead.objects.get_or_create(
-            commitment=commitment, title=lead["title"], defaults={"party": party}
-        )
-        created["leads"] += new
-    _add_sources(row.get("sources", []), created, commitment=commitment)
-    for mrow in row.get("milestones", []):
-        _load_milestone(commitment, mrow, created)
+def check_source(src: Data, *, allow_notes: bool = False) -> None:
+    kind = src.get("kind", SourceKind.QUOTE)
+    if kind not in SourceKind.values:
+        raise FixtureError(f"source kind '{kind}' is not one of {', '.join(SourceKind.values)}")
+    if kind == SourceKind.QUOTE and not (src.get("reference") or "").strip():
+        raise FixtureError("a quotation without an address")
+    check_reference(src.get("reference", ""), allow_notes=allow_notes)
+    if kind == SourceKind.QUOTE and not (src.get("passage") or "").strip():
+        raise FixtureError(f"a quotation of '{src['reference']}' with no passage (its words)")
 
 
-def _load_milestone(commitment: Commitment, row: dict[str, Any], created: Counter[str]) -> None:
-    rule = _rule(row.get("rule", {}), where=f"milestone {commitment.key}/{row['key']}")
-    milestone, new = Milestone.objects.get_or_create(
-        commitment=commitment,
-        key=row["key"],
-        defaults={
-            "title": row["title"],
-            "rule_kind": rule.kind,
-            "rule_amount": rule.amount,
-            "rule_anchor": rule.anchor,
-            "rule_fixed_date": rule.fixed_date,
-            "rule_rrule": rule.rrule,
-        },
-    )
-    if not new and milestone.title != row["title"]:
-        Milestone.objects.filter(pk=milestone.pk).update(
-            title=row["title"], updated_at=timezone.now()
-        )
-    created["milestones"] += new
-    for party in _parties(row.get("parties", [])):
-        _, new_part = MilestonePart.objects.get_or_create(milestone=milestone, party=party)
-        created["milestone parts"] += new_part
-    _add_sources(row.get("sources", []), created, milestone=milestone)
+def validate(data: Data, known_parties: set[str]) -> None:
+    """Refuse the whole file on the first record a reader could not check."""
+    parties = known_parties | {p["code"] for p in data.get("parties", [])}
+    for where, row in _walk(data):
+        try:
+            _validate_row(where, row, parties)
+        except FixtureError as exc:
+            raise FixtureError(f"{where}: {exc}") from None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FixtureError(f"{where}: bad or missing field {exc}") from None
 
 
-def _rule(raw: dict[str, Any], *, where: str) -> DeadlineRule:
+def _validate_row(where: str, row: Data, parties: set[str]) -> None:
+    kind = where.split(" ", 1)[0]
+    if kind == "agreement":
+        dt.date.fromisoformat(row["signed_on"])
+        try:
+            deadlines.validate_time_zone(row["time_zone"])
+        except deadlines.RuleError as exc:
+            raise FixtureError(str(exc)) from None
+    if kind == "milestone":
+        _rule(row.get("rule", {}))
+    if kind == "source":
+        check_source(row)
+    if kind == "log":
+        if row.get("kind") not in LogEntry.Kind.values:
+            raise FixtureError(f"log kind '{row.get('kind')}' is not one of {LogEntry.Kind.values}")
+        dt.date.fromisoformat(row["on"])
+        notes = row["kind"] == LogEntry.Kind.CHECKED
+        check_source(row["source"], allow_notes=notes)
+    codes = [*row.get("parties", []), *(p["party"] for p in row.get("parts") or [])]
+    codes += [lead["party"] for lead in row.get("leads", []) if lead.get("party")]
+    unknown = sorted(set(codes) - parties)
+    if unknown and kind in ("agreement", "commitment", "milestone"):
+        raise FixtureError(f"unknown party code(s): {', '.join(unknown)}")
+
+
+def _walk(data: Data) -> Iterator[tuple[str, Data]]:
+    """Every record of the fixture with a name a reader can find it by."""
+    for a in data.get("agreements", []):
+        akey = a.get("slug", "?")
+        yield f"agreement {akey}", a
+        yield from _walk_sources(a, f"agreement {akey}")
+        for c in a.get("commitments", []):
+            ckey = f"{akey}/{c.get('key', '?')}"
+            yield f"commitment {ckey}", c
+            yield from _walk_sources(c, f"commitment {ckey}")
+            for m in c.get("milestones", []):
+                mkey = f"{ckey}/{m.get('key', '?')}"
+                yield f"milestone {mkey}", m
+                yield from _walk_sources(m, f"milestone {mkey}")
+
+
+def _walk_sources(row: Data, owner: str) -> Iterator[tuple[str, Data]]:
+    seen: set[tuple[str, str]] = set()
+    for i, src in enumerate(row.get("sources", []), 1):
+        ident = (src.get("reference", ""), src.get("passage", ""))
+        if ident in seen:
+            raise FixtureError(f"source {i} of {owner}: the same address and passage twice")
+        seen.add(ident)
+        yield f"source {i} of {owner}", src
+    for entry in row.get("log", []):
+        yield f"log {entry.get('key', '?')} of {owner}", entry
+
+
+def _rule(raw: Data) -> DeadlineRule:
     try:
         rule = DeadlineRule(
             kind=RuleKind(raw.get("kind", "none")),
@@ -139,22 +171,394 @@ def _rule(raw: dict[str, Any], *, where: str) -> DeadlineRule:
             rrule=raw.get("rrule", ""),
         )
         if rule.anchor == Anchor.MILESTONE:
-            raise FixtureError(f"{where}: fixtures anchor on the signature only")
+            raise FixtureError("fixtures anchor on the signature only")
         rule.validate()
     except (ValueError, deadlines.RuleError) as exc:
-        raise FixtureError(f"{where}: bad rule {raw!r}: {exc}") from None
+        raise FixtureError(f"bad rule {raw!r}: {exc}") from None
     return rule
 
 
-def _parties(codes: list[str]) -> list[Party]:
-    parties = list(Party.objects.filter(code__in=codes))
-    missing = set(codes) - {p.code for p in parties}
-    if missing:
-        raise FixtureError(f"unknown party code(s): {', '.join(sorted(missing))}")
-    return parties
+# ----------------------------------------------------------------- the report
 
 
-def _add_sources(rows: list[dict[str, str]], created: Counter[str], **owner: Any) -> None:
-    for src in rows:
-        _, new = Source.objects.get_or_create(reference=src["reference"], fact=src["fact"], **owner)
-        created["sources"] += new
+@dataclass
+class Report:
+    created: Counter[str] = field(default_factory=Counter)
+    updated: Counter[str] = field(default_factory=Counter)
+    retired: Counter[str] = field(default_factory=Counter)
+    conflicts: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "created": sum(self.created.values()),
+            "updated": sum(self.updated.values()),
+            "conflicts": len(self.conflicts),
+            "skipped": len(self.skipped),
+            "retired": sum(self.retired.values()),
+        }
+
+
+# ----------------------------------------------------------------- loaded fields
+
+
+def _agreement_fields(row: Data) -> Data:
+    return {
+        "title": row["title"],
+        "short_name": row["short_name"],
+        "signed_on": row["signed_on"],
+        "signed_at": row.get("signed_at", ""),
+        "time_zone": row["time_zone"],
+        "binding": bool(row.get("binding", False)),
+        "summary": row.get("summary", ""),
+    }
+
+
+def _commitment_fields(row: Data) -> Data:
+    return {
+        "number": row.get("number", 0),
+        "title": row["title"],
+        "summary": row.get("summary", ""),
+        "category": row["category"],
+        "section": row.get("section", ""),
+    }
+
+
+def _milestone_fields(row: Data) -> Data:
+    rule = _rule(row.get("rule", {}))
+    return {
+        "title": row["title"],
+        "rule_kind": str(rule.kind),
+        "rule_amount": rule.amount,
+        "rule_anchor": str(rule.anchor),
+        "rule_fixed_date": rule.fixed_date.isoformat() if rule.fixed_date else None,
+        "rule_rrule": rule.rrule,
+    }
+
+
+def _part_fields(row: Data) -> Data:
+    return {"responsible": row.get("responsible", ""), "amount": row.get("amount", "")}
+
+
+def _source_fields(row: Data) -> Data:
+    return {"kind": row.get("kind", SourceKind.QUOTE), "fact": row.get("fact", "")}
+
+
+def _log_fields(row: Data) -> Data:
+    src = row["source"]
+    return {
+        "on": row["on"],
+        "kind": row["kind"],
+        "text": row["text"],
+        "source_address": src["reference"],
+        "source_kind": src.get("kind", SourceKind.QUOTE),
+        "source_passage": src.get("passage", ""),
+    }
+
+
+def _current(obj: models.Model, names: list[str]) -> Data:
+    """The record's loader-owned fields, in the fixture's JSON form."""
+    out = {}
+    for name in names:
+        value = getattr(obj, name)
+        out[name] = value.isoformat() if isinstance(value, dt.date) else value
+    return out
+
+
+def _source_key(owner: str, reference: str, passage: str) -> str:
+    digest = hashlib.sha1(f"{reference}\0{passage}".encode()).hexdigest()[:16]
+    return f"{owner}#{digest}"
+
+
+# ----------------------------------------------------------------- the loader
+
+
+def load_agreements(path: Path = DEFAULT_PATH, *, legacy_path: Path = LEGACY_PATH) -> Report:
+    """Load the fixture; return what was created, updated, in conflict or skipped."""
+    data = _read(Path(path))
+    validate(data, set(Party.objects.values_list("code", flat=True)))
+    legacy = _read(Path(legacy_path)) if Path(legacy_path).exists() else {}
+    with transaction.atomic():
+        loader = _Loader(legacy)
+        loader.run(data)
+    return loader.report
+
+
+def _read(path: Path) -> Data:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FixtureError(f"no fixture file at {path}") from None
+    except json.JSONDecodeError as exc:
+        raise FixtureError(f"{path} is not valid JSON: {exc}") from None
+
+
+class _Loader:
+    def __init__(self, legacy: Data) -> None:
+        self.report = Report()
+        self.snapshots = {(r.model, r.key): r for r in LoadedRecord.objects.all()}
+        self.baseline, self.legacy_sources = _legacy_baseline(legacy)
+
+    def run(self, data: Data) -> None:
+        for row in data.get("parties", []):
+            _, new = Party.objects.get_or_create(code=row["code"], defaults={"name": row["name"]})
+            self.report.created["party"] += new
+        for row in data.get("agreements", []):
+            self.agreement(row)
+        self.retire_legacy_sources(data)
+
+    # One rule for every kind of record.
+    def sync(
+        self,
+        model: str,
+        key: str,
+        obj: models.Model | None,
+        desired: Data,
+        create: Callable[[], models.Model],
+        apply: Callable[[models.Model, Data], None],
+    ) -> models.Model | None:
+        snapshot = self.snapshots.get((model, key))
+        if obj is None:
+            if snapshot is not None:
+                self.report.skipped.append(f"{model} {key}: deleted since loaded; not re-created")
+                return None
+            obj = create()
+            self.remember(model, key, desired)
+            self.report.created[model] += 1
+            return obj
+        if getattr(obj, "archived_at", None) is not None:
+            self.report.skipped.append(f"{model} {key}: archived; left as it is")
+            return None
+        current = _current(obj, list(desired))
+        baseline = snapshot.data if snapshot is not None else self.baseline.get((model, key))
+        if current == desired:
+            if snapshot is None or snapshot.data != desired:
+                self.remember(model, key, desired)
+        elif baseline is not None and current == baseline:
+            apply(obj, desired)
+            self.remember(model, key, desired)
+            self.report.updated[model] += 1
+        else:
+            reference = baseline or desired
+            fields = [f for f in desired if current[f] != reference.get(f)] or list(desired)
+            self.report.conflicts.append(
+                f"{model} {key}: {', '.join(fields)} changed since loaded; kept the staff's version"
+            )
+        return obj
+
+    def remember(self, model: str, key: str, data: Data) -> None:
+        record, _ = LoadedRecord.objects.update_or_create(
+            model=model, key=key, defaults={"data": data, "loaded_at": timezone.now()}
+        )
+        self.snapshots[(model, key)] = record
+
+    # Agreements, commitments, milestones and their parts.
+    def agreement(self, row: Data) -> None:
+        slug = row["slug"]
+        desired = _agreement_fields(row)
+
+        def create() -> Agreement:
+            return Agreement.objects.create(slug=slug, **_typed(desired))
+
+        agreement = self.sync(
+            "agreement",
+            slug,
+            Agreement.objects.filter(slug=slug).first(),
+            desired,
+            create,
+            _update_versioned,
+        )
+        if agreement is None:
+            return
+        assert isinstance(agreement, Agreement)
+        agreement.parties.add(*Party.objects.filter(code__in=row["parties"]))
+        self.sources(row.get("sources", []), "agreement", slug, agreement=agreement)
+        self.log(row.get("log", []), agreement=agreement)
+        for crow in row.get("commitments", []):
+            self.commitment(agreement, crow)
+        services.refresh_deadlines(agreement)
+
+    def commitment(self, agreement: Agreement, row: Data) -> None:
+        key = f"{agreement.slug}/{row['key']}"
+        desired = _commitment_fields(row)
+
+        def create() -> Commitment:
+            return Commitment.objects.create(agreement=agreement, key=row["key"], **desired)
+
+        existing = Commitment.objects.filter(agreement=agreement, key=row["key"]).first()
+        commitment = self.sync("commitment", key, existing, desired, create, _update_versioned)
+        if commitment is None:
+            return
+        assert isinstance(commitment, Commitment)
+        commitment.parties.add(*Party.objects.filter(code__in=row["parties"]))
+        for lead in row.get("leads", []):
+            party = Party.objects.get(code=lead["party"]) if lead.get("party") else None
+            _, new = Lead.objects.get_or_create(
+                commitment=commitment, title=lead["title"], defaults={"party": party}
+            )
+            self.report.created["lead"] += new
+        self.sources(row.get("sources", []), "commitment", key, commitment=commitment)
+        self.log(row.get("log", []), commitment=commitment)
+        for mrow in row.get("milestones", []):
+            self.milestone(commitment, key, mrow)
+
+    def milestone(self, commitment: Commitment, ckey: str, row: Data) -> None:
+        key = f"{ckey}/{row['key']}"
+        desired = _milestone_fields(row)
+
+        def create() -> Milestone:
+            return Milestone.objects.create(
+                commitment=commitment, key=row["key"], **_typed(desired)
+            )
+
+        def apply(obj: models.Model, data: Data) -> None:
+            assert isinstance(obj, Milestone)
+            if _current(obj, list(data))["title"] != data["title"]:
+                Milestone.objects.filter(pk=obj.pk).update(
+                    title=data["title"], version=F("version") + 1, updated_at=timezone.now()
+                )
+                obj.refresh_from_db()
+            if {k: v for k, v in _current(obj, list(data)).items() if k != "title"} != {
+                k: v for k, v in data.items() if k != "title"
+            }:
+                services.milestone_revise_deadline(
+                    milestone=obj,
+                    rule=_rule(row.get("rule", {})),
+                    reason="Rule corrected in the shipped record (load_agreements)",
+                    source=(row.get("sources") or [{}])[0].get("reference") or "fixtures",
+                    by=None,
+                )
+
+        existing = Milestone.objects.filter(commitment=commitment, key=row["key"]).first()
+        milestone = self.sync("milestone", key, existing, desired, create, apply)
+        if milestone is None:
+            return
+        assert isinstance(milestone, Milestone)
+        for part in row.get("parts") or [{"party": code} for code in row.get("parties", [])]:
+            self.part(milestone, key, part)
+        self.sources(row.get("sources", []), "milestone", key, milestone=milestone)
+        self.log(row.get("log", []), milestone=milestone)
+
+    def part(self, milestone: Milestone, mkey: str, row: Data) -> None:
+        party = Party.objects.get(code=row["party"])
+        desired = _part_fields(row)
+
+        def create() -> MilestonePart:
+            return MilestonePart.objects.create(milestone=milestone, party=party, **desired)
+
+        existing = MilestonePart.objects.filter(milestone=milestone, party=party).first()
+        self.sync("milestonepart", f"{mkey}/{party.code}", existing, desired, create, _update)
+
+    # Sources and log entries.
+    def sources(self, rows: list[Data], owner_model: str, owner_key: str, **owner: Any) -> None:
+        for row in rows:
+            reference, passage = row["reference"], row.get("passage", "")
+            desired = _source_fields(row)
+            key = _source_key(f"{owner_model}:{owner_key}", reference, passage)
+
+            def create(
+                ref: str = reference, words: str = passage, fields: Data = desired
+            ) -> Source:
+                return Source.objects.create(reference=ref, passage=words, **fields, **owner)
+
+            existing = Source.objects.filter(reference=reference, passage=passage, **owner).first()
+            self.sync("source", key, existing, desired, create, _update)
+
+    def log(self, rows: list[Data], **owner: Any) -> None:
+        for row in rows:
+            desired = _log_fields(row)
+
+            def create(row: Data = row, desired: Data = desired) -> LogEntry:
+                return LogEntry.objects.create(key=row["key"], **_typed(desired), **owner)
+
+            existing = LogEntry.objects.filter(key=row["key"]).first()
+            self.sync("logentry", row["key"], existing, desired, create, _update_versioned)
+
+    def retire_legacy_sources(self, data: Data) -> None:
+        """Withdraw what the first fixture shipped and this one no longer does (the
+        invented quotations, the bare domains), but only rows no one has edited."""
+        shipped = {
+            (owner, s["reference"], s.get("passage", "")) for owner, s in _sources_by_owner(data)
+        }
+        for owner, src in self.legacy_sources:
+            if (owner, src["reference"], "") in shipped:
+                continue
+            filters = _owner_filter(owner)
+            if filters is None:
+                continue
+            deleted, _ = Source.objects.filter(
+                reference=src["reference"], fact=src["fact"], passage="", **filters
+            ).delete()
+            self.report.retired["source"] += deleted
+
+
+def _typed(data: Data) -> Data:
+    """Fixture JSON values to model values (ISO dates to dates)."""
+    out = dict(data)
+    for name in ("signed_on", "on", "rule_fixed_date"):
+        if out.get(name):
+            out[name] = dt.date.fromisoformat(out[name])
+    return out
+
+
+def _update(obj: models.Model, data: Data) -> None:
+    type(obj)._default_manager.filter(pk=obj.pk).update(**_typed(data))
+
+
+def _update_versioned(obj: models.Model, data: Data) -> None:
+    # The version moves on every change, so an editor's stale form is detected;
+    # updated_at too, for pollers (update() does not run auto_now).
+    type(obj)._default_manager.filter(pk=obj.pk).update(
+        **_typed(data), version=F("version") + 1, updated_at=timezone.now()
+    )
+
+
+def _sources_by_owner(data: Data) -> Iterator[tuple[str, Data]]:
+    for a in data.get("agreements", []):
+        slug = a["slug"]
+        for s in a.get("sources", []):
+            yield f"agreement:{slug}", s
+        for c in a.get("commitments", []):
+            ckey = f"{slug}/{c['key']}"
+            for s in c.get("sources", []):
+                yield f"commitment:{ckey}", s
+            for m in c.get("milestones", []):
+                for s in m.get("sources", []):
+                    yield f"milestone:{ckey}/{m['key']}", s
+
+
+def _owner_filter(owner: str) -> dict[str, Any] | None:
+    model, _, key = owner.partition(":")
+    parts = key.split("/")
+    if model == "agreement":
+        return {"agreement__slug": parts[0]}
+    if model == "commitment":
+        return {"commitment__agreement__slug": parts[0], "commitment__key": parts[1]}
+    if model == "milestone":
+        return {
+            "milestone__commitment__agreement__slug": parts[0],
+            "milestone__commitment__key": parts[1],
+            "milestone__key": parts[2],
+        }
+    return None
+
+
+def _legacy_baseline(legacy: Data) -> tuple[dict[tuple[str, str], Data], list[tuple[str, Data]]]:
+    """What the first loader wrote, per record, from the first shipped fixture."""
+    baseline: dict[tuple[str, str], Data] = {}
+    for a in legacy.get("agreements", []):
+        slug = a["slug"]
+        baseline[("agreement", slug)] = _agreement_fields(a)
+        for c in a.get("commitments", []):
+            ckey = f"{slug}/{c['key']}"
+            baseline[("commitment", ckey)] = _commitment_fields(c)
+            for m in c.get("milestones", []):
+                mkey = f"{ckey}/{m['key']}"
+                baseline[("milestone", mkey)] = _milestone_fields(m)
+                for code in m.get("parties", []):
+                    baseline[("milestonepart", f"{mkey}/{code}")] = _part_fields({})
+    sources = list(_sources_by_owner(legacy))
+    for owner, s in sources:
+        key = _source_key(owner, s["reference"], "")
+        baseline[("source", key)] = {"kind": SourceKind.QUOTE.value, "fact": s["fact"]}
+    return baseline, sources
