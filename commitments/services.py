@@ -674,20 +674,16 @@ def _describe_conflict(model: type[models.Model], pk: object, expected: int) -> 
     current = model._default_manager.filter(pk=pk).values_list("version", flat=True).first()
     if current is None:
         return f"This {noun} no longer exists. Nothing was saved."
-    rows = list(
-        model.history.filter(id=pk, version__gte=expected)  # type: ignore[attr-defined]
-        .select_related(None)
-        .order_by("version", "history_id")
-    )
-    base = next((r for r in rows if r.version == expected), None)
-    newer = [r for r in rows if r.version > expected]
+    trail = model.history.filter(id=pk).order_by("-version", "-history_id")  # type: ignore[attr-defined]
+    newer = list(trail.filter(version__gt=expected).select_related(None))
+    base = trail.filter(version__lte=expected).first()
     who = sorted({r.history_username or "the system" for r in newer}) or ["the system"]
     what = ""
     if base is not None and newer:
-        delta = newer[-1].diff_against(base, excluded_fields=["version", "archived_at"])
+        delta = newer[0].diff_against(base, excluded_fields=["version", "archived_at"])
         labels = [str(model._meta.get_field(c).verbose_name) for c in delta.changed_fields]
         what = f" ({', '.join(labels)})" if labels else ""
-    when = f" at {newer[-1].history_date:%Y-%m-%d %H:%M} UTC" if newer else ""
+    when = f" at {newer[0].history_date:%Y-%m-%d %H:%M} UTC" if newer else ""
     return (
         f"Someone else changed this {noun} while you were editing it: "
         f"{' and '.join(who)} changed it{what}{when}. You loaded version {expected}; it is "
