@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
-from . import deadlines, services
+from . import deadlines, selectors, services
 from .deadlines import Anchor, DeadlineRule, RuleKind
 from .models import (
     CLOSED_STATUSES,
@@ -137,6 +137,22 @@ class ArchiveFilter(admin.SimpleListFilter):
             return queryset.filter(archived_at__isnull=True)
         if self.value() == "yes":
             return queryset.filter(archived_at__isnull=False)
+        return queryset
+
+
+class NotCheckedFilter(admin.SimpleListFilter):
+    """Nothing in the sourced log for 90 days (or ever)."""
+
+    title = "last checked"
+    parameter_name = "unchecked"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("90", f"Not checked for {selectors.UNCHECKED_DAYS} days")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "90":
+            stale = selectors.not_checked_since(queryset.model.objects.all(), timezone.now())
+            return queryset.filter(pk__in=stale.values("pk"))
         return queryset
 
 
@@ -476,7 +492,14 @@ class AgreementAdmin(RecordAdmin):
 @admin.register(Commitment)
 class CommitmentAdmin(LoggedRecordAdmin):
     list_display = ["title", "agreement", "category", "assessment", "owner", "archived"]
-    list_filter = [ArchiveFilter, "agreement", "category", "assessment", "parties"]
+    list_filter = [
+        ArchiveFilter,
+        NotCheckedFilter,
+        "agreement",
+        "category",
+        "assessment",
+        "parties",
+    ]
     list_select_related = ["agreement", "owner"]
     search_fields = ["title", "summary", "sources__reference", "sources__fact", "leads__title"]
     autocomplete_fields = ["owner"]
@@ -565,7 +588,8 @@ class DueSoonFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Milestone]) -> QuerySet:
         if self.value() in {"7", "30"}:
-            return queryset.due_within(timezone.now(), int(self.value()))
+            due = selectors.milestones_due_within(timezone.now(), int(self.value()))
+            return queryset.filter(pk__in=due.values("pk"))
         return queryset
 
 
@@ -743,6 +767,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
         "status",
         OverdueFilter,
         DueSoonFilter,
+        NotCheckedFilter,
         ArchiveFilter,
     ]
     search_fields = [
