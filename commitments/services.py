@@ -681,7 +681,8 @@ def _describe_conflict(model: type[models.Model], pk: object, expected: int) -> 
     what = ""
     if base is not None and newer:
         delta = newer[0].diff_against(base, excluded_fields=["version", "archived_at"])
-        labels = [str(model._meta.get_field(c).verbose_name) for c in delta.changed_fields]
+        changed = set(delta.changed_fields)
+        labels = [str(f.verbose_name) for f in model._meta.fields if f.name in changed]
         what = f" ({', '.join(labels)})" if labels else ""
     when = f" at {newer[0].history_date:%Y-%m-%d %H:%M} UTC" if newer else ""
     return (
