@@ -502,7 +502,7 @@ class CommitmentAdmin(LoggedRecordAdmin):
     ]
     list_select_related = ["agreement", "owner"]
     search_fields = ["title", "summary", "sources__reference", "sources__fact", "leads__title"]
-    autocomplete_fields = ["owner"]
+    raw_id_fields = ["owner"]
     filter_horizontal = ["parties"]
     inlines = [LeadInline, MilestoneInline, CommitmentSourceInline, LogInline, LogAddInline]
     readonly_fields = ["version", "archived_at"]
@@ -781,7 +781,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
     date_hierarchy = "due_on"
     list_per_page = 100
     list_max_show_all = 2000
-    autocomplete_fields = ["owner"]
+    raw_id_fields = ["owner"]
     actions = ["mark_in_progress", "mark_completed_today", "archive_selected"]
     inlines = [
         MilestonePartInline,

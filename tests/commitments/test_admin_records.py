@@ -316,3 +316,86 @@ def test_milestone_list_shows_a_red_overdue_badge_and_sorts_overdue_first(client
     detail = client.get(reverse("admin:commitments_milestone_change", args=[overdue.pk]))
     assert "overdue since 2026-04-27 00:00 JST" in detail.content.decode()
     assert "N days after signature" in detail.content.decode()
+
+
+# --- Constant query counts ------------------------------------------------------------
+
+
+def _count(client, url: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(url).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def _grow(milestone, alice, n: int = 500) -> None:
+    """n more milestones on the same commitment, n log entries on the milestone and
+    on its commitment, and n audit rows for each."""
+    from commitments import services
+    from commitments.models import Milestone
+
+    commitment = milestone.commitment
+    Milestone.objects.bulk_create(
+        [
+            Milestone(commitment=commitment, key=f"bulk-{i}", title=f"Bulk {i}", rule_amount=i)
+            for i in range(n)
+        ]
+    )
+    services.refresh_deadlines(commitment.agreement)
+    LogEntry.objects.bulk_create(
+        [
+            LogEntry(
+                key=f"log-{owner}-{i}",
+                on=dt.date(2026, 1, 1) + dt.timedelta(days=i % 300),
+                kind="progress",
+                text=f"Entry {i}",
+                source_address="https://example.org/",
+                by=alice,
+                **{owner: target},
+            )
+            for owner, target in (("milestone", milestone), ("commitment", commitment))
+            for i in range(n)
+        ]
+    )
+    for i in range(20):
+        commitment.refresh_from_db()
+        services.commitment_edit(
+            commitment=commitment,
+            expected_version=commitment.version,
+            changes={"title": f"Title {i}"},
+            by=alice,
+        )
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        "milestone_changelist",
+        "milestone_change",
+        "milestone_history",
+        "commitment_changelist",
+        "commitment_change",
+        "commitment_history",
+        "agreement_change",
+        "logentry_changelist",
+    ],
+)
+def test_admin_pages_are_constant_in_the_size_of_the_record(db, client, page):
+    from django.contrib.auth.models import User
+
+    admin = User.objects.create_superuser("admin", "admin@example.org", "pass-admin")
+    milestone = MilestoneFactory()
+    milestone.commitment.parties.add(factories.PartyFactory())
+    target = {
+        "milestone": milestone.pk,
+        "commitment": milestone.commitment_id,
+        "agreement": milestone.commitment.agreement_id,
+    }.get(page.split("_")[0])
+    url = reverse(f"admin:commitments_{page}", args=[] if "changelist" in page else [target])
+    url += "?all=" if "changelist" in page else ""
+    client.force_login(admin)
+    small = _count(client, url)
+    _grow(milestone, admin)
+    assert _count(client, url) <= small
