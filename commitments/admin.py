@@ -302,7 +302,7 @@ class MilestoneInline(admin.TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
-    fields = ["key", "title", "rule_text", "due_on", "status_display", "owner"]
+    fields = ["key", "title", "rule_text", "due_local", "status_display", "owner"]
     readonly_fields = fields
     show_change_link = True
 
@@ -323,6 +323,10 @@ class MilestoneInline(admin.TabularInline):
     @admin.display(description="status")
     def status_display(self, obj: Milestone) -> str:
         return milestone_badges(obj, timezone.now())
+
+    @admin.display(description="due on")
+    def due_local(self, obj: Milestone) -> str:
+        return due_label(obj)
 
 
 class MilestonePartInline(admin.TabularInline):
@@ -731,6 +735,13 @@ def milestone_badges(obj: Milestone, now: dt.datetime) -> str:
     return format_html("{}", html)
 
 
+def due_label(obj: Milestone) -> str:
+    """A due date is a date in the agreement's zone: say which."""
+    if obj.due_on is None:
+        return "no deadline"
+    return f"{obj.due_on.isoformat()} ({obj.time_zone()})"
+
+
 def overdue_first(now: dt.datetime) -> Case:
     """Overdue first, then open by due date, then closed; no deadline last."""
     return Case(
@@ -878,7 +889,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
         days = deadlines.days_remaining(obj.due_on, now=timezone.now(), time_zone=obj.time_zone())
         assert days is not None
         if days < 0:
-            return f"{-days} days overdue"
+            return "—"  # the red badge beside the status says how overdue
         return "due today" if days == 0 else f"{days} days left"
 
     @admin.display(description="status", ordering="overdue_rank")
@@ -887,9 +898,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
 
     @admin.display(description="due on (the agreement's date)", ordering="due_on")
     def due_local(self, obj: Milestone) -> str:
-        if obj.due_on is None:
-            return "no deadline"
-        return f"{obj.due_on.isoformat()} ({obj.time_zone()})"
+        return due_label(obj)
 
     @admin.display(description="overdue since")
     def overdue_display(self, obj: Milestone) -> str:
