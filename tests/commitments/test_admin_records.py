@@ -399,3 +399,25 @@ def test_admin_pages_are_constant_in_the_size_of_the_record(db, client, page):
     small = _count(client, url)
     _grow(milestone, admin)
     assert _count(client, url) <= small
+
+
+def test_a_source_edited_in_the_inline_keeps_its_old_words_in_the_trail(client, alice):
+    from commitments.models import Source
+
+    commitment = CommitmentFactory()
+    source = Source.objects.create(
+        commitment=commitment, reference="https://example.org/a", fact="Old fact"
+    )
+    url = commitment_url(commitment)
+    client.force_login(alice)
+    form = loaded_form(client, url)
+    form["sources-0-fact"] = "New fact"
+    response = client.post(url, form)
+    assert response.status_code == 302, errors_of(response)
+    new, old = source.history.order_by("-history_id")[:2]
+    assert (old.fact, new.fact, new.history_username) == ("Old fact", "New fact", "alice")
+
+
+def test_the_token_section_is_headed_as_the_readme_names_it(admin_client):
+    page = admin_client.get(reverse("admin:index")).content.decode()
+    assert "API tokens" in page and ">Knox<" not in page
