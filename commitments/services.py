@@ -688,6 +688,6 @@ def _describe_conflict(model: type[models.Model], pk: object, expected: int) -> 
     return (
         f"Someone else changed this {noun} while you were editing it: "
         f"{' and '.join(who)} changed it{what}{when}. You loaded version {expected}; it is "
-        f"now at version {current}. Nothing was saved. Reload the page to see their "
+        f"now at version {current}. Nothing was saved. Load it again to see their "
         "change, then make yours again."
     )
