@@ -32,6 +32,20 @@ class Anchor(StrEnum):
     MILESTONE = "milestone"
 
 
+# How people read the rule kinds (forms, filters, the audit trail); the codes are the API's.
+RULE_KIND_LABELS = {
+    RuleKind.NONE: "No deadline",
+    RuleKind.FIXED: "By a fixed date",
+    RuleKind.DAYS_AFTER: "N days after signature (or a milestone)",
+    RuleKind.MONTHS_AFTER: "N months after signature (or a milestone)",
+    RuleKind.RECURRING: "Recurring (a calendar rule)",
+}
+ANCHOR_LABELS = {
+    Anchor.SIGNATURE: "Signature of the agreement",
+    Anchor.MILESTONE: "Completion of another milestone",
+}
+
+
 class RuleError(ValueError):
     """A rule that cannot give a date: the message names the bad part."""
 

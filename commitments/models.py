@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from simple_history.models import HistoricalRecords
 
 from . import deadlines
 from .deadlines import Anchor, DeadlineRule, RuleKind
@@ -24,6 +25,31 @@ def validate_time_zone(value: str) -> None:
         deadlines.validate_time_zone(value)
     except deadlines.RuleError as exc:
         raise ValidationError(str(exc)) from None
+
+
+def validate_single_line(value: str) -> None:
+    """Titles end up in email subjects, where a line break is a header injection."""
+    if "\n" in value or "\r" in value:
+        raise ValidationError(
+            "Line breaks are not allowed here (this text can appear in an email subject)."
+        )
+
+
+class AuditFields(models.Model):
+    """Added to every historical (audit) row: the editor's username, copied, so the
+    trail still says who made a change after their account is deleted (the user
+    foreign key then becomes empty)."""
+
+    history_username = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+def audit_trail(**kwargs: object) -> HistoricalRecords:
+    """Old -> new of every field, with the staff user and the time. Rows written by
+    ``QuerySet.update`` are recorded by the services, which write them explicitly."""
+    return HistoricalRecords(bases=[AuditFields], user_related_name="+", **kwargs)
 
 
 class Status(models.TextChoices):
@@ -87,8 +113,8 @@ class AgreementManager(models.Manager["Agreement"]):
 
 class Agreement(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
-    title = models.CharField(max_length=300)
-    short_name = models.CharField(max_length=100)
+    title = models.CharField(max_length=300, validators=[validate_single_line])
+    short_name = models.CharField(max_length=100, validators=[validate_single_line])
     signed_on = models.DateField(help_text="Date of signature in the agreement's time zone")
     signed_at = models.CharField(max_length=200, blank=True, help_text="Place of signature")
     time_zone = models.CharField(
@@ -108,6 +134,7 @@ class Agreement(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = AgreementManager()
+    history = audit_trail(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["-signed_on", "slug"]
@@ -146,6 +173,8 @@ class Source(models.Model):
     )
     fact = models.TextField(help_text="The fact it supports, in our words")
 
+    history = audit_trail()
+
     class Meta:
         ordering = ["id"]
         constraints = [
@@ -172,7 +201,7 @@ class Commitment(models.Model):
     agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="commitments")
     key = models.SlugField(max_length=100, help_text="Stable name within the agreement")
     number = models.PositiveSmallIntegerField(default=0, help_text="Order in the agreement")
-    title = models.CharField(max_length=300)
+    title = models.CharField(max_length=300, validators=[validate_single_line])
     summary = models.TextField(blank=True)
     category = models.CharField(max_length=32, choices=Category.choices)
     section = models.CharField(
@@ -202,6 +231,7 @@ class Commitment(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = CommitmentManager()
+    history = audit_trail(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["agreement", "number", "id"]
@@ -261,7 +291,7 @@ class MilestoneManager(models.Manager["Milestone"]):
 class Milestone(models.Model):
     commitment = models.ForeignKey(Commitment, on_delete=models.CASCADE, related_name="milestones")
     key = models.SlugField(max_length=100, help_text="Stable name within the commitment")
-    title = models.CharField(max_length=300)
+    title = models.CharField(max_length=300, validators=[validate_single_line])
     parties = models.ManyToManyField(Party, through="MilestonePart", related_name="milestones")
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -275,11 +305,15 @@ class Milestone(models.Model):
     # The deadline rule (see commitments.deadlines). Changed only through
     # services.milestone_revise_deadline, which keeps the revision.
     rule_kind = models.CharField(
-        max_length=16, choices=[(k.value, k.value) for k in RuleKind], default=RuleKind.NONE
+        max_length=16,
+        choices=[(k.value, deadlines.RULE_KIND_LABELS[k]) for k in RuleKind],
+        default=RuleKind.NONE,
     )
     rule_amount = models.PositiveIntegerField(null=True, blank=True)
     rule_anchor = models.CharField(
-        max_length=16, choices=[(a.value, a.value) for a in Anchor], default=Anchor.SIGNATURE
+        max_length=16,
+        choices=[(a.value, deadlines.ANCHOR_LABELS[a]) for a in Anchor],
+        default=Anchor.SIGNATURE,
     )
     rule_anchor_milestone = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="dependents"
@@ -310,6 +344,8 @@ class Milestone(models.Model):
     updated_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
 
     objects = MilestoneManager.from_queryset(MilestoneQuerySet)()
+    # The sweep's flag and the derived dates move without an editor: not audited.
+    history = audit_trail(excluded_fields=["updated_at", "overdue_since", "due_on", "overdue_from"])
 
     class Meta:
         ordering = ["due_on", "id"]
@@ -517,6 +553,8 @@ class LogEntry(models.Model):
     archived_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
+    history = audit_trail(excluded_fields=["updated_at"])
 
     class Meta:
         ordering = ["-on", "-id"]

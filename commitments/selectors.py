@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 
-from .models import CLOSED_STATUSES, Agreement, Commitment, Status
+from . import deadlines
+from .models import CLOSED_STATUSES, Agreement, Commitment, Milestone, Status
 
 PROGRESS_KEYS = (
     "total",
@@ -66,3 +67,33 @@ def derived_status(progress: dict[str, Any]) -> str:
     if progress[Status.IN_PROGRESS] or progress[Status.COMPLETED]:
         return Status.IN_PROGRESS
     return Status.NOT_STARTED
+
+
+# --- What needs attention (the admin's index and filters) ------------------------------
+
+UNCHECKED_DAYS = 90
+
+
+def milestones_due_within(now: dt.datetime, days: int) -> QuerySet[Milestone]:
+    """Open, current milestones due in the next ``days`` days, the days counted in each
+    agreement's own zone (today in Tokyo is not today in Washington). One query; the
+    zones in use are read first (one more, small)."""
+    zones = Agreement.objects.values_list("time_zone", flat=True).distinct().order_by()
+    in_window = Q(pk__in=[])
+    for zone in zones:
+        today = deadlines.local_today(now, zone)
+        in_window |= Q(
+            commitment__agreement__time_zone=zone,
+            due_on__gte=today,
+            due_on__lte=today + dt.timedelta(days=days),
+        )
+    return Milestone.objects.open().filter(in_window, archived_at__isnull=True)
+
+
+def not_checked_since(queryset: QuerySet[Any], now: dt.datetime) -> QuerySet[Any]:
+    """Commitments or milestones whose newest sourced-log entry is older than
+    ``UNCHECKED_DAYS`` days (UTC dates), or that have none."""
+    cutoff = now.date() - dt.timedelta(days=UNCHECKED_DAYS)
+    return queryset.annotate(last_checked_on=Max("log__on")).filter(
+        Q(last_checked_on__isnull=True) | Q(last_checked_on__lt=cutoff), archived_at__isnull=True
+    )

@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -22,7 +23,9 @@ from .deadlines import Anchor, DeadlineRule, RuleKind
 from .models import (
     CLOSED_STATUSES,
     Agreement,
+    Commitment,
     DeadlineRevision,
+    LogEntry,
     Milestone,
     MilestonePart,
     Party,
@@ -72,21 +75,17 @@ def milestone_set_status(
     tz = milestone.commitment.agreement.time_zone
     _check_allowed(by)
     check_status_change(milestone, status, evidence_url, completed_on, now=now)
-    if expected_version is not None and expected_version != milestone.version:
-        raise ConflictError(
-            f"milestone {milestone.pk} has changed since you loaded it "
-            f"(version {expected_version}, now {milestone.version}); reload and try again",
-            field="version",
-        )
     if status == Status.COMPLETED and completed_on is None:
         completed_on = deadlines.local_today(now, tz)
+    # Without an expected version the caller vouches for the copy it holds.
+    expected = milestone.version if expected_version is None else expected_version
 
     with transaction.atomic():
         if party is not None:
             return _set_part_status(
-                milestone, party, status, by, note, evidence_url, completed_on, now
+                milestone, party, status, by, note, evidence_url, completed_on, now, expected
             )
-        update = _apply(milestone, status, by, note, evidence_url, completed_on, now)
+        update = _apply(milestone, status, by, note, evidence_url, completed_on, now, expected)
         if status == Status.COMPLETED:
             MilestonePart.objects.filter(milestone=milestone).exclude(
                 status__in=CLOSED_STATUSES
@@ -153,6 +152,7 @@ def _apply(
     evidence_url: str,
     completed_on: dt.date | None,
     now: dt.datetime,
+    expected_version: int,
 ) -> StatusUpdate:
     """Write one milestone-level transition: conditional update, history row, and the
     recomputation of what depends on this milestone's completion."""
@@ -165,17 +165,15 @@ def _apply(
         "completed_on": completed_on if status == Status.COMPLETED else None,
         "last_note": note or milestone.last_note,
         "evidence_url": evidence_url or milestone.evidence_url,
-        "version": F("version") + 1,
-        "updated_at": now,
     }
-    # The conditional update is the lock: if another writer got there first, the
-    # version no longer matches and we refuse rather than overwrite their change.
-    changed = Milestone.objects.filter(pk=milestone.pk, version=milestone.version).update(**fields)
-    if changed != 1:
-        raise ConflictError(
-            f"milestone {milestone.pk} was changed by someone else; reload and try again",
-            field="version",
-        )
+    _write_versioned(
+        milestone,
+        expected_version=expected_version,
+        changes=fields,
+        by=by,
+        now=now,
+        reason=f"status {before} → {status}",
+    )
     update = StatusUpdate.objects.create(
         milestone=milestone,
         by=by,
@@ -224,6 +222,7 @@ def _set_part_status(
     evidence_url: str,
     completed_on: dt.date | None,
     now: dt.datetime,
+    expected_version: int,
 ) -> StatusUpdate:
     part = (
         MilestonePart.objects.select_for_update().filter(milestone=milestone, party=party).first()
@@ -234,6 +233,15 @@ def _set_part_status(
         )
     if part.status == status and not note:
         raise TransitionError(f"{party.code}'s part is already '{status}'", field="status")
+    # A part's change moves the milestone's version too (pollers and editors see it).
+    _write_versioned(
+        milestone,
+        expected_version=expected_version,
+        changes={},
+        by=by,
+        now=now,
+        reason=f"{party.code}'s part {part.status} → {status}",
+    )
     update = StatusUpdate.objects.create(
         milestone=milestone,
         party=party,
@@ -263,6 +271,7 @@ def _set_part_status(
             evidence_url,
             last,
             now,
+            milestone.version,
         )
     elif status != Status.NOT_STARTED and milestone.status == Status.NOT_STARTED:
         _apply(
@@ -273,10 +282,8 @@ def _set_part_status(
             evidence_url,
             None,
             now,
+            milestone.version,
         )
-    else:
-        Milestone.objects.filter(pk=milestone.pk).update(version=F("version") + 1, updated_at=now)
-        milestone.refresh_from_db()
     return update
 
 
@@ -336,6 +343,7 @@ def milestone_revise_deadline(
     reason: str,
     source: str,
     by: AbstractBaseUser | None,
+    expected_version: int | None = None,
     now: dt.datetime | None = None,
 ) -> DeadlineRevision:
     """Change a milestone's deadline rule (a deadline moved by the parties, or a rule
@@ -354,11 +362,19 @@ def milestone_revise_deadline(
         _check_anchor(milestone, rule.anchor_milestone_id)
     old_rule, old_due = milestone.rule, milestone.due_on
     with transaction.atomic():
-        _store_rule(milestone, rule)
-        milestone.original_due_on = milestone.original_due_on or old_due
         # Only the rule: a full save would write back stale copies of fields that
         # others own (the sweep's overdue_since, a concurrent status change).
-        milestone.save(update_fields=[*RULE_FIELDS, "original_due_on"])
+        _write_versioned(
+            milestone,
+            expected_version=milestone.version if expected_version is None else expected_version,
+            changes={
+                **_rule_fields(rule),
+                "original_due_on": milestone.original_due_on or old_due,
+            },
+            by=by,
+            now=now,
+            reason=f"deadline: {reason}",
+        )
         refresh_deadlines(milestone.commitment.agreement, now=now)
         milestone.refresh_from_db()
         revision = DeadlineRevision.objects.create(
@@ -395,13 +411,15 @@ RULE_FIELDS = [
 ]
 
 
-def _store_rule(milestone: Milestone, rule: DeadlineRule) -> None:
-    milestone.rule_kind = rule.kind
-    milestone.rule_amount = rule.amount
-    milestone.rule_anchor = rule.anchor
-    milestone.rule_anchor_milestone_id = rule.anchor_milestone_id
-    milestone.rule_fixed_date = rule.fixed_date
-    milestone.rule_rrule = rule.rrule
+def _rule_fields(rule: DeadlineRule) -> dict[str, object]:
+    return {
+        "rule_kind": rule.kind,
+        "rule_amount": rule.amount,
+        "rule_anchor": rule.anchor,
+        "rule_anchor_milestone_id": rule.anchor_milestone_id,
+        "rule_fixed_date": rule.fixed_date,
+        "rule_rrule": rule.rrule,
+    }
 
 
 def _check_anchor(milestone: Milestone, anchor_id: int) -> None:
@@ -412,3 +430,264 @@ def _check_anchor(milestone: Milestone, anchor_id: int) -> None:
         )
     if anchor.pk == milestone.pk:
         raise TransitionError("a milestone cannot hang on itself", field="rule")
+
+
+# --- Edits, archiving, and the one version check ---------------------------------------
+#
+# Every edit of an agreement, commitment, milestone or log entry names the version the
+# editor loaded and only the fields the editor changed. ``_write_versioned`` is the one
+# place that compares versions; the admin, the API and the status and deadline services
+# all reach it.
+
+Versioned = Agreement | Commitment | Milestone | LogEntry
+
+# What each edit service may change; the rest has a service of its own (status,
+# deadline rule, archive) or is derived (due dates, the sweep's flag).
+AGREEMENT_FIELDS = frozenset(
+    {"slug", "title", "short_name", "signed_on", "signed_at", "time_zone", "binding", "summary"}
+)
+COMMITMENT_FIELDS = frozenset(
+    {
+        "agreement",
+        "key",
+        "number",
+        "title",
+        "summary",
+        "category",
+        "section",
+        "owner",
+        "assessment",
+        "assessment_note",
+        "assessment_evidence_url",
+        "assessed_on",
+    }
+)
+MILESTONE_FIELDS = frozenset({"commitment", "key", "title", "owner"})
+LOGENTRY_FIELDS = frozenset(
+    {"on", "kind", "text", "source_address", "source_kind", "source_passage"}
+)
+LOGENTRY_OWNERS = ("agreement", "commitment", "milestone")
+
+
+@transaction.atomic
+def agreement_edit(
+    *,
+    agreement: Agreement,
+    expected_version: int,
+    changes: dict[str, object],
+    by: AbstractBaseUser | None,
+    now: dt.datetime | None = None,
+) -> Agreement:
+    """Write the fields an editor changed. The signature date and the time zone are
+    anchors: every deadline counted from them moves with them, in this transaction."""
+    now = now or timezone.now()
+    _check_changes(Agreement, changes, AGREEMENT_FIELDS)
+    _write_versioned(agreement, expected_version=expected_version, changes=changes, by=by, now=now)
+    if {"signed_on", "time_zone"} & changes.keys():
+        refresh_deadlines(agreement, now=now)
+    return agreement
+
+
+@transaction.atomic
+def commitment_edit(
+    *,
+    commitment: Commitment,
+    expected_version: int,
+    changes: dict[str, object],
+    by: AbstractBaseUser | None,
+    now: dt.datetime | None = None,
+) -> Commitment:
+    now = now or timezone.now()
+    _check_changes(Commitment, changes, COMMITMENT_FIELDS)
+    _write_versioned(commitment, expected_version=expected_version, changes=changes, by=by, now=now)
+    return commitment
+
+
+@transaction.atomic
+def milestone_edit(
+    *,
+    milestone: Milestone,
+    expected_version: int,
+    changes: dict[str, object],
+    by: AbstractBaseUser | None,
+    now: dt.datetime | None = None,
+) -> Milestone:
+    """Title, key, owner or commitment. Status goes through ``milestone_set_status``
+    and the rule through ``milestone_revise_deadline``, which keep their own history."""
+    now = now or timezone.now()
+    _check_changes(Milestone, changes, MILESTONE_FIELDS)
+    _write_versioned(milestone, expected_version=expected_version, changes=changes, by=by, now=now)
+    return milestone
+
+
+@transaction.atomic
+def logentry_create(
+    *,
+    by: AbstractBaseUser | None,
+    on: dt.date,
+    kind: str,
+    text: str,
+    source_address: str,
+    source_kind: str = "quote",
+    source_passage: str = "",
+    agreement: Agreement | None = None,
+    commitment: Commitment | None = None,
+    milestone: Milestone | None = None,
+    key: str = "",
+) -> LogEntry:
+    """A sourced entry of what happened. It never changes a status or an assessment."""
+    owners = [o for o in (agreement, commitment, milestone) if o is not None]
+    if len(owners) != 1:
+        raise TransitionError("an entry belongs to one agreement, commitment or milestone")
+    if not source_address.strip():
+        raise TransitionError("name the source (address or seed file)", field="source_address")
+    entry = LogEntry(
+        key=key or f"staff-{uuid.uuid4().hex[:16]}",
+        agreement=agreement,
+        commitment=commitment,
+        milestone=milestone,
+        on=on,
+        kind=kind,
+        text=text,
+        source_address=source_address,
+        source_kind=source_kind,
+        source_passage=source_passage,
+        by=by,
+    )
+    try:
+        entry.full_clean(exclude=["agreement", "commitment", "milestone", "by"])
+    except ValidationError as exc:
+        field, errors = next(iter(exc.message_dict.items()))
+        raise TransitionError(errors[0], field=field) from None
+    entry._history_user = by  # type: ignore[attr-defined]
+    entry.save()
+    return entry
+
+
+@transaction.atomic
+def logentry_edit(
+    *,
+    entry: LogEntry,
+    expected_version: int,
+    changes: dict[str, object],
+    by: AbstractBaseUser | None,
+    now: dt.datetime | None = None,
+) -> LogEntry:
+    now = now or timezone.now()
+    _check_changes(LogEntry, changes, LOGENTRY_FIELDS)
+    _write_versioned(entry, expected_version=expected_version, changes=changes, by=by, now=now)
+    return entry
+
+
+def agreement_archive(*, agreement: Agreement, by: AbstractBaseUser | None) -> Agreement:
+    return _archive(agreement, by=by)
+
+
+def commitment_archive(*, commitment: Commitment, by: AbstractBaseUser | None) -> Commitment:
+    return _archive(commitment, by=by)
+
+
+def milestone_archive(*, milestone: Milestone, by: AbstractBaseUser | None) -> Milestone:
+    return _archive(milestone, by=by)
+
+
+def logentry_archive(*, entry: LogEntry, by: AbstractBaseUser | None) -> LogEntry:
+    return _archive(entry, by=by)
+
+
+@transaction.atomic
+def _archive(obj: Versioned, *, by: AbstractBaseUser | None) -> Versioned:
+    """Records with history are archived, never deleted: the trail stays readable and
+    the loader does not bring an archived record back."""
+    if obj.archived_at is not None:
+        raise TransitionError(f"this {obj._meta.verbose_name} is already archived")
+    now = timezone.now()
+    _write_versioned(
+        obj,
+        expected_version=obj.version,
+        changes={"archived_at": now},
+        by=by,
+        now=now,
+        reason="archived",
+    )
+    return obj
+
+
+def _check_changes(
+    model: type[models.Model], changes: dict[str, object], allowed: frozenset[str]
+) -> None:
+    """Guard clauses for an edit: only editable fields, each valid by its model field
+    (length, line breaks, addresses), named in the refusal."""
+    for name, value in changes.items():
+        field = model._meta.get_field(name)
+        if field.name not in allowed:
+            raise TransitionError(f"'{name}' cannot be changed here", field=name)
+        if value in field.empty_values:
+            if not field.blank:
+                raise TransitionError(f"{field.verbose_name} is required", field=field.name)
+            continue
+        if isinstance(field, models.ForeignKey):
+            continue
+        try:
+            field.run_validators(value)
+            if field.choices:
+                field.validate(value, None)
+        except ValidationError as exc:
+            raise TransitionError(" ".join(exc.messages), field=field.name) from None
+
+
+def _write_versioned(
+    obj: Versioned,
+    *,
+    expected_version: int,
+    changes: dict[str, object],
+    by: AbstractBaseUser | None,
+    now: dt.datetime,
+    reason: str = "",
+) -> None:
+    """THE version check. Write ``changes`` only if the row is still at the version the
+    caller read, moving the version on; then record the audit row and refresh ``obj``.
+
+    The conditional update is the lock: if another writer got there first the version
+    no longer matches, nothing is written, and ConflictError says who changed what.
+    ``QuerySet.update`` sends no signals, so the audit row is written here."""
+    model = type(obj)
+    updated = model._default_manager.filter(pk=obj.pk, version=expected_version).update(
+        **changes, version=F("version") + 1, updated_at=now
+    )
+    if updated != 1:
+        raise ConflictError(_describe_conflict(model, obj.pk, expected_version), field="version")
+    obj.refresh_from_db()
+    model.history.bulk_history_create(  # type: ignore[attr-defined]
+        [obj],
+        update=True,
+        default_user=by,
+        default_date=now,
+        default_change_reason=reason,
+        custom_historical_attrs={"history_username": by.get_username() if by else ""},
+    )
+
+
+def _describe_conflict(model: type[models.Model], pk: object, expected: int) -> str:
+    """Who changed what since version ``expected``, from the audit trail."""
+    noun = model._meta.verbose_name
+    current = model._default_manager.filter(pk=pk).values_list("version", flat=True).first()
+    if current is None:
+        return f"This {noun} no longer exists. Nothing was saved."
+    trail = model.history.filter(id=pk).order_by("-version", "-history_id")  # type: ignore[attr-defined]
+    newer = list(trail.filter(version__gt=expected).select_related(None))
+    base = trail.filter(version__lte=expected).first()
+    who = sorted({r.history_username or "the system" for r in newer}) or ["the system"]
+    what = ""
+    if base is not None and newer:
+        delta = newer[0].diff_against(base, excluded_fields=["version", "archived_at"])
+        changed = set(delta.changed_fields)
+        labels = [str(f.verbose_name) for f in model._meta.fields if f.name in changed]
+        what = f" ({', '.join(labels)})" if labels else ""
+    when = f" at {newer[0].history_date:%Y-%m-%d %H:%M} UTC" if newer else ""
+    return (
+        f"Someone else changed this {noun} while you were editing it: "
+        f"{' and '.join(who)} changed it{what}{when}. You loaded version {expected}; it is "
+        f"now at version {current}. Nothing was saved. Load it again to see their "
+        "change, then make yours again."
+    )

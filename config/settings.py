@@ -334,3 +334,16 @@ CORS_ALLOW_METHODS = ["GET", "HEAD", "OPTIONS"]
 CORS_ALLOW_HEADERS = ["accept", "if-none-match", "if-modified-since"]
 CORS_EXPOSE_HEADERS = ["ETag", "Last-Modified", "X-Tracker-As-Of", "Retry-After"]
 CORS_ALLOW_CREDENTIALS = False
+
+# --- The admin: audit trail, API token section ---------------------------------------
+# django-simple-history keeps old -> new of titles, rules, owners, sources, assessments
+# and log entries; its middleware names the staff user for saves made by the admin.
+INSTALLED_APPS += ["simple_history"]
+# Reverting from the history page would save around the services (and their version
+# check); staff copy old values from the trail instead.
+SIMPLE_HISTORY_REVERT_DISABLED = True
+MIDDLEWARE += ["simple_history.middleware.HistoryRequestMiddleware"]
+# knox's tokens under the name the README uses ("API tokens"), not "Knox".
+INSTALLED_APPS = [
+    "tracker.apps.ApiTokensConfig" if app == "knox" else app for app in INSTALLED_APPS
+]

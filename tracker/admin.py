@@ -131,3 +131,6 @@ class AlertInline(admin.TabularInline):
 
 # The milestone's page shows its alerts; the domain's admin knows nothing of alerts.
 MilestoneAdmin.inlines = [*MilestoneAdmin.inlines, AlertInline]
+
+# The admin index opens with what needs attention (tracker.attention).
+admin.site.index_template = "admin/tracker_index.html"

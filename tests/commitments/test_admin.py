@@ -46,7 +46,7 @@ def form_data(m: Milestone, **changes: object) -> dict[str, object]:
         "revision_reason": "",
         "revision_source": "",
     }
-    for prefix in ("parts", "updates", "revisions", "sources", "alerts"):
+    for prefix in ("parts", "updates", "revisions", "sources", "log", "log-2", "alerts"):
         data.update({f"{prefix}-TOTAL_FORMS": 0, f"{prefix}-INITIAL_FORMS": 0})
     data["parts-TOTAL_FORMS"] = data["parts-INITIAL_FORMS"] = m.parts.count()
     for i, part in enumerate(m.parts.all()):
@@ -292,7 +292,9 @@ def test_times_on_a_milestone_page_read_in_the_agreement_zone(client, alice, min
     milestone_set_status(milestone=ministerial, status=Status.AT_RISK, by=alice, note="Slipping")
     client.force_login(alice)
     page = client.get(change_url(ministerial)).content.decode()
-    # NOW is 03:00 UTC, which is noon in Tokyo.
-    assert "noon" in page
+    # NOW is 03:00 UTC, which is noon in Tokyo: every time on the page names its zone.
+    assert page.count("2026-11-21 12:00 JST") >= 2  # updated, and the history row
+    assert "noon" not in page
+    # The list mixes agreements: its time column reads in one zone, named.
     listing = client.get(reverse("admin:commitments_milestone_changelist")).content.decode()
-    assert "2026-11-21 12:00 JST" in listing
+    assert "2026-11-21 03:00 UTC" in listing and "12:00 JST" not in listing

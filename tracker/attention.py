@@ -1,0 +1,75 @@
+"""What needs a staff editor's attention, at the top of the admin index: overdue now,
+due in the next 30 days (days counted in each agreement's zone), alerts that failed,
+and records nothing was checked on for 90 days. Reads only, in a constant number of
+queries whatever the number of milestones (a test pins it)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.urls import reverse
+
+from commitments import selectors
+from commitments.models import Commitment, Milestone
+
+from .models import Alert
+
+SHOWN = 8  # rows listed under each heading; the count says how many there are
+DUE_SOON_DAYS = 30
+
+
+@dataclass
+class Heading:
+    title: str
+    count: int
+    link: str
+    rows: list[Any] = field(default_factory=list)
+
+
+def failed_alert_count() -> int:
+    """Alerts that gave up. The one place the index asks the alert pipeline (which is
+    being reworked): change this function when the delivery rows change."""
+    return Alert.objects.filter(failed=True).count()
+
+
+def needs_attention(now: dt.datetime) -> list[Heading]:
+    milestones = Milestone.objects.select_related("commitment__agreement")
+    overdue = milestones.overdue_at(now).filter(archived_at__isnull=True)
+    due_soon = selectors.milestones_due_within(now, DUE_SOON_DAYS).select_related(
+        "commitment__agreement"
+    )
+    unchecked_c = selectors.not_checked_since(Commitment.objects.all(), now)
+    unchecked_m = selectors.not_checked_since(milestones.open(), now)
+    milestone_list = reverse("admin:commitments_milestone_changelist")
+    commitment_list = reverse("admin:commitments_commitment_changelist")
+    return [
+        Heading(
+            "Overdue now",
+            overdue.count(),
+            f"{milestone_list}?overdue=yes&archived=no",
+            list(overdue.order_by("overdue_from", "id")[:SHOWN]),
+        ),
+        Heading(
+            f"Due in the next {DUE_SOON_DAYS} days",
+            due_soon.count(),
+            f"{milestone_list}?due_within={DUE_SOON_DAYS}&archived=no",
+            list(due_soon.order_by("due_on", "id")[:SHOWN]),
+        ),
+        Heading(
+            "Alerts that failed",
+            failed_alert_count(),
+            reverse("admin:tracker_alert_changelist") + "?state=failed",
+        ),
+        Heading(
+            f"Commitments not checked for {selectors.UNCHECKED_DAYS} days",
+            unchecked_c.count(),
+            f"{commitment_list}?unchecked=90&archived=no",
+        ),
+        Heading(
+            f"Open milestones not checked for {selectors.UNCHECKED_DAYS} days",
+            unchecked_m.count(),
+            f"{milestone_list}?unchecked=90&archived=no",
+        ),
+    ]
