@@ -69,20 +69,32 @@ def label(kind: str) -> str:
     return f"DUE IN {days} DAY{'S' if days != 1 else ''}"
 
 
+def one_line(text: str) -> str:
+    """A header value on one line: a title typed with a line break must not make the
+    message unsendable (Django refuses headers with newlines)."""
+    return " ".join(text.split())
+
+
 def send_alerts(recipient: str, alerts: list[Alert], *, now: dt.datetime) -> None:
+    alerts_message(recipient, alerts, now=now).send()
+
+
+def alerts_message(
+    recipient: str, alerts: list[Alert], *, now: dt.datetime
+) -> EmailMultiAlternatives:
     """One email for all of a recipient's alerts in this run; the subject names the
-    most urgent one."""
+    most urgent one. Built in full here (headers checked), sent by the caller."""
     items = sorted(
         (describe(a, now) for a in alerts),
         key=lambda i: (AlertKind.urgency(i["alert"].kind), i["milestone"].due_on or dt.date.max),
     )
     top = items[0]
-    subject = f"{top['label']}: {top['milestone'].title}"
+    subject = f"{top['label']}: {one_line(top['milestone'].title)}"
     if top["milestone"].due_on:
         subject += f" (due {top['milestone'].due_on.isoformat()})"
     if len(items) > 1:
         subject += f" and {len(items) - 1} more"
-    _send(recipient, subject, "tracker/email/alerts", {"items": items})
+    return _message(recipient, subject, "tracker/email/alerts", {"items": items})
 
 
 def send_digest(recipient: str, context: dict[str, Any]) -> None:
@@ -90,10 +102,12 @@ def send_digest(recipient: str, context: dict[str, Any]) -> None:
         f"Weekly digest: {len(context['overdue'])} overdue, "
         f"{len(context['upcoming'])} due in the next 30 days"
     )
-    _send(recipient, subject, "tracker/email/digest", context)
+    _message(recipient, subject, "tracker/email/digest", context).send()
 
 
-def _send(recipient: str, subject: str, template: str, context: dict[str, Any]) -> None:
+def _message(
+    recipient: str, subject: str, template: str, context: dict[str, Any]
+) -> EmailMultiAlternatives:
     url = unsubscribe_url(recipient)
     context = {**context, "unsubscribe_url": url, "site_url": settings.SITE_URL}
     message = EmailMultiAlternatives(
@@ -106,4 +120,5 @@ def _send(recipient: str, subject: str, template: str, context: dict[str, Any]) 
         },
     )
     message.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
-    message.send()
+    message.message()  # builds the headers now: a bad one raises here, not mid-batch
+    return message

@@ -8,7 +8,7 @@ import time_machine
 from commitments.models import Milestone, Status
 from commitments.services import milestone_set_status
 from tests.conftest import free_port
-from tracker import delivery, sweep
+from tracker import delivery, dispatch, sweep
 from tracker.emails import unsubscribe_token
 from tracker.models import Alert, OptOut, Subscription
 
@@ -138,6 +138,7 @@ def test_one_click_unsubscribe_without_logging_in(client, followers):
     assert OptOut.objects.filter(email="newsroom@example.org").exists()
     with time_machine.travel(AFTER, tick=False):
         sweep.run()
+        dispatch.run()
     assert set(Alert.objects.values_list("recipient", flat=True)) == {"analyst@example.org"}
 
 
