@@ -140,9 +140,9 @@ class Audience:
             left = deadlines.days_remaining(event.due_on, now=event.at, time_zone=m.time_zone())
         found: dict[str, Recipient] = {}
         owner = m.owner or m.commitment.owner
-        if owner is not None and owner.email and kind in OWNER_KINDS:
-            if kind != "due_soon" or _nearest(DEFAULT_LEAD_DAYS, left) == event.lead_days:
-                found[owner.email.lower()] = Recipient(Channel.EMAIL, owner.email.lower())
+        owner_hears = kind != "due_soon" or _nearest(DEFAULT_LEAD_DAYS, left) == event.lead_days
+        if owner is not None and owner.email and kind in OWNER_KINDS and owner_hears:
+            found[owner.email.lower()] = Recipient(Channel.EMAIL, owner.email.lower())
         for sub in self.subscriptions:
             if sub.pk in self.silenced or not sub.address or not sub.covers(m):
                 continue

@@ -17,6 +17,7 @@ fails on its own rows, with the error; the others go on.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import smtplib
@@ -149,10 +150,8 @@ def _send_emails(by_recipient: dict[str, list[Alert]], result: DeliveryResult) -
         for recipient, items in by_recipient.items():
             _send_one(connection, recipient, items, result)
     finally:
-        try:
+        with contextlib.suppress(TRANSPORT_ERRORS):
             connection.close()
-        except TRANSPORT_ERRORS:
-            pass
 
 
 def _send_one(connection: Any, recipient: str, items: list[Alert], result: DeliveryResult) -> None:
@@ -181,10 +180,8 @@ def _send_one(connection: Any, recipient: str, items: list[Alert], result: Deliv
 
 
 def _close_quietly(connection: Any) -> None:
-    try:
+    with contextlib.suppress(TRANSPORT_ERRORS):
         connection.close()
-    except TRANSPORT_ERRORS:
-        pass
     connection.connection = None  # the next send opens a fresh one
 
 
