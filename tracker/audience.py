@@ -5,7 +5,8 @@ an opt-out or a subscription switched off in the meantime is obeyed.
 Recipients of an event on milestone M:
   the owner of M (or of its commitment), for due-soon, overdue and completed news,
   + every active, confirmed subscription covering M that wants that kind,
-  + every active webhook endpoint covering M's agreement that wants that kind,
+  + every active webhook endpoint covering M's agreement that wants that kind (due-soon
+    at the default lead times, 30, 7 and 1 days, as for owners),
   - addresses that opted out of everything, and subscriptions opted out of,
   and nothing at all for an archived milestone (or one of an archived commitment or
   agreement).
@@ -140,8 +141,9 @@ class Audience:
             left = deadlines.days_remaining(event.due_on, now=event.at, time_zone=m.time_zone())
         found: dict[str, Recipient] = {}
         owner = m.owner or m.commitment.owner
-        owner_hears = kind != "due_soon" or _nearest(DEFAULT_LEAD_DAYS, left) == event.lead_days
-        if owner is not None and owner.email and kind in OWNER_KINDS and owner_hears:
+        # Owners and endpoints have no lead times of their own: the defaults (30, 7, 1).
+        default_hears = kind != "due_soon" or _nearest(DEFAULT_LEAD_DAYS, left) == event.lead_days
+        if owner is not None and owner.email and kind in OWNER_KINDS and default_hears:
             found[owner.email.lower()] = Recipient(Channel.EMAIL, owner.email.lower())
         for sub in self.subscriptions:
             if sub.pk in self.silenced or not sub.address or not sub.covers(m):
@@ -155,7 +157,7 @@ class Audience:
         hooks = [
             Recipient(Channel.WEBHOOK, e.recipient, endpoint_id=e.pk)
             for e in self.endpoints
-            if kind in e.kinds and _endpoint_covers(e, m)
+            if kind in e.kinds and default_hears and _endpoint_covers(e, m)
         ]
         return people + hooks
 
