@@ -98,19 +98,26 @@ def discover(now: dt.datetime | None = None) -> int:
 def run(*, now: dt.datetime | None = None, batch_size: int = BATCH) -> DispatchResult:
     """Discover, then dispatch every pending event. Safe to run twice at once."""
     result = DispatchResult(discovered=discover(now))
-    while True:
-        done = _dispatch_batch(now or timezone.now(), batch_size, result)
-        if not done:
-            return result
+    tried: set[int] = set()  # an event that failed waits for the next run
+    while _dispatch_batch(now or timezone.now(), batch_size, result, tried):
+        pass
+    return result
 
 
 def pending() -> QuerySet[Event]:
     return Event.objects.filter(dispatched_at__isnull=True, failed=False)
 
 
-def _dispatch_batch(now: dt.datetime, batch_size: int, result: DispatchResult) -> int:
+def _dispatch_batch(
+    now: dt.datetime, batch_size: int, result: DispatchResult, tried: set[int]
+) -> int:
     with transaction.atomic():
-        events = list(pending().select_for_update(skip_locked=True).order_by("id")[:batch_size])
+        events = list(
+            pending()
+            .exclude(pk__in=tried)
+            .select_for_update(skip_locked=True)
+            .order_by("id")[:batch_size]
+        )
         if not events:
             return 0
         audience = Audience.load()
@@ -122,6 +129,7 @@ def _dispatch_batch(now: dt.datetime, batch_size: int, result: DispatchResult) -
                 alerts += _expand(event, milestones[event.milestone_id], audience, now)
             except Exception as exc:  # this event's fault; the others go on
                 _record_failure(event, exc)
+                tried.add(event.pk)
                 result.failed += 1
                 continue
             ok.append(event.pk)
