@@ -11,6 +11,7 @@ class TrackerConfig(AppConfig):
         from django.db.models.signals import post_migrate, post_save
 
         from commitments.models import StatusUpdate
+        from commitments.signals import staff_login_created
 
         from . import signals
         from .permissions import ensure_permissions
@@ -23,3 +24,4 @@ class TrackerConfig(AppConfig):
         post_save.connect(
             signals.history_row_saved, sender=StatusUpdate, dispatch_uid="tracker.doorbell"
         )
+        staff_login_created.connect(signals.subscribe_staff_login, dispatch_uid="tracker.staff")
