@@ -65,7 +65,7 @@ def _send_one(sub: Subscription, week_of: dt.date, now: dt.datetime) -> int:
     except IntegrityError:
         return 0  # this week's digest went out already (or is going out elsewhere)
     try:
-        emails.send_digest(sub.address, _content(sub, week_of, now))
+        emails.send_digest(sub.address, _content(sub, week_of, now), subscription=sub)
     except (smtplib.SMTPException, OSError) as exc:
         log.warning("digest for subscription %s failed, will retry: %s", sub.pk, exc)
         claim.delete()

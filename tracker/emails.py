@@ -14,9 +14,14 @@ from django.urls import reverse
 from commitments import deadlines
 from commitments.models import Milestone
 
+from . import unsubscribe
 from .models import Alert, AlertKind
 
 UNSUBSCRIBE_SALT = "tracker.unsubscribe"
+
+# The address-bearing tokens below are the first pipeline's, kept for links in emails
+# already sent (tracker.views.unsubscribe reads them); new messages carry
+# tracker.unsubscribe's tokens, which name no address.
 
 
 def unsubscribe_token(email: str) -> str:
@@ -94,28 +99,45 @@ def alerts_message(
         subject += f" (due {top['milestone'].due_on.isoformat()})"
     if len(items) > 1:
         subject += f" and {len(items) - 1} more"
-    return _message(recipient, subject, "tracker/email/alerts", {"items": items})
+    # The link silences the subscription behind the most urgent alert (or, for an
+    # owner's alert, offers everything to this address).
+    links = unsubscribe.urls(alert=top["alert"])
+    return _message(recipient, subject, "tracker/email/alerts", {"items": items}, links)
 
 
-def send_digest(recipient: str, context: dict[str, Any]) -> None:
+def send_digest(recipient: str, context: dict[str, Any], subscription: Any = None) -> None:
     subject = (
         f"Weekly digest: {len(context['overdue'])} overdue, "
         f"{len(context['upcoming'])} due in the next 30 days"
     )
-    _message(recipient, subject, "tracker/email/digest", context).send()
+    links = (
+        unsubscribe.urls(subscription=subscription)
+        if subscription is not None
+        else {"page": unsubscribe_url(recipient), "one_click": unsubscribe_url(recipient)}
+    )
+    _message(recipient, subject, "tracker/email/digest", context, links).send()
 
 
 def _message(
-    recipient: str, subject: str, template: str, context: dict[str, Any]
+    recipient: str,
+    subject: str,
+    template: str,
+    context: dict[str, Any],
+    links: dict[str, str],
 ) -> EmailMultiAlternatives:
-    url = unsubscribe_url(recipient)
-    context = {**context, "unsubscribe_url": url, "site_url": settings.SITE_URL}
+    url = links["page"]
+    context = {
+        **context,
+        "unsubscribe_url": url,
+        "unsubscribe_days": settings.TRACKER_UNSUBSCRIBE_LINK_DAYS,
+        "site_url": settings.SITE_URL,
+    }
     message = EmailMultiAlternatives(
         subject=subject,
         body=render_to_string(f"{template}.txt", context),
         to=[recipient],
         headers={
-            "List-Unsubscribe": f"<{url}>",
+            "List-Unsubscribe": f"<{links['one_click']}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
     )
