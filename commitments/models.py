@@ -360,7 +360,7 @@ class Milestone(models.Model):
             # ones no longer should be. A sweep that finds nothing reads almost nothing.
             models.Index(
                 fields=["overdue_from"],
-                condition=Q(overdue_since__isnull=True) & ~Q(status__in=["completed", "cancelled"]),
+                condition=Q(overdue_since__isnull=True) & ~Q(status__in=list(CLOSED_STATUSES)),
                 name="milestone_to_flag_idx",
             ),
             models.Index(
@@ -378,7 +378,7 @@ class Milestone(models.Model):
             ),
             models.Index(
                 fields=["id"],
-                condition=Q(overdue_since__isnull=False, status__in=["completed", "cancelled"]),
+                condition=Q(overdue_since__isnull=False, status__in=list(CLOSED_STATUSES)),
                 name="milestone_flagged_closed_idx",
             ),
         ]

@@ -1,4 +1,8 @@
-"""The two staff groups. Editors change status and notes; viewers only look."""
+"""The two staff groups. Editors change status and notes; viewers only look.
+
+Each app grants the groups its own permissions (``grant``): this module names the
+domain's; the tracker adds its own from ``TrackerConfig.ready``.
+"""
 
 from __future__ import annotations
 
@@ -8,60 +12,46 @@ EDITORS = "Tracker editors"
 VIEWERS = "Tracker viewers"
 
 VIEW_MODELS = [
-    "commitments.agreement",
-    "commitments.commitment",
-    "commitments.milestone",
-    "commitments.milestonepart",
-    "commitments.party",
-    "commitments.source",
-    "commitments.statusupdate",
-    "commitments.deadlinerevision",
-    "commitments.lead",
-    "commitments.logentry",
-    "tracker.alert",
-    "tracker.subscription",
-    "tracker.sweeprun",
-    "tracker.optout",
-    "tracker.digestsent",
+    "agreement",
+    "commitment",
+    "milestone",
+    "milestonepart",
+    "party",
+    "source",
+    "statusupdate",
+    "deadlinerevision",
+    "lead",
+    "logentry",
 ]
 EDITOR_EXTRA = [
-    "commitments.change_milestone",
-    "commitments.set_milestone_status",
-    "commitments.change_commitment",
-    "commitments.add_source",
-    "commitments.change_source",
-    "commitments.add_logentry",
-    "commitments.change_logentry",
-    "tracker.add_subscription",
-    "tracker.change_subscription",
-    "tracker.change_alert",
+    "change_milestone",
+    "set_milestone_status",
+    "change_commitment",
+    "add_source",
+    "change_source",
+    "add_logentry",
+    "change_logentry",
 ]
 
 
-def _perms(names: list[str]) -> Any:
-    from django.contrib.auth.models import Permission
-    from django.db.models import Q
+def grant(app_label: str, *, view_models: list[str], editor_extra: list[str]) -> None:
+    """Give the two groups exactly these permissions of ``app_label`` (creating the
+    groups if needed), leaving other apps' permissions alone. Idempotent."""
+    from django.contrib.auth.models import Group, Permission
 
-    query = Q(pk__in=[])
-    for name in names:
-        app_label, codename = name.split(".")
-        query |= Q(content_type__app_label=app_label, codename=codename)
-    return Permission.objects.filter(query)
+    views = [f"view_{m}" for m in view_models]
+    for name, codenames in ((VIEWERS, views), (EDITORS, views + editor_extra)):
+        group, _ = Group.objects.get_or_create(name=name)
+        ours = Permission.objects.filter(content_type__app_label=app_label)
+        group.permissions.remove(*ours.exclude(codename__in=codenames))
+        group.permissions.add(*ours.filter(codename__in=codenames))
 
 
-def ensure_groups(**kwargs: Any) -> None:
-    from django.apps import apps
+def ensure_groups(app_config: Any = None, **kwargs: Any) -> None:
     from django.contrib.auth.management import create_permissions
-    from django.contrib.auth.models import Group
 
-    # post_migrate reaches this app before the apps after it in INSTALLED_APPS
-    # (tracker) have their permissions: create them all first, or a first migrate
-    # would leave the groups without the tracker's.
-    for app_config in apps.get_app_configs():
+    # post_migrate may reach this app before auth has made its permissions on a
+    # first migrate: make them now (idempotent).
+    if app_config is not None:
         create_permissions(app_config, verbosity=0)
-
-    views = [f"{m.split('.')[0]}.view_{m.split('.')[1]}" for m in VIEW_MODELS]
-    viewers, _ = Group.objects.get_or_create(name=VIEWERS)
-    viewers.permissions.set(_perms(views))
-    editors, _ = Group.objects.get_or_create(name=EDITORS)
-    editors.permissions.set(_perms(views + EDITOR_EXTRA))
+    grant("commitments", view_models=VIEW_MODELS, editor_extra=EDITOR_EXTRA)

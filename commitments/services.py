@@ -15,9 +15,6 @@ from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from tracker import alerts as tracker_alerts
-from tracker import tasks as tracker_tasks
-
 from . import deadlines
 from .deadlines import Anchor, DeadlineRule, RuleKind
 from .models import (
@@ -185,10 +182,8 @@ def _apply(
         completed_on=completed_on,
         due_on=milestone.due_on,
     )
-    # The alert that this change makes due is written in this same transaction (an
-    # outbox); the delivery task is only rung once the transaction has committed.
-    tracker_alerts.queue_completed(update)
-    tracker_tasks.kick_delivery()
+    # The history row is the outbox: whoever reacts to changes (the tracker's alerts)
+    # reads it once this transaction has committed. Nothing else to tell anyone here.
     milestone.refresh_from_db()
     if milestone.rule_kind == RuleKind.RECURRING and status == Status.COMPLETED:
         _roll_over(milestone, now)

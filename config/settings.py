@@ -347,3 +347,17 @@ MIDDLEWARE += ["simple_history.middleware.HistoryRequestMiddleware"]
 INSTALLED_APPS = [
     "tracker.apps.ApiTokensConfig" if app == "knox" else app for app in INSTALLED_APPS
 ]
+# --- Alerts: dispatch, webhooks, unsubscribe (tracker/dispatch.py, webhooks.py) -----
+# The dispatcher reads the history table past a cursor that moves this long after it
+# saw an id: longer than any transaction that writes history may take to commit.
+TRACKER_DISPATCH_GRACE_SECONDS = env_int("TRACKER_DISPATCH_GRACE_SECONDS", 600)
+# Webhooks: a short timeout, no redirects, and no loopback/private/link-local targets
+# unless allowed (the tests allow loopback); an endpoint is disabled after this many
+# failed deliveries in a row.
+TRACKER_WEBHOOK_TIMEOUT_SECONDS = env_int("TRACKER_WEBHOOK_TIMEOUT_SECONDS", 5)
+TRACKER_WEBHOOK_ALLOW_PRIVATE = env_bool("TRACKER_WEBHOOK_ALLOW_PRIVATE", default=False)
+TRACKER_WEBHOOK_DISABLE_AFTER = env_int("TRACKER_WEBHOOK_DISABLE_AFTER", 20)
+# Unsubscribe links in an email's body expire after this many days; the one-click
+# List-Unsubscribe header's link lasts for the message's lifetime (ONECLICK days).
+TRACKER_UNSUBSCRIBE_LINK_DAYS = env_int("TRACKER_UNSUBSCRIBE_LINK_DAYS", 30)
+TRACKER_UNSUBSCRIBE_ONECLICK_DAYS = env_int("TRACKER_UNSUBSCRIBE_ONECLICK_DAYS", 3650)

@@ -3,13 +3,23 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 
 from commitments.admin import MilestoneAdmin
 
-from . import delivery
-from .models import Alert, DigestSent, OptOut, Subscription, SweepRun
+from . import delivery, webhooks
+from .forms import SubscriptionForm, WebhookEndpointForm
+from .models import (
+    Alert,
+    DigestSent,
+    Event,
+    OptOut,
+    Subscription,
+    SweepRun,
+    WebhookAttempt,
+    WebhookEndpoint,
+)
 
 
 class AlertStateFilter(admin.SimpleListFilter):
@@ -38,10 +48,11 @@ class AlertStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = [
         "created_at",
         "kind",
+        "channel",
         "milestone",
         "recipient",
         "due_on",
@@ -50,12 +61,13 @@ class AlertAdmin(admin.ModelAdmin):
         "sent_at",
         "last_error",
     ]
-    list_filter = [AlertStateFilter, "kind"]
+    list_filter = [AlertStateFilter, "channel", "kind"]
     list_select_related = ["milestone"]
     search_fields = ["recipient", "milestone__title"]
     date_hierarchy = "created_at"
     actions = ["retry_failed"]
     readonly_fields = [f.name for f in Alert._meta.fields]
+    show_facets = admin.ShowFacets.ALWAYS  # the failed count, next to the filter
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -66,8 +78,47 @@ class AlertAdmin(admin.ModelAdmin):
         self.message_user(request, f"{count} alert(s) queued again.", messages.SUCCESS)
 
 
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["created_at", "kind", "milestone", "due_on", "state", "attempts", "last_error"]
+    list_filter = ["failed", "kind"]
+    list_select_related = ["milestone"]
+    search_fields = ["milestone__title"]
+    readonly_fields = [f.name for f in Event._meta.fields]
+    actions = ["retry_failed"]
+    show_facets = admin.ShowFacets.ALWAYS
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Dispatch the selected failed events again")
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
+        count = queryset.filter(dispatched_at__isnull=True).update(
+            failed=False, attempts=0, last_error=""
+        )
+        self.message_user(request, f"{count} event(s) queued again.", messages.SUCCESS)
+
+
+class ProblemFilter(admin.SimpleListFilter):
+    title = "problem"
+    parameter_name = "problem"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", "Has a problem"), ("suppressed", "Suppressed by an opt-out")]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Subscription]
+    ) -> QuerySet[Subscription]:
+        if self.value() == "yes":
+            return queryset.exclude(last_error="")
+        if self.value() == "suppressed":
+            return queryset.filter(suppressed=True)
+        return queryset
+
+
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = SubscriptionForm
     list_display = [
         "address",
         "user",
@@ -78,21 +129,111 @@ class SubscriptionAdmin(admin.ModelAdmin):
         "lead_days",
         "time_zone",
         "active",
+        "opt_out",
+        "last_error",
     ]
-    list_filter = ["active", "agreement"]
+    list_filter = ["active", ProblemFilter, "agreement"]
     list_select_related = ["user", "agreement", "commitment", "milestone"]
     search_fields = ["email", "user__email"]
-    raw_id_fields = ["user", "commitment", "milestone"]
+    autocomplete_fields = ["user", "agreement", "commitment", "milestone"]
+    readonly_fields = ["opt_out", "last_error", "pending_since"]
+    show_facets = admin.ShowFacets.ALWAYS
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Subscription]:
+        address = Q(email=OuterRef("email")) & ~Q(email="") | Q(email=OuterRef("user__email"))
+        everything = OptOut.objects.filter(address, subscription__isnull=True)
+        this_one = OptOut.objects.filter(subscription=OuterRef("pk"))
+        return (
+            super().get_queryset(request).annotate(suppressed=Exists(everything) | Exists(this_one))
+        )
+
+    @admin.display(description="opt-out", boolean=False)
+    def opt_out(self, obj: Subscription) -> str:
+        if getattr(obj, "suppressed", False):
+            return "Suppressed: this address unsubscribed; nothing is sent while the opt-out stands"
+        return "—"
+
+    def save_model(self, request: HttpRequest, obj: Subscription, form: Any, change: bool) -> None:
+        obj.last_error = ""  # the staff have looked at it again; the next run re-checks
+        super().save_model(request, obj, form, change)
+        if (
+            obj.active
+            and OptOut.objects.filter(
+                Q(subscription=obj) | Q(email__iexact=obj.address, subscription__isnull=True)
+            ).exists()
+        ):
+            self.message_user(
+                request,
+                f"{obj.address} has unsubscribed: this subscription stays silent until the "
+                "opt-out is deleted (Opt-outs).",
+                messages.WARNING,
+            )
 
 
 @admin.register(OptOut)
-class OptOutAdmin(admin.ModelAdmin):
-    list_display = ["email", "at"]
+class OptOutAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["email", "subscription", "at"]
+    list_select_related = ["subscription"]
     search_fields = ["email"]
+    raw_id_fields = ["subscription"]
+
+
+class WebhookAttemptInline(admin.TabularInline):  # type: ignore[type-arg]
+    model = WebhookAttempt
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ["at", "alert", "status_code", "ok", "duration_ms", "error", "response_excerpt"]
+    readonly_fields = fields
+    ordering = ["-at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookAttempt]:
+        return super().get_queryset(request).select_related("alert")
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = WebhookEndpointForm
+    list_display = [
+        "name",
+        "url",
+        "active",
+        "consecutive_failures",
+        "disabled_at",
+        "disabled_reason",
+        "deliveries",
+    ]
+    readonly_fields = ["consecutive_failures", "disabled_at", "disabled_reason"]
+    filter_horizontal = ["agreements"]
+    actions = ["enable"]
+    inlines = [WebhookAttemptInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEndpoint]:
+        return super().get_queryset(request).annotate(n_alerts=Count("alerts"))
+
+    @admin.display(description="alerts")
+    def deliveries(self, obj: WebhookEndpoint) -> int:
+        return getattr(obj, "n_alerts", 0)
+
+    @admin.action(description="Enable the selected endpoints again")
+    def enable(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
+        count = webhooks.enable(list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"{count} endpoint(s) enabled.", messages.SUCCESS)
+
+
+@admin.register(WebhookAttempt)
+class WebhookAttemptAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["at", "endpoint", "alert", "status_code", "ok", "duration_ms", "error"]
+    list_filter = ["ok", "endpoint"]
+    list_select_related = ["endpoint", "alert"]
+    readonly_fields = [f.name for f in WebhookAttempt._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 @admin.register(SweepRun)
-class SweepRunAdmin(admin.ModelAdmin):
+class SweepRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["started_at", "evaluated_at", "finished_at", "flagged", "cleared", "queued"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -103,12 +244,12 @@ class SweepRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(DigestSent)
-class DigestSentAdmin(admin.ModelAdmin):
+class DigestSentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["subscription", "week_of", "sent_at"]
     list_select_related = ["subscription"]
 
 
-class AlertInline(admin.TabularInline):
+class AlertInline(admin.TabularInline):  # type: ignore[type-arg]
     model = Alert
     extra = 0
     max_num = 0
@@ -116,6 +257,7 @@ class AlertInline(admin.TabularInline):
     fields = [
         "created_at",
         "kind",
+        "channel",
         "recipient",
         "due_on",
         "state",

@@ -1,33 +1,44 @@
-"""Delivery: send pending alerts, one email per recipient per run.
+"""Delivery: send pending alerts, one email per recipient per run, one request per
+webhook alert.
 
 Claiming is a lease, not a lock held across the SMTP conversation: a short
 transaction marks a batch ``claimed_until = now + lease`` (the setting
 TRACKER_DELIVERY_LEASE_SECONDS; rows locked with ``SKIP LOCKED`` on PostgreSQL, so two
-workers take different batches), the emails are sent outside any transaction, and each
-recipient's alerts are marked sent after their email went out. A worker killed
+workers take different batches), the messages are sent outside any transaction, and
+each recipient's alerts are marked sent after their email went out. A worker killed
 mid-batch leaves its claims to expire; the next run sends them again, so a crash can
-duplicate at most the emails of the batch in flight, and never loses one.
+duplicate at most the messages of the batch in flight, and never loses one.
+
+Just before sending, each alert is checked again: still true (no "overdue" for a
+milestone completed since), and its recipient still wants it (the audience rule, with
+today's opt-outs and subscriptions). A message that cannot be built (a bad header)
+fails on its own rows, with the error; the others go on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import smtplib
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
+from django.core.mail import get_connection
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from commitments.models import CLOSED_STATUSES
 
-from . import emails
-from .models import Alert, AlertKind
+from . import dispatch, emails, webhooks
+from .audience import Audience
+from .models import Alert, AlertKind, Channel
 
 log = logging.getLogger(__name__)
+TRANSPORT_ERRORS = (smtplib.SMTPException, OSError)
 
 
 @dataclass
@@ -36,6 +47,9 @@ class DeliveryResult:
     emails: int = 0
     failed: int = 0
     skipped: int = 0
+    suppressed: int = 0
+    webhooks: int = 0
+    dispatched: int = 0
 
 
 def pending() -> Q:
@@ -43,14 +57,15 @@ def pending() -> Q:
 
 
 def deliver(*, now: dt.datetime | None = None, batch_size: int | None = None) -> DeliveryResult:
-    result = DeliveryResult()
+    """Dispatch new events into alerts, then send every alert due."""
+    result = DeliveryResult(dispatched=dispatch.run(now=now).dispatched)
     batch_size = batch_size or settings.TRACKER_DELIVERY_BATCH
     while True:
         now = timezone.now() if now is None else now
         batch = _claim(now, batch_size)
         if not batch:
             return result
-        _send(batch, now, result)
+        _send(batch, result)
         now = None  # later batches are judged at their own time
 
 
@@ -67,7 +82,12 @@ def _claim(now: dt.datetime, batch_size: int) -> list[Alert]:
         Alert.objects.filter(id__in=ids).update(claimed_until=now + lease)
     return list(
         Alert.objects.filter(id__in=ids).select_related(
-            "milestone__commitment__agreement", "milestone__rule_anchor_milestone"
+            "event",
+            "endpoint",
+            "milestone__owner",
+            "milestone__commitment__owner",
+            "milestone__commitment__agreement",
+            "milestone__rule_anchor_milestone",
         )
     )
 
@@ -81,44 +101,111 @@ def _still_true(alert: Alert) -> bool:
     return m.status not in CLOSED_STATUSES and m.due_on == alert.due_on
 
 
-def _send(batch: list[Alert], now: dt.datetime, result: DeliveryResult) -> None:
+def _still_wanted(alert: Alert, audience: Audience) -> bool:
+    if alert.event is None:  # written before events existed: obey opt-outs only
+        return alert.recipient not in audience.opted_out
+    return audience.still_wants(alert.event, alert.milestone, alert.channel, alert.recipient)
+
+
+def _send(batch: list[Alert], result: DeliveryResult) -> None:
+    audience = Audience.load()
     by_recipient: dict[str, list[Alert]] = defaultdict(list)
-    stale = []
+    hooks: list[Alert] = []
+    stale, unwanted = [], []
     for alert in batch:
-        (by_recipient[alert.recipient] if _still_true(alert) else stale).append(alert)
-    if stale:
-        Alert.objects.filter(id__in=[a.id for a in stale]).update(skipped=True, claimed_until=None)
-        result.skipped += len(stale)
-    for recipient, items in by_recipient.items():
-        ids = [a.id for a in items]
-        try:
-            emails.send_alerts(recipient, items, now=timezone.now())
-        except (smtplib.SMTPException, OSError) as exc:
-            _record_failure(ids, exc, result)
-            continue
-        Alert.objects.filter(id__in=ids).update(
-            sent_at=timezone.now(), claimed_until=None, attempts=F("attempts") + 1, last_error=""
+        if not _still_true(alert):
+            stale.append(alert)
+        elif not _still_wanted(alert, audience):
+            unwanted.append(alert)
+        elif alert.channel == Channel.WEBHOOK:
+            hooks.append(alert)
+        else:
+            by_recipient[alert.recipient].append(alert)
+    _skip(stale, "", result)
+    _skip(unwanted, "not sent: the recipient opted out or the subscription is off", result)
+    result.suppressed += len(unwanted)
+    if by_recipient:
+        _send_emails(by_recipient, result)
+    for alert in hooks:
+        error = webhooks.deliver(alert)
+        if error:
+            record_failure([alert.id], error, result)
+        else:
+            result.webhooks += 1
+            result.sent += 1
+
+
+def _skip(alerts: list[Alert], why: str, result: DeliveryResult) -> None:
+    if alerts:
+        Alert.objects.filter(id__in=[a.id for a in alerts]).update(
+            skipped=True, claimed_until=None, last_error=why
         )
-        result.sent += len(ids)
-        result.emails += 1
+        result.skipped += len(alerts)
 
 
-def _record_failure(ids: list[int], exc: Exception, result: DeliveryResult) -> None:
+def _send_emails(by_recipient: dict[str, list[Alert]], result: DeliveryResult) -> None:
+    """One SMTP connection for the whole batch (reopened after a transport error)."""
+    connection = get_connection()
+    try:
+        for recipient, items in by_recipient.items():
+            _send_one(connection, recipient, items, result)
+    finally:
+        with contextlib.suppress(TRANSPORT_ERRORS):
+            connection.close()
+
+
+def _send_one(connection: Any, recipient: str, items: list[Alert], result: DeliveryResult) -> None:
+    ids = [a.id for a in items]
+    try:
+        message = emails.alerts_message(recipient, items, now=timezone.now())
+    except Exception as exc:  # a row we cannot render: its own failure, not the batch's
+        if len(items) > 1:  # find the bad one: send the others on their own
+            for alert in items:
+                _send_one(connection, recipient, [alert], result)
+            return
+        log.exception("alert %s cannot be sent", ids)
+        record_failure(ids, exc, result, permanent=True)
+        return
+    try:
+        connection.send_messages([message])
+    except TRANSPORT_ERRORS as exc:
+        _close_quietly(connection)
+        record_failure(ids, exc, result)
+        return
+    Alert.objects.filter(id__in=ids).update(
+        sent_at=timezone.now(), claimed_until=None, attempts=F("attempts") + 1, last_error=""
+    )
+    result.sent += len(ids)
+    result.emails += 1
+
+
+def _close_quietly(connection: Any) -> None:
+    with contextlib.suppress(TRANSPORT_ERRORS):
+        connection.close()
+    connection.connection = None  # the next send opens a fresh one
+
+
+def record_failure(
+    ids: list[int], exc: Exception | str, result: DeliveryResult | None, *, permanent: bool = False
+) -> None:
     """Leave the alerts pending, with the error, and retry later with exponential
-    backoff; after TRACKER_ALERT_MAX_ATTEMPTS give up and show them in the admin."""
-    log.warning("alert delivery failed for %s alerts: %s", len(ids), exc)
+    backoff; after TRACKER_ALERT_MAX_ATTEMPTS (or at once, for an error that retrying
+    cannot mend) give up and show them in the admin."""
+    error = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+    log.warning("alert delivery failed for %s alerts: %s", len(ids), error)
     now = timezone.now()
     for alert in Alert.objects.filter(id__in=ids):
         attempts = alert.attempts + 1
         delay = min(settings.TRACKER_RETRY_BASE_SECONDS * 2 ** (attempts - 1), 3600)
         Alert.objects.filter(id=alert.id).update(
             attempts=attempts,
-            last_error=f"{type(exc).__name__}: {exc}"[:2000],
+            last_error=error[:2000],
             next_attempt_at=now + dt.timedelta(seconds=delay),
             claimed_until=None,
-            failed=attempts >= settings.TRACKER_ALERT_MAX_ATTEMPTS,
+            failed=permanent or attempts >= settings.TRACKER_ALERT_MAX_ATTEMPTS,
         )
-        result.failed += 1
+        if result is not None:
+            result.failed += 1
 
 
 def retry(ids: list[int]) -> int:

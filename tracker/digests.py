@@ -21,7 +21,8 @@ from django.utils import timezone
 from commitments.models import Milestone, StatusUpdate
 
 from . import emails
-from .models import DigestSent, OptOut, Subscription
+from .audience import Audience
+from .models import DigestSent, Subscription
 
 log = logging.getLogger(__name__)
 SEND_AT = dt.time(9, 0)
@@ -36,16 +37,24 @@ def week_due(now: dt.datetime, time_zone: str) -> dt.date | None:
 
 
 def send_due_digests(*, now: dt.datetime | None = None) -> int:
+    """Send every digest due. A subscription whose stored values are unusable (a time
+    zone that does not exist) gets the error on its row; the others go on."""
     now = now or timezone.now()
-    opted_out = set(OptOut.objects.values_list("email", flat=True))
+    audience = Audience.load()
     sent = 0
-    for sub in Subscription.objects.filter(active=True).select_related("user"):
-        if "digest" not in sub.kinds or not sub.address or sub.address in opted_out:
+    for sub in audience.subscriptions:
+        if "digest" not in sub.kinds or not sub.address:
             continue
-        week_of = week_due(now, sub.time_zone or settings.TIME_ZONE)
-        if week_of is None:
+        if sub.address in audience.opted_out or sub.pk in audience.silenced:
             continue
-        sent += _send_one(sub, week_of, now)
+        try:
+            week_of = week_due(now, sub.time_zone or settings.TIME_ZONE)
+            if week_of is not None:
+                sent += _send_one(sub, week_of, now)
+        except Exception as exc:  # this subscription's fault, not everyone's
+            log.exception("digest for subscription %s failed", sub.pk)
+            problem = f"digest: {type(exc).__name__}: {exc}"[:2000]
+            Subscription.objects.filter(pk=sub.pk).update(last_error=problem)
     return sent
 
 
@@ -56,11 +65,14 @@ def _send_one(sub: Subscription, week_of: dt.date, now: dt.datetime) -> int:
     except IntegrityError:
         return 0  # this week's digest went out already (or is going out elsewhere)
     try:
-        emails.send_digest(sub.address, _content(sub, week_of, now))
+        emails.send_digest(sub.address, _content(sub, week_of, now), subscription=sub)
     except (smtplib.SMTPException, OSError) as exc:
-        log.warning("digest for %s failed, will retry: %s", sub.address, exc)
+        log.warning("digest for subscription %s failed, will retry: %s", sub.pk, exc)
         claim.delete()
         return 0
+    except Exception:  # not the server's fault: recorded on the subscription by the caller
+        claim.delete()
+        raise
     return 1
 
 

@@ -14,9 +14,14 @@ from django.urls import reverse
 from commitments import deadlines
 from commitments.models import Milestone
 
+from . import unsubscribe
 from .models import Alert, AlertKind
 
 UNSUBSCRIBE_SALT = "tracker.unsubscribe"
+
+# The address-bearing tokens below are the first pipeline's, kept for links in emails
+# already sent (tracker.views.unsubscribe reads them); new messages carry
+# tracker.unsubscribe's tokens, which name no address.
 
 
 def unsubscribe_token(email: str) -> str:
@@ -69,41 +74,73 @@ def label(kind: str) -> str:
     return f"DUE IN {days} DAY{'S' if days != 1 else ''}"
 
 
+def one_line(text: str) -> str:
+    """A header value on one line: a title typed with a line break must not make the
+    message unsendable (Django refuses headers with newlines)."""
+    return " ".join(text.split())
+
+
 def send_alerts(recipient: str, alerts: list[Alert], *, now: dt.datetime) -> None:
+    alerts_message(recipient, alerts, now=now).send()
+
+
+def alerts_message(
+    recipient: str, alerts: list[Alert], *, now: dt.datetime
+) -> EmailMultiAlternatives:
     """One email for all of a recipient's alerts in this run; the subject names the
-    most urgent one."""
+    most urgent one. Built in full here (headers checked), sent by the caller."""
     items = sorted(
         (describe(a, now) for a in alerts),
         key=lambda i: (AlertKind.urgency(i["alert"].kind), i["milestone"].due_on or dt.date.max),
     )
     top = items[0]
-    subject = f"{top['label']}: {top['milestone'].title}"
+    subject = f"{top['label']}: {one_line(top['milestone'].title)}"
     if top["milestone"].due_on:
         subject += f" (due {top['milestone'].due_on.isoformat()})"
     if len(items) > 1:
         subject += f" and {len(items) - 1} more"
-    _send(recipient, subject, "tracker/email/alerts", {"items": items})
+    # The link silences the subscription behind the most urgent alert (or, for an
+    # owner's alert, offers everything to this address).
+    links = unsubscribe.urls(alert=top["alert"])
+    return _message(recipient, subject, "tracker/email/alerts", {"items": items}, links)
 
 
-def send_digest(recipient: str, context: dict[str, Any]) -> None:
+def send_digest(recipient: str, context: dict[str, Any], subscription: Any = None) -> None:
     subject = (
         f"Weekly digest: {len(context['overdue'])} overdue, "
         f"{len(context['upcoming'])} due in the next 30 days"
     )
-    _send(recipient, subject, "tracker/email/digest", context)
+    links = (
+        unsubscribe.urls(subscription=subscription)
+        if subscription is not None
+        else {"page": unsubscribe_url(recipient), "one_click": unsubscribe_url(recipient)}
+    )
+    _message(recipient, subject, "tracker/email/digest", context, links).send()
 
 
-def _send(recipient: str, subject: str, template: str, context: dict[str, Any]) -> None:
-    url = unsubscribe_url(recipient)
-    context = {**context, "unsubscribe_url": url, "site_url": settings.SITE_URL}
+def _message(
+    recipient: str,
+    subject: str,
+    template: str,
+    context: dict[str, Any],
+    links: dict[str, str],
+) -> EmailMultiAlternatives:
+    url = links["page"]
+    context = {
+        **context,
+        "unsubscribe_url": url,
+        "unsubscribe_days": settings.TRACKER_UNSUBSCRIBE_LINK_DAYS,
+        "site_url": settings.SITE_URL,
+    }
     message = EmailMultiAlternatives(
         subject=subject,
         body=render_to_string(f"{template}.txt", context),
         to=[recipient],
         headers={
-            "List-Unsubscribe": f"<{url}>",
+            "List-Unsubscribe": f"<{links['one_click']}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
         },
     )
     message.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
-    message.send()
+    message.message()  # builds the headers now: a bad one raises here, not mid-batch
+    return message

@@ -1,5 +1,6 @@
-"""The tracking machinery's own state: sweep runs, alerts (an outbox) and
-subscriptions."""
+"""The tracking machinery's own state: sweep runs, events (the news, taken from the
+domain's history rows or written by the sweep as due-soon reminders), alerts (one
+delivery row per event, recipient and channel), subscriptions and webhook endpoints."""
 
 from __future__ import annotations
 
@@ -52,6 +53,19 @@ class AlertKind:
 
 DEFAULT_LEAD_DAYS = [30, 7, 1]
 DEFAULT_KINDS = ["due_soon", "overdue", "completed", "digest"]
+KNOWN_KINDS = {
+    "due_soon": "Due soon (at each lead time)",
+    "overdue": "Overdue",
+    "completed": "Completed",
+    "digest": "Weekly digest",
+}
+# Lead times are whole days before the due date, at most a year and a day.
+LEAD_DAYS_MIN, LEAD_DAYS_MAX = 1, 366
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    WEBHOOK = "webhook", "Webhook"
 
 
 def default_lead_days() -> list[int]:
@@ -105,6 +119,10 @@ class Subscription(models.Model):
     # from the emailed link (double opt-in). Nothing is sent while it is set.
     pending_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # A value the alert machinery could not use (a lead time of "7", a time zone that
+    # does not exist), written there by the sweep, the dispatcher or the digests, which
+    # skip the bad value and go on with everyone else.
+    last_error = models.TextField(blank=True, editable=False)
 
     class Meta:
         ordering = ["id"]
@@ -151,29 +169,141 @@ class Subscription(models.Model):
         return models.Q()
 
 
-class OptOut(models.Model):
-    """An address that used an unsubscribe link: it gets no more alerts, whether it
-    was subscribed or is an owner."""
+class OptOutQuerySet(models.QuerySet["OptOut"]):
+    def addresses(self) -> set[str]:
+        return set(self.filter(subscription__isnull=True).values_list("email", flat=True))
 
-    email = models.EmailField(unique=True)
+
+class OptOut(models.Model):
+    """An unsubscribe: of one subscription (``subscription`` set), or of everything
+    to an address (``subscription`` empty: no more alerts, whether subscribed or an
+    owner). Checked when an alert is sent, not only when it is queued."""
+
+    email = models.EmailField()
+    subscription = models.ForeignKey(
+        Subscription, null=True, blank=True, on_delete=models.CASCADE, related_name="opt_outs"
+    )
     at = models.DateTimeField(auto_now_add=True)
+
+    objects = OptOutQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=models.Q(subscription__isnull=True),
+                name="optout_address_once",
+            ),
+            models.UniqueConstraint(
+                fields=["email", "subscription"],
+                condition=models.Q(subscription__isnull=False),
+                name="optout_subscription_once",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.email
 
 
-class Alert(models.Model):
-    """The outbox. A row is written in the same transaction as the change that makes
-    it due; delivery sends pending rows and marks them sent. The unique constraint
-    makes a doubled or retried sweep harmless, and lets a deadline moved later alert
-    again (the due date is part of the key)."""
+class Event(models.Model):
+    """One piece of news to tell people about: a milestone flagged overdue or completed
+    (copied from the domain's history row, ``update``), or a due-soon reminder written
+    by the sweep (one per milestone, lead time and due date). The dispatcher
+    (tracker/dispatch.py) claims undispatched events, expands each into alerts for
+    the recipients of that moment, and marks it dispatched."""
 
-    # No index of its own: the unique constraint below leads with milestone.
     milestone = models.ForeignKey(
-        "commitments.Milestone", on_delete=models.CASCADE, related_name="alerts", db_index=False
+        "commitments.Milestone", on_delete=models.CASCADE, related_name="events", db_index=False
+    )
+    kind = models.CharField(max_length=16, help_text="overdue, completed or due_N")
+    due_on = models.DateField(
+        help_text="The due date the news is about (for 'completed': the completion date)"
+    )
+    at = models.DateTimeField(help_text="The moment of the news (the sweep's 'now')")
+    update = models.OneToOneField(
+        "commitments.StatusUpdate",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="The history row this news comes from",
+    )
+    lead_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    failed = models.BooleanField(default=False, help_text="Gave up: see the error")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["milestone", "lead_days", "due_on"],
+                condition=models.Q(lead_days__isnull=False),
+                name="event_reminder_once",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["milestone", "-at"], name="event_milestone_idx"),
+            # The dispatcher looks only at events not yet dispatched.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(dispatched_at__isnull=True, failed=False),
+                name="event_pending_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.milestone_id} ({self.due_on})"
+
+    @property
+    def state(self) -> str:
+        if self.dispatched_at:
+            return "dispatched"
+        return "failed" if self.failed else "pending"
+
+
+class DispatchCursor(models.Model):
+    """How far the dispatcher has read the history: every alerting history row with
+    an id at or below ``floor`` has its event. ``candidate`` is the highest id seen
+    at ``candidate_seen_at``; it becomes the floor once TRACKER_DISPATCH_GRACE_SECONDS
+    have passed (longer than any transaction), so that a row committed late, with a
+    lower id than one already read, is still found. One row."""
+
+    floor = models.BigIntegerField(default=0)
+    candidate = models.BigIntegerField(default=0)
+    candidate_seen_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"history read up to {self.floor}"
+
+
+class Alert(models.Model):
+    """One delivery: an event, to one recipient, by one channel (an email address, or
+    a webhook endpoint). Written by the dispatcher; delivery sends pending rows and
+    marks them sent. The unique constraint makes a doubled dispatcher harmless."""
+
+    milestone = models.ForeignKey(
+        "commitments.Milestone", on_delete=models.CASCADE, related_name="alerts"
+    )
+    event = models.ForeignKey(
+        Event, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.EMAIL)
+    subscription = models.ForeignKey(
+        Subscription,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="alerts",
+        help_text="Empty for an owner's alert",
+    )
+    endpoint = models.ForeignKey(
+        "WebhookEndpoint", null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
     )
     kind = models.CharField(max_length=16)
-    recipient = models.EmailField()
+    recipient = models.CharField(max_length=254, help_text="An email address, or webhook:<id>")
     due_on = models.DateField(
         help_text="The due date the alert is about (for 'completed': the completion date)"
     )
@@ -192,7 +322,7 @@ class Alert(models.Model):
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["milestone", "kind", "recipient", "due_on"], name="alert_once"
+                fields=["event", "recipient", "channel"], name="alert_once_per_event"
             ),
         ]
         indexes = [
@@ -230,3 +360,53 @@ class DigestSent(models.Model):
 
     def __str__(self) -> str:
         return f"digest for {self.subscription_id}, week of {self.week_of}"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL that receives events as signed JSON (Standard Webhooks)."""
+
+    name = models.CharField(max_length=100)
+    url = models.URLField(max_length=500)
+    secret = models.CharField(
+        max_length=200, help_text="whsec_ followed by base64; generated when left empty"
+    )
+    agreements = models.ManyToManyField(
+        "commitments.Agreement", blank=True, help_text="None: every agreement"
+    )
+    kinds = models.JSONField(default=default_kinds, help_text="Any of the known kinds")
+    active = models.BooleanField(default=True)
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_reason = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.name or self.url
+
+    @property
+    def recipient(self) -> str:
+        return f"webhook:{self.pk}"
+
+
+class WebhookAttempt(models.Model):
+    """One HTTP request to an endpoint: what came back, and when."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="attempts_log")
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="log")
+    at = models.DateTimeField()
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    ok = models.BooleanField(default=False)
+    duration_ms = models.PositiveIntegerField(default=0)
+    response_excerpt = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.endpoint_id} at {self.at:%Y-%m-%d %H:%M:%S}: {self.status_code or self.error}"
+        )

@@ -27,8 +27,16 @@ def sweep_deadlines() -> dict[str, int]:
 
 @shared_task(acks_late=True)
 def deliver_alerts() -> dict[str, int]:
+    """Dispatch new events into alerts, then send them (tracker.delivery)."""
     r = delivery.deliver()
-    return {"sent": r.sent, "emails": r.emails, "failed": r.failed, "skipped": r.skipped}
+    return {
+        "sent": r.sent,
+        "emails": r.emails,
+        "webhooks": r.webhooks,
+        "failed": r.failed,
+        "skipped": r.skipped,
+        "dispatched": r.dispatched,
+    }
 
 
 @shared_task(acks_late=True)
@@ -37,8 +45,8 @@ def send_digests() -> int:
 
 
 def kick_delivery() -> None:
-    """Ring the doorbell once the alerts are committed. If the broker is down the
-    alerts stay pending, and the scheduled delivery picks them up.
+    """Ring the doorbell once the news is committed. If the broker is down the events
+    wait, and the scheduled delivery picks them up.
 
     The doorbell is tried once: Kombu's default is to retry the connection (about 0.6 s
     against a stopped Redis), and this runs inside the web request or admin action that

@@ -4,7 +4,7 @@ import datetime as dt
 
 from django.urls import reverse
 
-from tracker import sweep
+from tracker import dispatch, sweep
 from tracker.models import Alert, Subscription
 
 
@@ -13,6 +13,7 @@ def test_alerts_show_their_state_in_the_list_and_on_the_milestone(client, alice,
         email="desk@example.org", agreement=ministerial.commitment.agreement
     )
     sweep.run(now=dt.datetime(2026, 11, 21, tzinfo=dt.UTC))
+    dispatch.run()
     Alert.objects.filter(milestone=ministerial).update(failed=True, attempts=8)
     client.force_login(alice)
 

@@ -1,6 +1,8 @@
-"""The sweep decides who hears about a group of alike milestones once and lets the
-database write the group's alerts (tracker.alerts._fan_out). These tests hold that
-against the plain rule, applied milestone by milestone: ``Audience.for_milestone``."""
+"""The sweep writes events (flags and due-soon reminders, one per lead time) and the
+dispatcher decides, per event, who hears about it (tracker.audience). These tests
+hold the two together against the plain rule of the first alert pipeline, written
+out here milestone by milestone: owners and subscribers, their kinds and the nearest
+lead time reached, less the inactive and the opted out."""
 
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ from django.contrib.auth.models import User
 from commitments import deadlines
 from commitments.models import Milestone
 from tests.factories import AgreementFactory, CommitmentFactory, MilestoneFactory
-from tracker import alerts, sweep
-from tracker.models import Alert, AlertKind, OptOut, Subscription
+from tracker import dispatch, sweep
+from tracker.models import DEFAULT_LEAD_DAYS, Alert, AlertKind, Event, OptOut, Subscription
 
 START = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 MOMENTS = [
@@ -22,25 +24,47 @@ MOMENTS = [
 ]
 
 
+def wants(m: Milestone) -> dict[str, tuple[set[str], set[int]]]:
+    """Address → (kinds, lead days) for milestone ``m``: the reference rule."""
+    found: dict[str, tuple[set[str], set[int]]] = {}
+    owner = m.owner or m.commitment.owner
+    if owner is not None and owner.email:
+        found[owner.email.lower()] = ({"due_soon", "overdue", "completed"}, set(DEFAULT_LEAD_DAYS))
+    for s in Subscription.objects.filter(active=True).select_related("user"):
+        covered = (
+            s.milestone_id == m.pk
+            if s.milestone_id
+            else s.commitment_id == m.commitment_id
+            if s.commitment_id
+            else s.agreement_id == m.commitment.agreement_id
+            if s.agreement_id
+            else True
+        )
+        if covered and s.address:
+            kinds, leads = found.get(s.address, (set(), set()))
+            found[s.address] = (kinds | set(s.kinds), leads | set(s.lead_days))
+    quiet = set(OptOut.objects.values_list("email", flat=True))
+    return {a: w for a, w in found.items() if a not in quiet}
+
+
 def expected_alerts(now: dt.datetime) -> set[tuple[int, str, str, dt.date]]:
-    """What the sweep at ``now`` should write, milestone by milestone."""
-    audience = alerts.Audience()
+    """What the sweep at ``now`` should alert, milestone by milestone."""
     found = set()
     people = Milestone.objects.select_related("owner", "commitment__owner", "commitment__agreement")
     for m in people.filter(overdue_since=now):
         found |= {
-            (m.pk, AlertKind.OVERDUE, r.email, m.due_on)
-            for r in audience.for_milestone(m)
-            if "overdue" in r.kinds and m.due_on
+            (m.pk, AlertKind.OVERDUE, email, m.due_on)
+            for email, (kinds, _) in wants(m).items()
+            if "overdue" in kinds and m.due_on
         }
     for m in people.open().filter(overdue_since__isnull=True):
         left = deadlines.days_remaining(m.due_on, now=now, time_zone=m.time_zone())
         if left is None or left < 0:
             continue
-        for r in audience.for_milestone(m):
-            leads = [d for d in r.lead_days if d >= left]
-            if "due_soon" in r.kinds and leads:
-                found.add((m.pk, AlertKind.due(min(leads)), r.email, m.due_on))
+        for email, (kinds, lead_days) in wants(m).items():
+            leads = [d for d in lead_days if d >= left]
+            if "due_soon" in kinds and leads:
+                found.add((m.pk, AlertKind.due(min(leads)), email, m.due_on))
     return found
 
 
@@ -107,19 +131,24 @@ def test_each_sweep_writes_what_for_milestone_decides_for_each_milestone(crowd, 
         )
     kinds = set()
     for now in MOMENTS:
+        # Each moment on its own: forget the reminders (not the flags) already sent.
         Alert.objects.all().delete()
-        result = sweep.run(now=now)
+        Event.objects.filter(lead_days__isnull=False).delete()
+        sweep.run(now=now)
+        queued = dispatch.run(now=now).queued
         want = expected_alerts(now)
         assert written_alerts() == want, now
-        assert result.queued == len(want)
+        assert queued == len(want)
         kinds |= {kind for _, kind, _, _ in want}
     # Not a vacuous comparison: every kind of alert came up along the way.
     assert {"overdue", "due_1", "due_3", "due_7", "due_10", "due_30", "due_45"} <= kinds
 
 
-def test_a_second_sweep_at_the_same_moment_writes_nothing_more(crowd):
-    first = sweep.run(now=MOMENTS[2])
+def test_a_second_sweep_and_dispatch_at_the_same_moment_write_nothing_more(crowd):
+    sweep.run(now=MOMENTS[2])
+    first = dispatch.run(now=MOMENTS[2])
     before = written_alerts()
     second = sweep.run(now=MOMENTS[2])
     assert first.queued == len(before) > 0
-    assert second.queued == 0 and written_alerts() == before
+    assert second.queued == 0 and dispatch.run(now=MOMENTS[2]).queued == 0
+    assert written_alerts() == before

@@ -9,8 +9,7 @@ from commitments.models import Milestone, Status
 from commitments.services import milestone_set_status
 from tests.conftest import free_port
 from tracker import delivery, sweep
-from tracker.emails import unsubscribe_token
-from tracker.models import Alert, OptOut, Subscription
+from tracker.models import Alert, Subscription
 
 AFTER = dt.datetime(2026, 4, 27, 0, 0, tzinfo=dt.UTC)  # the ministerial is overdue
 
@@ -122,27 +121,3 @@ def test_completion_alert_reaches_followers(followers, alice, smtp_server):
         sorted(smtp_server.subjects())
         == ["COMPLETED: Mining, Minerals and Metals Investment Ministerial (due 2026-04-26)"] * 2
     )
-
-
-def test_one_click_unsubscribe_without_logging_in(client, followers):
-    token = unsubscribe_token("newsroom@example.org")
-    url = f"/unsubscribe/{token}/"
-    page = client.get(url)
-    assert page.status_code == 200 and b"Unsubscribe newsroom@example.org?" in page.content
-    assert Subscription.objects.filter(active=True).count() == 2  # a GET changes nothing
-    assert client.post(url).status_code == 200
-    assert client.post(url).status_code == 200  # twice is fine
-    assert list(Subscription.objects.filter(active=True).values_list("email", flat=True)) == [
-        "analyst@example.org"
-    ]
-    assert OptOut.objects.filter(email="newsroom@example.org").exists()
-    with time_machine.travel(AFTER, tick=False):
-        sweep.run()
-    assert set(Alert.objects.values_list("recipient", flat=True)) == {"analyst@example.org"}
-
-
-def test_a_forged_unsubscribe_link_is_refused(client, followers):
-    token = unsubscribe_token("newsroom@example.org")[:-3] + "abc"
-    response = client.post(f"/unsubscribe/{token}/")
-    assert response.status_code == 400
-    assert Subscription.objects.filter(active=True).count() == 2

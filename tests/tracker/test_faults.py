@@ -31,7 +31,7 @@ from commitments.models import Agreement, Commitment, Milestone, Status, StatusU
 from commitments.services import milestone_set_status, refresh_deadlines
 from tests.conftest import Inbox, free_port
 from tests.factories import AgreementFactory, CommitmentFactory
-from tracker import delivery, sweep, tasks
+from tracker import delivery, dispatch, sweep, tasks
 from tracker.models import Alert, Subscription, SweepRun
 
 from .conftest import (
@@ -80,8 +80,9 @@ def test_a_rolled_back_status_change_queues_and_sends_nothing(
                 milestone_set_status(
                     milestone=ministerial, status=Status.COMPLETED, by=alice, evidence_url=EVIDENCE
                 )
-            # Written, and the doorbell waiting for the commit; then all undone.
-            assert Alert.objects.filter(kind="completed").count() == 1 and len(waiting) == 1
+            # The history row (the outbox) written, and the doorbell waiting for the
+            # commit; then all undone.
+            assert dispatch.undispatched() == 1 and len(waiting) == 1
             raise RuntimeError("the request fails after the change")
     finally:
         before_task_publish.disconnect(count_publish)
@@ -89,7 +90,7 @@ def test_a_rolled_back_status_change_queues_and_sends_nothing(
     ministerial.refresh_from_db()
     counts = (Alert.objects.count(), len(rung), result.emails, len(smtp_server.messages))
     print(
-        f"\n[rollback] inside the transaction: 1 alert row, {len(waiting)} doorbell waiting; "
+        f"\n[rollback] inside the transaction: 1 history row, {len(waiting)} doorbell waiting; "
         f"after the rollback: alert rows {counts[0]}, deliveries queued {counts[1]}, "
         f"emails sent {counts[2]}, messages at the SMTP server {counts[3]}"
     )
@@ -211,13 +212,14 @@ def test_completing_while_the_sweep_flags_never_leaves_a_completed_milestone_fla
         status=Status.COMPLETED, overdue_since__isnull=False
     ).count()
     cleared = StatusUpdate.objects.filter(kind=StatusUpdate.Kind.OVERDUE_CLEARED).count()
+    double_flags = duplicates(StatusUpdate.objects.filter(kind=OVERDUE_FLAGGED), "milestone_id")
+
+    # Delivery (which dispatches first) runs after every completion: no "overdue" email
+    # may go out.
+    result = delivery.deliver()
     overdue_alerts = set(
         Alert.objects.filter(kind="overdue").values_list("milestone_id", flat=True)
     )
-    double_flags = duplicates(StatusUpdate.objects.filter(kind=OVERDUE_FLAGGED), "milestone_id")
-
-    # Delivery runs after every completion: no "overdue" email may go out.
-    result = delivery.deliver()
     overdue_mails = [
         m for m in smtp_server.messages if "[OVERDUE]" in m.get_body(("plain",)).get_content()
     ]
@@ -338,7 +340,8 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_repeats_at_most_a_batch(
     Subscription.objects.bulk_create(
         [Subscription(email=e, milestone=ministerial) for e in readers]
     )
-    assert sweep.run(now=AFTER).queued == len(readers)  # one "overdue" alert each
+    sweep.run(now=AFTER)
+    assert dispatch.run(now=AFTER).queued == len(readers)  # one "overdue" alert each
 
     first = processes.start("worker-1", worker_command("first"), env)
     tasks.deliver_alerts.delay()
@@ -517,7 +520,8 @@ def test_redis_down_the_web_keeps_working_and_the_sweep_catches_up(
         with pytest.raises(OperationalError):  # beat's run of the sweep is lost too
             tasks.sweep_deadlines.apply_async(retry=False)
         completed = Milestone.objects.filter(pk__in=done, status=Status.COMPLETED).count()
-        pending_while_down = Alert.objects.filter(sent_at__isnull=True).count()
+        # The news waiting: history rows not yet turned into alerts.
+        pending_while_down = dispatch.undispatched()
         flagged_while_down = Milestone.objects.filter(overdue_since__isnull=False).count()
 
         own_redis.start()

@@ -10,8 +10,8 @@ from django.db import transaction
 from commitments.deadlines import DeadlineRule, RuleKind
 from commitments.models import Milestone, Status, StatusUpdate
 from commitments.services import milestone_revise_deadline, milestone_set_status
-from tracker import sweep
-from tracker.models import Alert, Subscription, SweepRun
+from tracker import dispatch, sweep
+from tracker.models import Alert, Event, Subscription, SweepRun
 from tracker.selectors import last_sweep_at
 
 BOUNDARY = dt.datetime(2026, 4, 26, 15, 0, tzinfo=dt.UTC)  # 2026-04-27 00:00 in Tokyo
@@ -26,14 +26,22 @@ def follower(agreements) -> Subscription:
     )
 
 
+def swept(*, now: dt.datetime) -> sweep.SweepResult:
+    """A sweep, then the dispatcher turning its events into alerts (the command's
+    order)."""
+    result = sweep.run(now=now)
+    dispatch.run(now=now)
+    return result
+
+
 def flagged_keys() -> set[str]:
     return set(Milestone.objects.filter(overdue_since__isnull=False).values_list("key", flat=True))
 
 
 def test_the_ministerial_is_flagged_at_midnight_in_tokyo_not_before(ministerial, follower):
-    early = sweep.run(now=BOUNDARY - dt.timedelta(seconds=1))
+    early = swept(now=BOUNDARY - dt.timedelta(seconds=1))
     assert early.flagged == 0 and flagged_keys() == set()
-    result = sweep.run(now=BOUNDARY)
+    result = swept(now=BOUNDARY)
     assert result.flagged == 1 and flagged_keys() == {"ministerial-convened"}
     ministerial.refresh_from_db()
     assert ministerial.overdue_since == BOUNDARY and ministerial.updated_at == BOUNDARY
@@ -46,9 +54,9 @@ def test_the_ministerial_is_flagged_at_midnight_in_tokyo_not_before(ministerial,
 
 
 def test_sweep_alerts_once_when_run_twice(ministerial, follower):
-    first = sweep.run(now=BOUNDARY)
-    second = sweep.run(now=BOUNDARY)
-    third = sweep.run(now=BOUNDARY + dt.timedelta(minutes=1))
+    first = swept(now=BOUNDARY)
+    second = swept(now=BOUNDARY)
+    third = swept(now=BOUNDARY + dt.timedelta(minutes=1))
     assert (first.flagged, second.flagged, third.flagged) == (1, 0, 0)
     assert second.queued == third.queued == 0
     assert StatusUpdate.objects.filter(kind="overdue_flagged").count() == 1
@@ -57,7 +65,7 @@ def test_sweep_alerts_once_when_run_twice(ministerial, follower):
 
 
 def test_completion_clears_the_flag(ministerial, alice, follower):
-    sweep.run(now=BOUNDARY)
+    swept(now=BOUNDARY)
     with time_machine.travel(BOUNDARY + dt.timedelta(days=1), tick=False):
         ministerial.refresh_from_db()
         milestone_set_status(
@@ -67,7 +75,7 @@ def test_completion_clears_the_flag(ministerial, alice, follower):
             evidence_url=EVIDENCE,
             completed_on=dt.date(2026, 4, 27),
         )
-    result = sweep.run(now=BOUNDARY + dt.timedelta(days=1, minutes=1))
+    result = swept(now=BOUNDARY + dt.timedelta(days=1, minutes=1))
     assert result.cleared == 1 and flagged_keys() == set()
     assert StatusUpdate.objects.filter(milestone=ministerial, kind="overdue_cleared").count() == 1
     assert Alert.objects.filter(milestone=ministerial, kind="completed").count() == 1
@@ -76,7 +84,7 @@ def test_completion_clears_the_flag(ministerial, alice, follower):
 def test_a_deadline_moved_later_clears_and_alerts_again_for_the_new_date(
     ministerial, alice, follower
 ):
-    sweep.run(now=BOUNDARY)
+    swept(now=BOUNDARY)
     milestone_revise_deadline(
         milestone=ministerial,
         rule=DeadlineRule(kind=RuleKind.FIXED, fixed_date=dt.date(2026, 5, 31)),
@@ -84,10 +92,10 @@ def test_a_deadline_moved_later_clears_and_alerts_again_for_the_new_date(
         source="https://example.org/p",
         by=alice,
     )
-    assert sweep.run(now=BOUNDARY + dt.timedelta(hours=1)).cleared == 1
+    assert swept(now=BOUNDARY + dt.timedelta(hours=1)).cleared == 1
     later = dt.datetime(2026, 5, 31, 15, 0, tzinfo=dt.UTC)
-    assert sweep.run(now=later - dt.timedelta(seconds=1)).flagged == 1  # project selection
-    assert sweep.run(now=later).flagged == 1  # the ministerial, at its new deadline
+    assert swept(now=later - dt.timedelta(seconds=1)).flagged == 1  # project selection
+    assert swept(now=later).flagged == 1  # the ministerial, at its new deadline
     assert sorted(
         Alert.objects.filter(kind="overdue", milestone=ministerial).values_list("due_on", flat=True)
     ) == [dt.date(2026, 4, 26), dt.date(2026, 5, 31)]
@@ -95,18 +103,19 @@ def test_a_deadline_moved_later_clears_and_alerts_again_for_the_new_date(
 
 def test_a_milestone_due_tomorrow_gets_only_the_one_day_alert(ministerial, follower):
     # 2026-04-25 09:00 in Tokyo: due tomorrow.
-    result = sweep.run(now=dt.datetime(2026, 4, 25, 0, 0, tzinfo=dt.UTC))
+    result = swept(now=dt.datetime(2026, 4, 25, 0, 0, tzinfo=dt.UTC))
     kinds = set(Alert.objects.filter(milestone=ministerial).values_list("kind", flat=True))
     assert kinds == {"due_1"} and result.queued >= 1
     # 40 days ahead, the 30-day alert for both dated milestones.
     Alert.objects.all().delete()
-    sweep.run(now=dt.datetime(2026, 3, 20, tzinfo=dt.UTC))
+    Event.objects.all().delete()  # back in time: start afresh
+    swept(now=dt.datetime(2026, 3, 20, tzinfo=dt.UTC))
     assert set(Alert.objects.values_list("kind", flat=True)) == set()
-    sweep.run(now=dt.datetime(2026, 3, 28, tzinfo=dt.UTC))  # 29 and 31 days left in Tokyo
+    swept(now=dt.datetime(2026, 3, 28, tzinfo=dt.UTC))  # 29 and 31 days left in Tokyo
     assert set(Alert.objects.values_list("milestone__key", "kind")) == {
         ("ministerial-convened", "due_30")
     }
-    sweep.run(now=dt.datetime(2026, 3, 29, tzinfo=dt.UTC))
+    swept(now=dt.datetime(2026, 3, 29, tzinfo=dt.UTC))
     assert set(Alert.objects.values_list("milestone__key", "kind")) == {
         ("ministerial-convened", "due_30"),
         ("projects-selected-and-funded", "due_30"),
@@ -117,10 +126,10 @@ def test_custom_lead_times_and_kinds(ministerial):
     Subscription.objects.create(
         email="analyst@example.org", milestone=ministerial, kinds=["due_soon"], lead_days=[3]
     )
-    sweep.run(now=dt.datetime(2026, 4, 20, tzinfo=dt.UTC))
+    swept(now=dt.datetime(2026, 4, 20, tzinfo=dt.UTC))
     assert not Alert.objects.exists()
-    sweep.run(now=dt.datetime(2026, 4, 23, tzinfo=dt.UTC))
-    sweep.run(now=BOUNDARY)
+    swept(now=dt.datetime(2026, 4, 23, tzinfo=dt.UTC))
+    swept(now=BOUNDARY)
     assert list(Alert.objects.values_list("kind", flat=True)) == ["due_3"]
 
 
@@ -131,7 +140,7 @@ def test_owners_are_alerted_and_opt_outs_are_not(ministerial, alice, bob):
     ministerial.commitment.save()
     Milestone.objects.filter(key="projects-selected-and-funded").update(owner=bob)
     OptOut.objects.create(email="bob@example.org")
-    sweep.run(now=dt.datetime(2026, 11, 21, tzinfo=dt.UTC))
+    swept(now=dt.datetime(2026, 11, 21, tzinfo=dt.UTC))
     assert list(Alert.objects.values_list("milestone__key", "kind", "recipient")) == [
         ("ministerial-convened", "overdue", "alice@example.org")
     ]
@@ -146,18 +155,22 @@ def test_a_rolled_back_status_change_leaves_no_alert(ministerial, alice, followe
             evidence_url=EVIDENCE,
             completed_on=dt.date(2026, 4, 20),
         )
-        assert Alert.objects.filter(kind="completed").count() == 1
+        # The history row is the outbox: written with the change, undone with it.
+        assert StatusUpdate.objects.filter(to_status="completed").count() == 1
         raise RuntimeError("the caller's transaction fails after the change")
     ministerial.refresh_from_db()
     assert ministerial.status == "not_started"
+    dispatch.run()
     assert not Alert.objects.exists() and not StatusUpdate.objects.exists()
+    assert not Event.objects.exists()
 
 
 def test_the_command_prints_what_it_did(ministerial, follower, capsys):
     call_command("sweep_deadlines", "--now", "2026-04-26T15:00:00+00:00")
     out = capsys.readouterr().out
-    # The ministerial's "overdue", and project selection's "due in 7 days" (2 days left).
-    assert "flagged 1, cleared 0, queued 2 alert(s)" in out
+    # The ministerial's "overdue", and project selection's "due in 7 days" (2 days left):
+    # reminders for 30 and 7 days (each reaches whoever's nearest lead time it is).
+    assert "flagged 1, cleared 0, 4 event(s); queued 2 alert(s)" in out
 
 
 @pytest.mark.parametrize(
@@ -176,6 +189,7 @@ def test_a_sweep_that_finds_nothing_runs_a_constant_number_of_queries(
     agreements, django_assert_max_num_queries
 ):
     sweep.run(now=dt.datetime(2026, 11, 21, tzinfo=dt.UTC))
-    with django_assert_max_num_queries(12):
+    # One reminder INSERT per lead time wanted (30, 7, 1), whatever the milestones.
+    with django_assert_max_num_queries(14):
         result = sweep.run(now=dt.datetime(2026, 11, 21, 0, 1, tzinfo=dt.UTC))
     assert (result.flagged, result.cleared, result.queued) == (0, 0, 0)

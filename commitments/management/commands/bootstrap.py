@@ -1,5 +1,7 @@
 """First-start set-up for the embedded default: load the agreements and make one
-staff login, printed once. Safe to run at every start."""
+staff login, printed once. Safe to run at every start. Others may react to the new
+login (``commitments.signals.staff_login_created``): the tracker subscribes it to
+every alert, so that the first sweep's alerts show in the console."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 from commitments.permissions import EDITORS
+from commitments.signals import staff_login_created
 
 
 class Command(BaseCommand):
@@ -27,8 +30,13 @@ class Command(BaseCommand):
             self.stdout.write("A staff login exists already; none created.")
             return
         password = secrets.token_urlsafe(12)
-        user = User.objects.create_superuser(username=username, email="", password=password)
+        # An address on this machine: the embedded default prints mail to the console.
+        email = f"{username}@localhost"
+        user = User.objects.create_superuser(username=username, email=email, password=password)
         user.groups.add(Group.objects.get(name=EDITORS))
+        for _, said in staff_login_created.send(sender=self.__class__, user=user):
+            if said:
+                self.stdout.write(str(said))
         self.stdout.write(
             self.style.SUCCESS(
                 f"Created the staff login {username} / {password} (shown once; "

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tracker import sweep
+from tracker import dispatch, sweep
 
 
 def aware_datetime(value: str) -> dt.datetime:
@@ -21,7 +21,10 @@ def aware_datetime(value: str) -> dt.datetime:
 
 
 class Command(BaseCommand):
-    help = "Flag overdue milestones, clear stale flags and queue the alerts now due."
+    help = (
+        "Flag overdue milestones, clear stale flags, write the reminders now due, and "
+        "turn new events into alerts (sending is the delivery task's)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--now", help="Judge this moment instead of the clock (ISO 8601)")
@@ -29,7 +32,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, now: str | None, **options: Any) -> None:
         moment = aware_datetime(now) if now else None
         result = sweep.run(now=moment)
+        alerts = dispatch.run(now=moment).queued
         self.stdout.write(
             f"Swept at {result.evaluated_at.isoformat()}: flagged {result.flagged}, "
-            f"cleared {result.cleared}, queued {result.queued} alert(s)."
+            f"cleared {result.cleared}, {result.queued} event(s); queued {alerts} alert(s)."
         )

@@ -1,0 +1,160 @@
+"""Unsubscribing, honestly: obeyed at send time, one link for one subscription (or,
+by choice, everything to the address), no readable address in links, body links that
+expire while the one-click header link keeps working."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import re
+import zlib
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from commitments.models import Agreement, Milestone
+from tracker import delivery, dispatch, sweep
+from tracker.models import Alert, OptOut, Subscription
+
+AFTER = dt.datetime(2026, 4, 27, 0, 0, tzinfo=dt.UTC)  # the ministerial is overdue
+
+
+@pytest.fixture
+def two_subscriptions(agreements) -> tuple[Subscription, Subscription]:
+    ministerial = Milestone.objects.get(key="ministerial-convened")
+    other = Agreement.objects.exclude(pk=ministerial.commitment.agreement_id).first()
+    assert other is not None
+    return (
+        Subscription.objects.create(
+            email="newsroom@example.org", agreement=ministerial.commitment.agreement
+        ),
+        Subscription.objects.create(email="newsroom@example.org", agreement=other),
+    )
+
+
+def links(mail) -> tuple[str, str]:
+    """(the body link's path, the one-click header link's path) of a message."""
+    text = mail.get_body(("plain",)).get_content()
+    page = re.search(r"(/unsubscribe/[^/\s]+/)", text).group(1)
+    header = re.search(r"<[^>]*?(/unsubscribe/one-click/[^/>]+/)>", mail["List-Unsubscribe"])
+    return page, header.group(1)
+
+
+SOON = AFTER + dt.timedelta(hours=1)  # when the reader clicks
+
+
+def first_mail(smtp_server):
+    with time_machine.travel(AFTER, tick=False):
+        sweep.run()
+        delivery.deliver()
+    return smtp_server.to("newsroom@example.org")[0]
+
+
+def test_alerts_queued_before_an_opt_out_are_not_sent(two_subscriptions, smtp_server, settings):
+    settings.EMAIL_PORT = 9  # nothing listens: the alerts stay queued
+    with time_machine.travel(AFTER, tick=False):
+        sweep.run()
+        delivery.deliver()
+    queued = Alert.objects.filter(recipient="newsroom@example.org", sent_at__isnull=True)
+    assert queued.count() >= 1
+    OptOut.objects.create(email="newsroom@example.org")  # everything to this address
+    settings.EMAIL_PORT = smtp_server.port
+    with time_machine.travel(AFTER + dt.timedelta(hours=2), tick=False):
+        result = delivery.deliver()
+    assert smtp_server.to("newsroom@example.org") == [] and result.suppressed >= 1
+    assert all(a.skipped and "opted out" in a.last_error for a in queued.model.objects.all())
+
+
+def test_one_link_silences_one_subscription(client, two_subscriptions, smtp_server):
+    first, _ = two_subscriptions
+    page, _ = links(first_mail(smtp_server))
+    with time_machine.travel(SOON, tick=False):
+        asked = client.get(page)
+        assert asked.status_code == 200 and b"Stop this subscription" in asked.content
+        assert not OptOut.objects.exists()  # a GET changes nothing
+        assert client.post(page, {"scope": "this"}).status_code == 200
+        assert client.post(page, {"scope": "this"}).status_code == 200  # twice is fine
+    assert list(OptOut.objects.values_list("subscription_id", flat=True)) == [first.pk]
+    # The other subscription still sends; the silenced one does not.
+    Alert.objects.all().delete()
+    with time_machine.travel(AFTER, tick=False):
+        from tracker.models import Event
+
+        Event.objects.all().update(dispatched_at=None)
+        dispatch.run()
+    recipients = set(Alert.objects.values_list("subscription_id", flat=True))
+    assert first.pk not in recipients
+
+
+def test_the_second_choice_silences_everything_to_the_address(
+    client, two_subscriptions, smtp_server
+):
+    page, _ = links(first_mail(smtp_server))
+    with time_machine.travel(SOON, tick=False):
+        response = client.post(page, {"scope": "everything"})
+    assert b"will get no more alerts or digests" in response.content
+    assert OptOut.objects.addresses() == {"newsroom@example.org"}
+
+
+def test_links_carry_no_readable_address(two_subscriptions, smtp_server):
+    mail = first_mail(smtp_server)
+    for path in links(mail):
+        token = path.rstrip("/").rsplit("/", 1)[1]
+        assert "newsroom" not in token
+        payload = token.split(":")[0]
+        raw = base64.urlsafe_b64decode(payload.lstrip(".") + "=" * (-len(payload) % 4))
+        data = zlib.decompress(raw) if payload.startswith(".") else raw
+        assert b'"a"' in data and b"newsroom" not in data  # an alert's id, no address
+    assert "newsroom" not in mail["List-Unsubscribe"]
+
+
+def test_the_body_link_expires_the_one_click_link_does_not(
+    client, two_subscriptions, smtp_server, settings
+):
+    page, click = links(first_mail(smtp_server))
+    later = AFTER + dt.timedelta(days=settings.TRACKER_UNSUBSCRIBE_LINK_DAYS + 1)
+    with time_machine.travel(later, tick=False):
+        expired = client.get(page)
+        assert expired.status_code == 400 and b"expire" in expired.content
+        assert client.post(click).status_code == 200
+    assert OptOut.objects.count() == 1
+
+
+def test_a_forged_link_is_refused(client, two_subscriptions, smtp_server):
+    page, click = links(first_mail(smtp_server))
+    with time_machine.travel(SOON, tick=False):
+        assert client.post(page[:-4] + "abc/", {"scope": "everything"}).status_code == 400
+        assert client.post(click[:-4] + "abc/").status_code == 400
+        assert client.get(page).status_code == 200  # the genuine one works
+    assert not OptOut.objects.exists()
+
+
+def test_the_admin_shows_an_opt_out_suppressing_an_active_subscription(
+    client, alice, two_subscriptions
+):
+    first, _ = two_subscriptions
+    OptOut.objects.create(email="newsroom@example.org", subscription=first)
+    alice.is_superuser = True
+    alice.save()
+    client.force_login(alice)
+    listing = client.get(reverse("admin:tracker_subscription_changelist") + "?problem=suppressed")
+    assert [s.pk for s in listing.context["cl"].result_list] == [first.pk]
+    assert b"Suppressed" in listing.content
+    # Staff re-activating it are told the opt-out still stands.
+    Subscription.objects.filter(pk=first.pk).update(active=False)
+    change = reverse("admin:tracker_subscription_change", args=[first.pk])
+    response = client.post(
+        change,
+        {
+            "email": "newsroom@example.org",
+            "agreement": first.agreement_id,
+            "kinds": ["overdue"],
+            "lead_days": "7",
+            "time_zone": "",
+            "active": "on",
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert b"stays silent until the opt-out is deleted" in response.content

@@ -1,0 +1,195 @@
+"""Who hears about an event: the rule, in one place. The dispatcher asks it when it
+turns an event into alerts, and delivery asks it again just before sending, so that
+an opt-out or a subscription switched off in the meantime is obeyed.
+
+Recipients of an event on milestone M:
+  the owner of M (or of its commitment), for due-soon, overdue and completed news,
+  + every active, confirmed subscription covering M that wants that kind,
+  + every active webhook endpoint covering M's agreement that wants that kind (due-soon
+    at the default lead times, 30, 7 and 1 days, as for owners),
+  - addresses that opted out of everything, and subscriptions opted out of,
+  and nothing at all for an archived milestone (or one of an archived commitment or
+  agreement).
+
+A due-soon event ``due_N`` reaches a recipient whose nearest lead time reached when
+the event was written is N (so one reminder per lead time, as the days go by).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from django.db.models import Q, QuerySet
+
+from commitments import deadlines
+from commitments.models import Milestone
+
+from .models import (
+    DEFAULT_LEAD_DAYS,
+    KNOWN_KINDS,
+    LEAD_DAYS_MAX,
+    LEAD_DAYS_MIN,
+    AlertKind,
+    Channel,
+    Event,
+    OptOut,
+    Subscription,
+    WebhookEndpoint,
+)
+
+log = logging.getLogger(__name__)
+OWNER_KINDS = frozenset({"due_soon", "overdue", "completed"})
+
+
+def lead_days_problem(value: object) -> str:
+    """Why ``value`` is not a list of lead times (whole days, 1 to 366), or ""."""
+    if not isinstance(value, list):
+        return f"lead days {value!r} is not a list"
+    for day in value:
+        if isinstance(day, bool) or not isinstance(day, int):
+            return f"lead day {day!r} is not a whole number"
+        if not LEAD_DAYS_MIN <= day <= LEAD_DAYS_MAX:
+            return f"lead day {day} is not between {LEAD_DAYS_MIN} and {LEAD_DAYS_MAX}"
+    return ""
+
+
+def kinds_problem(value: object) -> str:
+    if not isinstance(value, list) or not all(isinstance(k, str) for k in value):
+        return f"kinds {value!r} is not a list of names"
+    unknown = sorted(set(value) - set(KNOWN_KINDS))
+    return f"unknown kind(s) {', '.join(unknown)}" if unknown else ""
+
+
+def subscription_problem(sub: Subscription) -> str:
+    return lead_days_problem(sub.lead_days) or kinds_problem(sub.kinds)
+
+
+def family(kind: str) -> str:
+    """The subscription kind an event kind belongs to: ``due_7`` → ``due_soon``."""
+    return "due_soon" if kind.startswith("due_") else kind
+
+
+@dataclass(frozen=True)
+class Recipient:
+    channel: str
+    address: str  # an email address, or webhook:<id>
+    subscription_id: int | None = None
+    endpoint_id: int | None = None
+
+
+@dataclass
+class Audience:
+    """Subscriptions, opt-outs and endpoints, read once (a handful of rows), matched
+    against events in memory: constant queries however many events. A subscription
+    whose stored values are unusable is left out, and listed in ``problems``."""
+
+    subscriptions: list[Subscription] = field(default_factory=list)
+    endpoints: list[WebhookEndpoint] = field(default_factory=list)
+    opted_out: set[str] = field(default_factory=set)
+    silenced: set[int] = field(default_factory=set)
+    problems: dict[int, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls) -> Audience:
+        audience = cls()
+        for sub in Subscription.objects.filter(
+            active=True, pending_since__isnull=True
+        ).select_related("user"):
+            problem = subscription_problem(sub)
+            if problem:
+                audience.problems[sub.pk] = problem
+            else:
+                audience.subscriptions.append(sub)
+        audience.endpoints = list(
+            WebhookEndpoint.objects.filter(active=True, disabled_at__isnull=True).prefetch_related(
+                "agreements"
+            )
+        )
+        for email, sub_id in OptOut.objects.values_list("email", "subscription_id"):
+            if sub_id is None:
+                audience.opted_out.add(email.lower())
+            else:
+                audience.silenced.add(sub_id)
+        return audience
+
+    def lead_days(self) -> set[int]:
+        """Every lead time anyone wants: the sweep writes a reminder event for each."""
+        return {*DEFAULT_LEAD_DAYS, *(d for s in self.subscriptions for d in s.lead_days)}
+
+    def scope(self, milestones: QuerySet[Milestone]) -> QuerySet[Milestone]:
+        """Narrow to milestones anyone could hear about (the sweep writes reminders for
+        these only): owned, or in a subscription's or an endpoint's scope."""
+        hooks = [[a.pk for a in e.agreements.all()] for e in self.endpoints]
+        if any(s.covers_everything for s in self.subscriptions) or any(not h for h in hooks):
+            return milestones
+        scope = Q(owner__isnull=False) | Q(commitment__owner__isnull=False)
+        for sub in self.subscriptions:
+            scope |= sub.milestone_filter()
+        for agreements in hooks:
+            scope |= Q(commitment__agreement_id__in=agreements)
+        return milestones.filter(scope)
+
+    def recipients(self, event: Event, m: Milestone) -> list[Recipient]:
+        """``m`` is the event's milestone, loaded with owner, commitment__owner and
+        commitment__agreement."""
+        if _archived(m):
+            return []
+        kind = family(event.kind)
+        left = None
+        if kind == "due_soon":
+            left = deadlines.days_remaining(event.due_on, now=event.at, time_zone=m.time_zone())
+        found: dict[str, Recipient] = {}
+        owner = m.owner or m.commitment.owner
+        # Owners and endpoints have no lead times of their own: the defaults (30, 7, 1).
+        default_hears = kind != "due_soon" or _nearest(DEFAULT_LEAD_DAYS, left) == event.lead_days
+        if owner is not None and owner.email and kind in OWNER_KINDS and default_hears:
+            found[owner.email.lower()] = Recipient(Channel.EMAIL, owner.email.lower())
+        for sub in self.subscriptions:
+            if sub.pk in self.silenced or not sub.address or not sub.covers(m):
+                continue
+            if kind not in sub.kinds or sub.address in found:
+                continue
+            if kind == "due_soon" and _nearest(sub.lead_days, left) != event.lead_days:
+                continue
+            found[sub.address] = Recipient(Channel.EMAIL, sub.address, subscription_id=sub.pk)
+        people = [r for a, r in found.items() if a not in self.opted_out]
+        hooks = [
+            Recipient(Channel.WEBHOOK, e.recipient, endpoint_id=e.pk)
+            for e in self.endpoints
+            if kind in e.kinds and default_hears and _endpoint_covers(e, m)
+        ]
+        return people + hooks
+
+    def still_wants(self, event: Event, m: Milestone, channel: str, address: str) -> bool:
+        return any(r.channel == channel and r.address == address for r in self.recipients(event, m))
+
+
+def _nearest(lead_days: list[int], left: int | None) -> int | None:
+    """The nearest lead time already reached ``left`` days before the due date."""
+    if left is None or left < 0:
+        return None
+    reached = [d for d in lead_days if d >= left]
+    return min(reached) if reached else None
+
+
+def _archived(m: Milestone) -> bool:
+    return bool(m.archived_at or m.commitment.archived_at or m.commitment.agreement.archived_at)
+
+
+def _endpoint_covers(endpoint: WebhookEndpoint, m: Milestone) -> bool:
+    agreements = [a.pk for a in endpoint.agreements.all()]  # prefetched
+    return not agreements or m.commitment.agreement_id in agreements
+
+
+def milestones_for(events: list[Event]) -> dict[int, Milestone]:
+    ids = {e.milestone_id for e in events}
+    return {
+        m.pk: m
+        for m in Milestone.objects.filter(pk__in=ids).select_related(
+            "owner", "commitment__owner", "commitment__agreement"
+        )
+    }
+
+
+__all__ = ["AlertKind", "Audience", "Recipient", "family", "milestones_for"]

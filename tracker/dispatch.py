@@ -1,0 +1,181 @@
+"""The dispatcher: history rows (and the sweep's reminders) become alerts.
+
+1. ``discover`` copies the alerting history rows not yet seen (a milestone flagged
+   overdue, a milestone completed) into events, from the history table itself: the
+   domain writes its row and knows nothing of us. A cursor (``DispatchCursor``) keeps
+   the scan short: it moves past an id only TRACKER_DISPATCH_GRACE_SECONDS after that
+   id was seen, so a transaction that committed late, with a lower id, is still read.
+   Events are unique per history row, so two dispatchers copy each row once.
+2. ``dispatch`` claims undispatched events (``SKIP LOCKED`` on PostgreSQL, so two
+   dispatchers take different ones), asks the audience who hears about each *now*,
+   writes one alert per (event, recipient, channel) (unique: a second dispatcher's
+   copy is a no-op) and marks the event dispatched, in one transaction per batch.
+   An event that cannot be expanded gets the error on its row and the rest go on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.utils import timezone
+
+from commitments.models import Milestone, Status, StatusUpdate
+
+from .audience import Audience, milestones_for
+from .models import Alert, AlertKind, DispatchCursor, Event
+from .sql import insert_select
+
+log = logging.getLogger(__name__)
+BATCH = 500
+
+
+@dataclass
+class DispatchResult:
+    discovered: int = 0
+    dispatched: int = 0
+    queued: int = 0
+    failed: int = 0
+
+
+def alerting() -> Q:
+    """The history rows that are news: an overdue flag, a milestone (not one party's
+    part) completed."""
+    return Q(kind=StatusUpdate.Kind.OVERDUE_FLAGGED, due_on__isnull=False) | Q(
+        kind=StatusUpdate.Kind.STATUS,
+        to_status=Status.COMPLETED,
+        party__isnull=True,
+        completed_on__isnull=False,
+    )
+
+
+def is_alerting(update: StatusUpdate) -> bool:
+    if update.kind == StatusUpdate.Kind.OVERDUE_FLAGGED:
+        return update.due_on is not None
+    return bool(
+        update.kind == StatusUpdate.Kind.STATUS
+        and update.to_status == Status.COMPLETED
+        and update.party_id is None
+        and update.completed_on
+    )
+
+
+def _copy(history: QuerySet[StatusUpdate], now: dt.datetime) -> int:
+    overdue = Q(kind=StatusUpdate.Kind.OVERDUE_FLAGGED)
+    return insert_select(
+        Event,
+        history.filter(alerting()),
+        milestone=F("milestone_id"),
+        kind=Case(When(overdue, then=Value(AlertKind.OVERDUE)), default=Value(AlertKind.COMPLETED)),
+        due_on=Case(When(overdue, then=F("due_on")), default=F("completed_on")),
+        at=F("at"),
+        update=F("pk"),
+        created_at=now,
+    )
+
+
+def discover(now: dt.datetime | None = None) -> int:
+    """Copy new alerting history rows into events. Returns how many were new."""
+    now = now or timezone.now()
+    grace = dt.timedelta(seconds=settings.TRACKER_DISPATCH_GRACE_SECONDS)
+    with transaction.atomic():
+        cursor, _ = DispatchCursor.objects.select_for_update().get_or_create(pk=1)
+        newest = StatusUpdate.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+        found = _copy(StatusUpdate.objects.filter(pk__gt=cursor.floor), now)
+        if cursor.candidate_seen_at is None or now - cursor.candidate_seen_at >= grace:
+            # Every row up to the candidate has been committed (or rolled back) by now,
+            # and the copy above has read them: the floor may move up to it.
+            cursor.floor = max(cursor.floor, cursor.candidate)
+            cursor.candidate, cursor.candidate_seen_at = newest, now
+            cursor.save()
+    return found
+
+
+def run(*, now: dt.datetime | None = None, batch_size: int = BATCH) -> DispatchResult:
+    """Discover, then dispatch every pending event. Safe to run twice at once."""
+    result = DispatchResult(discovered=discover(now))
+    tried: set[int] = set()  # an event that failed waits for the next run
+    while _dispatch_batch(now or timezone.now(), batch_size, result, tried):
+        pass
+    return result
+
+
+def pending() -> QuerySet[Event]:
+    return Event.objects.filter(dispatched_at__isnull=True, failed=False)
+
+
+def _dispatch_batch(
+    now: dt.datetime, batch_size: int, result: DispatchResult, tried: set[int]
+) -> int:
+    with transaction.atomic():
+        events = list(
+            pending()
+            .exclude(pk__in=tried)
+            .select_for_update(skip_locked=True)
+            .order_by("id")[:batch_size]
+        )
+        if not events:
+            return 0
+        audience = Audience.load()
+        milestones = milestones_for(events)
+        alerts: list[Alert] = []
+        ok: list[int] = []
+        for event in events:
+            try:
+                alerts += _expand(event, milestones[event.milestone_id], audience, now)
+            except Exception as exc:  # this event's fault; the others go on
+                _record_failure(event, exc)
+                tried.add(event.pk)
+                result.failed += 1
+                continue
+            ok.append(event.pk)
+        Alert.objects.bulk_create(alerts, batch_size=2000, ignore_conflicts=True)
+        # Ours (a concurrent dispatcher's copies were ignored, and bear its own stamp
+        # unless it judged the same instant).
+        result.queued += Alert.objects.filter(event_id__in=ok, created_at=now).count()
+        Event.objects.filter(pk__in=ok).update(dispatched_at=now, last_error="")
+        result.dispatched += len(ok)
+    return len(events)
+
+
+def _expand(
+    event: Event, milestone: Milestone, audience: Audience, now: dt.datetime
+) -> list[Alert]:
+    return [
+        Alert(
+            milestone_id=event.milestone_id,
+            event=event,
+            channel=r.channel,
+            subscription_id=r.subscription_id,
+            endpoint_id=r.endpoint_id,
+            kind=event.kind,
+            recipient=r.address,
+            due_on=event.due_on,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        for r in audience.recipients(event, milestone)
+    ]
+
+
+def _record_failure(event: Event, exc: Exception) -> None:
+    log.exception("event %s could not be dispatched", event.pk)
+    attempts = event.attempts + 1
+    Event.objects.filter(pk=event.pk).update(
+        attempts=attempts,
+        last_error=f"{type(exc).__name__}: {exc}"[:2000],
+        failed=attempts >= settings.TRACKER_ALERT_MAX_ATTEMPTS,
+    )
+
+
+def undispatched() -> int:
+    """News not yet turned into alerts: events pending, and alerting history rows
+    past the cursor that have no event yet (for the admin and the tests)."""
+    floor = DispatchCursor.objects.values_list("floor", flat=True).first() or 0
+    seen = Event.objects.filter(update__isnull=False).values("update_id")
+    unseen = StatusUpdate.objects.filter(alerting(), pk__gt=floor).exclude(pk__in=seen).count()
+    return pending().count() + unseen

@@ -1,0 +1,117 @@
+"""The subscription form: each stored value checked at the edge, so that one staff
+typo cannot reach the sweep (which would skip it anyway, and say so on the row)."""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from .audience import lead_days_problem
+from .models import KNOWN_KINDS, LEAD_DAYS_MAX, LEAD_DAYS_MIN, Subscription, WebhookEndpoint
+
+
+class LeadDaysField(forms.CharField):
+    """Whole numbers of days, entered as a list: "30, 7, 1"."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return ", ".join(str(v) for v in value)
+        return value
+
+    def to_python(self, value: Any) -> list[int]:
+        text = super().to_python(value)
+        days = []
+        for part in text.replace(";", ",").split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if not part.isdigit():
+                raise ValidationError(
+                    f"'{part}' is not a whole number of days; enter e.g. 30, 7, 1"
+                )
+            days.append(int(part))
+        problem = lead_days_problem(days)
+        if problem:
+            raise ValidationError(problem)
+        return sorted(set(days), reverse=True)
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [("", "Default (TIME_ZONE)")] + [(z, z) for z in sorted(zoneinfo.available_timezones())]
+
+
+class KindsField(forms.MultipleChoiceField):
+    widget = forms.CheckboxSelectMultiple
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(choices=list(KNOWN_KINDS.items()), **kwargs)
+
+
+class SubscriptionForm(forms.ModelForm):  # type: ignore[type-arg]
+    kinds = KindsField()
+    lead_days = LeadDaysField(
+        help_text=(
+            f"Days before the due date to warn, whole numbers from {LEAD_DAYS_MIN} to "
+            f"{LEAD_DAYS_MAX}, e.g. 30, 7, 1"
+        )
+    )
+    time_zone = forms.ChoiceField(
+        choices=time_zone_choices,
+        required=False,
+        help_text="An IANA time zone, for the Monday 09:00 digest",
+    )
+
+    class Meta:
+        model = Subscription
+        fields = [
+            "email",
+            "user",
+            "agreement",
+            "commitment",
+            "milestone",
+            "kinds",
+            "lead_days",
+            "time_zone",
+            "active",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("email") and not data.get("user"):
+            raise ValidationError("Give an email address or choose a user.")
+        return data
+
+
+class WebhookEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
+    kinds = KindsField()
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["name", "url", "secret", "agreements", "kinds", "active"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["secret"].required = False
+
+    def clean_secret(self) -> str:
+        from .webhooks import SECRET_PREFIX, new_secret
+
+        secret: str = self.cleaned_data.get("secret") or ""
+        if not secret:
+            return new_secret()
+        import base64
+        import binascii
+
+        try:
+            key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if not secret.startswith(SECRET_PREFIX) or len(key) < 24:
+            raise ValidationError(
+                f"Use {SECRET_PREFIX} followed by at least 24 bytes in base64, "
+                "or leave it empty to have one made"
+            )
+        return secret

@@ -1,0 +1,57 @@
+"""INSERT … SELECT with the SELECT written by the ORM (``query.sql_with_params()``):
+the target's columns come from its model, so no column list is kept by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection, models
+from django.db.models import Value
+from django.db.models.functions import Cast
+
+PREFIX = "ins_"
+
+
+def insert_select(model: type[models.Model], source: models.QuerySet[Any], **columns: Any) -> int:
+    """Insert one row of ``model`` per row of ``source``: ``columns`` maps the model's
+    field names to expressions over ``source`` (or plain values); every other field
+    gets its model default, so that this cannot drift from ``model()``. Rows that
+    would break a unique constraint are skipped. Returns the number inserted."""
+    given = {model._meta.get_field(name).column: expr for name, expr in columns.items()}
+    for field in model._meta.concrete_fields:
+        if field.primary_key or field.column in given:
+            continue
+        given[field.column] = field.get_default()
+    fields = {f.column: f for f in model._meta.concrete_fields}
+    named = {PREFIX + column: _typed(expr, fields[column]) for column, expr in given.items()}
+    query = source.order_by().annotate(**named).values(*named)
+    select, params = query.query.sql_with_params()
+    target = ", ".join(connection.ops.quote_name(c) for c in given)
+    # The WHERE: without it SQLite would read ON CONFLICT as part of the SELECT.
+    sql = (
+        f"INSERT INTO {model._meta.db_table} ({target}) "
+        f"SELECT * FROM ({select}) AS src WHERE true ON CONFLICT DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def _typed(value: Any, field: models.Field[Any, Any]) -> Any:
+    """An expression of the column's type: a bare NULL in a sub-SELECT would be read as
+    text, which PostgreSQL refuses to insert into a date or a number."""
+    if hasattr(value, "resolve_expression"):
+        return value
+    if value is None:
+        return Cast(Value(None), output_field=field)
+    return Value(value, output_field=field)
+
+
+def where_sql(queryset: models.QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
+    """The WHERE clause of ``queryset`` as the ORM writes it, its columns qualified by
+    the table's own name, for an UPDATE of that table."""
+    query = queryset.query
+    compiler = query.get_compiler(connection=connection)
+    compiler.setup_query()
+    sql, params = compiler.compile(query.where)
+    return sql, tuple(params)
