@@ -138,6 +138,8 @@ class CommitmentState:
     # False when the assessment shown is today's, dated on or before the day asked
     # for: there is no history of assessments yet (see ``assessment_as_of``).
     assessment_from_history: bool
+    note: str = ""
+    evidence_url: str = ""
 
 
 def end_of_day(day: dt.date, time_zone: str) -> dt.datetime:
@@ -283,7 +285,14 @@ def assessment_as_of(c: Commitment, day: dt.date | None) -> CommitmentState:
     rated" otherwise; an earlier assessment that was since replaced cannot be shown.
     ``assessment_from_history`` is False to say so on the page."""
     if day is None or (c.assessed_on is not None and c.assessed_on <= day):
-        return CommitmentState(c.pk, c.assessment, c.assessed_on, day is None)
+        return CommitmentState(
+            c.pk,
+            c.assessment,
+            c.assessed_on,
+            day is None,
+            c.assessment_note,
+            c.assessment_evidence_url,
+        )
     return CommitmentState(c.pk, Assessment.NOT_YET_RATED, None, False)
 
 

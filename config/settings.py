@@ -334,3 +334,13 @@ CORS_ALLOW_METHODS = ["GET", "HEAD", "OPTIONS"]
 CORS_ALLOW_HEADERS = ["accept", "if-none-match", "if-modified-since"]
 CORS_EXPOSE_HEADERS = ["ETag", "Last-Modified", "X-Tracker-As-Of", "Retry-After"]
 CORS_ALLOW_CREDENTIALS = False
+
+# --- Public site (tracker.public: pages, timeline, calendar, feeds, badges, follow) ---
+# Seconds a follow-by-email confirmation link stays valid.
+TRACKER_FOLLOW_CONFIRM_MAX_AGE = env_int("TRACKER_FOLLOW_CONFIRM_MAX_AGE", 3 * 24 * 3600)
+# Follow requests allowed per hour for one address, and for one client (REMOTE_ADDR);
+# counted in the default cache (set CACHE_URL so that every web worker shares them).
+TRACKER_FOLLOW_PER_ADDRESS = env_int("TRACKER_FOLLOW_PER_ADDRESS", 3)
+TRACKER_FOLLOW_PER_CLIENT = env_int("TRACKER_FOLLOW_PER_CLIENT", 20)
+# Seconds a badge, a calendar or a feed may be reused by a browser or a CDN.
+TRACKER_PUBLIC_MAX_AGE = env_int("TRACKER_PUBLIC_MAX_AGE", 300)

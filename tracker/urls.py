@@ -1,10 +1,9 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
 app_name = "tracker"
 urlpatterns = [
-    path("", views.overview, name="overview"),
-    path("milestones/<int:pk>/", views.milestone_page, name="milestone"),
+    path("", include("tracker.public.urls")),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
 ]
