@@ -312,3 +312,61 @@ def progress_from_states(states: Iterable[MilestoneState]) -> dict[str, Any]:
     counted = data["total"] - data[Status.CANCELLED]
     data["percent_complete"] = round(100 * data[Status.COMPLETED] / counted, 1) if counted else 0.0
     return data
+
+
+class AsOfError(ValueError):
+    """An "as of" day that cannot be shown: the message names the value."""
+
+    def __init__(self, value: str, reason: str) -> None:
+        super().__init__(f"as_of '{value}' {reason}")
+        self.value, self.reason = value, reason
+
+
+# The first zone on earth to reach a date: nothing after today there has happened.
+_EARLIEST_ZONE = "Pacific/Kiritimati"
+
+
+def parse_as_of(value: str | None, now: dt.datetime) -> dt.date | None:
+    """``YYYY-MM-DD`` to a day, None for no value; AsOfError for a malformed day, one
+    not on the calendar, or one that has not yet begun anywhere."""
+    if not value:
+        return None
+    if len(value) != 10 or value[4] != "-" or value[7] != "-":
+        raise AsOfError(value, "is not a date written YYYY-MM-DD")
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        raise AsOfError(value, "is not a day of the calendar") from None
+    if day > deadlines.local_today(now, _EARLIEST_ZONE):
+        raise AsOfError(value, "is in the future: the record shows only what has happened")
+    return day
+
+
+@dataclass(frozen=True)
+class RecordAsOf:
+    """Every agreement signed by ``day``, with its progress, and every milestone of
+    theirs with its state, at the end of ``day`` in each agreement's zone."""
+
+    day: dt.date
+    agreements: list[tuple[Agreement, dict[str, Any]]]
+    milestones: list[tuple[Milestone, MilestoneState]]
+
+
+def record_as_of(day: dt.date) -> RecordAsOf:
+    """Five queries whatever the number of milestones."""
+    agreements = list(Agreement.objects.filter(signed_on__lte=day).order_by("-signed_on", "slug"))
+    ms = list(
+        Milestone.objects.filter(commitment__agreement__in=agreements)
+        .select_related("commitment__agreement", "rule_anchor_milestone")
+        .prefetch_related("parts")
+        .order_by("id")
+    )
+    states = milestone_states_as_of(ms, day)
+    by_agreement: dict[int, list[MilestoneState]] = defaultdict(list)
+    for m in ms:
+        by_agreement[m.commitment.agreement_id].append(states[m.pk])
+    return RecordAsOf(
+        day=day,
+        agreements=[(a, progress_from_states(by_agreement[a.pk])) for a in agreements],
+        milestones=[(m, states[m.pk]) for m in ms],
+    )

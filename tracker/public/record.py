@@ -4,7 +4,6 @@ milestones loaded with their state at that moment, in a constant number of queri
 from __future__ import annotations
 
 import datetime as dt
-import re
 import zoneinfo
 from dataclasses import dataclass, field
 
@@ -16,21 +15,15 @@ from commitments import deadlines
 from commitments.deadlines import Anchor, RuleKind
 from commitments.models import Agreement, LogEntry, Milestone, MilestonePart
 from commitments.selectors import (
+    AsOfError,
     MilestoneState,
     end_of_day,
     milestone_state_now,
     milestone_states_as_of,
+    parse_as_of,
 )
 
-AS_OF_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-# The first zone on earth to reach a date: nothing after today there has happened.
-EARLIEST_ZONE = "Pacific/Kiritimati"
-
-
-class BadAsOf(ValueError):
-    def __init__(self, value: str, reason: str) -> None:
-        super().__init__(f"as_of '{value}' {reason}")
-        self.value, self.reason = value, reason
+BadAsOf = AsOfError
 
 
 @dataclass(frozen=True)
@@ -50,20 +43,6 @@ class Moment:
     def query(self) -> str:
         """What links carry so that a reader stays on the same day."""
         return f"?as_of={self.as_of.isoformat()}" if self.as_of else ""
-
-
-def parse_as_of(value: str | None, now: dt.datetime) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    if not AS_OF_PATTERN.match(value):
-        raise BadAsOf(value, "is not a date written YYYY-MM-DD")
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        raise BadAsOf(value, "is not a day of the calendar") from None
-    if day > deadlines.local_today(now, EARLIEST_ZONE):
-        raise BadAsOf(value, "is in the future: the record shows only what has happened")
-    return day
 
 
 def moment_of(request: HttpRequest) -> Moment:
