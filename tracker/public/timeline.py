@@ -18,8 +18,8 @@ from commitments.models import Agreement
 
 from .record import Moment, Row
 
-WIDTH = 400  # viewBox units; scaled to the page width, readable down to 360 px
-MARGIN = 12
+WIDTH = 320  # viewBox units: at 360 px wide a unit is a pixel or more
+MARGIN = 8
 LANE = 46
 TOP = 58
 COLOURS = {
@@ -31,7 +31,7 @@ COLOURS = {
     "overdue": "#b91c1c",
     "due": "#1d4ed8",
 }
-TITLE_CHARS = 62
+TITLE_CHARS = 46
 
 
 @dataclass(frozen=True)
@@ -92,9 +92,9 @@ def draw(agreement: Agreement, rows: list[Row], moment: Moment) -> Picture:
     now_label = f"As of {today.isoformat()}" if moment.as_of else f"Today {today.isoformat()}"
     out += [
         _line(sx, 30, sx, height - 6, "muted", width=1.5),
-        _text(sx + 3, 14, f"Signed {agreement.signed_on.isoformat()}", "text", size=10),
+        _text(sx + 3, 14, f"Signed {agreement.signed_on.isoformat()}", "text", size=11),
         _line(tx, 30, tx, height - 6, "text", width=1, dash="3 3"),
-        _text(tx - 3, 26, now_label, "text", size=10, anchor="end" if tx > WIDTH / 2 else "start"),
+        _text(tx - 3, 27, now_label, "text", size=11, anchor="end" if tx > WIDTH / 2 else "start"),
     ]
     for i, row in enumerate(dated):
         out += _lane(row, TOP + i * LANE, x, today, start, end)
@@ -140,7 +140,7 @@ def _lane(row: Row, y: int, x, today: dt.date, start: dt.date, end: dt.date) -> 
     base = y + 22
     due = x(s.due_on)
     out = [
-        _text(MARGIN, y + 12, label, "text", size=11),
+        _text(MARGIN, y + 12, label, "text", size=12),
         _line(MARGIN, base, WIDTH - MARGIN, base, "grid", width=0.5),
     ]
     if m.rule_kind == "recurring" and m.rule_rrule:
@@ -163,7 +163,7 @@ def _lane(row: Row, y: int, x, today: dt.date, start: dt.date, end: dt.date) -> 
             f'<circle class="tl-{kind}" cx="{cx}" cy="{base}" r="4.5" fill="{COLOURS[kind]}"/>'
         )
     said = words if words.startswith("due") else f"due {s.due_on.isoformat()} · {words}"
-    out.append(_text(MARGIN, y + 39, said, kind, size=10, weight="bold"))
+    out.append(_text(MARGIN, y + 39, said, kind, size=11, weight="bold"))
     return out
 
 
@@ -194,7 +194,8 @@ def _text(
 ) -> str:
     return (
         f'<text class="tl-{kind}-text" x="{x0}" y="{y0}" font-size="{size}" '
-        f'text-anchor="{anchor}" font-weight="{weight}" '
+        f'text-anchor="{anchor}" font-weight="{weight}" paint-order="stroke" '
+        f'stroke="{COLOURS["bg"]}" stroke-width="3" stroke-linejoin="round" '
         f'fill="{COLOURS.get(kind, COLOURS["text"])}">'
         f"{escape(words)}</text>"
     )

@@ -20,6 +20,7 @@ from commitments.models import (
     Commitment,
     LogEntry,
     Source,
+    Status,
     StatusUpdate,
 )
 from commitments.selectors import assessment_as_of, derived_status, progress_from_states
@@ -61,16 +62,17 @@ def staff_name(user: Any) -> str:
     return (profile.public_name if profile else "") or "staff"
 
 
-def _meter(progress: dict[str, Any]) -> list[tuple[str, str, int, float]]:
-    """Segments of the progress meter: (status, label, count, width in %)."""
-    from commitments.models import Status
-
-    total = progress["total"] or 1
-    return [
-        (value, label, progress[value], round(100 * progress[value] / total, 2))
-        for value, label in Status.choices
-        if progress[value]
-    ]
+def _meter(progress: dict[str, Any]) -> list[dict[str, Any]]:
+    """Segments of the progress meter, one per status present, laid end to end."""
+    total, x, segments = progress["total"] or 1, 0.0, []
+    for value, label in Status.choices:
+        if progress[value]:
+            width = round(100 * progress[value] / total, 2)
+            segments.append(
+                {"value": value, "label": label, "count": progress[value], "x": x, "width": width}
+            )
+            x = round(x + width, 2)
+    return segments
 
 
 @judged

@@ -76,7 +76,10 @@ def test_assessment_is_shown_apart_from_progress(client, ministerial):
 def test_milestone_page_says_rule_due_date_and_overdue_since_in_the_zone(client, ministerial):
     page = text(client.get(f"/milestones/{ministerial.pk}/"))
     assert "180 days after signature on 2025-10-28 in" in page
-    assert "<dt>Due</dt><dd>2026-04-26</dd>" in page
+    assert (
+        f'<dt>Due</dt><dd>2026-04-26 (<a href="/milestones/{ministerial.pk}/?as_of=2026-04-26">'
+        in page
+    )
     assert "since 2026-04-27 00:00 JST (209 days)" in page
 
 
