@@ -94,6 +94,12 @@ def test_a_reader_finds_a_commitment_reads_day_180_and_follows_it(
             check(page, "6-bad-as-of", problems)
             context.close()
 
+        dark = browser.new_context(viewport={"width": 390, "height": 900}, color_scheme="dark")
+        page = dark.new_page()
+        page.goto(live_server.url + "/agreements/us-japan-critical-minerals-2025/")
+        page.screenshot(path=str(SHOTS / "9-agreement-dark-390.png"), full_page=True)
+        dark.close()
+
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(live_server.url + "/")
         page.get_by_role("link", name=AGREEMENT).click()

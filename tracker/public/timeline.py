@@ -143,17 +143,17 @@ def _lane(row: Row, y: int, x, today: dt.date, start: dt.date, end: dt.date) -> 
         _text(MARGIN, y + 12, label, "text", size=12),
         _line(MARGIN, base, WIDTH - MARGIN, base, "grid", width=0.5),
     ]
-    if m.rule_kind == "recurring" and m.rule_rrule:
-        rule = deadlines.parse_rrule(m.rule_rrule, m.commitment.agreement.signed_on)
-        for when in rule.between(
-            dt.datetime.combine(start, dt.time()), dt.datetime.combine(end, dt.time()), inc=True
-        )[:200]:
-            if when.date() > m.commitment.agreement.signed_on:
-                out.append(_line(x(when.date()), base - 4, x(when.date()), base + 4, "due", 1))
     if kind == "overdue":
         out.append(_rect(due, base - 4, max(x(today) - due, 2), 8, "overdue"))
     elif kind == "late" and s.completed_on:
         out.append(_rect(due, base - 4, max(x(s.completed_on) - due, 2), 8, "late"))
+    if m.rule_kind == "recurring" and m.rule_rrule:
+        # Every occurrence in the picture's span, drawn over any bar so it shows.
+        rule = deadlines.parse_rrule(m.rule_rrule, m.commitment.agreement.signed_on)
+        span = (dt.datetime.combine(start, dt.time()), dt.datetime.combine(end, dt.time()))
+        for when in rule.between(*span, inc=True)[:200]:
+            if when.date() > m.commitment.agreement.signed_on:
+                out.append(_line(x(when.date()), base - 7, x(when.date()), base + 7, "due", 2))
     out.append(
         f'<path class="tl-due" d="M{due} {base - 6} l5 6 l-5 6 l-5 -6 z" fill="{COLOURS["due"]}"/>'
     )
@@ -192,10 +192,13 @@ def _text(
     anchor: str = "start",
     weight: str = "normal",
 ) -> str:
+    """The words twice: first as a halo in the background colour, so that a line
+    crossing them does not hide them (paint-order is not drawn by every renderer)."""
+    common = f'x="{x0}" y="{y0}" font-size="{size}" text-anchor="{anchor}" font-weight="{weight}"'
+    words = escape(words)
     return (
-        f'<text class="tl-{kind}-text" x="{x0}" y="{y0}" font-size="{size}" '
-        f'text-anchor="{anchor}" font-weight="{weight}" paint-order="stroke" '
-        f'stroke="{COLOURS["bg"]}" stroke-width="3" stroke-linejoin="round" '
-        f'fill="{COLOURS.get(kind, COLOURS["text"])}">'
-        f"{escape(words)}</text>"
+        f'<text class="tl-halo" {common} fill="{COLOURS["bg"]}" stroke="{COLOURS["bg"]}" '
+        f'stroke-width="3" stroke-linejoin="round">{words}</text>'
+        f'<text class="tl-{kind}-text" {common} fill="{COLOURS.get(kind, COLOURS["text"])}">'
+        f"{words}</text>"
     )
