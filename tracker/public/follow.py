@@ -1,7 +1,7 @@
 """Follow by email, no account: double opt-in. The form creates a Subscription with
-``pending_since`` set (the alert pipeline sends nothing to it) and mails a signed,
-expiring link; confirming clears ``pending_since``. Throttled per address and per
-client in the default cache."""
+``pending_since`` set and ``active`` off (the alert pipeline sends nothing to it)
+and mails a signed, expiring link; confirming clears ``pending_since`` and turns it
+on. Throttled per address and per client in the default cache."""
 
 from __future__ import annotations
 
@@ -73,10 +73,13 @@ def follow(request: HttpRequest) -> HttpResponse:
     ):
         form.add_error("email", "Too many requests: try again in an hour.")
         return render(request, "tracker/public/follow.html", {"form": form}, status=429)
-    existing = Subscription.objects.filter(email__iexact=email, active=True, **{kind: target})
-    if not existing.filter(pending_since__isnull=True).exists():
-        subscription = existing.first() or Subscription(email=email, **{kind: target})
-        subscription.pending_since = timezone.now()
+    existing = Subscription.objects.filter(email__iexact=email, **{kind: target})
+    if not existing.filter(active=True, pending_since__isnull=True).exists():
+        # Inactive as well as pending until confirmed: any alert path that reads only
+        # ``active`` skips it too.
+        pending = existing.filter(pending_since__isnull=False).first()
+        subscription = pending or Subscription(email=email, **{kind: target})
+        subscription.pending_since, subscription.active = timezone.now(), False
         subscription.save()
         url = settings.SITE_URL + reverse(
             "tracker:follow_confirm", args=[confirm_token(subscription)]

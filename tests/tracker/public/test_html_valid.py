@@ -13,6 +13,7 @@ from django.core.cache import cache
 
 from commitments.models import LogEntry
 from tests.conftest import require_service
+from tracker.emails import unsubscribe_token
 
 pytestmark = pytest.mark.usefixtures("frozen")
 ROOT = Path(__file__).resolve().parents[3]
@@ -42,6 +43,7 @@ def test_every_page_type_is_valid_html(client, ministerial, tmp_path):
         "milestone": f"/milestones/{ministerial.pk}/",
         "as-of": f"/agreements/{a.slug}/?as_of=2026-04-26",
         "bad-as-of": "/?as_of=2026-02-30",
+        "unsubscribe": f"/unsubscribe/{unsubscribe_token('r@example.org')}/",
         "follow-error": None,
         "follow-sent": None,
     }
