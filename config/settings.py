@@ -361,3 +361,12 @@ TRACKER_WEBHOOK_DISABLE_AFTER = env_int("TRACKER_WEBHOOK_DISABLE_AFTER", 20)
 # List-Unsubscribe header's link lasts for the message's lifetime (ONECLICK days).
 TRACKER_UNSUBSCRIBE_LINK_DAYS = env_int("TRACKER_UNSUBSCRIBE_LINK_DAYS", 30)
 TRACKER_UNSUBSCRIBE_ONECLICK_DAYS = env_int("TRACKER_UNSUBSCRIBE_ONECLICK_DAYS", 3650)
+# --- Public site (tracker.public: pages, timeline, calendar, feeds, badges, follow) ---
+# Seconds a follow-by-email confirmation link stays valid.
+TRACKER_FOLLOW_CONFIRM_MAX_AGE = env_int("TRACKER_FOLLOW_CONFIRM_MAX_AGE", 3 * 24 * 3600)
+# Follow requests allowed per hour for one address, and for one client (REMOTE_ADDR);
+# counted in the default cache (set CACHE_URL so that every web worker shares them).
+TRACKER_FOLLOW_PER_ADDRESS = env_int("TRACKER_FOLLOW_PER_ADDRESS", 3)
+TRACKER_FOLLOW_PER_CLIENT = env_int("TRACKER_FOLLOW_PER_CLIENT", 20)
+# Seconds a badge, a calendar or a feed may be reused by a browser or a CDN.
+TRACKER_PUBLIC_MAX_AGE = env_int("TRACKER_PUBLIC_MAX_AGE", 300)

@@ -1,11 +1,10 @@
-from django.urls import path
+from django.urls import include, path
 
-from . import unsubscribe, views
+from . import unsubscribe
 
 app_name = "tracker"
 urlpatterns = [
-    path("", views.overview, name="overview"),
-    path("milestones/<int:pk>/", views.milestone_page, name="milestone"),
+    path("", include("tracker.public.urls")),
     path("unsubscribe/<str:token>/", unsubscribe.unsubscribe, name="unsubscribe"),
     path(
         "unsubscribe/one-click/<str:token>/",

@@ -26,7 +26,9 @@ for pattern in router.urls:
 urlpatterns = [
     path(
         "v1/status/",
-        views.answer_304_early(views.StatusView.as_view(), kind="status", as_of=True),
+        views.with_as_of(
+            views.answer_304_early(views.StatusView.as_view(), kind="status", as_of=True)
+        ),
         name="status",
     ),
     path("v1/", include(router.urls)),

@@ -527,3 +527,65 @@ def answer_304_early(
 
 
 _ALLOW = "GET, HEAD, OPTIONS"
+
+
+# --- The status document as of a past day (the public site's "as of", issue 10) ----------
+
+
+def with_as_of(live: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """``/status/?as_of=YYYY-MM-DD``: the status document as the record stood at the end
+    of that day in each agreement's zone, from ``commitments.selectors.record_as_of``,
+    the selector of the public pages' "as of". A past day does not change, so it skips
+    the pollers' ETag machinery. Without ``as_of``: the ``live`` view, untouched."""
+    from django.http import JsonResponse
+    from django.utils import timezone
+
+    from commitments import deadlines, selectors
+
+    @functools.wraps(live)
+    def view(request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
+        if "as_of" not in request.GET:
+            return live(request, *args, **kwargs)
+        try:
+            day = selectors.parse_as_of(request.GET["as_of"], timezone.now())
+        except selectors.AsOfError as exc:
+            problem = {"type": "about:blank", "title": "Bad Request", "status": 400}
+            problem |= {"detail": str(exc), "errors": [{"field": "as_of", "reason": exc.reason}]}
+            return JsonResponse(problem, status=400, content_type="application/problem+json")
+        assert day is not None
+        record, base = selectors.record_as_of(day), base_url(request)
+
+        def brief(m: Milestone, s: selectors.MilestoneState) -> dict[str, Any]:
+            tz = m.commitment.agreement.time_zone
+            left = deadlines.days_remaining(s.due_on, now=s.at, time_zone=tz)
+            return {
+                "id": m.pk,
+                "url": f"{base}milestones/{m.pk}/",
+                "agreement": m.commitment.agreement.slug,
+                "commitment": m.commitment_id,
+                "title": m.title,
+                "due_on": s.due_on,
+                "status": s.status,
+                "is_overdue": s.overdue,
+                "days_remaining": None if s.is_closed else left,
+            }
+
+        late = sorted((r for r in record.milestones if r[1].overdue), key=lambda r: r[1].due_on)
+        soon = sorted(
+            (r for r in record.milestones if r[1].due_on and not (r[1].overdue or r[1].is_closed)),
+            key=lambda r: r[1].due_on,
+        )
+        agreements = [
+            {"slug": a.slug, "url": f"{base}agreements/{a.slug}/", "short_name": a.short_name}
+            | {"time_zone": a.time_zone, "progress": progress}
+            for a, progress in record.agreements
+        ]
+        document = {
+            "as_of_day": day,
+            "agreements": agreements,
+            "overdue": {"count": len(late), "milestones": [brief(*r) for r in late]},
+            "next_deadlines": [brief(*r) for r in soon[:10]],
+        }
+        return JsonResponse(document, json_dumps_params={"ensure_ascii": False})
+
+    return view

@@ -1,0 +1,61 @@
+"""/api/v1/status/?as_of=YYYY-MM-DD answers from the same selector as the public
+pages' "as of"."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from commitments.models import Milestone
+from commitments.selectors import milestone_states_as_of
+
+NOW = dt.datetime(2026, 11, 21, 3, 0, tzinfo=dt.UTC)
+
+pytestmark = pytest.mark.usefixtures("agreements")
+
+
+@pytest.fixture(autouse=True)
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def overdue_ids(client, day: str) -> list[int]:
+    response = client.get("/api/v1/status/", {"as_of": day})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["as_of_day"] == day
+    return [m["id"] for m in body["overdue"]["milestones"]]
+
+
+def test_day_180_and_day_181_as_the_pages_see_them(client, ministerial):
+    assert ministerial.pk not in overdue_ids(client, "2026-04-26")
+    assert ministerial.pk in overdue_ids(client, "2026-04-27")
+
+
+def test_the_document_agrees_with_the_selector(client):
+    day = dt.date(2026, 5, 1)
+    ms = list(
+        Milestone.objects.select_related("commitment__agreement", "rule_anchor_milestone")
+        .prefetch_related("parts")
+        .filter(commitment__agreement__signed_on__lte=day)
+    )
+    expected = {pk for pk, s in milestone_states_as_of(ms, day).items() if s.overdue}
+    assert set(overdue_ids(client, day.isoformat())) == expected
+
+
+def test_a_bad_as_of_is_a_problem_naming_the_field(client):
+    response = client.get("/api/v1/status/", {"as_of": "2026-02-30"})
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["errors"] == [
+        {"field": "as_of", "reason": "is not a day of the calendar"}
+    ]
+
+
+def test_without_as_of_the_live_document_is_unchanged(client):
+    response = client.get("/api/v1/status/")
+    assert response.status_code == 200 and response.has_header("ETag")
+    assert "as_of_day" not in response.json()

@@ -1,0 +1,109 @@
+"""Follow by email with no account: double opt-in, a signed expiring link,
+throttled per address and per client."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+
+import pytest
+from django.core import mail
+from django.core.cache import cache
+
+from tracker.models import OptOut, Subscription
+
+pytestmark = pytest.mark.usefixtures("frozen")
+
+
+@pytest.fixture(autouse=True)
+def clean_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def follow(client, target: str, email: str = "reader@example.org", **extra):
+    return client.post("/follow/", {"email": email, "target": target}, **extra)
+
+
+def link_in(message) -> str:
+    return re.search(r"http://\S+/follow/confirm/\S+/", message.body).group(0)
+
+
+def test_following_creates_a_pending_subscription_and_mails_a_link(client, ministerial):
+    response = follow(client, f"milestone:{ministerial.pk}")
+    assert response.status_code == 200 and "Check your inbox" in response.content.decode()
+    sub = Subscription.objects.get(email="reader@example.org")
+    assert sub.milestone == ministerial and sub.pending_since is not None and not sub.active
+    (message,) = mail.outbox
+    assert message.to == ["reader@example.org"] and "Confirm" in message.subject
+    path = link_in(message).removeprefix("http://127.0.0.1:8000")
+    assert "Confirm that you want to follow" in client.get(path).content.decode()
+    sub.refresh_from_db()
+    assert sub.pending_since is not None and not sub.active  # a GET (a scanner) does nothing
+    assert client.post(path).status_code == 200
+    sub.refresh_from_db()
+    assert sub.pending_since is None and sub.active
+
+
+def test_confirming_lifts_an_earlier_unsubscribe(client, ministerial):
+    OptOut.objects.create(email="reader@example.org")
+    follow(client, f"agreement:{ministerial.commitment.agreement_id}")
+    client.post(link_in(mail.outbox[0]).removeprefix("http://127.0.0.1:8000"))
+    assert not OptOut.objects.filter(email="reader@example.org").exists()
+
+
+def test_an_expired_or_forged_link_confirms_nothing(client, ministerial, frozen, settings):
+    follow(client, f"commitment:{ministerial.commitment_id}")
+    path = link_in(mail.outbox[0]).removeprefix("http://127.0.0.1:8000")
+    frozen.shift(dt.timedelta(seconds=settings.TRACKER_FOLLOW_CONFIRM_MAX_AGE + 1))
+    assert client.post(path).status_code == 400
+    assert client.post("/follow/confirm/not-a-token/").status_code == 400
+    assert Subscription.objects.get().pending_since is not None
+
+
+def test_an_address_already_following_gets_no_second_email(client, ministerial):
+    Subscription.objects.create(email="reader@example.org", milestone=ministerial)
+    response = follow(client, f"milestone:{ministerial.pk}")
+    assert response.status_code == 200 and mail.outbox == []
+    assert Subscription.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("email", "target", "words"),
+    [
+        ("not-an-address", "milestone:{pk}", "Enter a valid email address"),
+        ("reader@example.org", "milestone:999999", "'milestone:999999' is not something"),
+        ("reader@example.org", "user:1", "'user:1' is not something"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_field(client, ministerial, email, target, words):
+    response = follow(client, target.format(pk=ministerial.pk), email=email)
+    assert response.status_code == 400 and words in html.unescape(response.content.decode())
+    assert Subscription.objects.count() == 0 and mail.outbox == []
+
+
+def test_follow_is_throttled_per_address(client, ministerial, settings):
+    settings.TRACKER_FOLLOW_PER_ADDRESS = 2
+    codes = [
+        follow(client, f"milestone:{ministerial.pk}", email="Same@Example.org").status_code
+        for _ in range(3)
+    ]
+    assert codes == [200, 200, 429]
+    assert len(mail.outbox) == 2
+    other = follow(client, f"milestone:{ministerial.pk}", email="other@example.org")
+    assert other.status_code == 200
+
+
+def test_follow_is_throttled_per_client(client, ministerial, settings):
+    settings.TRACKER_FOLLOW_PER_CLIENT = 2
+    codes = [
+        follow(client, f"milestone:{ministerial.pk}", email=f"r{i}@example.org").status_code
+        for i in range(3)
+    ]
+    assert codes == [200, 200, 429]
+    elsewhere = follow(
+        client, f"milestone:{ministerial.pk}", email="r9@example.org", REMOTE_ADDR="10.0.0.9"
+    )
+    assert elsewhere.status_code == 200

@@ -1,0 +1,125 @@
+"""Embeddable badges: an SVG in the shields.io look, and the shields.io "endpoint"
+JSON (schemaVersion 1) for newsrooms that draw their own. Both with an ETag and
+Cache-Control (see responses.cached)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from commitments.models import Agreement, Commitment
+from commitments.selectors import progress_from_states
+
+from .record import Moment, milestones, rows_for
+from .responses import cached
+from .timeline import verdict
+
+COLOURS = {
+    "ok": "#15803d",
+    "late": "#b45309",
+    "overdue": "#b91c1c",
+    "due": "#1d4ed8",
+    "muted": "#6b7280",
+}
+LABEL_CHARS = 40
+
+
+@dataclass(frozen=True)
+class Badge:
+    label: str
+    message: str
+    kind: str
+
+    def json(self) -> str:
+        return json.dumps(
+            {
+                "schemaVersion": 1,
+                "label": self.label,
+                "message": self.message,
+                "color": COLOURS[self.kind].lstrip("#"),
+            }
+        )
+
+    def svg(self) -> str:
+        # Verdana 11px averages about 6.5 px a character: the width shields.io uses.
+        lw, mw = 10 + round(6.5 * len(self.label)), 10 + round(6.5 * len(self.message))
+        text = f"{self.label}: {self.message}"
+        return (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{lw + mw}" height="20" '
+            f'role="img" aria-label="{escape(text, {chr(34): "&quot;"})}">'
+            f"<title>{escape(text)}</title>"
+            f'<rect width="{lw}" height="20" fill="#555"/>'
+            f'<rect x="{lw}" width="{mw}" height="20" fill="{COLOURS[self.kind]}"/>'
+            f'<g fill="#fff" font-family="Verdana,DejaVu Sans,sans-serif" font-size="11">'
+            f'<text x="{lw / 2}" y="14" text-anchor="middle">{escape(self.label)}</text>'
+            f'<text x="{lw + mw / 2}" y="14" text-anchor="middle">{escape(self.message)}</text>'
+            f"</g></svg>"
+        )
+
+
+def _short(title: str) -> str:
+    return title if len(title) <= LABEL_CHARS else title[: LABEL_CHARS - 1] + "…"
+
+
+def milestone_badge(pk: int) -> Badge:
+    m = get_object_or_404(milestones(), pk=pk)
+    row = rows_for([m], Moment(now=timezone.now()))[0]
+    kind, words = verdict(row)
+    return Badge(_short(m.title), words, kind)
+
+
+def _progress_badge(label: str, ms: list) -> Badge:
+    progress = progress_from_states(r.s for r in rows_for(ms, Moment(now=timezone.now())))
+    done = f"{progress['completed']} of {progress['total']} done"
+    if progress["overdue"]:
+        return Badge(label, f"{progress['overdue']} overdue · {done}", "overdue")
+    return Badge(label, done, "ok" if progress["total"] == progress["completed"] else "due")
+
+
+def commitment_badge(pk: int) -> Badge:
+    c = get_object_or_404(Commitment, pk=pk)
+    return _progress_badge(_short(c.title), list(milestones().filter(commitment=c)))
+
+
+def agreement_badge(slug: str) -> Badge:
+    a = get_object_or_404(Agreement, slug=slug)
+    return _progress_badge(
+        _short(a.short_name or a.title), list(milestones().filter(commitment__agreement=a))
+    )
+
+
+def _svg(request: HttpRequest, badge: Badge) -> HttpResponse:
+    return cached(request, badge.svg(), "image/svg+xml")
+
+
+def _json(request: HttpRequest, badge: Badge) -> HttpResponse:
+    return cached(request, badge.json(), "application/json")
+
+
+def agreement_svg(request: HttpRequest, slug: str) -> HttpResponse:
+    return _svg(request, agreement_badge(slug))
+
+
+def agreement_json(request: HttpRequest, slug: str) -> HttpResponse:
+    return _json(request, agreement_badge(slug))
+
+
+def commitment_svg(request: HttpRequest, pk: int) -> HttpResponse:
+    return _svg(request, commitment_badge(pk))
+
+
+def commitment_json(request: HttpRequest, pk: int) -> HttpResponse:
+    return _json(request, commitment_badge(pk))
+
+
+def milestone_svg(request: HttpRequest, pk: int) -> HttpResponse:
+    return _svg(request, milestone_badge(pk))
+
+
+def milestone_json(request: HttpRequest, pk: int) -> HttpResponse:
+    return _json(request, milestone_badge(pk))

@@ -1,0 +1,71 @@
+"""iCalendar feeds (RFC 5545, with the ``icalendar`` library): one per agreement and
+one for all. Each dated milestone is an all-day event on its due date with a stable
+UID, the rule in its description and a link back; a recurring obligation is one event
+with its RRULE. SEQUENCE and LAST-MODIFIED follow the milestone's version, so a
+calendar sees a moved date as a change to the same event."""
+
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from icalendar import Calendar, Event, vRecur
+
+from commitments.models import Agreement, Milestone
+
+from .record import milestones, rule_sentence
+from .responses import cached
+
+
+def build(ms: list[Milestone], name: str) -> bytes:
+    cal = Calendar()
+    cal.add("prodid", "-//Commitment tracker//public calendar//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("x-wr-calname", name)
+    host = urlsplit(settings.SITE_URL).hostname or "commitment-tracker"
+    for m in ms:
+        if m.due_on is None:
+            continue
+        agreement = m.commitment.agreement
+        url = settings.SITE_URL + reverse("tracker:milestone", args=[m.pk])
+        event = Event()
+        event.add("uid", f"milestone-{m.pk}@{host}")
+        event.add("summary", f"Due: {m.title} ({agreement.short_name})")
+        event.add("dtstart", m.due_on)
+        event.add("dtend", m.due_on + dt.timedelta(days=1))
+        event.add("dtstamp", m.updated_at)
+        event.add("last-modified", m.updated_at)
+        event.add("sequence", m.version)
+        event.add(
+            "description",
+            f"Rule: {rule_sentence(m)}.\nStatus: {m.get_status_display()}.\n"
+            f"Judged in {agreement.time_zone}.\n{url}",
+        )
+        event.add("url", url)
+        event.add("transp", "TRANSPARENT")
+        if m.rule_kind == "recurring" and m.rule_rrule:
+            event.add("rrule", vRecur.from_ical(m.rule_rrule.removeprefix("RRULE:")))
+        cal.add_component(event)
+    return cal.to_ical()
+
+
+def _response(request: HttpRequest, body: bytes, filename: str) -> HttpResponse:
+    response = cached(request, body, "text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+def agreement_calendar(request: HttpRequest, slug: str) -> HttpResponse:
+    a = get_object_or_404(Agreement, slug=slug)
+    ms = list(milestones().filter(commitment__agreement=a).order_by("due_on", "id"))
+    return _response(request, build(ms, f"{a.short_name}: deadlines"), f"{a.slug}.ics")
+
+
+def all_calendar(request: HttpRequest) -> HttpResponse:
+    ms = list(milestones().order_by("due_on", "id"))
+    return _response(request, build(ms, "Commitment tracker: all deadlines"), "deadlines.ics")

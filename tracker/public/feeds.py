@@ -1,0 +1,153 @@
+"""Atom feeds of changes (Django's syndication framework), per agreement and for all:
+status changes, overdue flags (dated at the deadline moment), deadline changes,
+assessments and log entries, newest first."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.syndication.views import Feed
+from django.db.models import Q
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.feedgenerator import Atom1Feed
+
+from commitments import deadlines
+from commitments.models import Agreement, Commitment, LogEntry, StatusUpdate
+
+LIMIT = 50
+
+
+@dataclass(frozen=True)
+class Change:
+    guid: str
+    title: str
+    text: str
+    link: str
+    at: dt.datetime
+
+
+def _milestone_link(pk: int) -> str:
+    return reverse("tracker:milestone", args=[pk])
+
+
+def changes(agreement: Agreement | None) -> list[Change]:
+    """The latest changes, three queries whatever the history's size."""
+    updates = StatusUpdate.objects.select_related("milestone__commitment__agreement", "party")
+    assessed = Commitment.objects.filter(assessed_on__isnull=False).select_related("agreement")
+    log = LogEntry.objects.select_related(
+        "agreement", "commitment__agreement", "milestone__commitment__agreement"
+    )
+    if agreement is not None:
+        updates = updates.filter(milestone__commitment__agreement=agreement)
+        assessed = assessed.filter(agreement=agreement)
+        log = log.filter(
+            Q(agreement=agreement)
+            | Q(commitment__agreement=agreement)
+            | Q(milestone__commitment__agreement=agreement)
+        )
+    items = [c for u in updates.order_by("-at", "-id")[: LIMIT * 2] if (c := _update(u))]
+    items += [_assessment(c) for c in assessed.order_by("-assessed_on", "-id")[:LIMIT]]
+    items += [_log(e) for e in log.order_by("-on", "-id")[:LIMIT]]
+    items.sort(key=lambda c: c.at, reverse=True)
+    return items[:LIMIT]
+
+
+def _update(u: StatusUpdate) -> Change | None:
+    m = u.milestone
+    tz = m.commitment.agreement.time_zone
+    party = f" ({u.party.name})" if u.party_id else ""
+    if u.kind == StatusUpdate.Kind.OVERDUE_FLAGGED:
+        at = deadlines.overdue_at(u.due_on, tz) or u.at
+        title = f"Overdue: {m.title} (due {u.due_on.isoformat() if u.due_on else '?'})"
+    elif u.kind == StatusUpdate.Kind.OVERDUE_CLEARED:
+        at, title = u.at, f"No longer overdue: {m.title}"
+    elif u.kind == StatusUpdate.Kind.DEADLINE:
+        at, title = u.at, f"Deadline changed: {m.title}"
+    elif u.from_status != u.to_status:
+        at = u.at
+        title = f"{m.title}{party}: {u.get_from_status_display()} → {u.get_to_status_display()}"
+    else:
+        return None  # a no-op row: nothing a reader needs to hear about
+    return Change(f"update-{u.pk}", title, u.note or title, _milestone_link(m.pk), at)
+
+
+def _assessment(c: Commitment) -> Change:
+    tz = c.agreement.time_zone
+    assert c.assessed_on is not None
+    at = dt.datetime.combine(c.assessed_on, dt.time(), tzinfo=zoneinfo.ZoneInfo(tz))
+    return Change(
+        f"assessment-{c.pk}-{c.assessed_on.isoformat()}-{c.assessment}",
+        f"Assessed “{c.get_assessment_display()}”: {c.title}",
+        c.assessment_note or c.get_assessment_display(),
+        reverse("tracker:commitment", args=[c.agreement.slug, c.key]),
+        at,
+    )
+
+
+def _log(e: LogEntry) -> Change:
+    if e.milestone_id:
+        link, agreement = _milestone_link(e.milestone_id), e.milestone.commitment.agreement
+    elif e.commitment_id:
+        agreement = e.commitment.agreement
+        link = reverse("tracker:commitment", args=[agreement.slug, e.commitment.key])
+    else:
+        agreement = e.agreement
+        link = reverse("tracker:agreement", args=[agreement.slug])
+    tz = zoneinfo.ZoneInfo(agreement.time_zone)
+    return Change(
+        f"log-{e.key}",
+        f"{e.get_kind_display()}: {e.text[:80]}",
+        f"{e.text}\nSource: {e.source_address}",
+        link,
+        dt.datetime.combine(e.on, dt.time(), tzinfo=tz),
+    )
+
+
+class ChangesFeed(Feed):
+    feed_type = Atom1Feed
+
+    def get_object(self, request: HttpRequest, slug: str | None = None) -> Agreement | None:
+        return get_object_or_404(Agreement, slug=slug) if slug else None
+
+    def title(self, obj: Agreement | None) -> str:
+        return f"{obj.short_name}: changes" if obj else "Commitment tracker: all changes"
+
+    def link(self, obj: Agreement | None) -> str:
+        return reverse("tracker:agreement", args=[obj.slug]) if obj else reverse("tracker:overview")
+
+    def subtitle(self, obj: Agreement | None) -> str:
+        return "Status changes, overdue deadlines, assessments and sourced log entries."
+
+    def author_name(self) -> str:
+        return "Commitment tracker"
+
+    def feed_guid(self, obj: Agreement | None) -> str:
+        return settings.SITE_URL + self.link(obj)
+
+    def items(self, obj: Agreement | None) -> list[Change]:
+        return changes(obj)
+
+    def item_title(self, item: Change) -> str:
+        return item.title
+
+    def item_description(self, item: Change) -> str:
+        return item.text
+
+    def item_link(self, item: Change) -> str:
+        return item.link
+
+    def item_guid(self, item: Change) -> str:
+        return f"{settings.SITE_URL}/#{item.guid}"
+
+    item_guid_is_permalink = False
+
+    def item_pubdate(self, item: Change) -> dt.datetime:
+        return item.at
+
+    def item_updateddate(self, item: Change) -> dt.datetime:
+        return item.at

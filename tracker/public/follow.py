@@ -1,0 +1,112 @@
+"""Follow by email, no account: double opt-in. The form creates a Subscription with
+``pending_since`` set and ``active`` off (the alert pipeline sends nothing to it)
+and mails a signed, expiring link; confirming clears ``pending_since`` and turns it
+on. Throttled per address and per client in the default cache."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django import forms
+from django.conf import settings
+from django.core import signing
+from django.core.cache import cache
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from commitments.models import Agreement, Commitment, Milestone
+from tracker.models import OptOut, Subscription
+
+from .emails import send_follow_confirmation
+
+CONFIRM_SALT = "tracker.public.follow"
+TARGETS = {"agreement": Agreement, "commitment": Commitment, "milestone": Milestone}
+WINDOW_SECONDS = 3600
+
+
+class FollowForm(forms.Form):
+    email = forms.EmailField(label="Your email address", max_length=254)
+    target = forms.CharField(widget=forms.HiddenInput)
+
+    def clean_target(self) -> tuple[str, object]:
+        value = self.cleaned_data["target"]
+        kind, _, pk = value.partition(":")
+        model = TARGETS.get(kind)
+        obj = model.objects.filter(pk=pk).first() if model and pk.isdigit() else None
+        if obj is None:
+            raise forms.ValidationError(f"'{value}' is not something one can follow")
+        return kind, obj
+
+
+def confirm_token(subscription: Subscription) -> str:
+    return signing.dumps({"s": subscription.pk, "e": subscription.email}, salt=CONFIRM_SALT)
+
+
+def _allowed(key: str, limit: int) -> bool:
+    """A fixed one-hour window per key: add() starts it, incr() counts in it."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    cache_key = f"tracker:follow:{digest}"
+    if cache.add(cache_key, 1, WINDOW_SECONDS):
+        return True
+    try:
+        return cache.incr(cache_key) <= limit
+    except ValueError:  # expired between add and incr
+        cache.add(cache_key, 1, WINDOW_SECONDS)
+        return True
+
+
+@require_POST
+def follow(request: HttpRequest) -> HttpResponse:
+    form = FollowForm(request.POST)
+    if not form.is_valid():
+        return render(request, "tracker/public/follow.html", {"form": form}, status=400)
+    email = form.cleaned_data["email"].lower()
+    kind, target = form.cleaned_data["target"]
+    client = request.META.get("REMOTE_ADDR", "")
+    if not (
+        _allowed(f"client:{client}", settings.TRACKER_FOLLOW_PER_CLIENT)
+        and _allowed(f"address:{email}", settings.TRACKER_FOLLOW_PER_ADDRESS)
+    ):
+        form.add_error("email", "Too many requests: try again in an hour.")
+        return render(request, "tracker/public/follow.html", {"form": form}, status=429)
+    existing = Subscription.objects.filter(email__iexact=email, **{kind: target})
+    if not existing.filter(active=True, pending_since__isnull=True).exists():
+        # Inactive as well as pending until confirmed: any alert path that reads only
+        # ``active`` skips it too.
+        pending = existing.filter(pending_since__isnull=False).first()
+        subscription = pending or Subscription(email=email, **{kind: target})
+        subscription.pending_since, subscription.active = timezone.now(), False
+        subscription.save()
+        url = settings.SITE_URL + reverse(
+            "tracker:follow_confirm", args=[confirm_token(subscription)]
+        )
+        send_follow_confirmation(email, target, url)
+    # The same answer whether or not the address already follows: nothing to learn here.
+    return render(request, "tracker/public/follow.html", {"sent": True, "email": email})
+
+
+@require_http_methods(["GET", "POST"])
+def follow_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        data = signing.loads(
+            token, salt=CONFIRM_SALT, max_age=settings.TRACKER_FOLLOW_CONFIRM_MAX_AGE
+        )
+    except signing.SignatureExpired:
+        return render(request, "tracker/public/confirm.html", {"expired": True}, status=400)
+    except signing.BadSignature:
+        return render(request, "tracker/public/confirm.html", {"invalid": True}, status=400)
+    subscription = Subscription.objects.filter(pk=data["s"], email=data["e"]).first()
+    if subscription is None:
+        return render(request, "tracker/public/confirm.html", {"invalid": True}, status=400)
+    if request.method == "GET":
+        # A GET only asks: mail scanners follow links and must not confirm for anyone.
+        return render(request, "tracker/public/confirm.html", {"ask": True, "s": subscription})
+    with transaction.atomic():
+        Subscription.objects.filter(pk=subscription.pk).update(pending_since=None, active=True)
+        # Confirming is a fresh, proven consent: an earlier unsubscribe no longer holds.
+        OptOut.objects.filter(email__iexact=subscription.email).delete()
+    return render(request, "tracker/public/confirm.html", {"done": True, "s": subscription})

@@ -1,0 +1,145 @@
+"""What a public page judges: the moment (now, or the end of an "as of" day), and the
+milestones loaded with their state at that moment, in a constant number of queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass, field
+
+from django.db.models import Max, Prefetch, Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from commitments import deadlines
+from commitments.deadlines import Anchor, RuleKind
+from commitments.models import Agreement, LogEntry, Milestone, MilestonePart
+from commitments.selectors import (
+    AsOfError,
+    MilestoneState,
+    end_of_day,
+    milestone_state_now,
+    milestone_states_as_of,
+    parse_as_of,
+)
+
+BadAsOf = AsOfError
+
+
+@dataclass(frozen=True)
+class Moment:
+    """Now, or the end of ``as_of`` in each agreement's zone."""
+
+    now: dt.datetime
+    as_of: dt.date | None = None
+
+    def at(self, time_zone: str) -> dt.datetime:
+        return end_of_day(self.as_of, time_zone) if self.as_of else self.now
+
+    def today(self, time_zone: str) -> dt.date:
+        return self.as_of or deadlines.local_today(self.now, time_zone)
+
+    @property
+    def query(self) -> str:
+        """What links carry so that a reader stays on the same day."""
+        return f"?as_of={self.as_of.isoformat()}" if self.as_of else ""
+
+
+def moment_of(request: HttpRequest) -> Moment:
+    now = timezone.now()
+    return Moment(now=now, as_of=parse_as_of(request.GET.get("as_of"), now))
+
+
+def milestones() -> QuerySet[Milestone]:
+    """Milestones with what their page, their state and their rule need."""
+    return Milestone.objects.select_related(
+        "commitment__agreement", "rule_anchor_milestone"
+    ).prefetch_related(Prefetch("parts", queryset=MilestonePart.objects.select_related("party")))
+
+
+@dataclass
+class Row:
+    """A milestone beside its state at the page's moment."""
+
+    m: Milestone
+    s: MilestoneState
+    anchor_state: MilestoneState | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def rule_sentence(self) -> str:
+        return rule_sentence(self.m, self.anchor_state)
+
+    @property
+    def overdue_since_text(self) -> str:
+        return moment_text(self.s.overdue_from, self.m.commitment.agreement.time_zone)
+
+
+def rows_for(ms: list[Milestone], moment: Moment) -> list[Row]:
+    """Every milestone with its state: two more queries for a past day, none for now."""
+    if moment.as_of:
+        states = milestone_states_as_of(ms, moment.as_of)
+    else:
+        states = {m.pk: milestone_state_now(m, moment.at(m.time_zone())) for m in ms}
+    return [Row(m, states[m.pk], states.get(m.rule_anchor_milestone_id or 0)) for m in ms]
+
+
+def rule_sentence(m: Milestone, anchor: MilestoneState | None = None) -> str:
+    """The rule in words with the date it counts from: "180 days after signature on
+    2025-10-28 in Tokyo"."""
+    agreement = m.commitment.agreement
+    where = agreement.signed_at or agreement.time_zone
+    signed = f"signature on {agreement.signed_on.isoformat()} in {where}"
+    rule = m.rule
+    if rule.kind in (RuleKind.DAYS_AFTER, RuleKind.MONTHS_AFTER):
+        if rule.anchor == Anchor.SIGNATURE:
+            return rule.describe().replace("signature", signed)
+        done = anchor.completed_on if anchor and anchor.status == "completed" else None
+        counted = (
+            f"completed on {done.isoformat()}" if done else "not completed yet, so no date yet"
+        )
+        return f"{rule.describe()} ({counted})"
+    if rule.kind == RuleKind.RECURRING:
+        return f"Recurring ({rule.rrule}), counted from {signed}"
+    if rule.kind == RuleKind.FIXED and rule.fixed_date:
+        return f"By {rule.fixed_date.isoformat()}, a date the text gives"
+    return "No deadline: the text gives no date"
+
+
+def moment_text(instant: dt.datetime | None, time_zone: str) -> str:
+    """An instant in the agreement's zone, named: "2026-04-27 00:00 JST"."""
+    if instant is None:
+        return ""
+    local = instant.astimezone(zoneinfo.ZoneInfo(time_zone))
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
+def last_checked(agreement_ids: list[int], as_of: dt.date | None) -> dict[int, dt.date]:
+    """The last day anyone logged anything about each agreement (its own log, its
+    commitments' and its milestones'): one query."""
+    entries = LogEntry.objects.all()
+    if as_of:
+        entries = entries.filter(on__lte=as_of)
+    found: dict[int, dt.date] = {}
+    rows = (
+        entries.filter(
+            Q(agreement_id__in=agreement_ids)
+            | Q(commitment__agreement_id__in=agreement_ids)
+            | Q(milestone__commitment__agreement_id__in=agreement_ids)
+        )
+        .values("agreement_id", "commitment__agreement_id", "milestone__commitment__agreement_id")
+        .annotate(last=Max("on"))
+    )
+    for row in rows:
+        key = (
+            row["agreement_id"]
+            or row["commitment__agreement_id"]
+            or row["milestone__commitment__agreement_id"]
+        )
+        if key not in found or row["last"] > found[key]:
+            found[key] = row["last"]
+    return found
+
+
+def agreements() -> QuerySet[Agreement]:
+    return Agreement.objects.prefetch_related("parties")

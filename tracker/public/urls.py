@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from . import badges, calendar, downloads, feeds, follow, views
+
+# Included by tracker/urls.py into the "tracker" namespace.
+urlpatterns = [
+    path("", views.home, name="overview"),
+    path("agreements/<slug:slug>/", views.agreement_page, name="agreement"),
+    path(
+        "agreements/<slug:slug>/commitments/<slug:key>/",
+        views.commitment_page,
+        name="commitment",
+    ),
+    path("milestones/<int:pk>/", views.milestone_page, name="milestone"),
+    path("agreements/<slug:slug>/timeline.svg", downloads.timeline_svg, name="timeline_svg"),
+    path("agreements/<slug:slug>/timeline.png", downloads.timeline_png, name="timeline_png"),
+    path("agreements/<slug:slug>/milestones.csv", downloads.agreement_csv, name="export_csv"),
+    path("agreements/<slug:slug>/calendar.ics", calendar.agreement_calendar, name="calendar"),
+    path("calendar.ics", calendar.all_calendar, name="calendar_all"),
+    path("agreements/<slug:slug>/feed.atom", feeds.ChangesFeed(), name="feed"),
+    path("feed.atom", feeds.ChangesFeed(), name="feed_all"),
+    path("badges/agreements/<slug:slug>.svg", badges.agreement_svg, name="badge_agreement"),
+    path("badges/agreements/<slug:slug>.json", badges.agreement_json, name="badge_agreement_json"),
+    path("badges/commitments/<int:pk>.svg", badges.commitment_svg, name="badge_commitment"),
+    path("badges/commitments/<int:pk>.json", badges.commitment_json, name="badge_commitment_json"),
+    path("badges/milestones/<int:pk>.svg", badges.milestone_svg, name="badge_milestone"),
+    path("badges/milestones/<int:pk>.json", badges.milestone_json, name="badge_milestone_json"),
+    path("follow/", follow.follow, name="follow"),
+    path("follow/confirm/<str:token>/", follow.follow_confirm, name="follow_confirm"),
+]

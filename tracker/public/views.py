@@ -1,0 +1,261 @@
+"""The public pages: home, agreement, commitment, milestone. Each judges at one moment
+(now, or the end of ``?as_of=YYYY-MM-DD`` in the agreement's zone) and reads a constant
+number of queries whatever the number of milestones."""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
+
+from commitments.models import (
+    Agreement,
+    Category,
+    Commitment,
+    LogEntry,
+    Source,
+    Status,
+    StatusUpdate,
+)
+from commitments.selectors import assessment_as_of, derived_status, progress_from_states
+from tracker.selectors import last_sweep_at
+
+from . import timeline
+from .follow import FollowForm
+from .record import BadAsOf, Moment, Row, milestones, moment_of, moment_text, rows_for
+
+
+def judged(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Parse ``?as_of`` once; a bad value is a 400 page that names it."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            moment = moment_of(request)
+        except BadAsOf as exc:
+            return render(
+                request,
+                "tracker/public/bad_request.html",
+                {
+                    "value": exc.value,
+                    "reason": exc.reason,
+                    "moment": Moment(now=timezone.now()),
+                },
+                status=400,
+            )
+        return view(request, moment, *args, **kwargs)
+
+    return wrapped
+
+
+def staff_name(user: Any) -> str:
+    """What the public sees of who made a change: never a username."""
+    if user is None:
+        return "the tracker"
+    profile = getattr(user, "staff_profile", None)
+    return (profile.public_name if profile else "") or "staff"
+
+
+def _meter(progress: dict[str, Any]) -> list[dict[str, Any]]:
+    """Segments of the progress meter, one per status present, laid end to end."""
+    total, x, segments = progress["total"] or 1, 0.0, []
+    for value, label in Status.choices:
+        if progress[value]:
+            width = round(100 * progress[value] / total, 2)
+            segments.append(
+                {"value": value, "label": label, "count": progress[value], "x": x, "width": width}
+            )
+            x = round(x + width, 2)
+    return segments
+
+
+@judged
+def home(request: HttpRequest, moment: Moment) -> HttpResponse:
+    agreements = list(Agreement.objects.prefetch_related("parties"))
+    if moment.as_of:
+        agreements = [a for a in agreements if a.signed_on <= moment.as_of]
+    rows = rows_for(list(milestones().filter(commitment__agreement__in=agreements)), moment)
+    by_agreement: dict[int, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_agreement[row.m.commitment.agreement_id].append(row)
+    from .record import last_checked
+
+    checked = last_checked([a.pk for a in agreements], moment.as_of)
+    swept = last_sweep_at()
+    cards = []
+    for a in agreements:
+        progress = progress_from_states(r.s for r in by_agreement[a.pk])
+        cards.append(
+            {
+                "a": a,
+                "progress": progress,
+                "meter": _meter(progress),
+                "checked": checked.get(a.pk),
+                "swept": moment_text(swept, a.time_zone) if swept else "",
+            }
+        )
+    return render(request, "tracker/public/home.html", {"moment": moment, "cards": cards})
+
+
+def _commitments(agreement: Agreement) -> list[Commitment]:
+    return list(
+        agreement.commitments.prefetch_related("parties", "leads__party").order_by("number", "id")
+    )
+
+
+@judged
+def agreement_page(request: HttpRequest, moment: Moment, slug: str) -> HttpResponse:
+    a = get_object_or_404(Agreement.objects.prefetch_related("parties", "sources"), slug=slug)
+    commitments = _commitments(a)
+    rows = rows_for(list(milestones().filter(commitment__agreement=a)), moment)
+    by_commitment: dict[int, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_commitment[row.m.commitment_id].append(row)
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for c in commitments:
+        progress = progress_from_states(r.s for r in by_commitment[c.pk])
+        groups[c.get_category_display()].append(
+            {
+                "c": c,
+                "rows": by_commitment[c.pk],
+                "progress": progress,
+                "status": derived_status(progress),
+                "assessment": assessment_as_of(c, moment.as_of),
+            }
+        )
+    progress = progress_from_states(r.s for r in rows)
+    today = moment.today(a.time_zone)
+    deadline_days = sorted({r.s.due_on for r in rows if r.s.due_on and r.s.due_on < today} | set())
+    context = {
+        "moment": moment,
+        "a": a,
+        "groups": sorted(groups.items(), key=lambda g: _category_order(g[0])),
+        "progress": progress,
+        "meter": _meter(progress),
+        "rows": rows,
+        "timeline": timeline.draw(a, rows, moment),
+        "deadline_days": [(d, (d - a.signed_on).days) for d in deadline_days],
+        "follow": FollowForm(initial={"target": f"agreement:{a.pk}"}),
+        "follow_target": f"agreement:{a.pk}",
+        "json_url": f"/api/v1/milestones/?agreement={a.slug}&page_size=200",
+    }
+    return render(request, "tracker/public/agreement.html", context)
+
+
+def _category_order(label: str) -> int:
+    labels = [lbl for _, lbl in Category.choices]
+    return labels.index(label) if label in labels else len(labels)
+
+
+@judged
+def commitment_page(request: HttpRequest, moment: Moment, slug: str, key: str) -> HttpResponse:
+    c = get_object_or_404(
+        Commitment.objects.select_related("agreement").prefetch_related(
+            "parties", "leads__party", "sources"
+        ),
+        agreement__slug=slug,
+        key=key,
+    )
+    rows = rows_for(list(milestones().filter(commitment=c)), moment)
+    progress = progress_from_states(r.s for r in rows)
+    log = LogEntry.objects.filter(Q(commitment=c) | Q(milestone__commitment=c)).select_related(
+        "milestone"
+    )
+    if moment.as_of:
+        log = log.filter(on__lte=moment.as_of)
+    context = {
+        "moment": moment,
+        "a": c.agreement,
+        "c": c,
+        "rows": rows,
+        "progress": progress,
+        "status": derived_status(progress),
+        "assessment": assessment_as_of(c, moment.as_of),
+        "log": list(log),
+        "follow": FollowForm(initial={"target": f"commitment:{c.pk}"}),
+        "follow_target": f"commitment:{c.pk}",
+    }
+    return render(request, "tracker/public/commitment.html", context)
+
+
+def history_items(updates: list[StatusUpdate], time_zone: str) -> list[dict[str, Any]]:
+    """History as a reader reads it: no no-op rows ("Not started → Not started"), an
+    overdue flag dated at the deadline moment rather than at the sweep's clock, and
+    staff named as staff."""
+    from commitments import deadlines
+
+    items = []
+    for u in updates:
+        when = u.at
+        if u.kind == StatusUpdate.Kind.OVERDUE_FLAGGED:
+            when = deadlines.overdue_at(u.due_on, time_zone) or u.at
+            what = "Overdue: the deadline passed"
+        elif u.kind == StatusUpdate.Kind.OVERDUE_CLEARED:
+            what = "No longer overdue"
+        elif u.kind == StatusUpdate.Kind.DEADLINE:
+            what = "Deadline changed"
+        elif u.from_status != u.to_status:
+            what = f"{u.get_from_status_display()} → {u.get_to_status_display()}"
+        elif u.note or u.evidence_url:
+            what = "Note"
+        else:
+            continue
+        items.append(
+            {
+                "when": moment_text(when, time_zone),
+                "what": what,
+                "party": u.party.name if u.party_id else "",
+                "note": u.note,
+                "evidence_url": u.evidence_url,
+                "by": staff_name(u.by),
+            }
+        )
+    return items
+
+
+@judged
+def milestone_page(request: HttpRequest, moment: Moment, pk: int) -> HttpResponse:
+    m = get_object_or_404(milestones(), pk=pk)
+    anchor = (
+        list(milestones().filter(pk=m.rule_anchor_milestone_id))
+        if m.rule_anchor_milestone_id
+        else []
+    )
+    rows = rows_for([m, *anchor], moment)
+    row = rows[0]
+    a = m.commitment.agreement
+    at = moment.at(a.time_zone)
+    updates = list(
+        m.updates.filter(at__lte=at)
+        .select_related("by__staff_profile", "party")
+        .order_by("at", "id")
+    )
+    sources = Source.objects.filter(Q(milestone=m) | Q(commitment=m.commitment))
+    log = LogEntry.objects.filter(milestone=m)
+    if moment.as_of:
+        log = log.filter(on__lte=moment.as_of)
+    evidence = [u.evidence_url for u in updates if u.evidence_url]
+    if not moment.as_of and m.evidence_url and m.evidence_url not in evidence:
+        evidence.append(m.evidence_url)
+    context = {
+        "moment": moment,
+        "a": a,
+        "c": m.commitment,
+        "m": m,
+        "row": row,
+        "s": row.s,
+        "history": history_items(updates, a.time_zone),
+        "revisions": list(m.revisions.filter(at__lte=at).order_by("at", "id")),
+        "sources": list(sources),
+        "log": list(log),
+        "evidence": list(dict.fromkeys(evidence)),
+        "follow": FollowForm(initial={"target": f"milestone:{m.pk}"}),
+        "follow_target": f"milestone:{m.pk}",
+    }
+    return render(request, "tracker/public/milestone.html", context)

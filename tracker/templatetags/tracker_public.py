@@ -1,0 +1,40 @@
+"""Template filters of the public site: one date format everywhere (ISO 8601)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def day(value: dt.date | dt.datetime | None) -> str:
+    """2026-04-26: the one way the public site writes a date."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    return value.isoformat()
+
+
+@register.filter
+def days(n: int | None) -> str:
+    if n is None:
+        return ""
+    return f"{n} day{'s' if n != 1 else ''}"
+
+
+@register.filter
+def status_label(value: str) -> str:
+    from commitments.models import Status
+
+    return dict(Status.choices).get(value, value)
+
+
+@register.filter
+def assessment_label(value: str) -> str:
+    from commitments.models import Assessment
+
+    return dict(Assessment.choices).get(value, value)
