@@ -192,8 +192,10 @@ def test_bad_filter_values_are_400s_naming_the_parameter(api, agreements, query,
     assert field in body["detail"]
 
 
-def test_page_beyond_the_end_is_404(api, agreements):
-    assert api.get("/api/v1/milestones/?page=99").status_code == 404
+def test_page_beyond_the_end_is_400_naming_page(api, agreements):
+    response = api.get("/api/v1/milestones/?page=99")
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "page"
 
 
 def test_history_is_newest_first(api, ministerial, alice, frozen):
