@@ -13,20 +13,21 @@ from django.conf import settings
 from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 
-from .exceptions import LengthRequired, RequestTooLarge
+# The module, not its names: exceptions imports DRF's views, which import this.
+from . import exceptions as errors
 
 
 def check_length(meta: dict[str, Any]) -> None:
     if "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower() and not meta.get(
         "CONTENT_LENGTH"
     ):
-        raise LengthRequired()
+        raise errors.LengthRequired()
     try:
         length = int(meta.get("CONTENT_LENGTH") or 0)
     except ValueError:
         length = 0
     if length > settings.API_MAX_BODY_BYTES:
-        raise RequestTooLarge(
+        raise errors.RequestTooLarge(
             f"The body has {length} bytes; the limit is {settings.API_MAX_BODY_BYTES}."
         )
 
@@ -65,7 +66,7 @@ class LimitedJSONParser(JSONParser):
             check_length(request.META)
         raw = stream.read(settings.API_MAX_BODY_BYTES + 1) if stream is not None else b""
         if len(raw) > settings.API_MAX_BODY_BYTES:
-            raise RequestTooLarge(f"The body is over {settings.API_MAX_BODY_BYTES} bytes.")
+            raise errors.RequestTooLarge(f"The body is over {settings.API_MAX_BODY_BYTES} bytes.")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
