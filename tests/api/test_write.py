@@ -201,3 +201,30 @@ def test_patch_changes_what_readers_see(api, ministerial, alice):
     response = api.get("/api/v1/status/", HTTP_IF_NONE_MATCH=etag)
     assert response.status_code == 200
     assert ministerial.pk not in [m["id"] for m in response.json()["overdue"]["milestones"]]
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        'https://example.org/"><script>alert(1)</script>',
+        "https://user:pass@example.org/",
+        "https://exаmple.org/",  # a Cyrillic "а"
+    ],
+)
+def test_unsafe_evidence_addresses_are_400(ministerial, alice, address):
+    """Finding 5."""
+    response = client_for(alice).patch(
+        url(ministerial), {"status": "completed", "evidence_url": address}
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "evidence_url"
+
+
+def test_same_evidence_on_a_completed_milestone_does_not_move_completed_on(ministerial, alice):
+    """Finding 4."""
+    editor = client_for(alice)
+    done = {"status": "completed", "evidence_url": EVIDENCE, "completed_on": "2026-04-24"}
+    assert editor.patch(url(ministerial), done).status_code == 200
+    response = editor.patch(url(ministerial), {"evidence_url": EVIDENCE})
+    assert response.status_code == 400
+    assert editor.get(url(ministerial)).json()["completed_on"] == "2026-04-24"

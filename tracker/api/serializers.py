@@ -290,9 +290,15 @@ class StatusUpdateSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.CharField(help_text='A name, or "system".'))
+    @extend_schema_field(
+        serializers.ChoiceField(
+            choices=["staff", "system"],
+            help_text='"staff" for a person (their accounts are not published), '
+            '"system" for the tracker itself (the deadline sweep).',
+        )
+    )
     def get_by(self, obj: StatusUpdate) -> str:
-        return display_name(obj.by) or "system"
+        return "system" if obj.by_id is None else "staff"
 
 
 # --- Agreements and commitments ---------------------------------------------------------

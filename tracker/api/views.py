@@ -339,7 +339,7 @@ class MilestoneViewSet(
         self.check_exists()
         updates = (
             StatusUpdate.objects.filter(milestone_id=pk)
-            .select_related("by", "party")
+            .select_related("party")
             .order_by("-at", "-id")
         )
         self.paginator.check_page(updates, request)
