@@ -132,3 +132,18 @@ def test_a_bad_body_with_a_stale_if_match_is_400_not_412(ministerial, alice):
         _milestone_url(ministerial), {"status": "bogus"}, HTTP_IF_MATCH='"stale"'
     )
     assert response.status_code == 400
+
+
+def test_link_header_pagination(api, agreements):
+    response = api.get("/api/v1/milestones/?page_size=2&page=2")
+    links = {
+        rel.split('"')[1]: target.strip(" <>")
+        for target, rel in (part.split(";") for part in response["Link"].split(","))
+    }
+    assert set(links) == {"first", "prev", "next", "last"}
+    body = response.json()
+    assert links["next"] == body["next"] and links["prev"] == body["previous"]
+    last = api.get(links["last"])
+    assert last.status_code == 200 and last.json()["next"] is None
+    assert 'rel="next"' not in last["Link"]
+    assert api.get(links["first"]).json()["previous"] is None
