@@ -13,14 +13,14 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import F, Prefetch, QuerySet
-from django.http import HttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.cache import get_conditional_response
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import MethodNotAllowed
+from rest_framework.exceptions import MethodNotAllowed, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -29,12 +29,13 @@ from commitments.models import Agreement, Commitment, Milestone, MilestonePart, 
 from commitments.selectors import agreements_with_progress, commitments_with_progress
 from commitments.services import milestone_set_status
 
-from . import conditional
+from . import conditional, csv_export
 from .conditional import ConditionalMixin, cached_body, make_etag, query_key, request_state
-from .exceptions import PreconditionFailed
+from .exceptions import PROBLEM, PreconditionFailed
 from .filters import MILESTONE_ORDERINGS, AgreementFilter, CommitmentFilter, MilestoneFilter
 from .params import allowed_params, check_filters, check_query, free_text
 from .parsers import check_length
+from .renderers import JSONRenderer
 from .serializers import (
     AgreementBriefSerializer,
     AgreementSerializer,
@@ -74,6 +75,11 @@ class ApiView(RateLimitMixin, ConditionalMixin):
         action_name = getattr(self, "action", None)
         filterset = self.filterset_class if action_name in (None, "list") else None
         paginated = action_name in self.paginated_actions
+        if paginated and self.is_csv():
+            paging = {"page", "page_size"} & set(self.request.GET)
+            if paging:
+                message = "CSV is the whole list, not a page: leave it out."
+                raise ValidationError({name: [message] for name in sorted(paging)})
         check_query(
             self.request, allowed_params(filterset, paginated=paginated), free_text(filterset)
         )
@@ -146,10 +152,48 @@ class ApiView(RateLimitMixin, ConditionalMixin):
     def check_exists(self) -> None:
         """404 for an object that does not exist (detail views override it)."""
 
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if isinstance(response, Response) and response.content_type == PROBLEM:
+            # Problems are JSON whatever was negotiated (a CSV request's 400 too).
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = PROBLEM
+        return response
+
     # --- lists ---------------------------------------------------------------------
+
+    csv_export = False  # also answer the list in CSV (csv_export.py)
+
+    def get_renderers(self) -> list[Any]:
+        renderers = super().get_renderers()  # type: ignore[misc]
+        if self.csv_export and getattr(self, "action", None) == "list":
+            renderers.append(csv_export.CSVRenderer())
+        return renderers
+
+    def is_csv(self) -> bool:
+        return getattr(self.request, "accepted_media_type", "").startswith(csv_export.CSV)
+
+    def csv_list(self, queryset: QuerySet) -> HttpResponse:
+        answer = self.conditional_answer(self.etag)
+        if answer.response is not None:
+            return self._precondition(answer.response)
+        columns, rows = csv_export.EXPORTS[queryset.model]
+        now = request_state(self.request).now
+        response = StreamingHttpResponse(
+            csv_export.stream(columns, rows(queryset, now)),
+            content_type="text/csv; charset=utf-8; header=present",
+        )
+        for name, value in answer.headers.items():
+            if name != "Content-Type":
+                response[name] = value
+        name = queryset.model._meta.verbose_name_plural.replace(" ", "-")
+        response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+        return response
 
     def conditional_list(self) -> HttpResponse:
         queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
+        if self.is_csv():
+            return self.csv_list(queryset)
         paginator = self.paginator  # type: ignore[attr-defined]
         paginator.check_page(queryset, self.request)
 
@@ -229,6 +273,7 @@ class CommitmentViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
 
     serializer_class = CommitmentSerializer
     filterset_class = CommitmentFilter
+    csv_export = True
     lookup_value_regex = r"[0-9]{1,18}"
 
     def get_queryset(self) -> QuerySet:
@@ -304,6 +349,7 @@ class MilestoneViewSet(
 
     serializer_class = MilestoneSerializer
     filterset_class = MilestoneFilter
+    csv_export = True
     lookup_value_regex = r"[0-9]{1,18}"
     http_method_names = ["get", "head", "patch", "options"]
     paginated_actions = ("list", "history")
