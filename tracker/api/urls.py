@@ -17,6 +17,7 @@ router.register("milestones", views.MilestoneViewSet, basename="milestone")
 urlpatterns = [
     path("v1/", views.IndexView.as_view(), name="index"),
     path("v1/status/", views.StatusView.as_view(), name="status"),
+    path("v1/events/", views.EventFeedView.as_view(), name="events"),
     path("v1/", include(router.urls)),
     path("schema/", docs.SchemaView.as_view(), name="schema"),
     path("docs/", docs.SwaggerView.as_view(url_name="tracker_api:schema"), name="docs"),

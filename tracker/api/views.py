@@ -29,7 +29,7 @@ from commitments.models import Agreement, Commitment, Milestone, MilestonePart, 
 from commitments.selectors import agreements_with_progress, commitments_with_progress
 from commitments.services import milestone_set_status
 
-from . import conditional, csv_export
+from . import conditional, csv_export, events
 from .conditional import ConditionalMixin, cached_body, make_etag, query_key, request_state
 from .exceptions import PROBLEM, PreconditionFailed
 from .filters import MILESTONE_ORDERINGS, AgreementFilter, CommitmentFilter, MilestoneFilter
@@ -61,6 +61,7 @@ class ApiView(RateLimitMixin, ConditionalMixin):
     kwargs: dict[str, Any]
     filterset_class: Any = None
     paginated_actions: tuple[str, ...] = ("list",)
+    extra_params: dict[str, bool] = {}
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # A method this address does not have is a 405 with Allow for every caller,
@@ -80,9 +81,8 @@ class ApiView(RateLimitMixin, ConditionalMixin):
             if paging:
                 message = "CSV is the whole list, not a page: leave it out."
                 raise ValidationError({name: [message] for name in sorted(paging)})
-        check_query(
-            self.request, allowed_params(filterset, paginated=paginated), free_text(filterset)
-        )
+        allowed = {**allowed_params(filterset, paginated=paginated), **self.extra_params}
+        check_query(self.request, allowed, free_text(filterset))
         if filterset is not None and self.request.method in ("GET", "HEAD"):
             check_filters(filterset, self.request)
 
@@ -526,3 +526,16 @@ class IndexView(ApiView, APIView):
         # The index changes only with a deployment: its ETag is its content's.
         etag = make_etag("index", json.dumps(body(), sort_keys=True))
         return self.respond(body, etag=lambda: etag)
+
+
+# --- The event feed -------------------------------------------------------------------------
+
+
+class EventFeedView(ApiView, APIView):
+    """Every change, oldest first, after an opaque cursor (see events.py)."""
+
+    extra_params = {"after": False, "limit": False}
+
+    @events.FEED_SCHEMA
+    def get(self, request: Request) -> HttpResponse:
+        return events.feed(self, request, base_url(request))
