@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -25,7 +25,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from commitments.models import Agreement, Commitment, Milestone, MilestonePart, StatusUpdate
+from commitments.models import (
+    Agreement,
+    Commitment,
+    LogEntry,
+    Milestone,
+    MilestonePart,
+    StatusUpdate,
+)
 from commitments.selectors import agreements_with_progress, commitments_with_progress
 from commitments.services import milestone_set_status
 
@@ -40,6 +47,7 @@ from .serializers import (
     AgreementBriefSerializer,
     AgreementSerializer,
     CommitmentSerializer,
+    LogEntrySerializer,
     MilestoneBriefSerializer,
     MilestoneSerializer,
     MilestoneStatusSerializer,
@@ -205,6 +213,38 @@ class ApiView(RateLimitMixin, ConditionalMixin):
         return self.respond(body, headers=lambda: {"Link": paginator.links()})
 
 
+def last_checked_on(owner: str) -> Subquery:
+    """The date of the newest log entry of each row (commitment or milestone)."""
+    entries = LogEntry.objects.filter(**{owner: OuterRef("pk")}, archived_at__isnull=True)
+    return Subquery(entries.order_by("-on").values("on")[:1])
+
+
+class LogMixin:
+    """``/{id}/log/``: an item's log, newest first, paginated (read-only)."""
+
+    log_owner = ""
+
+    @extend_schema(
+        summary="Its log: what happened since signature, with sources, newest first",
+        responses=LogEntrySerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], filterset_class=None, url_path="log")
+    def log(self, request: Request, pk: str) -> HttpResponse:
+        self.check_exists()  # type: ignore[attr-defined]
+        entries = LogEntry.objects.filter(
+            **{f"{self.log_owner}_id": pk}, archived_at__isnull=True
+        ).order_by("-on", "-id")
+        paginator = self.paginator  # type: ignore[attr-defined]
+        paginator.check_page(entries, request)
+
+        def body() -> Any:
+            page = self.paginate_queryset(entries)  # type: ignore[attr-defined]
+            data = LogEntrySerializer(page, many=True).data
+            return self.get_paginated_response(data).data  # type: ignore[attr-defined]
+
+        return self.respond(body, headers=lambda: {"Link": paginator.links()})  # type: ignore[attr-defined]
+
+
 LIST_HEADERS = [
     OpenApiParameter(
         "If-None-Match",
@@ -267,24 +307,29 @@ class AgreementViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
     ),
     retrieve=extend_schema(summary="One commitment, with its milestones", parameters=LIST_HEADERS),
 )
-class CommitmentViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
+class CommitmentViewSet(LogMixin, ApiView, viewsets.ReadOnlyModelViewSet):
     """What each agreement promises: leads, owner, sources, a status derived from its
     milestones, and the milestones themselves."""
 
     serializer_class = CommitmentSerializer
     filterset_class = CommitmentFilter
     csv_export = True
+    log_owner = "commitment"
+    paginated_actions = ("list", "log")
     lookup_value_regex = r"[0-9]{1,18}"
 
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):
             return Commitment.objects.none()
         now = request_state(self.request).now
-        milestones = Milestone.objects.select_related("rule_anchor_milestone").order_by(
-            *MILESTONE_ORDERINGS["due_on"]
+        milestones = (
+            Milestone.objects.select_related("rule_anchor_milestone")
+            .annotate(last_checked_on=last_checked_on("milestone"))
+            .order_by(*MILESTONE_ORDERINGS["due_on"])
         )
         return (
             commitments_with_progress(now)
+            .annotate(last_checked_on=last_checked_on("commitment"))
             .select_related("agreement", "owner")
             .prefetch_related(
                 "parties", "leads__party", "sources", Prefetch("milestones", queryset=milestones)
@@ -339,6 +384,7 @@ class CommitmentViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
     ),
 )
 class MilestoneViewSet(
+    LogMixin,
     ApiView,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -352,15 +398,18 @@ class MilestoneViewSet(
     csv_export = True
     lookup_value_regex = r"[0-9]{1,18}"
     http_method_names = ["get", "head", "patch", "options"]
-    paginated_actions = ("list", "history")
+    paginated_actions = ("list", "history", "log")
+    log_owner = "milestone"
 
     def get_queryset(self) -> QuerySet[Milestone]:
         if self.action == "history":
             return StatusUpdate.objects.all()
         parts = MilestonePart.objects.select_related("party")
-        return Milestone.objects.select_related(
-            "commitment__agreement", "rule_anchor_milestone"
-        ).prefetch_related(Prefetch("parts", queryset=parts))
+        return (
+            Milestone.objects.select_related("commitment__agreement", "rule_anchor_milestone")
+            .annotate(last_checked_on=last_checked_on("milestone"))
+            .prefetch_related(Prefetch("parts", queryset=parts))
+        )
 
     def get_serializer_class(self) -> type:
         if self.action == "history":
