@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 import uuid
+from urllib.parse import urlsplit
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -73,7 +75,9 @@ def milestone_set_status(
     _check_allowed(by)
     check_status_change(milestone, status, evidence_url, completed_on, now=now)
     if status == Status.COMPLETED and completed_on is None:
-        completed_on = deadlines.local_today(now, tz)
+        # Already completed: a note or evidence edit keeps the day it was completed.
+        kept = milestone.completed_on if milestone.status == Status.COMPLETED else None
+        completed_on = kept or deadlines.local_today(now, tz)
     # Without an expected version the caller vouches for the copy it holds.
     expected = milestone.version if expected_version is None else expected_version
 
@@ -108,12 +112,12 @@ def check_status_change(
             f"'{status}' is not a status; use one of {', '.join(Status.values)}", field="status"
         )
     if evidence_url:
-        try:
-            URLValidator(schemes=["http", "https"])(evidence_url)
-        except ValidationError:
+        reason = evidence_url_problem(evidence_url)
+        if reason:
             raise TransitionError(
-                f"'{evidence_url}' is not an http(s) address", field="evidence_url"
-            ) from None
+                f"'{evidence_url}' is not a usable http(s) address: {reason}",
+                field="evidence_url",
+            )
     if status != Status.COMPLETED:
         if completed_on is not None:
             raise TransitionError(
@@ -141,6 +145,43 @@ def check_status_change(
             )
 
 
+_INVISIBLE = {"Cc", "Cf", "Zs", "Zl", "Zp"}
+_UNSAFE_IN_URL = set("\"'<>`\\") | {chr(c) for c in range(0x21)} | {chr(0x7F)}
+
+
+def evidence_url_problem(url: str) -> str | None:
+    """Why an evidence address cannot be shown as a link, or None. http(s) only; no
+    user or password; no quote, angle bracket or whitespace; a host that is ASCII, or
+    valid IDNA written in one script (no Latin look-alike with a Cyrillic letter)."""
+    if any(ch in _UNSAFE_IN_URL or unicodedata.category(ch) in _INVISIBLE for ch in url):
+        return "it contains a quote, an angle bracket, a space or an invisible character"
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+        parts = urlsplit(url)
+    except (ValidationError, ValueError):
+        return "not an http(s) address"
+    if "@" in parts.netloc:
+        return "a user name or password is not allowed in it"
+    host = parts.hostname or ""
+    try:
+        ascii_host = host.encode("idna").decode("ascii")
+        shown = ascii_host.encode("ascii").decode("idna")
+    except UnicodeError:
+        return f"the host {host!r} is not a valid international domain name"
+    scripts = {_script(ch) for ch in shown if ch.isalpha()} - {"OTHER"}
+    if {"LATIN", "CYRILLIC"} <= scripts or {"LATIN", "GREEK"} <= scripts:
+        return f"the host {shown!r} mixes scripts (a look-alike address)"
+    return None
+
+
+def _script(ch: str) -> str:
+    name = unicodedata.name(ch, "")
+    for script in ("LATIN", "CYRILLIC", "GREEK"):
+        if name.startswith(script):
+            return script
+    return "OTHER"
+
+
 def _apply(
     milestone: Milestone,
     status: str,
@@ -154,7 +195,12 @@ def _apply(
     """Write one milestone-level transition: conditional update, history row, and the
     recomputation of what depends on this milestone's completion."""
     before = milestone.status
-    if before == status and not note and not evidence_url:
+    if (
+        before == status
+        and not note
+        and evidence_url in ("", milestone.evidence_url)
+        and completed_on == milestone.completed_on
+    ):
         raise TransitionError(f"the milestone is already '{status}'", field="status")
     was_done = before == Status.COMPLETED
     fields: dict[str, object] = {

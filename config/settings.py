@@ -273,8 +273,8 @@ API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200)
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 16 * 1024)
 # Seconds a shared cache (a CDN, a browser) may reuse a read without asking again.
 API_MAX_AGE = env_int("API_MAX_AGE", 15)
-# Rendered bodies are cached under their ETag (which changes with the data), so this
-# only bounds memory; a stale body cannot be served.
+# Rendered bodies are cached in the shared cache under their ETag (which changes with
+# the data), so this only bounds memory; a stale body cannot be served.
 API_BODY_CACHE_SECONDS = env_int("API_BODY_CACHE_SECONDS", 600)
 # Each web process remembers the change counter (the ETags' input) this many ms, so
 # most 304s cost no database round trip; a change is seen at most this much later. 0
@@ -284,14 +284,12 @@ API_STATUS_OVERDUE_LIMIT = env_int("API_STATUS_OVERDUE_LIMIT", 200)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "knox.auth.TokenAuthentication",
+        "tracker.api.authentication.TokenOrBearerAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["tracker.api.permissions.ReadOrSetStatus"],
-    "DEFAULT_THROTTLE_CLASSES": [
-        "tracker.api.throttling.AnonReadThrottle",
-        "tracker.api.throttling.ClientThrottle",
-    ],
+    "DEFAULT_THROTTLE_CLASSES": ["tracker.api.throttling.RateLimitThrottle"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "tracker.api.negotiation.ContentNegotiation",
     # Clients are told apart by REMOTE_ADDR; behind N reverse proxies set
     # API_NUM_PROXIES=N so X-Forwarded-For is read, and cannot be forged, correctly.
     "NUM_PROXIES": env_int("API_NUM_PROXIES", 0),
@@ -332,7 +330,18 @@ CORS_ALLOW_ALL_ORIGINS = "*" in env_list("API_CORS_ORIGINS", "")
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_METHODS = ["GET", "HEAD", "OPTIONS"]
 CORS_ALLOW_HEADERS = ["accept", "if-none-match", "if-modified-since"]
-CORS_EXPOSE_HEADERS = ["ETag", "Last-Modified", "X-Tracker-As-Of", "Retry-After"]
+CORS_EXPOSE_HEADERS = [
+    "ETag",
+    "Last-Modified",
+    "X-Tracker-As-Of",
+    "Retry-After",
+    "Link",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Used",
+    "X-RateLimit-Reset",
+    "X-RateLimit-Resource",
+]
 CORS_ALLOW_CREDENTIALS = False
 
 # --- The admin: audit trail, API token section ---------------------------------------
@@ -370,3 +379,21 @@ TRACKER_FOLLOW_PER_ADDRESS = env_int("TRACKER_FOLLOW_PER_ADDRESS", 3)
 TRACKER_FOLLOW_PER_CLIENT = env_int("TRACKER_FOLLOW_PER_CLIENT", 20)
 # Seconds a badge, a calendar or a feed may be reused by a browser or a CDN.
 TRACKER_PUBLIC_MAX_AGE = env_int("TRACKER_PUBLIC_MAX_AGE", 300)
+# --- REST API, second pass (tracker.api; docs/api.md) -----------------------------
+# 304s are free against the rate limit but count in a bucket of their own, this many
+# times the limit (a flood of conditional requests is still bounded).
+API_REVALIDATION_FACTOR = env_int("API_REVALIDATION_FACTOR", 10)
+# A PATCH body nested deeper than this is a 400 (Python's parser would recurse).
+API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
+# The cache (rate limits, rendered bodies) down or hanging: each call gives up after
+# API_CACHE_TIMEOUT_MS (connect and read), and the process leaves the cache alone for
+# API_CACHE_RETRY_SECONDS; the API answers without it meanwhile.
+API_CACHE_TIMEOUT_MS = env_int("API_CACHE_TIMEOUT_MS", 100)
+API_CACHE_RETRY_SECONDS = env_int("API_CACHE_RETRY_SECONDS", 5)
+if REDIS_CACHE_URL:
+    CACHES["default"]["OPTIONS"] = {
+        "socket_connect_timeout": API_CACHE_TIMEOUT_MS / 1000,
+        "socket_timeout": API_CACHE_TIMEOUT_MS / 1000,
+    }
+# Problem details for a CSRF failure under /api/ (Django's page elsewhere).
+CSRF_FAILURE_VIEW = "tracker.api.exceptions.csrf_failure"

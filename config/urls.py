@@ -10,3 +10,7 @@ urlpatterns = [
     path("", include("tracker.urls")),
     path("admin/", admin.site.urls),
 ]
+
+# Errors raised outside a view: problem details under /api/ (tracker/api/exceptions.py).
+handler404 = "tracker.api.exceptions.page_not_found"
+handler500 = "tracker.api.exceptions.server_error"

@@ -42,7 +42,8 @@ def still_holds(api, url: str, etag: str) -> bool:
 @pytest.mark.parametrize("url", READS)
 def test_every_get_has_validators_and_cache_control(api, agreements, url):
     response = api.get(url)
-    assert response["ETag"].startswith('W/"')
+    # Strong, but for /status/, whose as_of is outside its ETag.
+    assert response["ETag"].startswith('W/"' if "status" in url else '"')
     assert response["Last-Modified"].endswith("GMT")
     assert "max-age=15" in response["Cache-Control"]
 
@@ -133,11 +134,13 @@ def test_day_rollover_in_the_agreements_zone_changes_the_etag(api, agreements, f
     assert ministerial["is_overdue"] is True and ministerial["days_remaining"] == -1
 
 
-def test_etag_varies_with_the_query_but_not_with_unknown_parameters(api, agreements):
+def test_etag_varies_with_the_query(api, agreements):
     plain = etag_of(api, "/api/v1/milestones/")
     assert etag_of(api, "/api/v1/milestones/?overdue=true") != plain
     assert etag_of(api, "/api/v1/milestones/?page_size=5") != plain
-    assert etag_of(api, "/api/v1/milestones/?_=12345") == plain
+    assert etag_of(api, "/api/v1/milestones/?page_size=5&page=2") != etag_of(
+        api, "/api/v1/milestones/?page_size=5"
+    )
 
 
 def test_etag_is_the_same_for_every_caller(api, agreements, bob):
@@ -186,37 +189,11 @@ def test_status_304_is_one_query(api, agreements, django_assert_num_queries):
         assert still_holds(api, "/api/v1/status/", etag)
 
 
-def test_a_rendered_body_is_served_from_the_cache_until_something_changes(
-    api, ministerial, alice, django_assert_num_queries
-):
-    first = api.get("/api/v1/milestones/")
-    with django_assert_num_queries(1):
-        again = api.get("/api/v1/milestones/")
-    assert again.content == first.content
-    milestone_set_status(milestone=ministerial, status=Status.AT_RISK, by=alice)
-    assert b"at_risk" in api.get("/api/v1/milestones/").content
-
-
 def test_large_bodies_are_gzipped(api, agreements):
     response = api.get("/api/v1/commitments/?page_size=100", HTTP_ACCEPT_ENCODING="gzip")
     assert response["Content-Encoding"] == "gzip"
     assert b"investment-ministerial" in gzip.decompress(response.content)
     assert "Accept-Encoding" in response["Vary"]
-
-
-def test_the_early_304_and_the_views_own_agree(api, agreements, alice):
-    """Anonymous pollers get their 304 before DRF (views.answer_304_early); a token
-    holder's request goes through the view. Same validators either way."""
-    from .conftest import client_for
-
-    editor = client_for(alice)
-    for url in ["/api/v1/status/", "/api/v1/milestones/?overdue=true", "/api/v1/commitments/"]:
-        etag = api.get(url)["ETag"]
-        early = api.get(url, HTTP_IF_NONE_MATCH=etag)
-        full = editor.get(url, HTTP_IF_NONE_MATCH=etag)
-        assert early.status_code == full.status_code == 304
-        for header in ("ETag", "Last-Modified", "Cache-Control"):
-            assert early[header] == full[header], (url, header)
 
 
 def test_the_plain_sql_as_of_is_the_selectors(db):
@@ -230,21 +207,6 @@ def test_the_plain_sql_as_of_is_the_selectors(db):
             started_at=at, evaluated_at=at, finished_at=at if finished else None
         )
     assert last_sweep_at_fast() == last_sweep_at() == TODAY + dt.timedelta(hours=3)
-
-
-@pytest.mark.parametrize("url", ["/api/v1/status/", "/api/v1/milestones/?overdue=true"])
-def test_the_early_200_from_memory_and_the_views_own_agree(api, agreements, alice, url):
-    """An anonymous GET whose body is already rendered in this process is answered
-    before DRF too: same body and headers as the view's."""
-    from .conftest import client_for
-
-    full = client_for(alice).get(url)  # through the view; renders and remembers
-    early = api.get(url)
-    assert early.status_code == full.status_code == 200
-    assert early.content == full.content
-    for header in ("ETag", "Last-Modified", "Cache-Control", "Content-Type", "Allow"):
-        assert early[header] == full[header], (url, header)
-    assert "Cookie" in early["Vary"]
 
 
 def test_what_the_view_would_refuse_is_left_to_the_view(api, agreements):

@@ -55,7 +55,7 @@ def thousand(db) -> list[Milestone]:
         # counter, time zones, count, page, parties, sources
         ("/api/v1/agreements/?page_size={n}", 6),
         # counter, time zones, as_of, agreements, overdue, overdue count, next 10
-        ("/api/v1/status/?n={n}", 7),
+        ("/api/v1/status/", 7),
         # counter, time zones, exists, count, page
         ("/api/v1/milestones/{first}/history/?page_size={n}", 5),
     ],

@@ -11,6 +11,8 @@ from tests.conftest import require_service
 
 from .conftest import client_for
 
+pytestmark = pytest.mark.usefixtures("frozen")
+
 
 def test_anonymous_reads_are_limited_with_a_problem_and_retry_after(api, agreements, settings):
     settings.API_ANON_RATE = "3/min"
@@ -32,11 +34,46 @@ def test_token_holders_have_their_own_higher_limit(api, agreements, alice, setti
     assert editor.get("/api/v1/agreements/").status_code == 429
 
 
-def test_304s_count_too(api, agreements, settings):
+def test_304s_are_free_but_a_flood_of_them_is_bounded(api, agreements, settings):
+    """A 304 does not count against the limit (GitHub's rule); 304s count in a bucket
+    of their own, API_REVALIDATION_FACTOR times the limit."""
     settings.API_ANON_RATE = "2/min"
-    etag = api.get("/api/v1/status/")["ETag"]
-    assert api.get("/api/v1/status/", HTTP_IF_NONE_MATCH=etag).status_code == 304
-    assert api.get("/api/v1/status/", HTTP_IF_NONE_MATCH=etag).status_code == 429
+    settings.API_REVALIDATION_FACTOR = 3
+    first = api.get("/api/v1/status/")
+    assert first["X-RateLimit-Remaining"] == "1"
+    for _ in range(6):
+        response = api.get("/api/v1/status/", HTTP_IF_NONE_MATCH=first["ETag"])
+        assert response.status_code == 304
+        assert response["X-RateLimit-Remaining"] == "1"  # unchanged: free
+    flood = api.get("/api/v1/status/", HTTP_IF_NONE_MATCH=first["ETag"])
+    assert flood.status_code == 429 and int(flood["Retry-After"]) > 0
+    assert api.get("/api/v1/status/").status_code == 200  # the main budget is intact
+    assert api.get("/api/v1/status/").status_code == 429
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/v1/status/", "/api/v1/milestones/", "/api/v1/milestones/?page=abc", "/api/v1/"]
+)
+def test_every_answer_has_rate_limit_headers(api, agreements, settings, url, frozen):
+    settings.API_ANON_RATE = "10/min"
+    response = api.get(url)
+    assert response["X-RateLimit-Limit"] == "10"
+    assert response["X-RateLimit-Used"] == "1"
+    assert response["X-RateLimit-Remaining"] == "9"
+    assert int(response["X-RateLimit-Reset"]) % 60 == 0
+    assert response["X-RateLimit-Resource"] == "core"
+
+
+def test_invalid_tokens_count_against_the_address(api, agreements, settings):
+    """Finding 20: 200 random tokens were 200 x 401, never 429."""
+    settings.API_ANON_RATE = "3/min"
+    statuses = []
+    for i in range(5):
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer not-a-token-{i}")
+        statuses.append(api.get("/api/v1/status/").status_code)
+    assert statuses == [401, 401, 401, 429, 429]
+    api.credentials()
+    assert api.get("/api/v1/status/").status_code == 429  # the same address
 
 
 def _redis_url() -> str:

@@ -8,9 +8,13 @@ is enough. Otherwise identical (``CACHE_URL`` selects it; see config/settings.py
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from django.core.cache.backends import redis as django_redis
+
+logger = logging.getLogger(__name__)
 
 
 class RedisCacheClient(django_redis.RedisCacheClient):
@@ -30,7 +34,9 @@ class RedisCacheClient(django_redis.RedisCacheClient):
 _COUNT = """
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-return n
+local other = 0
+if KEYS[2] then other = tonumber(redis.call('GET', KEYS[2]) or '0') end
+return {n, other}
 """
 
 
@@ -40,24 +46,63 @@ class RedisCache(django_redis.RedisCache):
         self._class = RedisCacheClient
         self._scripts: dict[int, Any] = {}
 
-    def count(self, key: str, timeout: int) -> int:
-        """Add one to a counter that expires ``timeout`` seconds after it was created:
-        one round trip, always (a script run by its SHA: INCR, and EXPIRE on the first;
-        atomic, so a counter never lives without its expiry). Django's ``incr`` takes
-        two round trips, and INCR then EXPIRE took two on a window's first request."""
+    def count(self, key: str, timeout: int, peek: str | None = None) -> tuple[int, int]:
+        """Add one to a counter that expires ``timeout`` seconds after it was created,
+        and read another (``peek``) in passing: one round trip, always (a script run by
+        its SHA: INCR, and EXPIRE on the first; atomic, so a counter never lives
+        without its expiry)."""
         key = self.make_and_validate_key(key)
+        keys = [key] if peek is None else [key, self.make_and_validate_key(peek)]
         client = self._cache.get_client(key, write=True)
         script = self._scripts.get(id(client))
         if script is None:
             script = self._scripts[id(client)] = client.register_script(_COUNT)
-        return int(script(keys=[key], args=[timeout]))
+        counted, other = script(keys=keys, args=[timeout])
+        return int(counted), int(other)
 
 
-def count(cache: Any, key: str, timeout: int) -> int:
+def count(cache: Any, key: str, timeout: int, peek: str | None = None) -> tuple[int, int]:
     """``RedisCache.count`` on any cache backend (add, then incr, elsewhere)."""
     if isinstance(cache, RedisCache):
-        return cache.count(key, timeout)
+        return cache.count(key, timeout, peek)
     try:
-        return int(cache.incr(key))
+        counted = int(cache.incr(key))
     except ValueError:  # the first (or a race for it)
-        return 1 if cache.add(key, 1, timeout=timeout) else int(cache.incr(key))
+        counted = 1 if cache.add(key, 1, timeout=timeout) else int(cache.incr(key))
+    return counted, int(cache.get(peek) or 0) if peek else 0
+
+
+# --- When the cache is down -------------------------------------------------------------
+# The cache holds rate-limit counters and rendered bodies: both can be done without. A
+# failing call (Redis down: refused at once; hanging: the socket timeouts in
+# config/settings.py) is logged, and the cache is then left alone for
+# API_CACHE_RETRY_SECONDS in this process, so that an outage costs one timeout per
+# process per interval, not one per request.
+
+_skip_until = 0.0
+
+
+def guarded(call: Any, default: Any = None) -> Any:
+    """``call(cache)`` on the default cache, or ``default`` when the cache fails."""
+    global _skip_until
+    from django.conf import settings
+    from django.core.cache import caches
+
+    if time.monotonic() < _skip_until:
+        return default
+    try:
+        return call(caches["default"])
+    except Exception as error:  # any client error: the API answers without the cache
+        _skip_until = time.monotonic() + settings.API_CACHE_RETRY_SECONDS
+        logger.warning(
+            "cache unavailable (%s: %s); rate limits and the body cache are off for %s s",
+            type(error).__name__,
+            error,
+            settings.API_CACHE_RETRY_SECONDS,
+        )
+        return default
+
+
+def reset_guard() -> None:
+    global _skip_until
+    _skip_until = 0.0

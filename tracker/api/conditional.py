@@ -1,63 +1,67 @@
-"""Cheap polling: validators, 304s and a body cache keyed by the validator.
+"""Conditional requests: validators from a trigger-kept change counter, and one mixin
+that answers 304 and 412 through Django's ``get_conditional_response``.
 
 The validator of every read is computed *before* the body, from one indexed read of
 the change counter (``tracker.api.models.ChangeCounter``, kept by database triggers):
 
-    ETag = hash(view, path, the query's known parameters, counter epoch and value,
-                the local date in every agreement's time zone)
+    ETag = hash(view, path, the query's known parameters, the database's epoch, the
+                counter, the local date in every agreement's time zone)
 
 - The counter grows with every committed write to anything the API shows, whatever
   the write path, and becomes visible in the same commit as the write. So the ETag
   changes whenever something shown changes. It may also change when something else
   in the tracker changed: a spurious change costs a client one 200, never a stale 304.
+- The epoch changes when the database does (a restore, a new database): the random
+  value stored in the counter row, plus on PostgreSQL the cluster's system identifier
+  and the counter table's OID (both new after a restore). So a counter value that a
+  restore hands out again never makes an ETag seen before.
 - What is derived from time alone (``is_overdue``, ``days_remaining``, the overdue
-  counts, the next deadline) changes only at midnight in an agreement's time zone (a
-  milestone is overdue from the start of the day after its due date there), so the
-  local dates cover it.
+  counts, the next deadline) changes only at midnight in an agreement's time zone, so
+  the local dates cover it.
 - Every caller sees the same representation (reads are public), so the validator does
   not vary with the caller.
 
 Reading the counter first and the data after means a body is never older than its
 ETag: a write that lands in between makes the body newer, and the next poll sees a new
-ETag anyway. That is also why a body may be cached under its ETag.
+ETag anyway.
 
 Each process remembers the last counter it read for ``API_VALIDATOR_TTL_MS`` (default
 1000 ms; 0 reads it on every request), so most polls cost no database round trip: a
-change is then seen at most that much later (well inside one sweep interval). The
-remembered value is only ever older than the database, so the rule above still holds.
-A conditional request whose condition fails against a remembered value is checked
-again against a fresh read before any body is sent: a poller that got a newer ETag from
-another worker never gets an older body back (it gets its 304).
+change is then seen at most that much later. A conditional request whose condition
+fails against a remembered value is checked again against a fresh read before any body
+is sent: a poller that got a newer ETag from another worker never gets an older body.
+
+``ConditionalMixin.conditional_answer`` is the one road: the view validates the request
+first (parameters, the object exists, the page exists), and only then are If-None-Match,
+If-Modified-Since and If-Match evaluated (RFC 9110 section 13.2.1), so an error is never
+answered with a 304.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 import threading
 import time
 import zoneinfo
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.cache import get_conditional_response, patch_vary_headers
 from django.utils.dateparse import parse_datetime
-from django.utils.http import http_date, parse_http_date_safe
+from django.utils.http import http_date
 
 from commitments import deadlines
 from commitments.models import Agreement
 from tracker.models import SweepRun
 
+from . import cache as safe_cache
 from .models import ChangeCounter
-
-JSON = "application/json"
 
 
 @dataclass(frozen=True)
@@ -117,8 +121,15 @@ _AS_OF = (
     f"SELECT evaluated_at FROM {SweepRun._meta.db_table} WHERE finished_at IS NOT NULL "
     "ORDER BY finished_at DESC LIMIT 1"
 )
+# What changes with the database itself (see the module's docstring).
+_DATABASE_EPOCH = {
+    "postgresql": (
+        "(SELECT system_identifier FROM pg_control_system())::text || '.' || "
+        f"'{_COUNTER}'::regclass::oid::text"
+    ),
+}
 _STATE_SQL = (
-    "SELECT c.epoch, c.value, c.changed_at{as_of} FROM (SELECT 1 AS one) AS one "
+    "SELECT c.epoch, c.value, c.changed_at, {database}{as_of} FROM (SELECT 1 AS one) AS one "
     f"LEFT JOIN {_COUNTER} c ON c.id = 1"
 )
 
@@ -126,12 +137,16 @@ _STATE_SQL = (
 def _read(with_as_of: bool) -> tuple[str, dt.datetime | None, dt.datetime | None]:
     """The counter (and as_of), in one round trip of plain SQL: this runs on every
     read, 304s included, and the ORM would double its cost."""
-    sql = _STATE_SQL.format(as_of=f", ({_AS_OF})" if with_as_of else "")
+    sql = _STATE_SQL.format(
+        database=_DATABASE_EPOCH.get(connection.vendor, "''"),
+        as_of=f", ({_AS_OF})" if with_as_of else "",
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql)
         row = cursor.fetchone()
-    counter = f"{row[0]}:{row[1]}" if row[0] is not None else "none:0"
-    return counter, _aware(row[2]), _aware(row[3]) if with_as_of else None
+    stored = f"{row[0]}:{row[1]}" if row[0] is not None else "none:0"
+    counter = f"{row[3]}/{stored}"
+    return counter, _aware(row[2]), _aware(row[4]) if with_as_of else None
 
 
 def last_sweep_at_fast() -> dt.datetime | None:
@@ -207,7 +222,7 @@ def current_state(
 def request_state(request: HttpRequest, *, with_as_of: bool = False) -> State:
     """The state of this request, read once and shared by its validator and body."""
     state = getattr(request, "_tracker_state", None)
-    if state is None:
+    if state is None or (with_as_of and not state.with_as_of):
         state = current_state(with_as_of=with_as_of)
         request._tracker_state = state  # type: ignore[attr-defined]
     return state
@@ -223,156 +238,114 @@ def refresh_state(request: HttpRequest) -> bool:
     return True
 
 
-def make_etag(*parts: object) -> str:
+def make_etag(*parts: object, weak: bool = False) -> str:
     digest = hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=12).hexdigest()
-    return f'W/"{digest}"'
+    return f'{"W/" if weak else ""}"{digest}"'
 
 
-def query_key(request: HttpRequest, known: Iterable[str]) -> str:
-    """The query as it matters: known parameters only, sorted, repeated values kept in
-    order. ``?_=123`` cache-busters share the ETag of the plain URL."""
+def query_key(request: HttpRequest) -> str:
+    """The query as it matters: every parameter, sorted, repeated values kept in order
+    (the views refuse unknown parameters before this is made)."""
     params = request.GET
-    return "&".join(
-        f"{name}={value}" for name in sorted(set(known)) for value in params.getlist(name)
-    )
-
-
-_TAG = re.compile(r'\s*((?:W/)?"[^"]*")\s*(?:,|$)')
-
-
-def parse_etags(header: str) -> list[str]:
-    """The entity tags of an If-None-Match or If-Match header ("*" kept as is)."""
-    if header.strip() == "*":
-        return ["*"]
-    return [m.group(1) for m in _TAG.finditer(header)]
-
-
-def _opaque(tag: str) -> str:
-    return tag.removeprefix("W/")
-
-
-def none_match(request: HttpRequest, etag: str) -> bool | None:
-    """True when If-None-Match holds (a 304 is due), None when there is no header.
-    Weak comparison, as RFC 9110 prescribes for If-None-Match."""
-    header = request.headers.get("If-None-Match")
-    if header is None:
-        return None
-    tags = parse_etags(header)
-    return "*" in tags or _opaque(etag) in {_opaque(t) for t in tags}
-
-
-def not_modified(request: HttpRequest, etag: str, last_modified: dt.datetime) -> bool:
-    """If-None-Match decides when present; If-Modified-Since only without it."""
-    matched = none_match(request, etag)
-    if matched is not None:
-        return matched
-    since = parse_http_date_safe(request.headers.get("If-Modified-Since", ""))
-    return since is not None and int(last_modified.timestamp()) <= since
-
-
-def cache_headers(
-    response: HttpResponse, etag: str, last_modified: dt.datetime, cache_control: str
-) -> HttpResponse:
-    response["ETag"] = etag
-    response["Last-Modified"] = http_date(last_modified.timestamp())
-    response["Cache-Control"] = cache_control
-    return response
+    return "&".join(f"{name}={value}" for name in sorted(params) for value in params.getlist(name))
 
 
 def default_cache_control() -> str:
     return f"public, max-age={settings.API_MAX_AGE}, must-revalidate"
 
 
-class _Bodies:
-    """The hottest rendered bodies, in this process, in front of the shared cache: safe
-    because a key is an ETag, which names one state of the data."""
-
-    def __init__(self, max_bytes: int = 16 * 1024 * 1024) -> None:
-        self._items: OrderedDict[str, bytes] = OrderedDict()
-        self._size, self._max = 0, max_bytes
-        self._lock = threading.Lock()
-
-    def get(self, key: str) -> bytes | None:
-        with self._lock:
-            body = self._items.get(key)
-            if body is not None:
-                self._items.move_to_end(key)
-            return body
-
-    def put(self, key: str, body: bytes) -> None:
-        with self._lock:
-            if key in self._items or len(body) > self._max // 4:
-                return
-            self._items[key] = body
-            self._size += len(body)
-            while self._size > self._max:
-                _, dropped = self._items.popitem(last=False)
-                self._size -= len(dropped)
-
-
-_bodies = _Bodies()
+# Every read answers with these, 304s included (RFC 9110 section 15.4.5: a 304 sends
+# the Vary its 200 would have). Accept: JSON or CSV; Accept-Encoding: gzip.
+VARY = ("Accept", "Accept-Encoding")
 
 
 def is_conditional(request: HttpRequest) -> bool:
-    return "HTTP_IF_NONE_MATCH" in request.META or "HTTP_IF_MODIFIED_SINCE" in request.META
+    meta = request.META
+    return any(
+        name in meta
+        for name in (
+            "HTTP_IF_NONE_MATCH",
+            "HTTP_IF_MODIFIED_SINCE",
+            "HTTP_IF_MATCH",
+            "HTTP_IF_UNMODIFIED_SINCE",
+        )
+    )
 
 
-def conditional_body(
-    request: HttpRequest,
-    *,
-    etag: Callable[[], str],
-    render: Callable[[], bytes],
-    cache_control: str | None = None,
-    prefix: Callable[[], bytes] | None = None,
-) -> HttpResponse:
-    """A 304 when the client's copy still holds, else the body: from the cache when
-    this ETag was rendered before, else rendered now and cached.
+def _validators(etag: str, last_modified: dt.datetime, cache_control: str) -> HttpResponse:
+    response = HttpResponse()
+    response["ETag"] = etag
+    response["Last-Modified"] = http_date(last_modified.timestamp())
+    response["Cache-Control"] = cache_control
+    patch_vary_headers(response, VARY)
+    return response
 
-    ``etag`` makes the ETag from ``request_state(request)``: a condition that fails
-    against a remembered state is checked again after a fresh read (see the module's
-    docstring), so ``etag`` may be called twice.
 
-    ``prefix`` (optional) renders leading members that are kept out of the ETag and
-    the cache (the status document's ``as_of``); the body is then a weakly equal
-    variant, which is why every ETag here is weak.
-    """
-    cache_control = cache_control or default_cache_control()
-    tag, last_modified = etag(), request_state(request).last_modified
-    if not_modified(request, tag, last_modified):
-        return cache_headers(HttpResponseNotModified(), tag, last_modified, cache_control)
-    if is_conditional(request) and refresh_state(request):
-        tag, last_modified = etag(), request_state(request).last_modified
-        if not_modified(request, tag, last_modified):
-            return cache_headers(HttpResponseNotModified(), tag, last_modified, cache_control)
-    key = _body_key(tag)
-    body = _bodies.get(key)
+@dataclass
+class Answer:
+    """What ``conditional_answer`` decided: ``response`` is a 304 (or a 412 to raise)
+    when set; else send ``body`` with ``headers``."""
+
+    headers: HttpResponse
+    response: HttpResponse | None = None
+
+
+class ConditionalMixin:
+    """One road for every read: call ``conditional_answer`` once the request is valid.
+
+    ``on_not_modified`` / ``on_modified`` are hooks (the rate limits charge a 304 to its
+    own bucket)."""
+
+    request: Any
+
+    def on_not_modified(self) -> None:
+        pass
+
+    def on_modified(self) -> None:
+        pass
+
+    def conditional_answer(
+        self,
+        etag: Callable[[], str],
+        *,
+        cache_control: str | None = None,
+        last_modified: bool = True,
+    ) -> Answer:
+        """``etag`` makes the ETag from ``request_state(request)``: it may be called
+        twice (after a fresh read, see the module's docstring)."""
+        request = self.request
+        cache_control = cache_control or default_cache_control()
+        answer = self._evaluate(request, etag(), cache_control, last_modified)
+        if answer.response is None and is_conditional(request) and refresh_state(request):
+            answer = self._evaluate(request, etag(), cache_control, last_modified)
+        if answer.response is not None and answer.response.status_code == 304:
+            self.on_not_modified()
+        else:
+            self.on_modified()
+        return answer
+
+    def _evaluate(self, request: Any, etag: str, cache_control: str, last_modified: bool) -> Answer:
+        stamp = request_state(request).last_modified
+        headers = _validators(etag, stamp, cache_control)
+        if not last_modified:
+            del headers["Last-Modified"]
+        django_request = getattr(request, "_request", request)
+        result = get_conditional_response(
+            django_request,
+            etag=etag,
+            last_modified=int(stamp.timestamp()) if last_modified else None,
+            response=headers,
+        )
+        return Answer(headers=headers, response=None if result is headers else result)
+
+
+def cached_body(key: str, render: Callable[[], bytes]) -> bytes:
+    """A rendered body from the shared cache, keyed by its ETag (which names one state
+    of the data, so a stale body cannot be served); rendered and stored on a miss. The
+    cache being down costs a render, never an error (``cache.guarded``)."""
+    key = f"tracker-api:body:{key}"
+    body = safe_cache.guarded(lambda c: c.get(key), default=None)
     if body is None:
-        body = cache.get(key)
-        if body is None:
-            body = render()
-            cache.set(key, body, settings.API_BODY_CACHE_SECONDS)
-        _bodies.put(key, body)
-    return body_response(body, tag, last_modified, cache_control, prefix)
-
-
-def _body_key(etag: str) -> str:
-    return f"tracker-api:body:{_opaque(etag)}"
-
-
-def remembered_body(etag: str) -> bytes | None:
-    """The body rendered for this ETag, if this process has it in memory."""
-    return _bodies.get(_body_key(etag))
-
-
-def body_response(
-    body: bytes,
-    etag: str,
-    last_modified: dt.datetime,
-    cache_control: str,
-    prefix: Callable[[], bytes] | None = None,
-) -> HttpResponse:
-    if prefix is not None:
-        head = prefix()
-        body = b"{" + head + (b"," + body[1:] if body != b"{}" else b"}")
-    response = HttpResponse(body, content_type=JSON)
-    return cache_headers(response, etag, last_modified, cache_control)
+        body = render()
+        safe_cache.guarded(lambda c: c.set(key, body, settings.API_BODY_CACHE_SECONDS))
+    return body

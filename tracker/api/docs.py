@@ -40,9 +40,19 @@ class SchemaView(ContentETagMixin, SpectacularAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class SwaggerView(ContentETagMixin, SpectacularSwaggerView):
+class PageOptionsMixin:
+    """OPTIONS on an HTML page: its Allow header, no body (DRF's metadata would render
+    through the page's template renderer, and fail)."""
+
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+        response = HttpResponse(status=204)
+        response["Allow"] = "GET, HEAD, OPTIONS"
+        return response
+
+
+class SwaggerView(PageOptionsMixin, ContentETagMixin, SpectacularSwaggerView):
     pass
 
 
-class RedocView(ContentETagMixin, SpectacularRedocView):
+class RedocView(PageOptionsMixin, ContentETagMixin, SpectacularRedocView):
     pass

@@ -34,6 +34,12 @@ class RequestTooLarge(exceptions.APIException):
     default_code = "too_large"
 
 
+class LengthRequired(exceptions.APIException):
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_detail = "Send the body with a Content-Length (not chunked)."
+    default_code = "length_required"
+
+
 class PreconditionFailed(exceptions.APIException):
     status_code = status.HTTP_412_PRECONDITION_FAILED
     default_detail = "The milestone has changed since the ETag you sent in If-Match."
@@ -135,12 +141,52 @@ def problem_handler(exc: Exception, context: dict[str, Any]) -> Response:
     return response
 
 
-def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    """Unknown paths under /api/: the same format as every other error."""
-    body = problem(404, f"No API endpoint at {request.path}.", request=request, code="not_found")
-    return JsonResponse(
+def problem_response(
+    request: HttpRequest, status_code: int, detail: str, code: str
+) -> JsonResponse:
+    """A problem answered outside DRF (Django's 404, 500 and CSRF failure views)."""
+    body = problem(status_code, detail, request=request, code=code)
+    response = JsonResponse(
         body,
-        status=404,
+        status=status_code,
         content_type=PROBLEM,
         json_dumps_params={"separators": (",", ":"), "ensure_ascii": False},
     )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """Unknown paths under /api/: the same format as every other error."""
+    return problem_response(request, 404, f"No API endpoint at {request.path}.", "not_found")
+
+
+def server_error(request: HttpRequest) -> Any:
+    """handler500: problem details under /api/, Django's page elsewhere."""
+    if is_api(request):
+        return problem_response(request, 500, "Internal error; it has been logged.", "error")
+    from django.views.defaults import server_error as django_server_error
+
+    return django_server_error(request)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> Any:
+    """handler404, for a 404 raised outside the API's views (e.g. by a middleware)."""
+    if is_api(request):
+        return not_found(request)
+    from django.views.defaults import page_not_found as django_page_not_found
+
+    return django_page_not_found(request, exception)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> Any:
+    """CSRF_FAILURE_VIEW: problem details under /api/, Django's page elsewhere."""
+    if is_api(request):
+        return problem_response(request, 403, f"CSRF check failed: {reason}", "csrf_failed")
+    from django.views.csrf import csrf_failure as django_csrf_failure
+
+    return django_csrf_failure(request, reason)

@@ -11,7 +11,7 @@ from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 
-from commitments.models import Category, Commitment, Milestone, Status
+from commitments.models import Agreement, Category, Commitment, Milestone, Status
 
 TRUE_FALSE = [("true", "true"), ("false", "false")]
 
@@ -60,6 +60,14 @@ class UtcDateTimeFilter(df.IsoDateTimeFilter):
     field_class = UtcDateTimeField
 
 
+UPDATED_SINCE = (
+    "Changed at or after this instant (ISO 8601, with an offset). For incremental "
+    "polling: send the largest updated_at you have seen minus an overlap (5 minutes), "
+    "and keep the newest version of each item. Or follow /api/v1/events/, which "
+    "misses nothing."
+)
+
+
 def request_now(filterset: df.FilterSet) -> Any:
     request = getattr(filterset, "request", None)
     state = getattr(request, "_tracker_state", None)
@@ -90,13 +98,7 @@ class MilestoneFilter(df.FilterSet):
         help_text="Due strictly after this date (YYYY-MM-DD).",
     )
     updated_since = UtcDateTimeFilter(
-        field_name="updated_at",
-        lookup_expr="gte",
-        help_text=(
-            "Changed at or after this instant (ISO 8601, with an offset). For incremental "
-            "polling: send the largest updated_at you have seen minus an overlap (5 "
-            "minutes), and keep the newest version of each id."
-        ),
+        field_name="updated_at", lookup_expr="gte", help_text=UPDATED_SINCE
     )
     ordering = df.ChoiceFilter(
         choices=[(k, k) for k in MILESTONE_ORDERINGS],
@@ -156,9 +158,20 @@ class CommitmentFilter(df.FilterSet):
         help_text="Derived status; repeat to ask for several.",
     )
 
+    updated_since = UtcDateTimeFilter(
+        method="filter_updated_since",
+        help_text=UPDATED_SINCE + " A commitment counts as changed when one of its milestones is.",
+    )
+
     class Meta:
         model = Commitment
         fields: list[str] = []
+
+    def filter_updated_since(
+        self, queryset: QuerySet[Commitment], name: str, value: dt.datetime
+    ) -> QuerySet:
+        changed = Milestone.objects.filter(updated_at__gte=value).values("commitment_id")
+        return queryset.filter(Q(updated_at__gte=value) | Q(pk__in=changed))
 
     def filter_lead(self, queryset: QuerySet[Commitment], name: str, value: str) -> QuerySet:
         matching = Commitment.objects.filter(
@@ -172,3 +185,26 @@ class CommitmentFilter(df.FilterSet):
         if not value:
             return queryset
         return queryset.annotate(derived=derived_status_expression()).filter(derived__in=value)
+
+
+class AgreementFilter(df.FilterSet):
+    updated_since = UtcDateTimeFilter(
+        method="filter_updated_since",
+        help_text=UPDATED_SINCE + " An agreement counts as changed when one of its "
+        "commitments or milestones is (its progress is theirs).",
+    )
+
+    class Meta:
+        model = Agreement
+        fields: list[str] = []
+
+    def filter_updated_since(
+        self, queryset: QuerySet[Agreement], name: str, value: dt.datetime
+    ) -> QuerySet:
+        commitments = Commitment.objects.filter(updated_at__gte=value).values("agreement_id")
+        milestones = Milestone.objects.filter(updated_at__gte=value).values(
+            "commitment__agreement_id"
+        )
+        return queryset.filter(
+            Q(updated_at__gte=value) | Q(pk__in=commitments) | Q(pk__in=milestones)
+        )

@@ -19,6 +19,7 @@ WATCHED_TABLES = [
     "commitments_milestonepart",
     "commitments_statusupdate",
     "commitments_deadlinerevision",
+    "commitments_logentry",  # migration 0003
 ]
 # Owners are shown by name; only a change of name counts (not each login).
 WATCHED_USER_COLUMNS = ["username", "first_name", "last_name"]
@@ -44,3 +45,41 @@ class ChangeCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.epoch}:{self.value}"
+
+
+# What the event feed follows (/api/v1/events/): the tables above and the log.
+EVENT_TABLES = {
+    "commitments_agreement": "agreement",
+    "commitments_commitment": "commitment",
+    "commitments_milestone": "milestone",
+    "commitments_milestonepart": "milestone_part",
+    "commitments_statusupdate": "status_update",
+    "commitments_deadlinerevision": "deadline_revision",
+    "commitments_logentry": "log_entry",
+    "commitments_source": "source",
+    "commitments_lead": "lead",
+    "commitments_party": "party",
+}
+
+
+class Event(models.Model):
+    """One change the tracker recorded, appended by database triggers (migration 0003)
+    in the writer's transaction, whatever the write path. Never updated.
+
+    ``txid`` is the writing transaction's id on PostgreSQL (0 on SQLite, whose writers
+    take turns): the feed orders by (txid, id) and shows only transactions older than
+    every one still running, so an event committed late is never behind a cursor."""
+
+    txid = models.BigIntegerField()
+    at = models.DateTimeField()
+    subject = models.CharField(max_length=32)  # EVENT_TABLES' values
+    action = models.CharField(max_length=32)  # created, changed, deleted, archived, ...
+    object_id = models.BigIntegerField()
+    milestone_id = models.BigIntegerField(null=True)
+    commitment_id = models.BigIntegerField(null=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["txid", "id"], name="event_cursor_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.subject} {self.object_id} {self.action}"

@@ -1,15 +1,23 @@
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from django.conf import settings
-from rest_framework.exceptions import ValidationError
+from django.db.models import QuerySet
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
+from rest_framework.utils.urls import remove_query_param, replace_query_param
+
+_NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only: int() takes "１２" too
 
 
 class Pagination(PageNumberPagination):
     """``?page=`` and ``?page_size=`` (capped at API_MAX_PAGE_SIZE). Every list has a
     total order (its sort key, then id), so pages do not overlap or skip rows while
-    nothing changes."""
+    nothing changes. A page past the end is a 400 naming ``page``. The links are in the
+    body and in a ``Link`` header (RFC 8288: first, prev, next, last)."""
 
     page_size_query_param = "page_size"
 
@@ -21,21 +29,45 @@ class Pagination(PageNumberPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return settings.API_PAGE_SIZE
-        try:
-            size = int(raw)
-        except ValueError:
-            size = 0
+        size = int(raw) if _NUMBER.fullmatch(raw) else 0
         if not 1 <= size <= self.max_page_size:
             raise ValidationError(
                 {"page_size": [f"Give a whole number from 1 to {self.max_page_size}."]}
             )
         return size
 
-    def get_page_number(self, request: Request, paginator: object) -> str:
+    def get_page_number(self, request: Request, paginator: object = None) -> str:
         raw = request.query_params.get(self.page_query_param, "1")
-        if not raw.isdigit() or int(raw) < 1:
+        if not _NUMBER.fullmatch(raw) or int(raw) < 1:
             raise ValidationError({"page": ["Give a page number from 1."]})
         return raw
+
+    def check_page(self, queryset: QuerySet, request: Request) -> None:
+        """Before any 304: a page past the end is an error, not "not modified". Page 1
+        always exists (empty or not), so a poller of page 1 pays no count."""
+        number = int(self.get_page_number(request))
+        size = self.get_page_size(request)
+        if number > 1 and (number - 1) * size >= queryset.count():
+            raise _past_the_end(number)
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except NotFound:
+            raise _past_the_end(int(self.get_page_number(request))) from None
+
+    def links(self) -> str:
+        """The ``Link`` header of the page just paginated."""
+        url = self.request.build_absolute_uri()
+        page = self.page
+        last = page.paginator.num_pages
+        links = [("first", remove_query_param(url, self.page_query_param))]
+        if page.has_previous():
+            links.append(("prev", self.get_previous_link()))
+        if page.has_next():
+            links.append(("next", self.get_next_link()))
+        links.append(("last", replace_query_param(url, self.page_query_param, last)))
+        return ", ".join(f'<{target}>; rel="{rel}"' for rel, target in links)
 
     def get_schema_operation_parameters(self, view: object) -> list[dict]:
         params = super().get_schema_operation_parameters(view)
@@ -45,3 +77,7 @@ class Pagination(PageNumberPagination):
             if param["name"] == "page":
                 param["schema"].update(minimum=1)
         return params
+
+
+def _past_the_end(number: int) -> ValidationError:
+    return ValidationError({"page": [f"There is no page {number}; the last is fewer."]})

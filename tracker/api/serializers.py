@@ -16,6 +16,7 @@ from commitments import deadlines
 from commitments.models import (
     Agreement,
     Commitment,
+    LogEntry,
     Milestone,
     MilestonePart,
     Party,
@@ -174,6 +175,12 @@ class InlineMilestoneSerializer(MilestoneBriefSerializer):
     evidence_url = AddressField()
     updated_at = UtcDateTimeField()
     history_url = serializers.SerializerMethodField()
+    last_checked_on = serializers.DateField(
+        read_only=True,
+        allow_null=True,
+        help_text="The date of its newest log entry (any kind, 'checked, nothing found' "
+        "included): when someone last looked. Null before anyone did.",
+    )
 
     class Meta(MilestoneBriefSerializer.Meta):
         fields = [
@@ -194,6 +201,7 @@ class InlineMilestoneSerializer(MilestoneBriefSerializer):
             "evidence_url",
             "note",
             "version",
+            "last_checked_on",
             "updated_at",
             "history_url",
         ]
@@ -290,9 +298,15 @@ class StatusUpdateSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(serializers.CharField(help_text='A name, or "system".'))
+    @extend_schema_field(
+        serializers.ChoiceField(
+            choices=["staff", "system"],
+            help_text='"staff" for a person (their accounts are not published), '
+            '"system" for the tracker itself (the deadline sweep).',
+        )
+    )
     def get_by(self, obj: StatusUpdate) -> str:
-        return display_name(obj.by) or "system"
+        return "system" if obj.by_id is None else "staff"
 
 
 # --- Agreements and commitments ---------------------------------------------------------
@@ -344,6 +358,11 @@ class AgreementSerializer(AgreementBriefSerializer):
 
 class CommitmentSerializer(ProgressMixin, serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
+    last_checked_on = serializers.DateField(
+        read_only=True,
+        allow_null=True,
+        help_text="The date of its newest log entry (any kind): when someone last looked.",
+    )
     agreement = serializers.CharField(source="agreement.slug")
     parties = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
     leads = LeadSerializer(many=True)
@@ -372,6 +391,7 @@ class CommitmentSerializer(ProgressMixin, serializers.ModelSerializer):
             "status",
             "progress",
             "milestones",
+            "last_checked_on",
             "updated_at",
         ]
         read_only_fields = fields
@@ -393,6 +413,27 @@ class CommitmentSerializer(ProgressMixin, serializers.ModelSerializer):
     )
     def get_status(self, obj: Commitment) -> str:
         return derived_status(progress_of(obj))
+
+
+# --- The log -----------------------------------------------------------------------------
+
+
+class LogSourceSerializer(serializers.Serializer):
+    address = serializers.CharField(source="source_address")
+    kind = serializers.CharField(source="source_kind")
+    passage = serializers.CharField(source="source_passage")
+
+
+class LogEntrySerializer(serializers.ModelSerializer):
+    """What happened since signature, with its source; never a status or assessment."""
+
+    source = LogSourceSerializer(source="*")
+    updated_at = UtcDateTimeField()
+
+    class Meta:
+        model = LogEntry
+        fields = ["id", "on", "kind", "text", "source", "updated_at"]
+        read_only_fields = fields
 
 
 # --- The status document ------------------------------------------------------------------

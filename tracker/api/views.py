@@ -1,134 +1,248 @@
-"""The endpoints. Reads: filters validated, then the validator (one query), then a 304,
-a cached body or a rendered one (see ``conditional``). The write: serializer ->
+"""The endpoints. Every read takes one road (``ApiView``): the method is checked, then
+content negotiation (406), authentication (401, and a bad token counts against the
+address), the query (400 naming the parameter), the object or page exists (404 / 400);
+only then the preconditions (``conditional.ConditionalMixin``: 304 or 412), and last
+the body, from the shared cache under its ETag or rendered. The write: serializer ->
 ``commitments.services.milestone_set_status`` -> serializer."""
 
 from __future__ import annotations
 
-import functools
 import json
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, Prefetch, QuerySet
-from django.http import HttpResponse, HttpResponseNotModified, QueryDict
+from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import get_conditional_response
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import MethodNotAllowed, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from commitments.models import Agreement, Commitment, Milestone, MilestonePart, StatusUpdate
+from commitments.models import (
+    Agreement,
+    Commitment,
+    LogEntry,
+    Milestone,
+    MilestonePart,
+    StatusUpdate,
+)
 from commitments.selectors import agreements_with_progress, commitments_with_progress
 from commitments.services import milestone_set_status
 
-from . import conditional
-from .conditional import make_etag, query_key, request_state
-from .exceptions import PreconditionFailed
-from .filters import MILESTONE_ORDERINGS, CommitmentFilter, MilestoneFilter
+from . import conditional, csv_export, events
+from .conditional import ConditionalMixin, cached_body, make_etag, query_key, request_state
+from .exceptions import PROBLEM, PreconditionFailed
+from .filters import MILESTONE_ORDERINGS, AgreementFilter, CommitmentFilter, MilestoneFilter
+from .params import allowed_params, check_filters, check_query, free_text
 from .parsers import check_length
 from .renderers import JSONRenderer
 from .serializers import (
     AgreementBriefSerializer,
     AgreementSerializer,
     CommitmentSerializer,
+    LogEntrySerializer,
     MilestoneBriefSerializer,
     MilestoneSerializer,
     MilestoneStatusSerializer,
     StatusSerializer,
     StatusUpdateSerializer,
 )
-from .throttling import AnonReadThrottle
-
-PAGE_PARAMS = ("page", "page_size")
-
-
-def render(data: Any) -> bytes:
-    return JSONRenderer().render(data)
+from .throttling import RateLimitMixin
 
 
 def base_url(request: Request) -> str:
     """Absolute address of /api/v1/ as this request reached it."""
-    return request.build_absolute_uri(reverse("tracker_api:status")).removesuffix("status/")
+    return request.build_absolute_uri(reverse("tracker_api:index"))
 
 
-def read_etag(kind: str, request: Any, known: Iterable[str], *parts: object) -> str:
-    """The ETag of a read: what it is, where, the query as it matters, and the state.
-    Used by the views and by ``answer_304_early`` alike."""
-    return make_etag(
-        kind,
-        request.build_absolute_uri(request.path),
-        query_key(request, known),
-        request_state(request).key(),
-        *parts,
-    )
-
-
-class ReadMixin:
-    """Conditional GETs for a viewset: ``conditional_list`` and ``conditional_detail``."""
+class ApiView(RateLimitMixin, ConditionalMixin):
+    """What every API view shares (mixed into DRF's views, never in front of them)."""
 
     request: Request
     kwargs: dict[str, Any]
     filterset_class: Any = None
+    paginated_actions: tuple[str, ...] = ("list",)
+    extra_params: dict[str, bool] = {}
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # A method this address does not have is a 405 with Allow for every caller,
+        # before anyone is asked who they are.
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):  # type: ignore[attr-defined]
+            raise MethodNotAllowed(request.method)
+        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        self.check_query()
+
+    def check_query(self) -> None:
+        action_name = getattr(self, "action", None)
+        filterset = self.filterset_class if action_name in (None, "list") else None
+        paginated = action_name in self.paginated_actions
+        if paginated and self.is_csv():
+            paging = {"page", "page_size"} & set(self.request.GET)
+            if paging:
+                message = "CSV is the whole list, not a page: leave it out."
+                raise ValidationError({name: [message] for name in sorted(paging)})
+        allowed = {**allowed_params(filterset, paginated=paginated), **self.extra_params}
+        check_query(self.request, allowed, free_text(filterset))
+        if filterset is not None and self.request.method in ("GET", "HEAD"):
+            check_filters(filterset, self.request)
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()  # type: ignore[misc]
         context.update(now=request_state(self.request).now, base_url=base_url(self.request))
         return context
 
-    def known_params(self) -> list[str]:
-        names = list(self.filterset_class.base_filters) if self.filterset_class else []
-        return [*names, *PAGE_PARAMS]
-
-    def etag(self, *parts: object) -> str:
-        return read_etag(
-            f"{type(self).__name__}.{self.action}", self.request, self.known_params(), *parts
+    def etag(self, kind: str | None = None, *, weak: bool = False) -> str:
+        """What it is, where, the query, the state, and the media type."""
+        request = self.request
+        return make_etag(
+            f"{type(self).__name__}.{kind or getattr(self, 'action', 'get')}",
+            request.build_absolute_uri(request.path),
+            query_key(request),
+            request_state(request).key(),
+            getattr(request, "accepted_media_type", ""),
+            weak=weak,
         )
 
-    def respond(self, etag: Callable[[], str], body: Callable[[], Any]) -> HttpResponse:
-        return conditional.conditional_body(self.request, etag=etag, render=lambda: render(body()))
+    def respond(
+        self,
+        body: Callable[[], Any],
+        *,
+        etag: Callable[[], str] | None = None,
+        headers: Callable[[], dict[str, str]] | None = None,
+    ) -> HttpResponse:
+        """The conditional answer, else ``body()`` rendered (or its rendering from the
+        shared cache: the key is the ETag, which names one state of the data)."""
+        answer = self.conditional_answer(etag or self.etag)
+        if answer.response is not None:
+            return self._precondition(answer.response)
+        tag = answer.headers["ETag"]
+
+        def render() -> dict[str, Any]:
+            data = body()
+            return {"body": self._render(data), "headers": headers() if headers else {}}
+
+        rendered = cached_body(tag, render)
+        response = HttpResponse(rendered["body"], content_type=self._content_type())
+        for name, value in [*answer.headers.items(), *rendered["headers"].items()]:
+            if name != "Content-Type":
+                response[name] = value
+        return response
+
+    def _precondition(self, response: HttpResponse) -> HttpResponse:
+        if response.status_code == 412:
+            raise PreconditionFailed("If-Match or If-Unmodified-Since does not hold.")
+        return response
+
+    def _render(self, data: Any) -> bytes:
+        renderer = self.request.accepted_renderer
+        return renderer.render(
+            data,
+            self.request.accepted_media_type,
+            self.get_renderer_context(),  # type: ignore[attr-defined]
+        )
+
+    def _content_type(self) -> str:
+        renderer = self.request.accepted_renderer
+        return renderer.media_type + (f"; charset={renderer.charset}" if renderer.charset else "")
+
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        self.check_exists()
+        return super().options(request, *args, **kwargs)  # type: ignore[misc]
+
+    def check_exists(self) -> None:
+        """404 for an object that does not exist (detail views override it)."""
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if isinstance(response, Response) and response.content_type == PROBLEM:
+            # Problems are JSON whatever was negotiated (a CSV request's 400 too).
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = PROBLEM
+        return response
+
+    # --- lists ---------------------------------------------------------------------
+
+    csv_export = False  # also answer the list in CSV (csv_export.py)
+
+    def get_renderers(self) -> list[Any]:
+        renderers = super().get_renderers()  # type: ignore[misc]
+        if self.csv_export and getattr(self, "action", None) == "list":
+            renderers.append(csv_export.CSVRenderer())
+        return renderers
+
+    def is_csv(self) -> bool:
+        return getattr(self.request, "accepted_media_type", "").startswith(csv_export.CSV)
+
+    def csv_list(self, queryset: QuerySet) -> HttpResponse:
+        answer = self.conditional_answer(self.etag)
+        if answer.response is not None:
+            return self._precondition(answer.response)
+        columns, rows = csv_export.EXPORTS[queryset.model]
+        now = request_state(self.request).now
+        response = StreamingHttpResponse(
+            csv_export.stream(columns, rows(queryset, now)),
+            content_type="text/csv; charset=utf-8; header=present",
+        )
+        for name, value in answer.headers.items():
+            if name != "Content-Type":
+                response[name] = value
+        name = queryset.model._meta.verbose_name_plural.replace(" ", "-")
+        response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
+        return response
 
     def conditional_list(self) -> HttpResponse:
-        if self.filterset_class is not None:
-            check_filters(self.filterset_class, self.request)
+        queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
+        if self.is_csv():
+            return self.csv_list(queryset)
+        paginator = self.paginator  # type: ignore[attr-defined]
+        paginator.check_page(queryset, self.request)
 
         def body() -> Any:
-            queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
             page = self.paginate_queryset(queryset)  # type: ignore[attr-defined]
             data = self.get_serializer(page, many=True).data  # type: ignore[attr-defined]
             return self.get_paginated_response(data).data  # type: ignore[attr-defined]
 
-        return self.respond(self.etag, body)
+        return self.respond(body, headers=lambda: {"Link": paginator.links()})
 
 
-@functools.lru_cache(maxsize=1024)
-def _filter_errors(
-    filterset_class: type, query: tuple[tuple[str, tuple[str, ...]], ...]
-) -> dict[str, Any] | None:
-    """Whether filter values are valid depends on the values alone (no filter looks
-    anything up), so the answer is remembered: building a FilterSet's form costs more
-    than the rest of a 304."""
-    params = QueryDict(mutable=True)
-    for name, values in query:
-        params.setlist(name, list(values))
-    filterset = filterset_class(data=params, queryset=filterset_class._meta.model.objects.none())
-    return None if filterset.is_valid() else dict(filterset.errors)
+def last_checked_on(owner: str) -> Subquery:
+    """The date of the newest log entry of each row (commitment or milestone)."""
+    entries = LogEntry.objects.filter(**{owner: OuterRef("pk")}, archived_at__isnull=True)
+    return Subquery(entries.order_by("-on").values("on")[:1])
 
 
-def check_filters(filterset_class: type, request: Any) -> None:
-    names = set(filterset_class.base_filters) & set(request.GET)
-    if not names:
-        return
-    query = tuple((name, tuple(request.GET.getlist(name))) for name in sorted(names))
-    errors = _filter_errors(filterset_class, query)
-    if errors:
-        raise ValidationError(errors)
+class LogMixin:
+    """``/{id}/log/``: an item's log, newest first, paginated (read-only)."""
+
+    log_owner = ""
+
+    @extend_schema(
+        summary="Its log: what happened since signature, with sources, newest first",
+        responses=LogEntrySerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], filterset_class=None, url_path="log")
+    def log(self, request: Request, pk: str) -> HttpResponse:
+        self.check_exists()  # type: ignore[attr-defined]
+        entries = LogEntry.objects.filter(
+            **{f"{self.log_owner}_id": pk}, archived_at__isnull=True
+        ).order_by("-on", "-id")
+        paginator = self.paginator  # type: ignore[attr-defined]
+        paginator.check_page(entries, request)
+
+        def body() -> Any:
+            page = self.paginate_queryset(entries)  # type: ignore[attr-defined]
+            data = LogEntrySerializer(page, many=True).data
+            return self.get_paginated_response(data).data  # type: ignore[attr-defined]
+
+        return self.respond(body, headers=lambda: {"Link": paginator.links()})  # type: ignore[attr-defined]
 
 
 LIST_HEADERS = [
@@ -154,10 +268,11 @@ LIST_HEADERS = [
     list=extend_schema(summary="Agreements, with their progress", parameters=LIST_HEADERS),
     retrieve=extend_schema(summary="One agreement, with its progress", parameters=LIST_HEADERS),
 )
-class AgreementViewSet(ReadMixin, viewsets.ReadOnlyModelViewSet):
+class AgreementViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
     """The agreements, each with the progress of its milestones."""
 
     serializer_class = AgreementSerializer
+    filterset_class = AgreementFilter
     lookup_field = "slug"
     lookup_value_regex = r"[-a-zA-Z0-9_]{1,100}"
 
@@ -171,12 +286,16 @@ class AgreementViewSet(ReadMixin, viewsets.ReadOnlyModelViewSet):
             .order_by("-signed_on", "slug")
         )
 
+    def check_exists(self) -> None:
+        if "slug" in self.kwargs:
+            get_object_or_404(Agreement.objects.only("pk"), slug=self.kwargs["slug"])
+
     def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
         return self.conditional_list()
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
-        get_object_or_404(Agreement.objects.only("pk"), slug=kwargs["slug"])
-        return self.respond(self.etag, lambda: self.get_serializer(self.get_object()).data)
+        self.check_exists()
+        return self.respond(lambda: self.get_serializer(self.get_object()).data)
 
 
 # --- Commitments ------------------------------------------------------------------------
@@ -188,23 +307,29 @@ class AgreementViewSet(ReadMixin, viewsets.ReadOnlyModelViewSet):
     ),
     retrieve=extend_schema(summary="One commitment, with its milestones", parameters=LIST_HEADERS),
 )
-class CommitmentViewSet(ReadMixin, viewsets.ReadOnlyModelViewSet):
+class CommitmentViewSet(LogMixin, ApiView, viewsets.ReadOnlyModelViewSet):
     """What each agreement promises: leads, owner, sources, a status derived from its
     milestones, and the milestones themselves."""
 
     serializer_class = CommitmentSerializer
     filterset_class = CommitmentFilter
+    csv_export = True
+    log_owner = "commitment"
+    paginated_actions = ("list", "log")
     lookup_value_regex = r"[0-9]{1,18}"
 
     def get_queryset(self) -> QuerySet:
         if getattr(self, "swagger_fake_view", False):
             return Commitment.objects.none()
         now = request_state(self.request).now
-        milestones = Milestone.objects.select_related("rule_anchor_milestone").order_by(
-            *MILESTONE_ORDERINGS["due_on"]
+        milestones = (
+            Milestone.objects.select_related("rule_anchor_milestone")
+            .annotate(last_checked_on=last_checked_on("milestone"))
+            .order_by(*MILESTONE_ORDERINGS["due_on"])
         )
         return (
             commitments_with_progress(now)
+            .annotate(last_checked_on=last_checked_on("commitment"))
             .select_related("agreement", "owner")
             .prefetch_related(
                 "parties", "leads__party", "sources", Prefetch("milestones", queryset=milestones)
@@ -212,36 +337,19 @@ class CommitmentViewSet(ReadMixin, viewsets.ReadOnlyModelViewSet):
             .order_by("agreement_id", "number", "id")
         )
 
+    def check_exists(self) -> None:
+        if "pk" in self.kwargs:
+            get_object_or_404(Commitment.objects.only("pk"), pk=self.kwargs["pk"])
+
     def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
         return self.conditional_list()
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
-        get_object_or_404(Commitment.objects.only("pk"), pk=kwargs["pk"])
-        return self.respond(self.etag, lambda: self.get_serializer(self.get_object()).data)
+        self.check_exists()
+        return self.respond(lambda: self.get_serializer(self.get_object()).data)
 
 
 # --- Milestones ---------------------------------------------------------------------------
-
-
-def milestone_etag(pk: int, version: int, rest: str) -> str:
-    """``W/"m<id>.v<version>.<hash>"``: If-Match compares the version in it."""
-    return f'W/"m{pk}.v{version}.{rest.removeprefix("W/").strip(chr(34))}"'
-
-
-def if_match_version(header: str, pk: int) -> int | None:
-    """The version an If-Match header vouches for: None for "*", else the version
-    carried by a tag of this milestone. Raises 412 when no tag is one of ours."""
-    tags = conditional.parse_etags(header)
-    if "*" in tags:
-        return None
-    prefix = f"m{pk}.v"
-    for tag in tags:
-        opaque = tag.removeprefix("W/").strip('"')
-        if opaque.startswith(prefix):
-            version = opaque[len(prefix) :].split(".", 1)[0]
-            if version.isdigit():
-                return int(version)
-    raise PreconditionFailed("If-Match names no version of this milestone; GET it again.")
 
 
 @extend_schema_view(
@@ -253,8 +361,10 @@ def if_match_version(header: str, pk: int) -> int | None:
             "Through the same service as the admin, so history and alerts follow. Needs "
             "the 'set milestone status' permission (a token of the editors group). Only "
             "status, note, evidence_url and completed_on may be sent. Send the ETag of "
-            "your GET in If-Match: if the milestone has changed since, the answer is 412 "
-            "and nothing changes."
+            "your GET in If-Match (strong comparison: send it as you got it): if "
+            "anything has changed since, the answer is 412 and nothing changes; the 412 "
+            "carries no body to retry with, GET again. If-None-Match: * is always 412 "
+            "(the milestone exists)."
         ),
         request=MilestoneStatusSerializer,
         responses=MilestoneSerializer,
@@ -274,7 +384,8 @@ def if_match_version(header: str, pk: int) -> int | None:
     ),
 )
 class MilestoneViewSet(
-    ReadMixin,
+    LogMixin,
+    ApiView,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
@@ -284,16 +395,21 @@ class MilestoneViewSet(
 
     serializer_class = MilestoneSerializer
     filterset_class = MilestoneFilter
+    csv_export = True
     lookup_value_regex = r"[0-9]{1,18}"
     http_method_names = ["get", "head", "patch", "options"]
+    paginated_actions = ("list", "history", "log")
+    log_owner = "milestone"
 
     def get_queryset(self) -> QuerySet[Milestone]:
         if self.action == "history":
             return StatusUpdate.objects.all()
         parts = MilestonePart.objects.select_related("party")
-        return Milestone.objects.select_related(
-            "commitment__agreement", "rule_anchor_milestone"
-        ).prefetch_related(Prefetch("parts", queryset=parts))
+        return (
+            Milestone.objects.select_related("commitment__agreement", "rule_anchor_milestone")
+            .annotate(last_checked_on=last_checked_on("milestone"))
+            .prefetch_related(Prefetch("parts", queryset=parts))
+        )
 
     def get_serializer_class(self) -> type:
         if self.action == "history":
@@ -302,54 +418,53 @@ class MilestoneViewSet(
             return MilestoneStatusSerializer
         return MilestoneSerializer
 
+    def check_exists(self) -> None:
+        if "pk" in self.kwargs:
+            get_object_or_404(Milestone.objects.only("pk"), pk=self.kwargs["pk"])
+
     def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
         return self.conditional_list()
 
-    def _version(self) -> int:
-        versions = Milestone.objects.filter(pk=self.kwargs["pk"]).values_list("version", flat=True)
-        version = next(iter(versions), None)
-        if version is None:
-            get_object_or_404(Milestone.objects.none())
-        return version  # type: ignore[return-value]
-
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
-        version = self._version()
-        return self.respond(
-            lambda: milestone_etag(int(kwargs["pk"]), version, self.etag(version)),
-            lambda: self.get_serializer(self.get_object()).data,
-        )
+        self.check_exists()
+        return self.respond(lambda: self.get_serializer(self.get_object()).data)
 
     @action(detail=True, methods=["get"], filterset_class=None)
     def history(self, request: Request, pk: str) -> HttpResponse:
-        self._version()  # 404 for an unknown milestone
+        self.check_exists()
+        updates = (
+            StatusUpdate.objects.filter(milestone_id=pk)
+            .select_related("party")
+            .order_by("-at", "-id")
+        )
+        self.paginator.check_page(updates, request)
 
         def body() -> Any:
-            updates = (
-                StatusUpdate.objects.filter(milestone_id=pk)
-                .select_related("by", "party")
-                .order_by("-at", "-id")
-            )
             page = self.paginate_queryset(updates)
             return self.get_paginated_response(self.get_serializer(page, many=True).data).data
 
-        return self.respond(self.etag, body)
+        return self.respond(body, headers=lambda: {"Link": self.paginator.links()})
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         check_length(request.META)
         milestone = get_object_or_404(
             Milestone.objects.select_related("commitment__agreement"), pk=kwargs["pk"]
         )
-        expected = None
-        if "If-Match" in request.headers:
-            expected = if_match_version(request.headers["If-Match"], milestone.pk)
-            if expected is not None and expected != milestone.version:
-                raise PreconditionFailed(
-                    f"The milestone is at version {milestone.version}, not {expected}: "
-                    "someone changed it since your GET. Nothing was changed."
-                )
         incoming = MilestoneStatusSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
+        # The preconditions, against the current state (never a remembered one), once
+        # the request is known to be valid: If-Match (strong comparison) and
+        # If-None-Match (``*``: the milestone exists, so 412), by Django's rules.
+        request._tracker_state = conditional.current_state(fresh=True)  # type: ignore[attr-defined]
+        current = self.etag("retrieve")
+        if conditional.is_conditional(request):
+            answer = get_conditional_response(request._request, etag=current)
+            if answer is not None:
+                raise PreconditionFailed(
+                    "The milestone has changed since the ETag you sent (or If-None-Match "
+                    "matched): nothing was changed. GET it again."
+                )
         milestone_set_status(
             milestone=milestone,
             status=data.get("status", milestone.status),
@@ -357,14 +472,13 @@ class MilestoneViewSet(
             note=data.get("note", ""),
             evidence_url=data.get("evidence_url", ""),
             completed_on=data.get("completed_on"),
-            expected_version=expected,
+            expected_version=milestone.version if "If-Match" in request.headers else None,
         )
         # A fresh state: the change (and, on PostgreSQL, its counter) has committed.
         request._tracker_state = conditional.current_state(fresh=True)  # type: ignore[attr-defined]
         fresh = self.get_queryset().get(pk=milestone.pk)
-        etag = milestone_etag(fresh.pk, fresh.version, self.etag(fresh.version))
         response = Response(self.get_serializer(fresh).data)
-        response["ETag"] = etag
+        response["ETag"] = self.etag("retrieve")
         response["Cache-Control"] = "no-store"
         return response
 
@@ -377,7 +491,7 @@ def as_of_header(request: Any) -> str | None:
     return as_of.isoformat().replace("+00:00", "Z") if as_of else None
 
 
-class StatusView(APIView):
+class StatusView(ApiView, APIView):
     """One compact document for pollers."""
 
     @extend_schema(
@@ -387,21 +501,24 @@ class StatusView(APIView):
             f"{settings.API_STATUS_OVERDUE_LIMIT}, oldest deadline first, with the total), "
             "the next 10 deadlines, and as_of (the last sweep). Poll it with If-None-Match: "
             "the ETag changes when anything in it changes (as_of excepted: it is in the "
-            "X-Tracker-As-Of header of every answer, 304s included)."
+            "X-Tracker-As-Of header of every answer, 304s included; hence a weak ETag)."
         ),
         parameters=LIST_HEADERS,
         responses=StatusSerializer,
     )
     def get(self, request: Request) -> HttpResponse:
         request_state(request, with_as_of=True)
-        response = conditional.conditional_body(
-            request,
-            etag=lambda: read_etag("status", request, ()),
-            render=lambda: render(self.document(request)),
-            prefix=lambda: b'"as_of":' + json.dumps(as_of_header(request)).encode(),
+        as_of = as_of_header(request)
+        response = self.respond(
+            lambda: self.document(request), etag=lambda: self.etag("status", weak=True)
         )
-        if as_of_text := as_of_header(request):
-            response["X-Tracker-As-Of"] = as_of_text
+        if response.status_code == 200:
+            # as_of leads the document, outside the ETag and the cached body.
+            head = b'{"as_of":' + json.dumps(as_of).encode()
+            body = response.content
+            response.content = head + (b"," + body[1:] if body != b"{}" else b"}")
+        if as_of:
+            response["X-Tracker-As-Of"] = as_of
         return response
 
     def document(self, request: Request) -> dict[str, Any]:
@@ -433,100 +550,44 @@ class StatusView(APIView):
         }
 
 
-# --- The pollers' fast lane ----------------------------------------------------------------
+# --- The index ------------------------------------------------------------------------------
 
 
-_JSON_RANGES = {"*/*", "application/*", "application/json"}
-_REFUSED = re.compile(r"(?:^|;)\s*q=0(?:\.0*)?\s*(?:;|$)")
+class IndexView(ApiView, APIView):
+    """/api/v1/: where everything is."""
+
+    @extend_schema(summary="The API's index: its endpoints, the schema and the docs")
+    def get(self, request: Request) -> HttpResponse:
+        def body() -> dict[str, Any]:
+            base = base_url(request)
+            absolute = request.build_absolute_uri
+            return {
+                "status": f"{base}status/",
+                "agreements": f"{base}agreements/",
+                "commitments": f"{base}commitments/",
+                "milestones": f"{base}milestones/",
+                "events": f"{base}events/",
+                "schema": absolute(reverse("tracker_api:schema")),
+                "docs": absolute(reverse("tracker_api:docs")),
+                "redoc": absolute(reverse("tracker_api:redoc")),
+            }
+
+        # The index changes only with a deployment: its ETag is its content's.
+        etag = make_etag("index", json.dumps(body(), sort_keys=True))
+        return self.respond(body, etag=lambda: etag)
 
 
-def accepts_json(request: Any) -> bool:
-    """What DRF's content negotiation would grant us (JSON is our only renderer)."""
-    header = request.META.get("HTTP_ACCEPT", "").strip()
-    if not header:
-        return True
-    for item in header.split(","):
-        media, _, params = item.partition(";")
-        if media.strip().lower() in _JSON_RANGES and not _REFUSED.search(params):
-            return True
-    return False
+# --- The event feed -------------------------------------------------------------------------
 
 
-def answer_304_early(
-    view: Callable[..., HttpResponse],
-    *,
-    kind: str,
-    filterset_class: type | None = None,
-    as_of: bool = False,
-) -> Callable[..., HttpResponse]:
-    """Wrap a list view (or the status view) so that an anonymous poller is answered
-    before DRF is entered when that is cheap: a 304 when its copy still holds, or the
-    body already rendered for the current ETag in this process's memory. The same
-    filter check, ETag, rate limit, headers and body as the view's own, at a fraction
-    of the cost. Anything else (a token or a session, If-Modified-Since alone, an Accept
-    or ?format= the view would refuse, a bad filter, a body not in memory, a refused
-    rate) goes to the view as usual."""
-    known = [*filterset_class.base_filters, *PAGE_PARAMS] if filterset_class else []
+class EventFeedView(ApiView, APIView):
+    """Every change, oldest first, after an opaque cursor (see events.py)."""
 
-    @functools.wraps(view)
-    def wrapped(request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
-        meta = request.META
-        conditional_request = "HTTP_IF_NONE_MATCH" in meta
-        if (
-            request.method in ("GET", "HEAD")
-            and (conditional_request or "HTTP_IF_MODIFIED_SINCE" not in meta)
-            and "HTTP_AUTHORIZATION" not in meta
-            and settings.SESSION_COOKIE_NAME not in request.COOKIES
-            and "format" not in request.GET
-            and accepts_json(request)
-        ):
-            try:
-                if filterset_class is not None:
-                    check_filters(filterset_class, request)
-            except ValidationError:
-                return view(request, *args, **kwargs)
-            request_state(request, with_as_of=as_of)  # at most one round trip for both
-            etag = read_etag(kind, request, known)
-            matched = conditional_request and conditional.none_match(request, etag)
-            if conditional_request and not matched and conditional.refresh_state(request):
-                etag = read_etag(kind, request, known)  # a newer copy than remembered?
-                matched = conditional.none_match(request, etag)
-            if matched:
-                if not AnonReadThrottle().allow_anonymous(request):
-                    return view(request, *args, **kwargs)  # the view's own 429
-                response = conditional.cache_headers(
-                    HttpResponseNotModified(),
-                    etag,
-                    request_state(request).last_modified,
-                    conditional.default_cache_control(),
-                )
-            else:
-                body = conditional.remembered_body(etag)
-                if body is None or not AnonReadThrottle().allow_anonymous(request):
-                    return view(request, *args, **kwargs)
-                response = conditional.body_response(
-                    body,
-                    etag,
-                    request_state(request).last_modified,
-                    conditional.default_cache_control(),
-                    prefix=(
-                        (lambda: b'"as_of":' + json.dumps(as_of_header(request)).encode())
-                        if as_of
-                        else None
-                    ),
-                )
-                # As DRF's view answers (it reads the session to find the caller).
-                response["Allow"] = _ALLOW
-                patch_vary_headers(response, ("Cookie",))
-            if as_of and (text := as_of_header(request)):
-                response["X-Tracker-As-Of"] = text
-            return response
-        return view(request, *args, **kwargs)
+    extra_params = {"after": False, "limit": False}
 
-    return wrapped
-
-
-_ALLOW = "GET, HEAD, OPTIONS"
+    @events.FEED_SCHEMA
+    def get(self, request: Request) -> HttpResponse:
+        return events.feed(self, request, base_url(request))
 
 
 # --- The status document as of a past day (the public site's "as of", issue 10) ----------
@@ -537,6 +598,8 @@ def with_as_of(live: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
     of that day in each agreement's zone, from ``commitments.selectors.record_as_of``,
     the selector of the public pages' "as of". A past day does not change, so it skips
     the pollers' ETag machinery. Without ``as_of``: the ``live`` view, untouched."""
+    import functools
+
     from django.http import JsonResponse
     from django.utils import timezone
 

@@ -1,0 +1,75 @@
+"""CSV for milestones and commitments: same filters as the JSON, a header row, ISO
+dates, streamed."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+pytestmark = pytest.mark.usefixtures("frozen")
+
+
+def rows(response) -> list[dict[str, str]]:
+    assert response.streaming
+    text = b"".join(response.streaming_content).decode("utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+@pytest.mark.parametrize("how", ["accept", "format"])
+def test_milestones_as_csv_with_the_same_filters(api, agreements, how):
+    query = "overdue=true"
+    if how == "accept":
+        response = api.get(f"/api/v1/milestones/?{query}", HTTP_ACCEPT="text/csv")
+    else:
+        response = api.get(f"/api/v1/milestones/?{query}&format=csv")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv; charset=utf-8")
+    table = rows(response)
+    as_json = api.get(f"/api/v1/milestones/?{query}&page_size=200").json()["results"]
+    assert [int(r["id"]) for r in table] == [m["id"] for m in as_json]
+    assert {r["is_overdue"] for r in table} == {"true"}
+    first = next(m for m in as_json if m["id"] == int(table[0]["id"]))
+    assert table[0]["due_on"] == first["due_on"]  # ISO date
+    assert table[0]["agreement"] == first["agreement"]
+
+
+def test_commitments_as_csv(api, agreements):
+    response = api.get("/api/v1/commitments/?format=csv&category=stockpiling")
+    table = rows(response)
+    expected = api.get("/api/v1/commitments/?category=stockpiling&page_size=200").json()
+    assert [int(r["id"]) for r in table] == [c["id"] for c in expected["results"]]
+    assert list(table[0]) == [
+        "id", "agreement", "key", "number", "title", "category", "status", "milestones",
+        "completed", "overdue", "percent_complete", "next_deadline", "updated_at",
+    ]  # fmt: skip
+    assert table[0]["status"] == expected["results"][0]["status"]
+
+
+def test_csv_has_its_own_etag_and_304(api, agreements):
+    as_csv = api.get("/api/v1/milestones/?format=csv")
+    as_json = api.get("/api/v1/milestones/")
+    assert as_csv["ETag"] != as_json["ETag"]
+    again = api.get("/api/v1/milestones/?format=csv", HTTP_IF_NONE_MATCH=as_csv["ETag"])
+    assert again.status_code == 304
+
+
+def test_csv_errors_are_problems_and_pages_are_refused(api, agreements):
+    response = api.get("/api/v1/milestones/?format=csv&overdue=maybe")
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/problem+json"
+    response = api.get("/api/v1/milestones/?page=2", HTTP_ACCEPT="text/csv")
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "page"
+
+
+def test_a_spreadsheet_formula_is_not_one(api, ministerial):
+    type(ministerial).objects.filter(pk=ministerial.pk).update(title="=HYPERLINK(1)")
+    table = rows(api.get("/api/v1/milestones/?format=csv"))
+    assert any(r["title"] == "'=HYPERLINK(1)" for r in table)
+
+
+def test_csv_is_a_constant_number_of_queries(api, agreements, django_assert_max_num_queries):
+    with django_assert_max_num_queries(4):  # counter, time zones, the rows (one chunk)
+        response = api.get("/api/v1/milestones/?format=csv")
+        rows(response)

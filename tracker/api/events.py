@@ -1,0 +1,157 @@
+"""The event feed: every change the tracker records, oldest first, after a cursor.
+
+Rows of ``tracker.api.models.Event`` are appended by database triggers in the writer's
+own transaction. On PostgreSQL an event becomes visible only when its transaction
+commits, and transactions commit in any order, so ids alone would let a cursor pass an
+event that a slow transaction commits later. The feed therefore orders by (transaction
+id, id) and shows only the events of transactions older than every transaction still
+running (``txid < pg_snapshot_xmin(pg_current_snapshot())``, in the same statement):
+whatever commits later has a larger transaction id than anything already shown, so it
+lands after the cursor. The cost: the feed waits for the oldest running writer (a long
+sweep delays it by the sweep's length, never loses anything). On SQLite writers take
+turns, and ids are commit order (txid is 0).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any
+
+from django.db import connection
+from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
+from django.http import HttpResponse, JsonResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.utils.urls import replace_query_param
+from rest_framework.views import APIView
+
+from .models import Event
+
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+_CURSOR = re.compile(r"([0-9]{1,19})\.([0-9]{1,19})")
+_XMIN = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+# Where the API shows the object an event is about.
+_URLS = {
+    "milestone": ("milestones", "object_id"),
+    "commitment": ("commitments", "object_id"),
+    "milestone_part": ("milestones", "milestone_id"),
+    "status_update": ("milestones", "milestone_id"),
+    "deadline_revision": ("milestones", "milestone_id"),
+}
+
+
+def encode_cursor(event: Event) -> str:
+    return base64.urlsafe_b64encode(f"{event.txid}.{event.pk}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> tuple[int, int]:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = ""
+    match = _CURSOR.fullmatch(raw)
+    if not match:
+        raise ValidationError({"after": ["Not a cursor of this feed; send one it gave you."]})
+    return int(match[1]), int(match[2])
+
+
+def events_after(cursor: tuple[int, int] | None, limit: int) -> list[Event]:
+    queryset: QuerySet[Event] = Event.objects.all()
+    if cursor is not None:
+        txid, pk = cursor
+        queryset = queryset.filter(Q(txid__gt=txid) | Q(txid=txid, pk__gt=pk))
+    if connection.vendor == "postgresql":
+        queryset = queryset.filter(txid__lt=RawSQL(_XMIN, []))
+    return list(queryset.order_by("txid", "id")[:limit])
+
+
+class EventSerializer(serializers.Serializer):
+    cursor = serializers.SerializerMethodField(help_text="Send it as ?after= to go on from here.")
+    at = serializers.DateTimeField(help_text="When the change was written (UTC).")
+    type = serializers.SerializerMethodField(
+        help_text="subject.action, e.g. milestone.overdue_flagged"
+    )
+    subject = serializers.CharField(
+        help_text="agreement, commitment, milestone, milestone_part, status_update, "
+        "deadline_revision, log_entry, source, lead or party."
+    )
+    action = serializers.CharField(
+        help_text="created, changed, deleted (a tombstone), archived, restored, "
+        "overdue_flagged, overdue_cleared, assessed, deadline_changed or status_changed."
+    )
+    id = serializers.IntegerField(source="object_id", help_text="The subject's id.")
+    milestone = serializers.IntegerField(source="milestone_id", allow_null=True)
+    commitment = serializers.IntegerField(source="commitment_id", allow_null=True)
+    url = serializers.SerializerMethodField()
+
+    def get_cursor(self, event: Event) -> str:
+        return encode_cursor(event)
+
+    def get_type(self, event: Event) -> str:
+        return f"{event.subject}.{event.action}"
+
+    def get_url(self, event: Event) -> str | None:
+        place = _URLS.get(event.subject)
+        if place is None or event.action == "deleted":
+            return None
+        key = getattr(event, place[1])
+        return f"{self.context['base_url']}{place[0]}/{key}/" if key else None
+
+
+class FeedSerializer(serializers.Serializer):
+    events = EventSerializer(many=True)
+    cursor = serializers.CharField(
+        allow_null=True, help_text="The last event's cursor (or the one you sent)."
+    )
+    next = serializers.URLField(help_text="Poll this for what follows.")
+
+
+def read_limit(request: Request) -> int:
+    raw = request.query_params.get("limit")
+    if raw is None:
+        return DEFAULT_LIMIT
+    if not re.fullmatch(r"[0-9]{1,4}", raw) or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ValidationError({"limit": [f"Give a whole number from 1 to {MAX_LIMIT}."]})
+    return int(raw)
+
+
+def feed(view: APIView, request: Request, base_url: str) -> HttpResponse:
+    after = request.query_params.get("after")
+    cursor = decode_cursor(after) if after is not None else None
+    events = events_after(cursor, read_limit(request))
+    last = encode_cursor(events[-1]) if events else after
+    url = request.build_absolute_uri()
+    following = replace_query_param(url, "after", last) if last else url
+    body: dict[str, Any] = {
+        "events": EventSerializer(events, many=True, context={"base_url": base_url}).data,
+        "cursor": last,
+        "next": following,
+    }
+    response = JsonResponse(body, json_dumps_params={"separators": (",", ":")})
+    response["Link"] = f'<{following}>; rel="next"'
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
+FEED_SCHEMA = extend_schema(
+    summary="Every change, oldest first, after a cursor",
+    description=(
+        "Follow it: GET without `after`, then GET `next` (also in the Link header) again "
+        "and again. Every change the tracker records appears exactly once, in commit "
+        "order of its transaction; a change committed late by a slow transaction is "
+        "never behind your cursor (the feed waits for the oldest running writer). "
+        "Deletions and archivals come as tombstones (action deleted / archived)."
+    ),
+    parameters=[
+        OpenApiParameter("after", str, description="A cursor this feed gave you."),
+        OpenApiParameter(
+            "limit", int, description=f"1 to {MAX_LIMIT}; {DEFAULT_LIMIT} by default."
+        ),
+    ],
+    responses=FeedSerializer,
+)
