@@ -427,7 +427,7 @@ _KEEPALIVE = {
     socket.TCP_KEEPCNT: 3,
     socket.TCP_USER_TIMEOUT: 30_000,  # milliseconds
 }
-_REDIS_SOCKET = {
+REDIS_SOCKET_OPTIONS = {
     "socket_connect_timeout": REDIS_TIMEOUT,
     "socket_timeout": REDIS_TIMEOUT,
     "socket_keepalive": True,
@@ -436,13 +436,13 @@ _REDIS_SOCKET = {
 }
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # Kombu also drops a BRPOP whose reply is overdue by health_check_interval.
-    CELERY_BROKER_TRANSPORT_OPTIONS.update(_REDIS_SOCKET)
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(REDIS_SOCKET_OPTIONS)
 # Worker and beat reconnect for ever (Celery's default gives up after 100 tries).
 CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT
 if REDIS_CACHE_URL:
-    for _key, _value in _REDIS_SOCKET.items():
+    for _key, _value in REDIS_SOCKET_OPTIONS.items():
         CACHES["default"].setdefault("OPTIONS", {}).setdefault(_key, _value)
 
 # /metrics (Prometheus text): with METRICS_TOKEN set, it needs "Authorization: Bearer
