@@ -160,7 +160,7 @@ def main() -> None:
             _, static_headers, same = get(conn, static_path)
             assert same == body
             cases.append((f"{name} through nginx (200, {len(body)} B)", base + path, {}))
-            cases.append(("  same bytes, static file (200)", base + static_path, {}))
+            cases.append((f"  {name}, same bytes, static file (200)", base + static_path, {}))
             etag = headers["etag"]
             assert get(conn, path, {"If-None-Match": etag})[0] == 304
             cases.append((f"{name} through nginx (304)", base + path, {"If-None-Match": etag}))
