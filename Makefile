@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PROD_STAMP := $(VENV)/.installed-prod
 
-.PHONY: run test bench bench-api lint install clean
+.PHONY: run test bench bench-api bench-proxy lint install install-prod clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +16,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)
+# What running needs and nothing else (no pytest, playwright, schemathesis...): for a
+# production host (docs/deploy.md) and for `make run`.
+$(PROD_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(PROD_STAMP)
+
+install-prod: $(PROD_STAMP)
+
+run: $(PROD_STAMP)
 	scripts/run
 
 test: $(STAMP)
@@ -30,6 +41,9 @@ bench: $(STAMP)
 
 bench-api: $(STAMP)
 	scripts/bench api
+
+bench-proxy: $(STAMP)
+	scripts/bench proxy
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

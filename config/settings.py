@@ -397,3 +397,118 @@ if REDIS_CACHE_URL:
     }
 # Problem details for a CSRF failure under /api/ (Django's page elsewhere).
 CSRF_FAILURE_VIEW = "tracker.api.exceptions.csrf_failure"
+# --- Deployment and hardening (tracker/ops; deploy/; docs/deploy.md) -------------
+# The documented production environment is deploy/tracker.env.example; with it,
+# `manage.py check --deploy` gives no warning (tests/deploy/test_check_deploy.py).
+import socket  # noqa: E402
+
+INSTALLED_APPS.insert(0, "tracker.ops")  # first: its templates override the API docs'
+INSTALLED_APPS += ["axes"]
+
+# HTTPS_ONLY=true behind a TLS-terminating proxy: redirect plain HTTP, send HSTS, keep
+# cookies to HTTPS. Off in the embedded default, which serves plain HTTP on loopback.
+HTTPS_ONLY = env_bool("HTTPS_ONLY", default=False)
+SECURE_SSL_REDIRECT = HTTPS_ONLY
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS_ONLY else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=HTTPS_ONLY)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# X-Forwarded-For/-Proto/-Host are read only from these peers (the proxy's address, or
+# networks in CIDR form); from anyone else tracker.ops.middleware drops them, so a
+# client that reaches gunicorn directly cannot pick its own address for the rate limit
+# or the login lockout. With API_NUM_PROXIES=1 the client is the address nginx appends.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "127.0.0.1,::1")
+
+# Content security policy (django-csp) on every answer: no inline script anywhere, the
+# admin and the API docs included (the docs' templates are in tracker/ops/templates).
+from csp.constants import NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# The ops middleware goes first: it drops forwarded headers from untrusted peers before
+# anything reads them, answers /healthz, /readyz and /metrics before the host check and
+# the HTTPS redirect, and counts every answer by status. Axes goes last (its docs).
+MIDDLEWARE.insert(0, "tracker.ops.middleware.OpsMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "csp.middleware.CSPMiddleware",
+)
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+
+# Admin login: after AXES_FAILURE_LIMIT wrong passwords for one username from one
+# address, that pair is locked out for AXES_COOLOFF_MINUTES (HTTP 429). Keyed on the
+# pair, so an attacker locks out only their own guesses, never every staff member.
+# Reset: `manage.py axes_reset_username <name>` (or axes_reset_ip, axes_reset).
+AUTHENTICATION_BACKENDS = [
+    "tracker.ops.auth.AxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 60))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "tracker.ops.client_ip.client_ip"
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_VERBOSE = False
+AUTH_PASSWORD_VALIDATORS += [
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# A database that does not answer a connection must not hold a request or a probe.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5)
+    )
+
+# Every Redis connection (broker, cache) has a connect and a read timeout and TCP
+# keepalive; TCP_USER_TIMEOUT makes the kernel give up on a connection whose sent
+# bytes stay unacknowledged (a blackholed link), so a worker or beat blocked on it sees
+# an error, and reconnects, within about REDIS_TIMEOUT + 30 s.
+REDIS_TIMEOUT = env_int("REDIS_TIMEOUT", 3)
+_KEEPALIVE = {
+    socket.TCP_KEEPIDLE: 20,
+    socket.TCP_KEEPINTVL: 5,
+    socket.TCP_KEEPCNT: 3,
+    socket.TCP_USER_TIMEOUT: 30_000,  # milliseconds
+}
+REDIS_SOCKET_OPTIONS = {
+    "socket_connect_timeout": REDIS_TIMEOUT,
+    "socket_timeout": REDIS_TIMEOUT,
+    "socket_keepalive": True,
+    "socket_keepalive_options": _KEEPALIVE,
+    "health_check_interval": 15,
+}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # Kombu also drops a BRPOP whose reply is overdue by health_check_interval.
+    CELERY_BROKER_TRANSPORT_OPTIONS.update(REDIS_SOCKET_OPTIONS)
+# Worker and beat reconnect for ever (Celery's default gives up after 100 tries).
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT
+if REDIS_CACHE_URL:
+    for _key, _value in REDIS_SOCKET_OPTIONS.items():
+        CACHES["default"].setdefault("OPTIONS", {}).setdefault(_key, _value)
+
+# /metrics (Prometheus text): with METRICS_TOKEN set, it needs "Authorization: Bearer
+# <token>"; without, it answers only on loopback to a direct (not proxied) request.
+# Under gunicorn, PROMETHEUS_MULTIPROC_DIR (set by deploy/gunicorn.conf.py) adds up the
+# request counters of every worker process.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

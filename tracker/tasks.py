@@ -8,8 +8,12 @@ database's state.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 from celery import shared_task
+from celery.signals import task_prerun
+from django.core.signals import request_started
 from django.db import transaction
 
 from . import delivery, digests, sweep
@@ -44,20 +48,45 @@ def send_digests() -> int:
     return digests.send_due_digests()
 
 
+# After the broker failed, later doorbells of the same request or task (in the same
+# thread) are not rung for this long; see kick_delivery.
+DOORBELL_PAUSE = 30.0
+_doorbell = threading.local()
+
+
+def _doorbell_reset(**kwargs: object) -> None:
+    _doorbell.failed_at = None
+
+
+request_started.connect(_doorbell_reset, dispatch_uid="tracker.doorbell_reset")
+task_prerun.connect(_doorbell_reset, weak=False)
+
+
 def kick_delivery() -> None:
     """Ring the doorbell once the news is committed. If the broker is down the events
     wait, and the scheduled delivery picks them up.
 
     The doorbell is tried once: Kombu's default is to retry the connection (about 0.6 s
     against a stopped Redis), and this runs inside the web request or admin action that
-    made the change, once per milestone changed."""
+    made the change, once per milestone changed.
+
+    Its deadline: each broker command waits at most REDIS_TIMEOUT for a reply (the
+    transport's socket timeout, config/settings.py), and after a failure the doorbell
+    is not rung again in the same request or task (for up to DOORBELL_PAUSE seconds),
+    so an admin action that completes many milestones waits for a silent broker once,
+    not once each."""
 
     def publish() -> None:
+        failed_at = getattr(_doorbell, "failed_at", None)
+        if failed_at is not None and time.monotonic() - failed_at < DOORBELL_PAUSE:
+            log.info("delivery not queued: the broker failed moments ago")
+            return
         try:
             with deliver_alerts.app.producer_or_acquire() as producer:
                 producer.connection.ensure_connection(max_retries=0)  # one attempt
                 deliver_alerts.apply_async(producer=producer, retry=False)
         except Exception as exc:  # any broker error: the scheduled delivery catches up
+            _doorbell.failed_at = time.monotonic()
             log.warning("could not queue delivery (broker down?): %s", exc)
 
     transaction.on_commit(publish)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.http import HttpResponse
 from django.utils.cache import get_conditional_response
+from django.utils.decorators import method_decorator
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
-    SpectacularSwaggerView,
+    SpectacularSwaggerSplitView,
 )
 from rest_framework.request import Request
 
@@ -50,9 +53,13 @@ class PageOptionsMixin:
         return response
 
 
-class SwaggerView(PageOptionsMixin, ContentETagMixin, SpectacularSwaggerView):
-    pass
+class SwaggerView(PageOptionsMixin, ContentETagMixin, SpectacularSwaggerSplitView):
+    """Swagger UI with its init script served as a file (``?script``): no inline
+    script for the CSP to allow."""
 
 
+# Redoc injects style elements and runs its search in a blob: worker; only this page
+# relaxes the CSP for that (config/settings.py, "Deployment and hardening").
+@method_decorator(csp_update({"style-src": [UNSAFE_INLINE], "worker-src": ["blob:"]}), "dispatch")
 class RedocView(PageOptionsMixin, ContentETagMixin, SpectacularRedocView):
     pass

@@ -16,6 +16,7 @@ from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -44,6 +45,15 @@ class PreconditionFailed(exceptions.APIException):
     status_code = status.HTTP_412_PRECONDITION_FAILED
     default_detail = "The milestone has changed since the ETag you sent in If-Match."
     default_code = "precondition_failed"
+
+
+class DatabaseUnavailable(exceptions.APIException):
+    """The database restarts or fails over: come back shortly (nothing was committed)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "The database is unavailable; try again shortly."
+    default_code = "unavailable"
+    wait = 5
 
 
 class Conflict(exceptions.APIException):
@@ -109,6 +119,9 @@ def problem_handler(exc: Exception, context: dict[str, Any]) -> Response:
             exc = Conflict(exc.message)
     elif isinstance(exc, TransitionError):
         exc = exceptions.ValidationError({exc.field or "non_field_errors": [exc.message]})
+    elif isinstance(exc, OperationalError | InterfaceError):
+        set_rollback()
+        exc = DatabaseUnavailable()
 
     if not isinstance(exc, exceptions.APIException):
         # A bug: say so in the log, and keep the promise of one format to the client.

@@ -1,0 +1,241 @@
+"""nginx in front, on loopback, with deploy/nginx/tracker.conf: the micro-cache serves
+anonymous polls, revalidates with the ETag, shows a change within 2 s, and lets
+credentialed requests through; the proxy sets what Django trusts.
+
+One nginx and one gunicorn (deploy/gunicorn.conf.py) for the module, on the pytest
+PostgreSQL database with the agreements loaded (and emptied at the end)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.core.management import call_command
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import free_port, require_service
+from tests.tracker.conftest import database_url_for_subprocess, forget_queue, process_env
+
+from .stack import ROOT, SERVER_NAME, Nginx, get, gunicorn_command, https, nginx_binary, wait_for
+
+# Each test only talks HTTP; the mark makes pytest-django create the test database,
+# which the module's fixture fills and commits (and empties at the end).
+pytestmark = pytest.mark.django_db
+STATUS = "/api/v1/status/"
+EVIDENCE = "https://example.org/evidence"
+
+
+@dataclass
+class Stack:
+    nginx: Nginx
+    web_port: int
+    token: str
+    milestone_ids: list[int]
+
+    def proxy(self):
+        return https("127.0.0.1", self.nginx.https_port)
+
+    def upstream(self) -> dict[str, float]:
+        """Answers gunicorn gave, by status (its /metrics: loopback, direct, no token)."""
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.web_port, timeout=10)
+        _, _, body = get(conn, "/metrics")
+        out: dict[str, float] = {}
+        for family in text_string_to_metric_families(body.decode()):
+            for sample in family.samples:
+                if sample.name == "tracker_http_requests_total":
+                    out[sample.labels["status"]] = sample.value
+        return out
+
+    def upstream_requests(self) -> float:
+        return sum(self.upstream().values())
+
+
+@pytest.fixture(scope="module")
+def stack(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Stack]:
+    binary = nginx_binary()
+    require_service(binary is not None, "nginx is not installed (scripts/ensure-nginx)")
+    from django.contrib.auth.models import Group, User
+    from knox.models import AuthToken
+
+    from commitments.loader import load_agreements
+    from commitments.models import Milestone
+    from commitments.permissions import EDITORS
+
+    with django_db_blocker.unblock():
+        database_url = database_url_for_subprocess()
+        load_agreements()
+        alice = User.objects.create_user("alice", "alice@example.org", "pass-alice-x1")
+        alice.groups.add(Group.objects.get(name=EDITORS))
+        token = AuthToken.objects.create(user=alice)[1]
+        ids = list(Milestone.objects.order_by("pk").values_list("pk", flat=True)[:10])
+
+    directory = tmp_path_factory.mktemp("nginx")
+    static_root = directory / "var" / "static"
+    web_port = free_port()
+    env = process_env(
+        DATABASE_URL=database_url,
+        SECRET_KEY="test-only-secret-key-for-the-proxy-tests-0123456789",
+        DEBUG="false",
+        HTTPS_ONLY="true",
+        ALLOWED_HOSTS=f"{SERVER_NAME},127.0.0.1",
+        API_NUM_PROXIES="1",
+        TRUSTED_PROXIES="127.0.0.1",
+        API_ANON_RATE="100000/min",
+        TRACKER_VAR_DIR=str(directory / "var"),
+        GUNICORN_BIND=f"127.0.0.1:{web_port}",
+        PROMETHEUS_MULTIPROC_DIR=str(directory / "prometheus"),
+        LOG_LEVEL="WARNING",
+    )
+    subprocess.run(
+        [str(ROOT / ".venv/bin/python"), "manage.py", "collectstatic", "--no-input", "-v", "0"],
+        cwd=ROOT, env=env, check=True,
+    )  # fmt: skip
+    web = subprocess.Popen(
+        gunicorn_command(workers=2), cwd=ROOT, env=env, start_new_session=True,
+        stdout=(directory / "gunicorn.log").open("ab"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    nginx = Nginx(directory, free_port(), free_port(), [f"127.0.0.1:{web_port}"], static_root)
+    try:
+        nginx.start(binary)
+        wait_for(
+            lambda: get(https("127.0.0.1", nginx.https_port, 2), "/healthz")[0] == 200,
+            30, "nginx and gunicorn",
+        )  # fmt: skip
+        yield Stack(nginx, web_port, token, ids)
+    finally:
+        nginx.stop()
+        web.kill()
+        web.wait(timeout=10)
+        forget_queue()
+        with django_db_blocker.unblock():
+            call_command("flush", "--no-input", verbosity=0)
+
+
+def test_anonymous_polls_are_served_from_the_cache(stack):
+    conn = stack.proxy()
+    get(conn, STATUS)  # fill (or refresh) the entry
+    before = stack.upstream_requests()
+    started = time.monotonic()
+    statuses = []
+    for _ in range(200):
+        status, headers, _ = get(conn, STATUS)
+        statuses.append((status, headers.get("x-cache-status")))
+    took = time.monotonic() - started
+    reached = stack.upstream_requests() - before - 1  # less our own /metrics read
+    print(f"\n[micro-cache] 200 polls in {took:.2f} s reached Django {reached:.0f} times")
+    assert {s for s, _ in statuses} == {200}, statuses
+    assert reached <= took + 2  # about one per second (the entry lives 1 s)
+    assert sum(1 for _, c in statuses if c in ("HIT", "UPDATING", "STALE")) >= 150
+
+
+def test_an_expired_entry_is_revalidated_with_the_etag(stack):
+    """While nothing changes, the proxy asks Django with the entry's ETag each second
+    and Django answers 304: no body is rendered, the pollers still get their 200s."""
+    conn = stack.proxy()
+    get(conn, STATUS)
+    before = stack.upstream()
+    seen = set()
+    deadline = time.monotonic() + 3.5
+    while time.monotonic() < deadline:
+        status, headers, body = get(conn, STATUS)
+        assert status == 200 and body
+        seen.add(headers["x-cache-status"])
+        time.sleep(0.05)
+    after = stack.upstream()
+    print(
+        f"\n[revalidate] cache statuses {sorted(seen)}; Django answered "
+        f"{after.get('304', 0) - before.get('304', 0):.0f} x 304, "
+        f"{after.get('200', 0) - before.get('200', 0) - 1:.0f} x 200"
+    )
+    assert after.get("304", 0) - before.get("304", 0) >= 2
+    assert after.get("200", 0) - before.get("200", 0) - 1 == 0  # only our /metrics read
+
+
+def test_the_clients_etag_gets_a_304_from_the_proxy(stack):
+    conn = stack.proxy()
+    _, headers, _ = get(conn, STATUS)
+    status, again, body = get(conn, STATUS, {"If-None-Match": headers["etag"]})
+    assert status == 304 and body == b""
+    assert again["etag"] == headers["etag"]
+
+
+def test_a_change_is_visible_through_the_cache_within_two_seconds(stack):
+    conn = stack.proxy()
+    _, before, _ = get(conn, STATUS)
+    status, _, body = get(
+        conn,
+        f"/api/v1/milestones/{stack.milestone_ids[0]}/",
+        {"Authorization": f"Token {stack.token}", "Content-Type": "application/json"},
+        method="PATCH",
+        body=b'{"status": "in_progress"}',
+    )
+    assert status == 200, body
+    changed_at = time.monotonic()
+    while True:
+        _, headers, _ = get(conn, STATUS)
+        seen = time.monotonic() - changed_at
+        if headers["etag"] != before["etag"] or seen > 5:
+            break
+        time.sleep(0.05)
+    print(f"\n[micro-cache] the change was visible after {seen:.2f} s")
+    assert headers["etag"] != before["etag"]
+    assert seen <= 2.0
+
+
+def test_credentialed_requests_bypass_the_cache(stack):
+    conn = stack.proxy()
+    get(conn, STATUS)
+    _, with_token, _ = get(conn, STATUS, {"Authorization": f"Token {stack.token}"})
+    _, with_cookie, _ = get(conn, STATUS, {"Cookie": "sessionid=abc"})
+    _, anonymous, _ = get(conn, STATUS)
+    assert with_token["x-cache-status"] == "BYPASS"
+    assert with_cookie["x-cache-status"] == "BYPASS"
+    assert anonymous["x-cache-status"] in ("HIT", "UPDATING", "STALE", "EXPIRED", "REVALIDATED")
+
+
+def test_through_the_proxy_django_sees_https_and_sends_its_headers(stack):
+    conn = stack.proxy()
+    status, headers, _ = get(conn, "/admin/login/")
+    assert status == 200  # no redirect: nginx said https, from a trusted address
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert headers["strict-transport-security"].startswith("max-age=31536000")
+    assert headers["x-frame-options"] == "DENY"
+    assert "server" not in headers or "nginx/" not in headers["server"]  # server_tokens off
+
+
+def test_plain_http_redirects_to_https_but_answers_the_liveness_probe(stack):
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", stack.nginx.http_port, timeout=10)
+    status, headers, _ = get(conn, "/api/v1/status/")
+    assert status == 301 and headers["location"].startswith("https://")
+    assert get(conn, "/healthz")[0] == 200
+
+
+def test_static_files_come_from_nginx_with_headers_and_gzip(stack):
+    conn = stack.proxy()
+    status, headers, body = get(conn, "/static/admin/css/base.css", {"Accept-Encoding": "gzip"})
+    assert status == 200 and body
+    assert headers["content-encoding"] == "gzip"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["strict-transport-security"].startswith("max-age=")
+
+
+def test_metrics_are_not_served_through_the_proxy(stack):
+    assert get(stack.proxy(), "/metrics")[0] == 404
+
+
+def test_a_body_over_the_limit_is_refused_by_the_proxy(stack):
+    status, _, _ = get(
+        stack.proxy(),
+        f"/api/v1/milestones/{stack.milestone_ids[0]}/",
+        {"Authorization": f"Token {stack.token}", "Content-Type": "application/json"},
+        method="PATCH",
+        body=b"x" * 40_000,
+    )
+    assert status == 413

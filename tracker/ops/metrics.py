@@ -1,0 +1,141 @@
+"""Metrics in Prometheus' text format, for the operators who watch the tracker.
+
+Requests are counted by status in every web process (added up across gunicorn's
+workers through ``PROMETHEUS_MULTIPROC_DIR``). The rest is read from the database when
+/metrics is scraped: the age of the last finished sweep (alert on it: "no sweep for 5
+minutes" is ``tracker_sweep_last_success_age_seconds > 300``), and the alert outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from django.apps import apps
+from django.core.exceptions import FieldDoesNotExist, FieldError
+from django.db import DatabaseError
+from django.db.models import Count, Min, Q
+from django.utils import timezone
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+log = logging.getLogger(__name__)
+
+# Not in the global registry: /metrics builds its own (below).
+REQUESTS = Counter(
+    "tracker_http_requests",
+    "HTTP answers of this web service, by status",
+    ["status"],
+    registry=None,
+)
+
+
+def count_request(status: int) -> None:
+    REQUESTS.labels(str(status)).inc()
+
+
+def last_sweep_finished() -> Any:
+    """When the last sweep that finished did (None if none has)."""
+    SweepRun = apps.get_model("tracker", "SweepRun")
+    return (
+        SweepRun.objects.filter(finished_at__isnull=False)
+        .order_by("-finished_at")
+        .values_list("finished_at", flat=True)
+        .first()
+    )
+
+
+def pipeline_counts() -> dict[str, Any]:
+    """Pending, failed and the oldest pending alert, and webhook failures.
+
+    Counted from ``tracker.Alert`` as it is today (one row per recipient, email only).
+    The alert pipeline is being reworked; whatever of this the tables no longer answer
+    comes back as None and is left out of /metrics (and logged) instead of failing the
+    scrape. ``webhook_failed`` is only counted once alerts have a ``channel`` field."""
+    counts: dict[str, Any] = {
+        "pending": None,
+        "failed": None,
+        "oldest_pending": None,
+        "webhook_failed": None,
+    }
+    try:
+        Alert = apps.get_model("tracker", "Alert")
+        pending = Q(sent_at__isnull=True, failed=False, skipped=False)
+        row = Alert.objects.aggregate(
+            n_pending=Count("pk", filter=pending),
+            n_failed=Count("pk", filter=Q(failed=True)),
+            oldest=Min("created_at", filter=pending),
+        )
+        counts.update(
+            pending=row["n_pending"], failed=row["n_failed"], oldest_pending=row["oldest"]
+        )
+        try:
+            Alert._meta.get_field("channel")
+        except FieldDoesNotExist:
+            pass
+        else:
+            counts["webhook_failed"] = Alert.objects.filter(failed=True, channel="webhook").count()
+    except (LookupError, FieldError, DatabaseError) as exc:
+        log.warning("metrics: the alert tables did not answer: %s", exc)
+    return counts
+
+
+class TrackerCollector:
+    """Read from the database at each scrape: a handful of cheap queries (the pending
+    alerts through their partial index; the failed count scans the alert table)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        now = timezone.now()
+        up = GaugeMetricFamily("tracker_database_up", "1 if the database answered the scrape")
+        finished = None
+        try:
+            finished = last_sweep_finished()
+        except DatabaseError as exc:
+            log.warning("metrics: database unreachable: %s", exc)
+            up.add_metric([], 0)
+            yield up
+            return
+        except (LookupError, FieldError) as exc:  # the sweep's table changed
+            log.warning("metrics: the sweep table did not answer: %s", exc)
+        up.add_metric([], 1)
+        yield up
+        if finished is not None:
+            yield GaugeMetricFamily(
+                "tracker_sweep_last_success_timestamp_seconds",
+                "When the last sweep finished (Unix time)",
+                value=finished.timestamp(),
+            )
+            yield GaugeMetricFamily(
+                "tracker_sweep_last_success_age_seconds",
+                "Seconds since the last sweep finished: alert when it passes 300",
+                value=(now - finished).total_seconds(),
+            )
+        counts = pipeline_counts()
+        gauges = {
+            "pending": ("tracker_alerts_pending", "Alerts waiting to be sent"),
+            "failed": ("tracker_alerts_failed", "Alerts given up after too many attempts"),
+            "webhook_failed": ("tracker_webhook_failures", "Webhook deliveries given up"),
+        }
+        for key, (name, doc) in gauges.items():
+            if counts[key] is not None:
+                yield GaugeMetricFamily(name, doc, value=counts[key])
+        if counts["pending"] is not None:
+            oldest = counts["oldest_pending"]
+            yield GaugeMetricFamily(
+                "tracker_alerts_oldest_pending_age_seconds",
+                "Age of the oldest pending alert (0 when none is pending)",
+                value=(now - oldest).total_seconds() if oldest else 0.0,
+            )
+
+
+def render() -> bytes:
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)
+    else:
+        registry.register(REQUESTS)
+    registry.register(TrackerCollector())
+    return generate_latest(registry)
