@@ -41,6 +41,7 @@ from . import deadlines, services
 from .deadlines import Anchor, DeadlineRule, RuleKind
 from .models import (
     Agreement,
+    Category,
     Commitment,
     Lead,
     LoadedRecord,
@@ -116,6 +117,8 @@ def _validate_row(where: str, row: Data, parties: set[str]) -> None:
             deadlines.validate_time_zone(row["time_zone"])
         except deadlines.RuleError as exc:
             raise FixtureError(str(exc)) from None
+    if kind == "commitment" and row.get("category") not in Category.values:
+        raise FixtureError(f"category '{row.get('category')}' is not one of {Category.values}")
     if kind == "milestone":
         _rule(row.get("rule", {}))
     if kind == "source":

@@ -16,6 +16,9 @@ from tracker.selectors import last_sweep_at
 
 BOUNDARY = dt.datetime(2026, 4, 26, 15, 0, tzinfo=dt.UTC)  # 2026-04-27 00:00 in Tokyo
 EVIDENCE = "https://example.org/evidence"
+# Shipped milestones already past due at BOUNDARY: Malaysia's first quarterly meeting
+# (2026-01-26), US–Australia's follow-up (2026-04-18) and its money (2026-04-20).
+ALREADY_OVERDUE = {"working-level-meeting", "follow-up-meeting", "projects-funded"}
 
 
 @pytest.fixture
@@ -32,9 +35,9 @@ def flagged_keys() -> set[str]:
 
 def test_the_ministerial_is_flagged_at_midnight_in_tokyo_not_before(ministerial, follower):
     early = sweep.run(now=BOUNDARY - dt.timedelta(seconds=1))
-    assert early.flagged == 0 and flagged_keys() == set()
+    assert early.flagged == 3 and flagged_keys() == ALREADY_OVERDUE
     result = sweep.run(now=BOUNDARY)
-    assert result.flagged == 1 and flagged_keys() == {"ministerial-convened"}
+    assert result.flagged == 1 and flagged_keys() == ALREADY_OVERDUE | {"ministerial-convened"}
     ministerial.refresh_from_db()
     assert ministerial.overdue_since == BOUNDARY and ministerial.updated_at == BOUNDARY
     event = StatusUpdate.objects.get(milestone=ministerial, kind="overdue_flagged")
@@ -49,9 +52,9 @@ def test_sweep_alerts_once_when_run_twice(ministerial, follower):
     first = sweep.run(now=BOUNDARY)
     second = sweep.run(now=BOUNDARY)
     third = sweep.run(now=BOUNDARY + dt.timedelta(minutes=1))
-    assert (first.flagged, second.flagged, third.flagged) == (1, 0, 0)
+    assert (first.flagged, second.flagged, third.flagged) == (1 + len(ALREADY_OVERDUE), 0, 0)
     assert second.queued == third.queued == 0
-    assert StatusUpdate.objects.filter(kind="overdue_flagged").count() == 1
+    assert StatusUpdate.objects.filter(kind="overdue_flagged").count() == 4
     assert Alert.objects.filter(kind="overdue").count() == 1
     assert SweepRun.objects.count() == 3
 
@@ -68,7 +71,7 @@ def test_completion_clears_the_flag(ministerial, alice, follower):
             completed_on=dt.date(2026, 4, 27),
         )
     result = sweep.run(now=BOUNDARY + dt.timedelta(days=1, minutes=1))
-    assert result.cleared == 1 and flagged_keys() == set()
+    assert result.cleared == 1 and flagged_keys() == ALREADY_OVERDUE
     assert StatusUpdate.objects.filter(milestone=ministerial, kind="overdue_cleared").count() == 1
     assert Alert.objects.filter(milestone=ministerial, kind="completed").count() == 1
 
@@ -157,7 +160,8 @@ def test_the_command_prints_what_it_did(ministerial, follower, capsys):
     call_command("sweep_deadlines", "--now", "2026-04-26T15:00:00+00:00")
     out = capsys.readouterr().out
     # The ministerial's "overdue", and project selection's "due in 7 days" (2 days left).
-    assert "flagged 1, cleared 0, queued 2 alert(s)" in out
+    # The three shipped milestones already past due are flagged too (no follower).
+    assert "flagged 4, cleared 0, queued 2 alert(s)" in out
 
 
 @pytest.mark.parametrize(
