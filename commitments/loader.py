@@ -41,6 +41,7 @@ from . import deadlines, services
 from .deadlines import Anchor, DeadlineRule, RuleKind
 from .models import (
     Agreement,
+    Category,
     Commitment,
     Lead,
     LoadedRecord,
@@ -116,6 +117,8 @@ def _validate_row(where: str, row: Data, parties: set[str]) -> None:
             deadlines.validate_time_zone(row["time_zone"])
         except deadlines.RuleError as exc:
             raise FixtureError(str(exc)) from None
+    if kind == "commitment" and row.get("category") not in Category.values:
+        raise FixtureError(f"category '{row.get('category')}' is not one of {Category.values}")
     if kind == "milestone":
         _rule(row.get("rule", {}))
     if kind == "source":
@@ -296,16 +299,20 @@ def _read(path: Path) -> Data:
 class _Loader:
     def __init__(self, legacy: Data) -> None:
         self.report = Report()
-        self.snapshots = {(r.model, r.key): r for r in LoadedRecord.objects.all()}
+        self.snapshots = {(r.model, r.key): r.data for r in LoadedRecord.objects.all()}
+        self.to_remember: dict[tuple[str, str], Data] = {}
         self.baseline, self.legacy_sources = _legacy_baseline(legacy)
+        self.parties: dict[str, Party] = {}
 
     def run(self, data: Data) -> None:
         for row in data.get("parties", []):
             _, new = Party.objects.get_or_create(code=row["code"], defaults={"name": row["name"]})
             self.report.created["party"] += new
+        self.parties = {p.code: p for p in Party.objects.all()}
         for row in data.get("agreements", []):
             self.agreement(row)
         self.retire_legacy_sources(data)
+        self.write_snapshots()
 
     # One rule for every kind of record.
     def sync(
@@ -330,9 +337,9 @@ class _Loader:
             self.report.skipped.append(f"{model} {key}: archived; left as it is")
             return None
         current = _current(obj, list(desired))
-        baseline = snapshot.data if snapshot is not None else self.baseline.get((model, key))
+        baseline = snapshot if snapshot is not None else self.baseline.get((model, key))
         if current == desired:
-            if snapshot is None or snapshot.data != desired:
+            if snapshot != desired:
                 self.remember(model, key, desired)
         elif baseline is not None and current == baseline:
             apply(obj, desired)
@@ -347,10 +354,20 @@ class _Loader:
         return obj
 
     def remember(self, model: str, key: str, data: Data) -> None:
-        record, _ = LoadedRecord.objects.update_or_create(
-            model=model, key=key, defaults={"data": data, "loaded_at": timezone.now()}
+        self.snapshots[(model, key)] = self.to_remember[(model, key)] = data
+
+    def write_snapshots(self) -> None:
+        # One statement for all of them, inside the load's transaction.
+        now = timezone.now()
+        LoadedRecord.objects.bulk_create(
+            [
+                LoadedRecord(model=m, key=k, data=d, loaded_at=now)
+                for (m, k), d in self.to_remember.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["model", "key"],
+            update_fields=["data", "loaded_at"],
         )
-        self.snapshots[(model, key)] = record
 
     # Agreements, commitments, milestones and their parts.
     def agreement(self, row: Data) -> None:
@@ -371,7 +388,7 @@ class _Loader:
         if agreement is None:
             return
         assert isinstance(agreement, Agreement)
-        agreement.parties.add(*Party.objects.filter(code__in=row["parties"]))
+        agreement.parties.add(*(self.parties[code] for code in row["parties"]))
         self.sources(row.get("sources", []), "agreement", slug, agreement=agreement)
         self.log(row.get("log", []), agreement=agreement)
         for crow in row.get("commitments", []):
@@ -390,9 +407,9 @@ class _Loader:
         if commitment is None:
             return
         assert isinstance(commitment, Commitment)
-        commitment.parties.add(*Party.objects.filter(code__in=row["parties"]))
+        commitment.parties.add(*(self.parties[code] for code in row["parties"]))
         for lead in row.get("leads", []):
-            party = Party.objects.get(code=lead["party"]) if lead.get("party") else None
+            party = self.parties[lead["party"]] if lead.get("party") else None
             _, new = Lead.objects.get_or_create(
                 commitment=commitment, title=lead["title"], defaults={"party": party}
             )
@@ -440,7 +457,7 @@ class _Loader:
         self.log(row.get("log", []), milestone=milestone)
 
     def part(self, milestone: Milestone, mkey: str, row: Data) -> None:
-        party = Party.objects.get(code=row["party"])
+        party = self.parties[row["party"]]
         desired = _part_fields(row)
 
         def create() -> MilestonePart:

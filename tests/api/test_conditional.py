@@ -123,19 +123,19 @@ def test_any_change_shown_changes_the_etag(api, ministerial, alice, change, url)
     assert api.get(url)["ETag"] != etag
 
 
-# The Ministerial is the one milestone due on 2026-04-26 (others of other agreements fall
-# due earlier, and are overdue by then).
-MINISTERIAL_DAY = "/api/v1/milestones/?due_after=2026-04-25&due_before=2026-04-27"
+JAPAN_DUE_BEFORE_27 = (
+    "/api/v1/milestones/?agreement=us-japan-critical-minerals-2025&due_before=2026-04-27"
+)
 
 
 def test_day_rollover_in_the_agreements_zone_changes_the_etag(api, agreements, frozen):
     frozen.move_to(dt.datetime(2026, 4, 26, 14, 0, tzinfo=dt.UTC))  # 23:00 in Tokyo
     etag = etag_of(api, "/api/v1/status/")
-    ministerial = api.get(MINISTERIAL_DAY).json()["results"][0]
+    ministerial = api.get(JAPAN_DUE_BEFORE_27).json()["results"][0]
     assert ministerial["is_overdue"] is False and ministerial["days_remaining"] == 0
     frozen.move_to(dt.datetime(2026, 4, 26, 15, 0, tzinfo=dt.UTC))  # midnight in Tokyo
     assert not still_holds(api, "/api/v1/status/", etag)
-    ministerial = api.get(MINISTERIAL_DAY).json()["results"][0]
+    ministerial = api.get(JAPAN_DUE_BEFORE_27).json()["results"][0]
     assert ministerial["is_overdue"] is True and ministerial["days_remaining"] == -1
 
 

@@ -16,6 +16,11 @@ from .conftest import EVIDENCE, TODAY
 pytestmark = pytest.mark.usefixtures("frozen")
 
 US_JAPAN = "us-japan-critical-minerals-2025"
+# The shipped dated milestones besides US–Japan's two, all overdue on 2026-11-21:
+# Malaysia's first quarterly meeting, US–Australia's follow-up and its money.
+OVERDUE_SOONEST_FIRST = ["working-level-meeting", "follow-up-meeting", "projects-funded"]
+OVERDUE = set(OVERDUE_SOONEST_FIRST)
+DATED = ["2026-01-26", "2026-04-18", "2026-04-20", "2026-04-26", "2026-04-28"]
 
 
 def results(response) -> list[dict]:
@@ -29,8 +34,8 @@ def test_agreement_shows_its_progress_with_both_deadlines_overdue(api, agreement
     assert {p["code"] for p in body["parties"]} == {"US", "JP"}
     assert body["binding"] is False and body["sources"]
     assert body["progress"] == {
-        "total": 11,
-        "not_started": 11,
+        "total": 15,
+        "not_started": 15,
         "in_progress": 0,
         "at_risk": 0,
         "completed": 0,
@@ -97,8 +102,8 @@ def test_completed_milestone_is_not_overdue(api, ministerial, alice):
 @pytest.mark.parametrize(
     ("query", "keys"),
     [
-        ("overdue=true", {"ministerial-convened", "projects-selected-and-funded"}),
-        ("due_before=2026-04-27", {"ministerial-convened"}),
+        ("overdue=true", OVERDUE | {"ministerial-convened", "projects-selected-and-funded"}),
+        ("due_before=2026-04-27", OVERDUE | {"ministerial-convened"}),
         ("due_after=2026-04-26", {"projects-selected-and-funded"}),
         (
             "due_after=2026-04-25&due_before=2026-04-29",
@@ -120,13 +125,13 @@ def test_milestone_filters(api, ministerial, project_selection, alice, query, ke
 
 def test_overdue_false_is_everything_else(api, agreements):
     found = results(api.get("/api/v1/milestones/?overdue=false&page_size=100"))
-    assert len(found) == Milestone.objects.count() - 2
+    assert len(found) == Milestone.objects.count() - 5
     assert not any(m["is_overdue"] for m in found)
 
 
 def test_agreement_and_commitment_filters(api, ministerial):
     found = results(api.get(f"/api/v1/milestones/?agreement={US_JAPAN}&page_size=100"))
-    assert len(found) == 11
+    assert len(found) == 15
     found = results(api.get(f"/api/v1/milestones/?commitment={ministerial.commitment_id}"))
     assert [m["id"] for m in found] == [ministerial.pk]
 
@@ -144,8 +149,8 @@ def test_updated_since_returns_what_changed_at_or_after(api, ministerial, frozen
 def test_orderings_are_total_and_stable(api, agreements):
     by_due = results(api.get("/api/v1/milestones/?page_size=100"))
     dues = [m["due_on"] for m in by_due]
-    assert dues[:2] == ["2026-04-26", "2026-04-28"] and set(dues[2:]) == {None}
-    nulls = [m["id"] for m in by_due[2:]]
+    assert dues[:5] == DATED and set(dues[5:]) == {None}
+    nulls = [m["id"] for m in by_due[5:]]
     assert nulls == sorted(nulls)
     recent = results(api.get("/api/v1/milestones/?ordering=-updated_at&page_size=100"))
     assert [(m["updated_at"], m["id"]) for m in recent] == sorted(
@@ -232,8 +237,17 @@ def test_commitment_has_milestones_leads_owner_and_derived_status(api, ministeri
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("status=overdue", {"project-selection-and-financing", "investment-ministerial"}),
-        ("category=stockpiling", {"stockpiling"}),
+        (
+            "status=overdue",
+            {
+                "project-selection-and-financing",
+                "investment-ministerial",
+                "extraction-and-processing-pipeline",
+                "response-group",
+                "quarterly-meetings",
+            },
+        ),
+        ("category=stockpiling", {"stockpiling", "supply-assurance"}),
         ("category=permitting&agreement=" + US_JAPAN, {"streamlined-permitting"}),
     ],
 )
@@ -276,9 +290,11 @@ def test_status_document(api, ministerial, project_selection, alice):
     response = api.get("/api/v1/status/")
     body = response.json()
     assert body["as_of"] is None and "X-Tracker-As-Of" not in response
-    assert [m["id"] for m in body["overdue"]["milestones"]] == [ministerial.pk]
-    assert body["overdue"]["count"] == 1 and body["overdue"]["truncated"] is False
-    assert body["overdue"]["milestones"][0]["days_remaining"] == -209
+    overdue = body["overdue"]["milestones"]
+    keys = [Milestone.objects.get(pk=m["id"]).key for m in overdue]
+    assert keys == [*OVERDUE_SOONEST_FIRST, "ministerial-convened"]
+    assert body["overdue"]["count"] == 4 and body["overdue"]["truncated"] is False
+    assert overdue[-1]["id"] == ministerial.pk and overdue[-1]["days_remaining"] == -209
     japan = next(a for a in body["agreements"] if a["slug"] == US_JAPAN)
     assert japan["progress"]["completed"] == 1 and japan["progress"]["overdue"] == 1
     assert body["next_deadlines"] == []
@@ -287,8 +303,9 @@ def test_status_document(api, ministerial, project_selection, alice):
 def test_status_lists_next_deadlines_soonest_first(api, agreements, frozen):
     frozen.move_to(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
     body = api.get("/api/v1/status/").json()
-    assert [m["due_on"] for m in body["next_deadlines"]] == ["2026-04-26", "2026-04-28"]
-    assert body["next_deadlines"][0]["days_remaining"] == 115
+    assert [m["due_on"] for m in body["next_deadlines"]] == DATED
+    japan = [m for m in body["next_deadlines"] if m["agreement"] == US_JAPAN]
+    assert japan[0]["days_remaining"] == 115
     assert body["overdue"]["count"] == 0
 
 
@@ -302,7 +319,7 @@ def test_status_as_of_is_the_last_sweep(api, agreements):
 def test_status_truncates_a_long_overdue_list(api, agreements, settings):
     settings.API_STATUS_OVERDUE_LIMIT = 1
     overdue = api.get("/api/v1/status/").json()["overdue"]
-    assert overdue["count"] == 2 and overdue["truncated"] is True
+    assert overdue["count"] == 5 and overdue["truncated"] is True
     assert len(overdue["milestones"]) == 1
 
 

@@ -32,9 +32,9 @@ def test_agreement_progress_is_counted_in_one_query(agreements, alice, django_as
         with django_assert_num_queries(1):
             rows = {a.slug: progress_of(a) for a in agreements_with_progress(timezone.now())}
     us_japan = rows["us-japan-critical-minerals-2025"]
-    assert us_japan["total"] == 11 and us_japan["completed"] == 1
-    assert us_japan["not_started"] == 10 and us_japan["overdue"] == 0
-    assert us_japan["percent_complete"] == round(100 / 11, 1)
+    assert us_japan["total"] == 15 and us_japan["completed"] == 1
+    assert us_japan["not_started"] == 14 and us_japan["overdue"] == 0
+    assert us_japan["percent_complete"] == round(100 / 15, 1)
     assert us_japan["next_deadline"] == dt.date(2026, 4, 26)
 
 

@@ -16,6 +16,9 @@ from tracker.selectors import last_sweep_at
 
 BOUNDARY = dt.datetime(2026, 4, 26, 15, 0, tzinfo=dt.UTC)  # 2026-04-27 00:00 in Tokyo
 EVIDENCE = "https://example.org/evidence"
+# Shipped milestones already past due at BOUNDARY: Malaysia's first quarterly meeting
+# (2026-01-26), US–Australia's follow-up (2026-04-18) and its money (2026-04-20).
+ALREADY_OVERDUE = {"working-level-meeting", "follow-up-meeting", "projects-funded"}
 
 
 @pytest.fixture
@@ -40,9 +43,9 @@ def flagged_keys() -> set[str]:
 
 def test_the_ministerial_is_flagged_at_midnight_in_tokyo_not_before(ministerial, follower):
     early = swept(now=BOUNDARY - dt.timedelta(seconds=1))
-    assert early.flagged == 0 and flagged_keys() == set()
+    assert early.flagged == 3 and flagged_keys() == ALREADY_OVERDUE
     result = swept(now=BOUNDARY)
-    assert result.flagged == 1 and flagged_keys() == {"ministerial-convened"}
+    assert result.flagged == 1 and flagged_keys() == ALREADY_OVERDUE | {"ministerial-convened"}
     ministerial.refresh_from_db()
     assert ministerial.overdue_since == BOUNDARY and ministerial.updated_at == BOUNDARY
     event = StatusUpdate.objects.get(milestone=ministerial, kind="overdue_flagged")
@@ -57,9 +60,9 @@ def test_sweep_alerts_once_when_run_twice(ministerial, follower):
     first = swept(now=BOUNDARY)
     second = swept(now=BOUNDARY)
     third = swept(now=BOUNDARY + dt.timedelta(minutes=1))
-    assert (first.flagged, second.flagged, third.flagged) == (1, 0, 0)
+    assert (first.flagged, second.flagged, third.flagged) == (1 + len(ALREADY_OVERDUE), 0, 0)
     assert second.queued == third.queued == 0
-    assert StatusUpdate.objects.filter(kind="overdue_flagged").count() == 1
+    assert StatusUpdate.objects.filter(kind="overdue_flagged").count() == 4
     assert Alert.objects.filter(kind="overdue").count() == 1
     assert SweepRun.objects.count() == 3
 
@@ -76,7 +79,7 @@ def test_completion_clears_the_flag(ministerial, alice, follower):
             completed_on=dt.date(2026, 4, 27),
         )
     result = swept(now=BOUNDARY + dt.timedelta(days=1, minutes=1))
-    assert result.cleared == 1 and flagged_keys() == set()
+    assert result.cleared == 1 and flagged_keys() == ALREADY_OVERDUE
     assert StatusUpdate.objects.filter(milestone=ministerial, kind="overdue_cleared").count() == 1
     assert Alert.objects.filter(milestone=ministerial, kind="completed").count() == 1
 
@@ -169,8 +172,9 @@ def test_the_command_prints_what_it_did(ministerial, follower, capsys):
     call_command("sweep_deadlines", "--now", "2026-04-26T15:00:00+00:00")
     out = capsys.readouterr().out
     # The ministerial's "overdue", and project selection's "due in 7 days" (2 days left):
-    # reminders for 30 and 7 days (each reaches whoever's nearest lead time it is).
-    assert "flagged 1, cleared 0, 4 event(s); queued 2 alert(s)" in out
+    # reminders for 30 and 7 days (each reaches whoever's nearest lead time it is). The
+    # three shipped milestones already past due are flagged too (4 flags, 3 reminders).
+    assert "flagged 4, cleared 0, 7 event(s); queued 2 alert(s)" in out
 
 
 @pytest.mark.parametrize(
