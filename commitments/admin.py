@@ -1081,11 +1081,16 @@ class BulkCompleteForm(forms.Form):
 class StatusUpdateAdmin(admin.ModelAdmin):
     """The whole history, read-only: an audit trail is not edited."""
 
-    list_display = ["at", "milestone", "party", "kind", "from_status", "to_status", "by"]
+    list_display = ["at_utc", "milestone", "party", "kind", "from_status", "to_status", "by"]
     list_filter = ["kind", "to_status"]
     list_select_related = ["milestone", "party", "by"]
     search_fields = ["milestone__title", "note"]
     date_hierarchy = "at"
+
+    @admin.display(description="at (UTC)", ordering="at")
+    def at_utc(self, obj: StatusUpdate) -> str:
+        """One zone for the column: the rows belong to different agreements."""
+        return utc_label(obj.at)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
