@@ -165,7 +165,6 @@ class RecordAdmin(SimpleHistoryAdmin):
     change_form_template = "admin/commitments/record_change_form.html"
     edit_fields: frozenset[str] = frozenset()
     actions = ["archive_selected"]
-    history_list_display = ["history_username", "history_change_reason"]
 
     def edit(self, request: HttpRequest, obj: Any, version: int, changes: dict) -> None:
         raise NotImplementedError
