@@ -804,7 +804,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
     readonly_fields = [
         "rule_text",
         "due_local",
-        "original_due_on",
+        "original_due_local",
         "overdue_display",
         "days_left",
         "version",
@@ -821,7 +821,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
             # Viewers (and the add page) see what is, not the controls to change it.
             return [
                 (None, {"fields": ["commitment", "key", "title", "owner"]}),
-                ("Deadline", {"fields": ["rule_text", "due_local", "original_due_on"]}),
+                ("Deadline", {"fields": ["rule_text", "due_local", "original_due_local"]}),
             ]
         if not can_set_status(request):
             status = ["seen_version"]
@@ -847,7 +847,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
                     "fields": [
                         "rule_text",
                         "due_local",
-                        "original_due_on",
+                        "original_due_local",
                         "days_left",
                         "overdue_display",
                         *rule,
@@ -898,6 +898,13 @@ class MilestoneAdmin(LoggedRecordAdmin):
     @admin.display(description="due on (the agreement's date)", ordering="due_on")
     def due_local(self, obj: Milestone) -> str:
         return due_label(obj)
+
+    @admin.display(description="original due on")
+    def original_due_local(self, obj: Milestone) -> str:
+        """The due date before any revision, a date in the agreement's zone."""
+        if obj.original_due_on is None:
+            return "—"
+        return f"{obj.original_due_on.isoformat()} ({obj.time_zone()})"
 
     @admin.display(description="overdue since")
     def overdue_display(self, obj: Milestone) -> str:
@@ -1012,7 +1019,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
     def mark_in_progress(self, request: HttpRequest, queryset: QuerySet[Milestone]) -> None:
         self._bulk_set(request, queryset, Status.IN_PROGRESS, note="", evidence="")
 
-    @admin.action(description="Mark selected milestones completed (today)")
+    @admin.action(description="Mark selected milestones completed (today in each agreement's zone)")
     def mark_completed_today(
         self, request: HttpRequest, queryset: QuerySet[Milestone]
     ) -> HttpResponse | None:
