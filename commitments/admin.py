@@ -69,7 +69,8 @@ def overdue_badge(days: int) -> str:
 def archived_badge() -> str:
     return format_html(
         '<span class="archived-badge" style="background:#6c757d;color:#fff;padding:2px 8px;'
-        'border-radius:10px;white-space:nowrap;margin-left:4px">Archived</span>'
+        'border-radius:10px;white-space:nowrap;margin-left:4px">{}</span>',
+        "Archived",
     )
 
 
