@@ -919,9 +919,12 @@ class MilestoneAdmin(LoggedRecordAdmin):
             if obj.overdue_since
             else "; not yet flagged by the sweep"
         )
+        days = -(deadlines.days_remaining(obj.due_on, now=now, time_zone=obj.time_zone()) or 0)
         return format_html(
-            "overdue since {} <span class='help'>{}</span>",
+            "overdue since {} ({} day{}) <span class='help'>{}</span>",
             zone_label(obj.overdue_from, obj.time_zone()),
+            days,
+            "" if days == 1 else "s",
             flagged.lstrip("; "),
         )
 
