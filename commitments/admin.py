@@ -57,7 +57,7 @@ def overdue_badge(days: int) -> str:
 
 
 def archived_badge() -> str:
-    return format_html('<span class="archived-badge">Archived</span>')
+    return format_html('<span class="archived-badge">{}</span>', "Archived")
 
 
 def zone_label(moment: dt.datetime, time_zone: str) -> str:
@@ -155,7 +155,6 @@ class RecordAdmin(SimpleHistoryAdmin):
     change_form_template = "admin/commitments/record_change_form.html"
     edit_fields: frozenset[str] = frozenset()
     actions = ["archive_selected"]
-    history_list_display = ["history_username", "history_change_reason"]
 
     def edit(self, request: HttpRequest, obj: Any, version: int, changes: dict) -> None:
         raise NotImplementedError
@@ -795,7 +794,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
     readonly_fields = [
         "rule_text",
         "due_local",
-        "original_due_on",
+        "original_due_local",
         "overdue_display",
         "days_left",
         "version",
@@ -812,7 +811,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
             # Viewers (and the add page) see what is, not the controls to change it.
             return [
                 (None, {"fields": ["commitment", "key", "title", "owner"]}),
-                ("Deadline", {"fields": ["rule_text", "due_local", "original_due_on"]}),
+                ("Deadline", {"fields": ["rule_text", "due_local", "original_due_local"]}),
             ]
         if not can_set_status(request):
             status = ["seen_version"]
@@ -838,7 +837,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
                     "fields": [
                         "rule_text",
                         "due_local",
-                        "original_due_on",
+                        "original_due_local",
                         "days_left",
                         "overdue_display",
                         *rule,
@@ -890,6 +889,13 @@ class MilestoneAdmin(LoggedRecordAdmin):
     def due_local(self, obj: Milestone) -> str:
         return due_label(obj)
 
+    @admin.display(description="original due on")
+    def original_due_local(self, obj: Milestone) -> str:
+        """The due date before any revision, a date in the agreement's zone."""
+        if obj.original_due_on is None:
+            return "—"
+        return f"{obj.original_due_on.isoformat()} ({obj.time_zone()})"
+
     @admin.display(description="overdue since")
     def overdue_display(self, obj: Milestone) -> str:
         """The deadline moment in the agreement's zone; the sweep's flag time (when the
@@ -902,9 +908,12 @@ class MilestoneAdmin(LoggedRecordAdmin):
             if obj.overdue_since
             else "; not yet flagged by the sweep"
         )
+        days = -(deadlines.days_remaining(obj.due_on, now=now, time_zone=obj.time_zone()) or 0)
         return format_html(
-            "overdue since {} <span class='help'>{}</span>",
+            "overdue since {} ({} day{}) <span class='help'>{}</span>",
             zone_label(obj.overdue_from, obj.time_zone()),
+            days,
+            "" if days == 1 else "s",
             flagged.lstrip("; "),
         )
 
@@ -1003,7 +1012,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
     def mark_in_progress(self, request: HttpRequest, queryset: QuerySet[Milestone]) -> None:
         self._bulk_set(request, queryset, Status.IN_PROGRESS, note="", evidence="")
 
-    @admin.action(description="Mark selected milestones completed (today)")
+    @admin.action(description="Mark selected milestones completed (today in each agreement's zone)")
     def mark_completed_today(
         self, request: HttpRequest, queryset: QuerySet[Milestone]
     ) -> HttpResponse | None:
@@ -1069,16 +1078,21 @@ class BulkCompleteForm(forms.Form):
 
 @admin.register(StatusUpdate)
 class StatusUpdateAdmin(admin.ModelAdmin):
+    """The whole history, read-only: an audit trail is not edited."""
+
     class Media:
         css = BADGE_MEDIA
 
-    """The whole history, read-only: an audit trail is not edited."""
-
-    list_display = ["at", "milestone", "party", "kind", "from_status", "to_status", "by"]
+    list_display = ["at_utc", "milestone", "party", "kind", "from_status", "to_status", "by"]
     list_filter = ["kind", "to_status"]
     list_select_related = ["milestone", "party", "by"]
     search_fields = ["milestone__title", "note"]
     date_hierarchy = "at"
+
+    @admin.display(description="at (UTC)", ordering="at")
+    def at_utc(self, obj: StatusUpdate) -> str:
+        """One zone for the column: the rows belong to different agreements."""
+        return utc_label(obj.at)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -421,3 +421,21 @@ def test_a_source_edited_in_the_inline_keeps_its_old_words_in_the_trail(client, 
 def test_the_token_section_is_headed_as_the_readme_names_it(admin_client):
     page = admin_client.get(reverse("admin:index")).content.decode()
     assert "API tokens" in page and ">Knox<" not in page
+
+
+def test_the_history_page_names_a_deleted_editor_and_labels_times(client, alice):
+    from django.contrib.auth.models import User
+
+    from commitments import services
+
+    commitment = CommitmentFactory(title="Old title")
+    services.commitment_edit(
+        commitment=commitment, expected_version=1, changes={"title": "New title"}, by=alice
+    )
+    alice.delete()
+    admin = User.objects.create_superuser("admin", "admin@example.org", "pass-admin")
+    client.force_login(admin)
+    url = reverse("admin:commitments_commitment_history", args=[commitment.pk])
+    page = client.get(url).content.decode()
+    assert "alice (account deleted)" in page
+    assert "2026-11-21 03:00 UTC" in page and "Old title" in page
