@@ -150,8 +150,7 @@ def _send_emails(by_recipient: dict[str, list[Alert]], result: DeliveryResult) -
         for recipient, items in by_recipient.items():
             _send_one(connection, recipient, items, result)
     finally:
-        with contextlib.suppress(TRANSPORT_ERRORS):
-            connection.close()
+        _close_quietly(connection)
 
 
 def _send_one(connection: Any, recipient: str, items: list[Alert], result: DeliveryResult) -> None:
@@ -180,7 +179,7 @@ def _send_one(connection: Any, recipient: str, items: list[Alert], result: Deliv
 
 
 def _close_quietly(connection: Any) -> None:
-    with contextlib.suppress(TRANSPORT_ERRORS):
+    with contextlib.suppress(smtplib.SMTPException, OSError):
         connection.close()
     connection.connection = None  # the next send opens a fresh one
 

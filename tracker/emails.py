@@ -30,7 +30,7 @@ def unsubscribe_token(email: str) -> str:
 
 def unsubscribe_email(token: str) -> str:
     """The address a token was made for; raises signing.BadSignature if forged."""
-    return signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    return str(signing.loads(token, salt=UNSUBSCRIBE_SALT))
 
 
 def unsubscribe_url(email: str) -> str:
