@@ -35,14 +35,17 @@ DB_NAME = os.environ.get("BENCH_DELIVERY_DB", "tracker_bench_delivery")
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 
 SMTP_SERVER = """
-import sys, time
+import socket, sys
 from aiosmtpd.controller import Controller
 class Sink:
     async def handle_DATA(self, server, session, envelope):
         return "250 OK"
-c = Controller(Sink(), hostname="127.0.0.1", port=0)
+with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+c = Controller(Sink(), hostname="127.0.0.1", port=port)
 c.start()
-print(c.server.sockets[0].getsockname()[1], flush=True)
+print(port, flush=True)
 sys.stdin.read()
 """
 
@@ -186,7 +189,7 @@ def raw_smtplib(port: int) -> tuple[float, int]:
     ):
         by_recipient[a.recipient].append(a)
     messages = [
-        emails.alerts_message(r, items, now=timezone.now()).message().as_bytes()
+        emails.alerts_message(r, items, now=timezone.now()).message().as_bytes(linesep="\r\n")
         for r, items in by_recipient.items()
     ]
     start = time.perf_counter()

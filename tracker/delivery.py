@@ -101,21 +101,27 @@ def _still_true(alert: Alert) -> bool:
     return m.status not in CLOSED_STATUSES and m.due_on == alert.due_on
 
 
-def _still_wanted(alert: Alert, audience: Audience) -> bool:
+def _still_wanted(alert: Alert, audience: Audience, wanted: dict[int, set[Any]]) -> bool:
+    """Asked once per event in the batch (``wanted`` remembers), not once per alert."""
     if alert.event is None:  # written before events existed: obey opt-outs only
         return alert.recipient not in audience.opted_out
-    return audience.still_wants(alert.event, alert.milestone, alert.channel, alert.recipient)
+    if alert.event.pk not in wanted:
+        wanted[alert.event.pk] = {
+            (r.channel, r.address) for r in audience.recipients(alert.event, alert.milestone)
+        }
+    return (alert.channel, alert.recipient) in wanted[alert.event.pk]
 
 
 def _send(batch: list[Alert], result: DeliveryResult) -> None:
     audience = Audience.load()
+    wanted: dict[int, set[Any]] = {}
     by_recipient: dict[str, list[Alert]] = defaultdict(list)
     hooks: list[Alert] = []
     stale, unwanted = [], []
     for alert in batch:
         if not _still_true(alert):
             stale.append(alert)
-        elif not _still_wanted(alert, audience):
+        elif not _still_wanted(alert, audience, wanted):
             unwanted.append(alert)
         elif alert.channel == Channel.WEBHOOK:
             hooks.append(alert)
