@@ -152,21 +152,30 @@ def _skip(alerts: list[Alert], why: str, result: DeliveryResult) -> None:
 def _send_emails(by_recipient: dict[str, list[Alert]], result: DeliveryResult) -> None:
     """One SMTP connection for the whole batch (reopened after a transport error)."""
     connection = get_connection()
+    now = timezone.now()
+    rendered: emails.Rendered = {}
     try:
         for recipient, items in by_recipient.items():
-            _send_one(connection, recipient, items, result)
+            _send_one(connection, recipient, items, result, now, rendered)
     finally:
         _close_quietly(connection)
 
 
-def _send_one(connection: Any, recipient: str, items: list[Alert], result: DeliveryResult) -> None:
+def _send_one(
+    connection: Any,
+    recipient: str,
+    items: list[Alert],
+    result: DeliveryResult,
+    now: dt.datetime,
+    rendered: emails.Rendered,
+) -> None:
     ids = [a.id for a in items]
     try:
-        message = emails.alerts_message(recipient, items, now=timezone.now())
+        message = emails.alerts_message(recipient, items, now=now, rendered=rendered)
     except Exception as exc:  # a row we cannot render: its own failure, not the batch's
         if len(items) > 1:  # find the bad one: send the others on their own
             for alert in items:
-                _send_one(connection, recipient, [alert], result)
+                _send_one(connection, recipient, [alert], result, now, rendered)
             return
         log.exception("alert %s cannot be sent", ids)
         record_failure(ids, exc, result, permanent=True)
