@@ -154,11 +154,17 @@ def _send_emails(by_recipient: dict[str, list[Alert]], result: DeliveryResult) -
     connection = get_connection()
     now = timezone.now()
     rendered: emails.Rendered = {}
+    sent: list[int] = []
     try:
         for recipient, items in by_recipient.items():
-            _send_one(connection, recipient, items, result, now, rendered)
+            _send_one(connection, recipient, items, result, now, rendered, sent)
     finally:
         _close_quietly(connection)
+        # Marked once for the batch: a worker killed before this line has its batch
+        # sent again after the lease, which bounds duplicates by the batch in flight.
+        Alert.objects.filter(id__in=sent).update(
+            sent_at=timezone.now(), claimed_until=None, attempts=F("attempts") + 1, last_error=""
+        )
 
 
 def _send_one(
@@ -168,27 +174,25 @@ def _send_one(
     result: DeliveryResult,
     now: dt.datetime,
     rendered: emails.Rendered,
+    sent: list[int],
 ) -> None:
     ids = [a.id for a in items]
     try:
         message = emails.alerts_message(recipient, items, now=now, rendered=rendered)
+        connection.send_messages([message])
+    except TRANSPORT_ERRORS as exc:  # the server's fault: retried later
+        _close_quietly(connection)
+        record_failure(ids, exc, result)
+        return
     except Exception as exc:  # a row we cannot render: its own failure, not the batch's
         if len(items) > 1:  # find the bad one: send the others on their own
             for alert in items:
-                _send_one(connection, recipient, [alert], result, now, rendered)
+                _send_one(connection, recipient, [alert], result, now, rendered, sent)
             return
         log.exception("alert %s cannot be sent", ids)
         record_failure(ids, exc, result, permanent=True)
         return
-    try:
-        connection.send_messages([message])
-    except TRANSPORT_ERRORS as exc:
-        _close_quietly(connection)
-        record_failure(ids, exc, result)
-        return
-    Alert.objects.filter(id__in=ids).update(
-        sent_at=timezone.now(), claimed_until=None, attempts=F("attempts") + 1, last_error=""
-    )
+    sent.extend(ids)
     result.sent += len(ids)
     result.emails += 1
 

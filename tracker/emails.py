@@ -99,7 +99,7 @@ def alerts_message(
     rendered: Rendered | None = None,
 ) -> EmailMultiAlternatives:
     """One email for all of a recipient's alerts in this run; the subject names the
-    most urgent one. Built in full here (headers checked), sent by the caller.
+    most urgent one. Sent by the caller.
 
     ``rendered``, a dict kept by the caller for one batch, remembers the subject and
     bodies of alerts about the same events, so that 10,000 readers of one event cost
@@ -147,8 +147,7 @@ def _assemble(
         headers=_list_headers(links),
     )
     message.attach_alternative(html.replace(LINK_STAND_IN, escape(url)), "text/html")
-    message.message()  # builds the headers now: a bad one raises here, not mid-batch
-    return message
+    return message  # a bad header raises when it is sent (BadHeaderError, a ValueError)
 
 
 def _context(context: dict[str, Any], url: str) -> dict[str, Any]:
