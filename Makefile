@@ -35,6 +35,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	SECRET_KEY=mypy $(BIN)/mypy
 
 bench: $(STAMP)
 	scripts/bench

@@ -5,7 +5,8 @@ For each size N it loads N milestones into its own database, then measures, each
 identical fresh data (reloaded, VACUUM ANALYZE, CHECKPOINT before every run):
 
 1. the limit: a bare ``UPDATE`` with the sweep's predicate, in one transaction;
-2. the sweep flagging the same rows, with the history rows and alerts it writes;
+2. the sweep flagging the same rows, with the history rows and due-soon reminder
+   events it writes (no alert: the dispatcher expands events into alerts later);
 3. a second sweep a minute later, which finds nothing to flag (the everyday case).
 
 Wall times are medians of ``--repeat`` runs and include the COMMIT (the deferred
@@ -47,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DB_NAME = "tracker_bench_sweep"
+DB_NAME = os.environ.get("BENCH_SWEEP_DB", "tracker_bench_sweep")
 RESULTS = ROOT / "bench" / "results" / "sweep.md"
 HEAD = "unknown"  # the commit measured, taken at start (others may commit meanwhile)
 # A fixed moment, so that every run sees the same data. 21:00 in Tokyo.
@@ -152,7 +153,7 @@ def api_triggers(state: str) -> list[str]:
 
 
 LOAD_SQL = [
-    """TRUNCATE commitments_statusupdate, tracker_alert, tracker_sweeprun,
+    """TRUNCATE commitments_statusupdate, tracker_alert, tracker_event, tracker_sweeprun,
        tracker_subscription, tracker_optout, tracker_digestsent, commitments_milestone,
        commitments_commitment, commitments_agreement, auth_user CASCADE""",
     """INSERT INTO auth_user (id, password, is_superuser, username, first_name, last_name,
@@ -161,14 +162,14 @@ LOAD_SQL = [
               (2, '!', false, 'ben', 'Ben', '', 'ben@example.org', true, true, %(now)s),
               (3, '!', false, 'chloe', 'Chloe', '', 'chloe@example.org', true, true, %(now)s)""",
     """INSERT INTO commitments_agreement (id, slug, title, short_name, signed_on, signed_at,
-           time_zone, binding, summary, updated_at)
+           time_zone, binding, summary, updated_at, version)
        VALUES (1, 'bench', 'Benchmark agreement', 'Bench', '2023-01-01', '', %(tz)s, false,
-               '', %(now)s)""",
+               '', %(now)s, 1)""",
     f"""INSERT INTO commitments_commitment (id, key, number, title, summary, category,
            assessment, assessment_note, assessment_evidence_url, updated_at, agreement_id,
-           owner_id)
+           owner_id, section, version)
        SELECT c, 'c' || c, c, 'Commitment ' || c, '', 'investment', 'not_yet_rated', '', '',
-              %(now)s, 1, CASE WHEN c <= {OWNED_COMMITMENTS} THEN 1 + c %% 2 END
+              %(now)s, 1, CASE WHEN c <= {OWNED_COMMITMENTS} THEN 1 + c %% 2 END, '', 1
        FROM generate_series(1, {COMMITMENTS}) AS c""",
     # One row per milestone, computed in the database: bucket b = i %% 100 picks the kind.
     f"""INSERT INTO commitments_milestone (id, key, title, rule_kind, rule_anchor,
@@ -193,12 +194,12 @@ LOAD_SQL = [
            FROM (SELECT i, i %% 100 AS b FROM generate_series(1, %(n)s::bigint) AS i) AS s
        ) AS t""",
     """INSERT INTO tracker_subscription (email, kinds, lead_days, time_zone, active,
-           created_at, agreement_id)
+           created_at, agreement_id, last_error)
        VALUES ('newsroom@example.org', '["due_soon", "overdue", "completed", "digest"]',
-               '[30, 7, 1]', '', true, %(now)s, 1),
+               '[30, 7, 1]', '', true, %(now)s, 1, ''),
               ('ministry@example.org', '["due_soon", "overdue", "completed", "digest"]',
-               '[30, 7, 1]', '', true, %(now)s, 1),
-              ('analyst@example.org', '["overdue"]', '[]', '', true, %(now)s, 1)""",
+               '[30, 7, 1]', '', true, %(now)s, 1, ''),
+              ('analyst@example.org', '["overdue"]', '[]', '', true, %(now)s, 1, '')""",
 ]
 
 
@@ -247,17 +248,16 @@ def counting() -> Iterator[list[int]]:
 
 @contextmanager
 def phases() -> Iterator[dict[str, float]]:
-    """Time the sweep's parts by wrapping them: the flag and clear statements, the two
-    alert passes, the COMMIT; what is left is the COUNT and the SweepRun row."""
+    """Time the sweep's parts by wrapping them: the flag and clear statements, the
+    due-soon reminders, the COMMIT; what is left is the SweepRun row."""
     from django.db import connection
 
-    from tracker import alerts, sweep
+    from tracker import sweep
 
     spent: dict[str, float] = {}
     originals = {
         "change": sweep._change,
-        "overdue": alerts.queue_overdue,
-        "due_soon": alerts.queue_due_soon,
+        "remind": sweep.remind,
         "commit": connection.commit,
     }
 
@@ -272,15 +272,13 @@ def phases() -> Iterator[dict[str, float]]:
         return wrapped
 
     sweep._change = timed("flag+clear", originals["change"])
-    alerts.queue_overdue = timed("overdue alerts", originals["overdue"])
-    alerts.queue_due_soon = timed("due-soon alerts", originals["due_soon"])
+    sweep.remind = timed("reminders", originals["remind"])
     connection.commit = timed("commit", originals["commit"])
     try:
         yield spent
     finally:
         sweep._change = originals["change"]
-        alerts.queue_overdue = originals["overdue"]
-        alerts.queue_due_soon = originals["due_soon"]
+        sweep.remind = originals["remind"]
         del connection.commit
 
 
@@ -340,10 +338,10 @@ def written() -> dict[str, int]:
 
     with connection.cursor() as cursor:
         cursor.execute("""SELECT (SELECT count(*) FROM commitments_statusupdate),
-                                 (SELECT count(*) FROM tracker_alert WHERE kind = 'overdue'),
-                                 (SELECT count(*) FROM tracker_alert WHERE kind <> 'overdue')""")
-        history, overdue, due_soon = cursor.fetchone()
-    return {"history": history, "overdue_alerts": overdue, "due_soon_alerts": due_soon}
+                                 (SELECT count(*) FROM tracker_alert),
+                                 (SELECT count(*) FROM tracker_event)""")
+        history, alerts, reminders = cursor.fetchone()
+    return {"history": history, "overdue_alerts": alerts, "due_soon_alerts": reminders}
 
 
 def max_rss_mib() -> float:
@@ -521,8 +519,8 @@ def table(results: list[SizeResult], repeat: int) -> str:
         "",
         "What each writes:",
         "",
-        "| N milestones | rows flagged (both) | history rows | overdue alerts "
-        "| due-soon alerts | rows written: bare, sweep | WAL written: bare, sweep |",
+        "| N milestones | rows flagged (both) | history rows | alerts "
+        "| reminder events | rows written: bare, sweep | WAL written: bare, sweep |",
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from dateutil.relativedelta import relativedelta
-from dateutil.rrule import rrulestr
+from dateutil.rrule import rrule, rruleset, rrulestr
 
 
 class RuleKind(StrEnum):
@@ -108,7 +108,7 @@ class DeadlineRule:
 _ANCHORED = (RuleKind.DAYS_AFTER, RuleKind.MONTHS_AFTER)
 
 
-def parse_rrule(text: str, dtstart: dt.date):  # -> dateutil.rrule.rrule
+def parse_rrule(text: str, dtstart: dt.date) -> rrule | rruleset:
     start = dt.datetime.combine(dtstart, dt.time())
     try:
         return rrulestr(text.removeprefix("RRULE:"), dtstart=start)

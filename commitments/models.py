@@ -292,7 +292,9 @@ class Milestone(models.Model):
     commitment = models.ForeignKey(Commitment, on_delete=models.CASCADE, related_name="milestones")
     key = models.SlugField(max_length=100, help_text="Stable name within the commitment")
     title = models.CharField(max_length=300, validators=[validate_single_line])
-    parties = models.ManyToManyField(Party, through="MilestonePart", related_name="milestones")
+    parties: models.ManyToManyField[Party, MilestonePart] = models.ManyToManyField(
+        Party, through="MilestonePart", related_name="milestones"
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -399,7 +401,9 @@ class Milestone(models.Model):
             amount=self.rule_amount,
             anchor=Anchor(self.rule_anchor),
             anchor_milestone_id=self.rule_anchor_milestone_id,
-            anchor_title=self.rule_anchor_milestone.title if self.rule_anchor_milestone_id else "",
+            anchor_title=(
+                self.rule_anchor_milestone.title if self.rule_anchor_milestone is not None else ""
+            ),
             fixed_date=self.rule_fixed_date,
             rrule=self.rule_rrule,
         )
@@ -486,7 +490,7 @@ class StatusUpdate(models.Model):
 
     @property
     def by_label(self) -> str:
-        return self.by.get_username() if self.by_id else "system"
+        return self.by.get_username() if self.by is not None else "system"
 
 
 class DeadlineRevision(models.Model):

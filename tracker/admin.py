@@ -21,6 +21,19 @@ from .models import (
     WebhookEndpoint,
 )
 
+ATTEMPT_FIELDS = ["at", "alert", "status_code", "ok", "duration_ms", "error", "response_excerpt"]
+ALERT_FIELDS = [
+    "created_at",
+    "kind",
+    "channel",
+    "recipient",
+    "due_on",
+    "state",
+    "attempts",
+    "sent_at",
+    "last_error",
+]
+
 
 class AlertStateFilter(admin.SimpleListFilter):
     title = "state"
@@ -112,7 +125,7 @@ class ProblemFilter(admin.SimpleListFilter):
         if self.value() == "yes":
             return queryset.exclude(last_error="")
         if self.value() == "suppressed":
-            return queryset.filter(suppressed=True)
+            return queryset.filter(suppressed=True)  # type: ignore[misc]  # annotated below
         return queryset
 
 
@@ -140,12 +153,13 @@ class SubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     show_facets = admin.ShowFacets.ALWAYS
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Subscription]:
-        address = Q(email=OuterRef("email")) & ~Q(email="") | Q(email=OuterRef("user__email"))
+        address = Q(email__iexact=OuterRef("email")) & ~Q(email="") | Q(
+            email__iexact=OuterRef("user__email")
+        )
         everything = OptOut.objects.filter(address, subscription__isnull=True)
         this_one = OptOut.objects.filter(subscription=OuterRef("pk"))
-        return (
-            super().get_queryset(request).annotate(suppressed=Exists(everything) | Exists(this_one))
-        )
+        queryset: QuerySet[Subscription] = super().get_queryset(request)
+        return queryset.annotate(suppressed=Exists(everything) | Exists(this_one))
 
     @admin.display(description="opt-out", boolean=False)
     def opt_out(self, obj: Subscription) -> str:
@@ -183,8 +197,8 @@ class WebhookAttemptInline(admin.TabularInline):  # type: ignore[type-arg]
     extra = 0
     max_num = 0
     can_delete = False
-    fields = ["at", "alert", "status_code", "ok", "duration_ms", "error", "response_excerpt"]
-    readonly_fields = fields
+    fields = tuple(ATTEMPT_FIELDS)
+    readonly_fields = ATTEMPT_FIELDS
     ordering = ["-at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookAttempt]:
@@ -209,7 +223,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     inlines = [WebhookAttemptInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEndpoint]:
-        return super().get_queryset(request).annotate(n_alerts=Count("alerts"))
+        queryset: QuerySet[WebhookEndpoint] = super().get_queryset(request)
+        return queryset.annotate(n_alerts=Count("alerts"))
 
     @admin.display(description="alerts")
     def deliveries(self, obj: WebhookEndpoint) -> int:
@@ -254,18 +269,8 @@ class AlertInline(admin.TabularInline):  # type: ignore[type-arg]
     extra = 0
     max_num = 0
     can_delete = False
-    fields = [
-        "created_at",
-        "kind",
-        "channel",
-        "recipient",
-        "due_on",
-        "state",
-        "attempts",
-        "sent_at",
-        "last_error",
-    ]
-    readonly_fields = fields
+    fields = tuple(ALERT_FIELDS)
+    readonly_fields = ALERT_FIELDS
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

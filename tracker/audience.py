@@ -161,9 +161,6 @@ class Audience:
         ]
         return people + hooks
 
-    def still_wants(self, event: Event, m: Milestone, channel: str, address: str) -> bool:
-        return any(r.channel == channel and r.address == address for r in self.recipients(event, m))
-
 
 def _nearest(lead_days: list[int], left: int | None) -> int | None:
     """The nearest lead time already reached ``left`` days before the due date."""

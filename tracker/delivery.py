@@ -101,21 +101,27 @@ def _still_true(alert: Alert) -> bool:
     return m.status not in CLOSED_STATUSES and m.due_on == alert.due_on
 
 
-def _still_wanted(alert: Alert, audience: Audience) -> bool:
+def _still_wanted(alert: Alert, audience: Audience, wanted: dict[int, set[Any]]) -> bool:
+    """Asked once per event in the batch (``wanted`` remembers), not once per alert."""
     if alert.event is None:  # written before events existed: obey opt-outs only
         return alert.recipient not in audience.opted_out
-    return audience.still_wants(alert.event, alert.milestone, alert.channel, alert.recipient)
+    if alert.event.pk not in wanted:
+        wanted[alert.event.pk] = {
+            (r.channel, r.address) for r in audience.recipients(alert.event, alert.milestone)
+        }
+    return (alert.channel, alert.recipient) in wanted[alert.event.pk]
 
 
 def _send(batch: list[Alert], result: DeliveryResult) -> None:
     audience = Audience.load()
+    wanted: dict[int, set[Any]] = {}
     by_recipient: dict[str, list[Alert]] = defaultdict(list)
     hooks: list[Alert] = []
     stale, unwanted = [], []
     for alert in batch:
         if not _still_true(alert):
             stale.append(alert)
-        elif not _still_wanted(alert, audience):
+        elif not _still_wanted(alert, audience, wanted):
             unwanted.append(alert)
         elif alert.channel == Channel.WEBHOOK:
             hooks.append(alert)
@@ -146,41 +152,53 @@ def _skip(alerts: list[Alert], why: str, result: DeliveryResult) -> None:
 def _send_emails(by_recipient: dict[str, list[Alert]], result: DeliveryResult) -> None:
     """One SMTP connection for the whole batch (reopened after a transport error)."""
     connection = get_connection()
+    now = timezone.now()
+    rendered: emails.Rendered = {}
+    sent: list[int] = []
     try:
         for recipient, items in by_recipient.items():
-            _send_one(connection, recipient, items, result)
+            _send_one(connection, recipient, items, result, now, rendered, sent)
     finally:
-        with contextlib.suppress(TRANSPORT_ERRORS):
-            connection.close()
+        _close_quietly(connection)
+        # Marked once for the batch: a worker killed before this line has its batch
+        # sent again after the lease, which bounds duplicates by the batch in flight.
+        Alert.objects.filter(id__in=sent).update(
+            sent_at=timezone.now(), claimed_until=None, attempts=F("attempts") + 1, last_error=""
+        )
 
 
-def _send_one(connection: Any, recipient: str, items: list[Alert], result: DeliveryResult) -> None:
+def _send_one(
+    connection: Any,
+    recipient: str,
+    items: list[Alert],
+    result: DeliveryResult,
+    now: dt.datetime,
+    rendered: emails.Rendered,
+    sent: list[int],
+) -> None:
     ids = [a.id for a in items]
     try:
-        message = emails.alerts_message(recipient, items, now=timezone.now())
+        message = emails.alerts_message(recipient, items, now=now, rendered=rendered)
+        connection.send_messages([message])
+    except TRANSPORT_ERRORS as exc:  # the server's fault: retried later
+        _close_quietly(connection)
+        record_failure(ids, exc, result)
+        return
     except Exception as exc:  # a row we cannot render: its own failure, not the batch's
         if len(items) > 1:  # find the bad one: send the others on their own
             for alert in items:
-                _send_one(connection, recipient, [alert], result)
+                _send_one(connection, recipient, [alert], result, now, rendered, sent)
             return
         log.exception("alert %s cannot be sent", ids)
         record_failure(ids, exc, result, permanent=True)
         return
-    try:
-        connection.send_messages([message])
-    except TRANSPORT_ERRORS as exc:
-        _close_quietly(connection)
-        record_failure(ids, exc, result)
-        return
-    Alert.objects.filter(id__in=ids).update(
-        sent_at=timezone.now(), claimed_until=None, attempts=F("attempts") + 1, last_error=""
-    )
+    sent.extend(ids)
     result.sent += len(ids)
     result.emails += 1
 
 
 def _close_quietly(connection: Any) -> None:
-    with contextlib.suppress(TRANSPORT_ERRORS):
+    with contextlib.suppress(smtplib.SMTPException, OSError):
         connection.close()
     connection.connection = None  # the next send opens a fresh one
 

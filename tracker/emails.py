@@ -10,6 +10,7 @@ from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.html import escape
 
 from commitments import deadlines
 from commitments.models import Milestone
@@ -30,7 +31,7 @@ def unsubscribe_token(email: str) -> str:
 
 def unsubscribe_email(token: str) -> str:
     """The address a token was made for; raises signing.BadSignature if forged."""
-    return signing.loads(token, salt=UNSUBSCRIBE_SALT)
+    return str(signing.loads(token, salt=UNSUBSCRIBE_SALT))
 
 
 def unsubscribe_url(email: str) -> str:
@@ -84,11 +85,39 @@ def send_alerts(recipient: str, alerts: list[Alert], *, now: dt.datetime) -> Non
     alerts_message(recipient, alerts, now=now).send()
 
 
+# Stands for the unsubscribe link in a rendering kept for other recipients; the one
+# string in the bodies that differs from one recipient to the next.
+LINK_STAND_IN = "https://unsubscribe.invalid/stand-in/"
+Rendered = dict[tuple[Any, ...], tuple[str, str, str]]
+
+
 def alerts_message(
-    recipient: str, alerts: list[Alert], *, now: dt.datetime
+    recipient: str,
+    alerts: list[Alert],
+    *,
+    now: dt.datetime,
+    rendered: Rendered | None = None,
 ) -> EmailMultiAlternatives:
     """One email for all of a recipient's alerts in this run; the subject names the
-    most urgent one. Built in full here (headers checked), sent by the caller."""
+    most urgent one. Sent by the caller.
+
+    ``rendered``, a dict kept by the caller for one batch, remembers the subject and
+    bodies of alerts about the same events, so that 10,000 readers of one event cost
+    one rendering (bench/delivery.py); only the unsubscribe link is put in per message.
+    """
+    key = (now.date(), *sorted((a.event_id or -a.pk, a.kind) for a in alerts))
+    top_alert = min(alerts, key=lambda a: (AlertKind.urgency(a.kind), a.due_on, a.pk))
+    links = unsubscribe.urls(alert=top_alert)
+    if rendered is not None and key in rendered:
+        subject, text, html = rendered[key]
+        return _assemble(recipient, subject, text, html, links)
+    subject, text, html = _render(alerts, now)
+    if rendered is not None:
+        rendered[key] = (subject, text, html)
+    return _assemble(recipient, subject, text, html, links)
+
+
+def _render(alerts: list[Alert], now: dt.datetime) -> tuple[str, str, str]:
     items = sorted(
         (describe(a, now) for a in alerts),
         key=lambda i: (AlertKind.urgency(i["alert"].kind), i["milestone"].due_on or dt.date.max),
@@ -99,10 +128,42 @@ def alerts_message(
         subject += f" (due {top['milestone'].due_on.isoformat()})"
     if len(items) > 1:
         subject += f" and {len(items) - 1} more"
-    # The link silences the subscription behind the most urgent alert (or, for an
-    # owner's alert, offers everything to this address).
-    links = unsubscribe.urls(alert=top["alert"])
-    return _message(recipient, subject, "tracker/email/alerts", {"items": items}, links)
+    context = _context({"items": items}, LINK_STAND_IN)
+    text = render_to_string("tracker/email/alerts.txt", context)
+    return subject, text, render_to_string("tracker/email/alerts.html", context)
+
+
+def _assemble(
+    recipient: str, subject: str, text: str, html: str, links: dict[str, str]
+) -> EmailMultiAlternatives:
+    """The message, with this recipient's link. The link silences the subscription
+    behind the most urgent alert (or, for an owner's alert, offers everything to this
+    address)."""
+    url = links["page"]
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text.replace(LINK_STAND_IN, url),
+        to=[recipient],
+        headers=_list_headers(links),
+    )
+    message.attach_alternative(html.replace(LINK_STAND_IN, escape(url)), "text/html")
+    return message  # a bad header raises when it is sent (BadHeaderError, a ValueError)
+
+
+def _context(context: dict[str, Any], url: str) -> dict[str, Any]:
+    return {
+        **context,
+        "unsubscribe_url": url,
+        "unsubscribe_days": settings.TRACKER_UNSUBSCRIBE_LINK_DAYS,
+        "site_url": settings.SITE_URL,
+    }
+
+
+def _list_headers(links: dict[str, str]) -> dict[str, str]:
+    return {
+        "List-Unsubscribe": f"<{links['one_click']}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
 
 
 def send_digest(recipient: str, context: dict[str, Any], subscription: Any = None) -> None:
@@ -125,21 +186,12 @@ def _message(
     context: dict[str, Any],
     links: dict[str, str],
 ) -> EmailMultiAlternatives:
-    url = links["page"]
-    context = {
-        **context,
-        "unsubscribe_url": url,
-        "unsubscribe_days": settings.TRACKER_UNSUBSCRIBE_LINK_DAYS,
-        "site_url": settings.SITE_URL,
-    }
+    context = _context(context, links["page"])
     message = EmailMultiAlternatives(
         subject=subject,
         body=render_to_string(f"{template}.txt", context),
         to=[recipient],
-        headers={
-            "List-Unsubscribe": f"<{links['one_click']}>",
-            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-        },
+        headers=_list_headers(links),
     )
     message.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
     message.message()  # builds the headers now: a bad one raises here, not mid-batch

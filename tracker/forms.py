@@ -21,8 +21,8 @@ class LeadDaysField(forms.CharField):
             return ", ".join(str(v) for v in value)
         return value
 
-    def to_python(self, value: Any) -> list[int]:
-        text = super().to_python(value)
+    def to_python(self, value: Any) -> list[int]:  # type: ignore[override]
+        text = super().to_python(value) or ""
         days = []
         for part in text.replace(";", ",").split(","):
             part = part.strip()

@@ -139,7 +139,7 @@ class Subscription(models.Model):
 
     @property
     def address(self) -> str:
-        return (self.email or (self.user.email if self.user_id else "")).lower()
+        return (self.email or (self.user.email if self.user is not None else "")).lower()
 
     # Which milestones a subscription covers, once in Python and once in SQL: the
     # alerts decide in memory, the digest and the sweep's narrowing ask the database.

@@ -17,12 +17,17 @@ def insert_select(model: type[models.Model], source: models.QuerySet[Any], **col
     field names to expressions over ``source`` (or plain values); every other field
     gets its model default, so that this cannot drift from ``model()``. Rows that
     would break a unique constraint are skipped. Returns the number inserted."""
-    given = {model._meta.get_field(name).column: expr for name, expr in columns.items()}
+    fields: dict[str, models.Field[Any, Any]] = {}
+    given: dict[str, Any] = {}
     for field in model._meta.concrete_fields:
-        if field.primary_key or field.column in given:
+        if field.primary_key:
             continue
-        given[field.column] = field.get_default()
-    fields = {f.column: f for f in model._meta.concrete_fields}
+        column = str(field.column)
+        fields[column] = field
+        given[column] = columns[field.name] if field.name in columns else field.get_default()
+    unknown = set(columns) - {f.name for f in fields.values()}
+    if unknown:
+        raise ValueError(f"{model.__name__} has no field(s) {', '.join(sorted(unknown))}")
     named = {PREFIX + column: _typed(expr, fields[column]) for column, expr in given.items()}
     query = source.order_by().annotate(**named).values(*named)
     select, params = query.query.sql_with_params()
@@ -34,7 +39,7 @@ def insert_select(model: type[models.Model], source: models.QuerySet[Any], **col
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 def _typed(value: Any, field: models.Field[Any, Any]) -> Any:

@@ -131,14 +131,14 @@ def _change(
                 f"INSERT INTO {events} ({columns}) SELECT {select} FROM changed",
                 [*update_params, *select_params],
             )
-            return cursor.rowcount
+            return int(cursor.rowcount)
         # The SELECT reads the same table: unqualified columns are the milestone's.
         cursor.execute(
             f"INSERT INTO {events} ({columns}) SELECT {select} FROM {table} WHERE {where}",
             [*select_params, *where_params],
         )
         cursor.execute(update, update_params)
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 def remind(now: dt.datetime, stamp: dt.datetime) -> int:

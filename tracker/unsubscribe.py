@@ -73,7 +73,9 @@ def target(value: str, *, salt: str, days: int) -> Target | None:
         if alert is None or alert.channel != "email":
             return None
         return Target(alert.recipient.lower(), alert.subscription)
-    sub = Subscription.objects.select_related("user").filter(pk=data.get("s")).first()
+    if not isinstance(data.get("s"), int):
+        return None
+    sub = Subscription.objects.select_related("user").filter(pk=data["s"]).first()
     return Target(sub.address, sub) if sub and sub.address else None
 
 

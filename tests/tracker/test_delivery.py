@@ -8,7 +8,7 @@ import time_machine
 from commitments.models import Milestone, Status
 from commitments.services import milestone_set_status
 from tests.conftest import free_port
-from tracker import delivery, sweep
+from tracker import delivery, dispatch, sweep
 from tracker.models import Alert, Subscription
 
 AFTER = dt.datetime(2026, 4, 27, 0, 0, tzinfo=dt.UTC)  # the ministerial is overdue
@@ -121,3 +121,30 @@ def test_completion_alert_reaches_followers(followers, alice, smtp_server):
         sorted(smtp_server.subjects())
         == ["COMPLETED: Mining, Minerals and Metals Investment Ministerial (due 2026-04-26)"] * 2
     )
+
+
+def test_a_rendering_kept_for_alike_messages_gives_the_same_message(followers):
+    from django.utils import timezone
+
+    from tracker import emails
+
+    with time_machine.travel(AFTER, tick=False):
+        sweep.run()
+        dispatch.run()
+        now = timezone.now()
+    by_recipient: dict[str, list[Alert]] = {}
+    for a in Alert.objects.select_related("event", "milestone__commitment__agreement"):
+        by_recipient.setdefault(a.recipient, []).append(a)
+    assert len(by_recipient) == 2
+    rendered: emails.Rendered = {}
+    for recipient, items in by_recipient.items():
+        kept = emails.alerts_message(recipient, items, now=now, rendered=rendered)
+        fresh = emails.alerts_message(recipient, items, now=now)
+        assert (kept.subject, kept.body, kept.alternatives, kept.extra_headers) == (
+            fresh.subject,
+            fresh.body,
+            fresh.alternatives,
+            fresh.extra_headers,
+        )
+        assert "stand-in" not in kept.body and "/unsubscribe/" in kept.body
+    assert len(rendered) == 1  # both readers' messages are about the same events

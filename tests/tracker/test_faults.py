@@ -32,7 +32,8 @@ from commitments.services import milestone_set_status, refresh_deadlines
 from tests.conftest import Inbox, free_port
 from tests.factories import AgreementFactory, CommitmentFactory
 from tracker import delivery, dispatch, sweep, tasks
-from tracker.models import Alert, Subscription, SweepRun
+from tracker.models import Alert, Subscription, SweepRun, WebhookEndpoint
+from tracker.webhooks import new_secret
 
 from .conftest import (
     CELERY,
@@ -42,6 +43,7 @@ from .conftest import (
     wait_until,
     worker_in_thread,
 )
+from .receiver import Receiver
 
 AFTER = dt.datetime(2026, 4, 27, 0, 0, tzinfo=dt.UTC)  # the ministerial is a day overdue
 EVIDENCE = "https://example.org/evidence"
@@ -335,13 +337,22 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_repeats_at_most_a_batch(
         EMAIL_PORT=str(slow_smtp.port),
         TRACKER_DELIVERY_BATCH=str(BATCH),
         TRACKER_DELIVERY_LEASE_SECONDS=str(LEASE_SECONDS),
+        TRACKER_WEBHOOK_ALLOW_PRIVATE="true",  # the receiver is on loopback
     )
     readers = [f"reader{i:02}@example.org" for i in range(3 * BATCH)]
     Subscription.objects.bulk_create(
         [Subscription(email=e, milestone=ministerial) for e in readers]
     )
+    # And webhooks: two endpoints on a receiver that checks every signature.
+    secret = new_secret()
+    receiver = Receiver(secret).start()
+    hooks = [
+        WebhookEndpoint.objects.create(name=f"hook {i}", url=receiver.url, secret=secret)
+        for i in range(2)
+    ]
     sweep.run(now=AFTER)
-    assert dispatch.run(now=AFTER).queued == len(readers)  # one "overdue" alert each
+    # One "overdue" alert each, by email and by webhook.
+    assert dispatch.run(now=AFTER).queued == len(readers) + len(hooks)
 
     first = processes.start("worker-1", worker_command("first"), env)
     tasks.deliver_alerts.delay()
@@ -364,14 +375,19 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_repeats_at_most_a_batch(
         time.sleep(1)
     recovered = time.monotonic() - started
 
+    receiver.stop()
     per_reader = Counter(m["To"] for m in slow_smtp.messages)
-    repeated = sum(n - 1 for n in per_reader.values())
+    per_hook = receiver.ids()  # by webhook-id: one per (event, endpoint)
+    repeated = sum(n - 1 for n in per_reader.values()) + sum(n - 1 for n in per_hook.values())
     lost = [r for r in readers if r not in per_reader]
+    lost += [h.pk for h in hooks if not Alert.objects.filter(endpoint=h, sent_at__isnull=False)]
+    assert len(per_hook) == len(hooks) and receiver.rejected == []
     print(
         f"\n[SIGKILL] {len(readers)} alerts, batch {BATCH}, lease {LEASE_SECONDS} s: killed "
         f"after {at_kill} emails reached the server ({marked_at_kill} marked sent, "
         f"{in_flight} claimed in flight); after restart all sent in {recovered:.1f} s; "
-        f"{len(slow_smtp.messages)} emails, {repeated} duplicate(s), {len(lost)} lost"
+        f"{len(slow_smtp.messages)} emails, {sum(per_hook.values())} webhook deliveries "
+        f"(verified), {repeated} duplicate(s), {len(lost)} lost"
     )
     assert lost == [], lost
     # Only the killed batch's claimed, unmarked rows can go out twice.
@@ -413,6 +429,7 @@ def test_two_sweeps_at_once_never_duplicate_an_alert_or_an_event(processes, tmp_
     refresh_deadlines(commitment.agreement)
     for email in ("newsroom@example.org", "analyst@example.org"):
         Subscription.objects.create(email=email, agreement=commitment.agreement)
+    WebhookEndpoint.objects.create(name="desk", url="https://hooks.example.org/t", secret="x")
 
     env = process_env(
         DATABASE_URL=database_url_for_subprocess(),
@@ -444,6 +461,8 @@ def test_two_sweeps_at_once_never_duplicate_an_alert_or_an_event(processes, tmp_
         "duplicate events": duplicates(events, "milestone_id"),
         "alerts": Alert.objects.count(),
         "duplicate alerts": duplicates(Alert.objects, "milestone", "kind", "recipient", "due_on"),
+        "duplicate deliveries": duplicates(Alert.objects, "event", "recipient", "channel"),
+        "webhook overdue alerts": Alert.objects.filter(kind="overdue", channel="webhook").count(),
         "overdue alerts": Alert.objects.filter(kind="overdue").count(),
         "sweep runs": SweepRun.objects.count(),
     }
@@ -453,8 +472,10 @@ def test_two_sweeps_at_once_never_duplicate_an_alert_or_an_event(processes, tmp_
         f"{outcomes['split']}; {counts}"
     )
     assert counts["duplicate events"] == counts["duplicate alerts"] == 0, counts
+    assert counts["duplicate deliveries"] == 0, counts
+    assert counts["webhook overdue alerts"] == ROUNDS * PER_ROUND, counts
     assert counts["overdue_flagged events"] == ROUNDS * PER_ROUND, counts
-    assert counts["overdue alerts"] == 2 * ROUNDS * PER_ROUND, counts
+    assert counts["overdue alerts"] == 3 * ROUNDS * PER_ROUND, counts  # 2 emails, 1 webhook
     assert counts["sweep runs"] == 2 * ROUNDS, counts
 
 
