@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -57,8 +58,9 @@ def main() -> None:
                         start = time.perf_counter()
                         assert client.get(url).status_code == 200, url
                         times.append(1000 * (time.perf_counter() - start))
-                name = url.replace("/agreements/agreement-", "/agreements/A/")
-                name = name.split("/badges/")[0] + ("/badges/…" if "/badges/" in url else "")
+                name = re.sub(r"agreement-\d+", "A", url)
+                name = re.sub(r"commitment-\d+", "C", name)
+                name = re.sub(r"/(milestones|commitments)/\d+", r"/\1/N", name)
                 results.setdefault(name, {})[size] = (
                     f"{statistics.median(times):.0f} ({len(queries)})"
                 )

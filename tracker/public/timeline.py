@@ -94,7 +94,9 @@ def _describe(agreement, dated, rows, today, moment) -> str:
         f"{len(dated)} of {len(rows)} milestones have a due date: "
         f"{len(ok)} completed on time, {len(late)} completed late, {len(overdue)} overdue.",
     ]
-    parts += [f"{r.m.title}: due {r.s.due_on.isoformat()}, {verdict(r)[1]}." for r in dated]
+    for r in dated:
+        kind, words = verdict(r)
+        parts.append(f"{r.m.title}: due {r.s.due_on}, {'not yet due' if kind == 'due' else words}.")
     return " ".join(parts)
 
 
