@@ -59,3 +59,8 @@ def test_without_as_of_the_live_document_is_unchanged(client):
     response = client.get("/api/v1/status/")
     assert response.status_code == 200 and response.has_header("ETag")
     assert "as_of_day" not in response.json()
+
+
+def test_an_empty_as_of_is_the_live_document(client):
+    response = client.get("/api/v1/status/", {"as_of": ""})
+    assert response.status_code == 200 and "as_of_day" not in response.json()

@@ -607,7 +607,7 @@ def with_as_of(live: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
 
     @functools.wraps(live)
     def view(request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
-        if "as_of" not in request.GET:
+        if not request.GET.get("as_of"):
             return live(request, *args, **kwargs)
         try:
             day = selectors.parse_as_of(request.GET["as_of"], timezone.now())

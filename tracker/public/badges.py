@@ -15,9 +15,8 @@ from django.utils import timezone
 from commitments.models import Agreement, Commitment
 from commitments.selectors import progress_from_states
 
-from .record import Moment, milestones, rows_for
+from .record import Moment, milestones, rows_for, verdict
 from .responses import cached
-from .timeline import verdict
 
 COLOURS = {
     "ok": "#15803d",

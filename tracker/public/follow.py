@@ -59,6 +59,17 @@ def _allowed(key: str, limit: int) -> bool:
         return True
 
 
+def client_address(request: HttpRequest) -> str:
+    """Who is asking, as the API's throttles tell clients apart: REMOTE_ADDR, or behind
+    NUM_PROXIES reverse proxies (API_NUM_PROXIES) the address the nearest one saw."""
+    proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies and forwarded:
+        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+        return hops[-min(proxies, len(hops))]
+    return request.META.get("REMOTE_ADDR", "")
+
+
 @require_POST
 def follow(request: HttpRequest) -> HttpResponse:
     form = FollowForm(request.POST)
@@ -66,7 +77,7 @@ def follow(request: HttpRequest) -> HttpResponse:
         return render(request, "tracker/public/follow.html", {"form": form}, status=400)
     email = form.cleaned_data["email"].lower()
     kind, target = form.cleaned_data["target"]
-    client = request.META.get("REMOTE_ADDR", "")
+    client = client_address(request)
     if not (
         _allowed(f"client:{client}", settings.TRACKER_FOLLOW_PER_CLIENT)
         and _allowed(f"address:{email}", settings.TRACKER_FOLLOW_PER_ADDRESS)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from django.db.models import Max, Prefetch, Q, QuerySet
 from django.http import HttpRequest
@@ -57,6 +58,28 @@ def milestones() -> QuerySet[Milestone]:
     ).prefetch_related(Prefetch("parts", queryset=MilestonePart.objects.select_related("party")))
 
 
+def _days(n: int) -> str:
+    return f"{n} day{'s' if n != 1 else ''}"
+
+
+def verdict(row: Row) -> tuple[str, str]:
+    """(class, words) for one milestone at the page's moment."""
+    s = row.s
+    if s.status == "completed" and s.days_late is not None:
+        if s.days_late == 0:
+            return "ok", "completed on time"
+        return "late", f"completed {_days(s.days_late)} late"
+    if s.status == "completed":
+        return "ok", "completed"
+    if s.overdue:
+        return "overdue", f"overdue {_days(s.days_overdue)}"
+    if s.status == "cancelled":
+        return "muted", "cancelled"
+    if s.due_on is None:
+        return "muted", "no dated deadline"
+    return "due", f"due {s.due_on.isoformat()}"
+
+
 @dataclass
 class Row:
     """A milestone beside its state at the page's moment."""
@@ -65,6 +88,23 @@ class Row:
     s: MilestoneState
     anchor_state: MilestoneState | None = None
     extra: dict[str, object] = field(default_factory=dict)
+
+    @cached_property
+    def verdict(self) -> tuple[str, str]:
+        return verdict(self)
+
+    @cached_property
+    def parts(self) -> list[dict[str, str]]:
+        """Each party's part at the page's moment (parts prefetched with their party)."""
+        return [
+            {
+                "party": p.party.name,
+                "responsible": p.responsible,
+                "amount": p.amount,
+                "status": self.s.parts.get(p.party_id, p.status),
+            }
+            for p in self.m.parts.all()
+        ]
 
     @property
     def rule_sentence(self) -> str:

@@ -16,7 +16,7 @@ from xml.sax.saxutils import escape
 from commitments import deadlines
 from commitments.models import Agreement
 
-from .record import Moment, Row
+from .record import Moment, Row, verdict
 
 WIDTH = 320  # viewBox units: at 360 px wide a unit is a pixel or more
 MARGIN = 8
@@ -39,26 +39,6 @@ class Picture:
     svg: str
     title: str
     desc: str
-
-
-def _days(n: int) -> str:
-    return f"{n} day{'s' if n != 1 else ''}"
-
-
-def verdict(row: Row) -> tuple[str, str]:
-    """(class, words) for one milestone at the page's moment."""
-    s = row.s
-    if s.status == "completed" and s.days_late is not None:
-        if s.days_late == 0:
-            return "ok", "completed on time"
-        return "late", f"completed {_days(s.days_late)} late"
-    if s.status == "completed":
-        return "ok", "completed"
-    if s.overdue:
-        return "overdue", f"overdue {_days(s.days_overdue)}"
-    if s.status == "cancelled":
-        return "muted", "cancelled"
-    return "due", f"due {s.due_on.isoformat()}" if s.due_on else "no date yet"
 
 
 def draw(agreement: Agreement, rows: list[Row], moment: Moment) -> Picture:
@@ -114,7 +94,9 @@ def _describe(agreement, dated, rows, today, moment) -> str:
         f"{len(dated)} of {len(rows)} milestones have a due date: "
         f"{len(ok)} completed on time, {len(late)} completed late, {len(overdue)} overdue.",
     ]
-    parts += [f"{r.m.title}: due {r.s.due_on.isoformat()}, {verdict(r)[1]}." for r in dated]
+    for r in dated:
+        kind, words = verdict(r)
+        parts.append(f"{r.m.title}: due {r.s.due_on}, {'not yet due' if kind == 'due' else words}.")
     return " ".join(parts)
 
 
@@ -162,7 +144,7 @@ def _lane(row: Row, y: int, x, today: dt.date, start: dt.date, end: dt.date) -> 
         out.append(
             f'<circle class="tl-{kind}" cx="{cx}" cy="{base}" r="4.5" fill="{COLOURS[kind]}"/>'
         )
-    said = words if words.startswith("due") else f"due {s.due_on.isoformat()} · {words}"
+    said = words if kind == "due" else f"due {s.due_on.isoformat()} · {words}"
     out.append(_text(MARGIN, y + 39, said, kind, size=11, weight="bold"))
     return out
 

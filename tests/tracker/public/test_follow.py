@@ -107,3 +107,20 @@ def test_follow_is_throttled_per_client(client, ministerial, settings):
         client, f"milestone:{ministerial.pk}", email="r9@example.org", REMOTE_ADDR="10.0.0.9"
     )
     assert elsewhere.status_code == 200
+
+
+def test_behind_a_proxy_clients_are_told_apart_by_the_forwarded_address(
+    client, ministerial, settings
+):
+    settings.TRACKER_FOLLOW_PER_CLIENT = 1
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    codes = [
+        follow(
+            client,
+            f"milestone:{ministerial.pk}",
+            email=f"r{i}@example.org",
+            HTTP_X_FORWARDED_FOR=f"203.0.113.{i % 2}",
+        ).status_code
+        for i in range(3)
+    ]
+    assert codes == [200, 200, 429]

@@ -89,3 +89,27 @@ def test_each_page_reads_as_many_queries_for_500_milestones_as_for_5(client, db)
     # Slugs differ; compare page by page in order.
     assert list(small.values()) == list(large.values())
     assert max(large.values()) <= 12, large
+    print("queries per page at 500 milestones:", large)
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        dt.datetime(2025, 11, 1, tzinfo=dt.UTC),
+        dt.datetime(2026, 4, 27, 14, 59, tzinfo=dt.UTC),  # 23:59 in Tokyo
+        dt.datetime(2026, 4, 27, 15, 0, tzinfo=dt.UTC),  # next midnight in Tokyo
+        dt.datetime(2026, 11, 21, 3, 0, tzinfo=dt.UTC),
+    ],
+)
+def test_progress_counted_in_sql_equals_progress_counted_from_states(db, at):
+    """Today's progress is counted in the database (the home page) and from the
+    milestones' states (the agreement page, and any past day): the two must agree, to
+    the minute of a deadline."""
+    from commitments.selectors import agreements_with_progress, progress_from_states, progress_of
+    from tracker.public.record import Moment, milestones, rows_for
+
+    a, _, _ = build(200)  # due dates run past 2026-04-26, day 180
+    in_sql = progress_of(agreements_with_progress(at).get(pk=a.pk))
+    rows = rows_for(list(milestones().filter(commitment__agreement=a)), Moment(now=at))
+    assert progress_from_states(r.s for r in rows) == in_sql
+    assert in_sql["total"] == 200
