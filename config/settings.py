@@ -323,6 +323,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"StatusEnum": "commitments.models.Status"},
+    "SERVERS": [{"url": SITE_URL, "description": "This tracker"}],
+    "LICENSE": {"name": "MIT", "url": "https://spdx.org/licenses/MIT.html"},
+    "CONTACT": {"url": SITE_URL},
 }
 # CORS for browser dashboards on other sites: read-only, API paths only, no cookies.
 CORS_ALLOWED_ORIGINS = [o for o in env_list("API_CORS_ORIGINS", "") if o != "*"]

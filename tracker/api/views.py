@@ -17,8 +17,14 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.cache import get_conditional_response
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, viewsets
+from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import MethodNotAllowed, ValidationError
 from rest_framework.request import Request
@@ -556,7 +562,25 @@ class StatusView(ApiView, APIView):
 class IndexView(ApiView, APIView):
     """/api/v1/: where everything is."""
 
-    @extend_schema(summary="The API's index: its endpoints, the schema and the docs")
+    @extend_schema(
+        summary="The API's index: its endpoints, the schema and the docs",
+        responses=inline_serializer(
+            "Index",
+            {
+                name: drf_serializers.URLField()
+                for name in (
+                    "status",
+                    "agreements",
+                    "commitments",
+                    "milestones",
+                    "events",
+                    "schema",
+                    "docs",
+                    "redoc",
+                )
+            },
+        ),
+    )
     def get(self, request: Request) -> HttpResponse:
         def body() -> dict[str, Any]:
             base = base_url(request)
