@@ -75,7 +75,7 @@ class Pagination(PageNumberPagination):
             if param["name"] == "page_size":
                 param["schema"].update(minimum=1, maximum=self.max_page_size)
             if param["name"] == "page":
-                param["schema"].update(minimum=1)
+                param["schema"].update(minimum=1, maximum=999_999_999)
         return params
 
 
