@@ -26,7 +26,7 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, viewsets
 from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
-from rest_framework.exceptions import MethodNotAllowed, ValidationError
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -90,11 +90,6 @@ class ApiView(RateLimitMixin, ConditionalMixin):
         action_name = getattr(self, "action", None)
         filterset = self.filterset_class if action_name in (None, "list") else None
         paginated = action_name in self.paginated_actions
-        if paginated and self.is_csv():
-            paging = {"page", "page_size"} & set(self.request.GET)
-            if paging:
-                message = "CSV is the whole list, not a page: leave it out."
-                raise ValidationError({name: [message] for name in sorted(paging)})
         allowed = {**allowed_params(filterset, paginated=paginated), **self.extra_params}
         check_query(self.request, allowed, free_text(filterset))
         if filterset is not None and self.request.method in ("GET", "HEAD"):
@@ -188,13 +183,21 @@ class ApiView(RateLimitMixin, ConditionalMixin):
         return getattr(self.request, "accepted_media_type", "").startswith(csv_export.CSV)
 
     def csv_list(self, queryset: QuerySet) -> HttpResponse:
+        """Every row; or one page when ``page`` or ``page_size`` is given."""
+        window = None
+        if {"page", "page_size"} & set(self.request.GET):
+            paginator = self.paginator  # type: ignore[attr-defined]
+            paginator.check_page(queryset, self.request)
+            number = int(paginator.get_page_number(self.request))
+            size = paginator.get_page_size(self.request)
+            window = ((number - 1) * size, number * size)
         answer = self.conditional_answer(self.etag)
         if answer.response is not None:
             return self._precondition(answer.response)
         columns, rows = csv_export.EXPORTS[queryset.model]
         now = request_state(self.request).now
         response = StreamingHttpResponse(
-            csv_export.stream(columns, rows(queryset, now)),
+            csv_export.stream(columns, rows(queryset, now, window)),
             content_type="text/csv; charset=utf-8; header=present",
         )
         for name, value in answer.headers.items():
