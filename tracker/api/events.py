@@ -97,6 +97,12 @@ class EventSerializer(serializers.Serializer):
 
     def get_url(self, event: Event) -> str | None:
         place = _URLS.get(event.subject)
+        if event.subject == "log_entry":  # the log of what it belongs to
+            if event.milestone_id:
+                kind, key = "milestones", event.milestone_id
+            else:
+                kind, key = "commitments", event.commitment_id
+            return f"{self.context['base_url']}{kind}/{key}/log/" if key else None
         if place is None or event.action == "deleted":
             return None
         key = getattr(event, place[1])
