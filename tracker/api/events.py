@@ -154,9 +154,15 @@ FEED_SCHEMA = extend_schema(
         "Deletions and archivals come as tombstones (action deleted / archived)."
     ),
     parameters=[
-        OpenApiParameter("after", str, description="A cursor this feed gave you."),
         OpenApiParameter(
-            "limit", int, description=f"1 to {MAX_LIMIT}; {DEFAULT_LIMIT} by default."
+            "after",
+            {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,60}$"},
+            description="An opaque cursor this feed gave you (any other is a 400).",
+        ),
+        OpenApiParameter(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+            description=f"How many events at most; {DEFAULT_LIMIT} by default.",
         ),
     ],
     responses=FeedSerializer,
