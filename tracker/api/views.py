@@ -208,14 +208,18 @@ class ApiView(RateLimitMixin, ConditionalMixin):
         return response
 
     def conditional_list(self) -> HttpResponse:
-        queryset = self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
+        # Built only when needed: a FilterSet and an annotated queryset cost more than
+        # the rest of a 304 (the filter values were checked in check_query).
+        def queryset() -> QuerySet:
+            return self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
+
         if self.is_csv():
-            return self.csv_list(queryset)
+            return self.csv_list(queryset())
         paginator = self.paginator  # type: ignore[attr-defined]
         paginator.check_page(queryset, self.request)
 
         def body() -> Any:
-            page = self.paginate_queryset(queryset)  # type: ignore[attr-defined]
+            page = self.paginate_queryset(queryset())  # type: ignore[attr-defined]
             data = self.get_serializer(page, many=True).data  # type: ignore[attr-defined]
             return self.get_paginated_response(data).data  # type: ignore[attr-defined]
 
