@@ -356,7 +356,7 @@ API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
 # The cache (rate limits, rendered bodies) down or hanging: each call gives up after
 # API_CACHE_TIMEOUT_MS (connect and read), and the process leaves the cache alone for
 # API_CACHE_RETRY_SECONDS; the API answers without it meanwhile.
-API_CACHE_TIMEOUT_MS = env_int("API_CACHE_TIMEOUT_MS", 100)
+API_CACHE_TIMEOUT_MS = env_int("API_CACHE_TIMEOUT_MS", 250)
 API_CACHE_RETRY_SECONDS = env_int("API_CACHE_RETRY_SECONDS", 5)
 if REDIS_CACHE_URL:
     CACHES["default"]["OPTIONS"] = {
