@@ -2,6 +2,7 @@
 100,000 milestones. Not a test: it prints figures for the README.
 
     .venv/bin/python bench/api.py [--duration 10] [--workers 4] [--port 8765]
+    (BENCH_DB, BENCH_CACHE_URL: the database and Redis to use)
 
 Creates (or reuses) the database ``tracker_bench``, fills it once, starts gunicorn with
 bench.settings (the product plus /bench/bare/, a plain Django view returning a fixed
@@ -9,6 +10,9 @@ small JSON: the ceiling), and runs wrk against:
 
     bare view (200) | /api/v1/status/ 200 | ... 304 | /api/v1/milestones/?page_size=100
     200 | ... 304
+
+and then, in this process, a CSV export of every milestone (``?format=csv``): its time
+and the peak memory Python allocated while streaming it (tracemalloc).
 
 Each figure is also given as a ratio to the bare view of the same run. Reads are
 anonymous, as pollers are; the rate limit is raised out of the way (its Redis counter
@@ -32,7 +36,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DB_NAME = "tracker_bench"
+DB_NAME = os.environ.get("BENCH_DB", "tracker_bench")
 PG = "postgres://postgres@127.0.0.1:5432"
 MILESTONES = 100_000
 AGREEMENTS, COMMITMENTS_EACH = 100, 10  # 1,000 commitments, 100 milestones each
@@ -190,6 +194,34 @@ def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[st
         return exc.code, dict(exc.headers), 0
 
 
+def csv_export() -> tuple[int, int, float, float]:
+    """(rows, bytes, seconds, peak MiB) of /api/v1/milestones/?format=csv, in process:
+    timed in one pass, its peak memory traced (tracemalloc, which slows it) in another."""
+    import tracemalloc
+
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1")
+
+    def export() -> tuple[int, int]:
+        response = client.get("/api/v1/milestones/?format=csv")
+        assert response.status_code == 200 and response.streaming, response.status_code
+        size = lines = 0
+        for chunk in response.streaming_content:
+            size += len(chunk)
+            lines += chunk.count(b"\n")
+        return lines - 1, size
+
+    started = time.monotonic()
+    rows, size = export()
+    seconds = time.monotonic() - started
+    tracemalloc.start()
+    export()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return rows, size, seconds, peak / 2**20
+
+
 def cold_time(url: str) -> float:
     """One render with nothing cached (the body cache keyed by ETag is emptied)."""
     import redis
@@ -304,6 +336,11 @@ def main() -> None:
     print(
         f"\nFirst render with an empty body cache: status {cold['status']:.0f} ms, "
         f"milestones page {cold['page']:.0f} ms"
+    )
+    rows, size, seconds, peak = csv_export()
+    print(
+        f"CSV export of every milestone: {rows} rows, {size / 2**20:.1f} MiB in {seconds:.1f} s "
+        f"({rows / seconds:.0f} rows/s); peak Python memory while streaming: {peak:.1f} MiB"
     )
 
 

@@ -323,6 +323,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"StatusEnum": "commitments.models.Status"},
+    "SERVERS": [{"url": SITE_URL, "description": "This tracker"}],
+    "LICENSE": {"name": "MIT", "url": "https://spdx.org/licenses/MIT.html"},
+    "CONTACT": {"url": SITE_URL},
 }
 # CORS for browser dashboards on other sites: read-only, API paths only, no cookies.
 CORS_ALLOWED_ORIGINS = [o for o in env_list("API_CORS_ORIGINS", "") if o != "*"]
@@ -388,7 +391,7 @@ API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
 # The cache (rate limits, rendered bodies) down or hanging: each call gives up after
 # API_CACHE_TIMEOUT_MS (connect and read), and the process leaves the cache alone for
 # API_CACHE_RETRY_SECONDS; the API answers without it meanwhile.
-API_CACHE_TIMEOUT_MS = env_int("API_CACHE_TIMEOUT_MS", 100)
+API_CACHE_TIMEOUT_MS = env_int("API_CACHE_TIMEOUT_MS", 250)
 API_CACHE_RETRY_SECONDS = env_int("API_CACHE_RETRY_SECONDS", 5)
 if REDIS_CACHE_URL:
     CACHES["default"]["OPTIONS"] = {

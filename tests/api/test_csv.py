@@ -55,12 +55,18 @@ def test_csv_has_its_own_etag_and_304(api, agreements):
     assert again.status_code == 304
 
 
-def test_csv_errors_are_problems_and_pages_are_refused(api, agreements):
+def test_csv_errors_are_problems(api, agreements):
     response = api.get("/api/v1/milestones/?format=csv&overdue=maybe")
     assert response.status_code == 400
     assert response["Content-Type"] == "application/problem+json"
-    response = api.get("/api/v1/milestones/?page=2", HTTP_ACCEPT="text/csv")
+    response = api.get("/api/v1/milestones/?page=99", HTTP_ACCEPT="text/csv")
     assert response.status_code == 400 and response.json()["errors"][0]["field"] == "page"
+
+
+def test_a_page_of_csv(api, agreements):
+    page = rows(api.get("/api/v1/milestones/?format=csv&page=2&page_size=3"))
+    as_json = api.get("/api/v1/milestones/?page=2&page_size=3").json()["results"]
+    assert [int(r["id"]) for r in page] == [m["id"] for m in as_json]
 
 
 def test_a_spreadsheet_formula_is_not_one(api, ministerial):

@@ -143,3 +143,20 @@ def test_a_follower_gets_every_event_exactly_once_under_slow_writers(settings):
     assert len(seen) == len(truth), f"{len(truth) - len(seen)} events missed"
     assert sum(e["type"] == "status_update.created" for e in seen) > 20
     connections.close_all()
+
+
+def test_a_log_entry_is_an_event_pointing_at_its_log(api, ministerial):
+    from commitments.models import LogEntry
+
+    _, url = follow(api)
+    LogEntry.objects.create(
+        key="checked-ministerial",
+        milestone=ministerial,
+        on="2026-11-21",
+        kind="checked_nothing_found",
+        text="Nothing found.",
+        source_address="https://www.meti.go.jp/",
+    )
+    events, _ = follow(api, url)
+    assert [e["type"] for e in events] == ["log_entry.created"]
+    assert events[0]["url"] == f"http://testserver/api/v1/milestones/{ministerial.pk}/log/"

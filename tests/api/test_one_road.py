@@ -147,3 +147,15 @@ def test_link_header_pagination(api, agreements):
     assert last.status_code == 200 and last.json()["next"] is None
     assert 'rel="next"' not in last["Link"]
     assert api.get(links["first"]).json()["previous"] is None
+
+
+def test_a_304_for_a_gzipped_copy_sends_the_etag_of_that_copy(api, agreements):
+    url = "/api/v1/commitments/?page_size=100"
+    gzipped = api.get(url, HTTP_ACCEPT_ENCODING="gzip")
+    assert gzipped["Content-Encoding"] == "gzip" and gzipped["ETag"].startswith('W/"')
+    again = api.get(url, HTTP_ACCEPT_ENCODING="gzip", HTTP_IF_NONE_MATCH=gzipped["ETag"])
+    assert again.status_code == 304 and again["ETag"] == gzipped["ETag"]
+    plain = api.get(url)
+    assert plain["ETag"] == gzipped["ETag"].removeprefix("W/")
+    again = api.get(url, HTTP_IF_NONE_MATCH=plain["ETag"])
+    assert again.status_code == 304 and again["ETag"] == plain["ETag"]

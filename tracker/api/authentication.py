@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from knox.auth import TokenAuthentication
 from rest_framework import exceptions
 from rest_framework.authentication import get_authorization_header
@@ -25,3 +26,17 @@ class TokenOrBearerAuthentication(TokenAuthentication):
 
     def authenticate_header(self, request: Any) -> str:
         return 'Bearer realm="api"'
+
+
+class TokenOrBearerScheme(OpenApiAuthenticationExtension):
+    target_class = TokenOrBearerAuthentication
+    name = "bearerToken"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, Any]:
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A token issued in the admin: 'Authorization: Bearer <token>' "
+            "('Token <token>' works too). Needed only to change a milestone's status; "
+            "reads are public (a token raises the rate limit).",
+        }

@@ -319,6 +319,7 @@ class ConditionalMixin:
         if answer.response is None and is_conditional(request) and refresh_state(request):
             answer = self._evaluate(request, etag(), cache_control, last_modified)
         if answer.response is not None and answer.response.status_code == 304:
+            _as_the_client_has_it(request, answer.response)
             self.on_not_modified()
         else:
             self.on_modified()
@@ -337,6 +338,16 @@ class ConditionalMixin:
             response=headers,
         )
         return Answer(headers=headers, response=None if result is headers else result)
+
+
+def _as_the_client_has_it(request: Any, response: HttpResponse) -> None:
+    """A 304 sends the ETag its 200 had. Django's GZipMiddleware weakens the ETag of
+    the bodies it compresses (never of a 304, which has none): when the client's copy
+    is that weakened tag, the 304 says it back so."""
+    tag = response["ETag"]
+    sent = request.META.get("HTTP_IF_NONE_MATCH", "")
+    if not tag.startswith("W/") and f"W/{tag}" in sent and tag not in sent.replace(f"W/{tag}", ""):
+        response["ETag"] = f"W/{tag}"
 
 
 def cached_body(key: str, render: Callable[[], bytes]) -> bytes:

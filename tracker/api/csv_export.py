@@ -1,5 +1,6 @@
 """CSV for the milestone and commitment lists (``Accept: text/csv`` or ``?format=csv``):
-the same filters as the JSON, every row (no pages), one row per item, a header row,
+the same filters as the JSON, every row (or one page, with ?page= or ?page_size=), one
+row per item, a header row,
 UTF-8, ISO dates and UTC instants. Streamed: rows are read with ``.iterator()`` and
 written as they come, so 100,000 rows never sit in memory together."""
 
@@ -75,9 +76,15 @@ MILESTONE_COLUMNS = [
 ]
 
 
-def milestone_rows(queryset: QuerySet[Milestone], now: dt.datetime) -> Iterator[list[Any]]:
+def _window(queryset: QuerySet, window: tuple[int, int] | None) -> QuerySet:
+    return queryset if window is None else queryset[window[0] : window[1]]
+
+
+def milestone_rows(
+    queryset: QuerySet[Milestone], now: dt.datetime, window: tuple[int, int] | None = None
+) -> Iterator[list[Any]]:
     rows = queryset.select_related("commitment__agreement").prefetch_related(None)
-    for m in rows.iterator(chunk_size=CHUNK):
+    for m in _window(rows, window).iterator(chunk_size=CHUNK):
         yield [
             m.pk,
             m.commitment.agreement.slug,
@@ -113,9 +120,11 @@ COMMITMENT_COLUMNS = [
 ]
 
 
-def commitment_rows(queryset: QuerySet[Commitment], now: dt.datetime) -> Iterator[list[Any]]:
+def commitment_rows(
+    queryset: QuerySet[Commitment], now: dt.datetime, window: tuple[int, int] | None = None
+) -> Iterator[list[Any]]:
     rows = queryset.select_related("agreement").prefetch_related(None)
-    for c in rows.iterator(chunk_size=CHUNK):
+    for c in _window(rows, window).iterator(chunk_size=CHUNK):
         progress = progress_of(c)
         yield [
             c.pk,

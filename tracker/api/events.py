@@ -97,6 +97,12 @@ class EventSerializer(serializers.Serializer):
 
     def get_url(self, event: Event) -> str | None:
         place = _URLS.get(event.subject)
+        if event.subject == "log_entry":  # the log of what it belongs to
+            if event.milestone_id:
+                kind, key = "milestones", event.milestone_id
+            else:
+                kind, key = "commitments", event.commitment_id
+            return f"{self.context['base_url']}{kind}/{key}/log/" if key else None
         if place is None or event.action == "deleted":
             return None
         key = getattr(event, place[1])
@@ -148,9 +154,15 @@ FEED_SCHEMA = extend_schema(
         "Deletions and archivals come as tombstones (action deleted / archived)."
     ),
     parameters=[
-        OpenApiParameter("after", str, description="A cursor this feed gave you."),
         OpenApiParameter(
-            "limit", int, description=f"1 to {MAX_LIMIT}; {DEFAULT_LIMIT} by default."
+            "after",
+            {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,60}$"},
+            description="An opaque cursor this feed gave you (any other is a 400).",
+        ),
+        OpenApiParameter(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+            description=f"How many events at most; {DEFAULT_LIMIT} by default.",
         ),
     ],
     responses=FeedSerializer,

@@ -26,7 +26,9 @@ DERIVED_STATUSES = ["no_milestones", "overdue", *Status.values]
 MAX_ID = 2**63 - 1
 
 
-@extend_schema_field({"type": "string", "maxLength": 200, "pattern": "^[^\\u0000]*$"})
+@extend_schema_field(
+    {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000]+$"}
+)
 class TextFilter(df.CharFilter):
     """Free text: at most 200 characters, no NUL."""
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -42,12 +43,17 @@ class Pagination(PageNumberPagination):
             raise ValidationError({"page": ["Give a page number from 1."]})
         return raw
 
-    def check_page(self, queryset: QuerySet, request: Request) -> None:
+    def check_page(self, queryset: QuerySet | Callable[[], QuerySet], request: Request) -> None:
         """Before any 304: a page past the end is an error, not "not modified". Page 1
-        always exists (empty or not), so a poller of page 1 pays no count."""
+        always exists (empty or not), so a poller of page 1 pays no count (and the
+        queryset, which may be given as a callable, is not even built)."""
         number = int(self.get_page_number(request))
         size = self.get_page_size(request)
-        if number > 1 and (number - 1) * size >= queryset.count():
+        if number == 1:
+            return
+        if callable(queryset):
+            queryset = queryset()
+        if (number - 1) * size >= queryset.count():
             raise _past_the_end(number)
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
@@ -75,7 +81,7 @@ class Pagination(PageNumberPagination):
             if param["name"] == "page_size":
                 param["schema"].update(minimum=1, maximum=self.max_page_size)
             if param["name"] == "page":
-                param["schema"].update(minimum=1)
+                param["schema"].update(minimum=1, maximum=999_999_999)
         return params
 
 

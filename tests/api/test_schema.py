@@ -1,0 +1,81 @@
+"""The OpenAPI document tells the truth: public reads need no authentication, the
+headers the answers send are documented, the examples are the shipped agreements as
+the API shows them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from tracker.api.schema import examples
+
+pytestmark = pytest.mark.usefixtures("frozen")
+
+
+@pytest.fixture
+def schema(api, db) -> dict:
+    return yaml.safe_load(api.get("/api/schema/").content)
+
+
+def operations(schema: dict):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            yield path, method, operation
+
+
+def test_public_reads_show_no_padlock_and_the_write_does(schema):
+    for path, method, operation in operations(schema):
+        if method == "get":
+            assert not operation.get("security"), path
+        else:
+            assert {"bearerToken": []} in operation["security"], path
+    assert "security" not in schema  # no global requirement either
+
+
+def test_servers_and_licence(schema):
+    assert schema["servers"][0]["url"]
+    assert schema["info"]["license"]["name"] == "MIT"
+
+
+def test_headers_are_documented_where_they_are_sent(schema):
+    for path, method, operation in operations(schema):
+        if method != "get":
+            continue
+        ok = operation["responses"]["200"]["headers"]
+        assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(ok)
+        if path.endswith("/events/"):
+            assert "Link" in ok
+            continue
+        assert "ETag" in ok and "ETag" in operation["responses"]["304"]["headers"], path
+        if "{" not in path and path.endswith(("/agreements/", "/milestones/", "/commitments/")):
+            assert "Link" in ok, path
+        if path.endswith("/status/"):
+            assert "X-Tracker-As-Of" in ok
+            assert "X-Tracker-As-Of" in operation["responses"]["304"]["headers"]
+
+
+def test_examples_are_the_shipped_agreements_as_the_api_shows_them(api, ministerial, settings):
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "tracker.example.org"]
+
+    def get(url: str) -> dict:
+        return json.loads(api.get(url, HTTP_HOST="tracker.example.org").content)
+
+    shipped = examples()
+    slug = "us-japan-critical-minerals-2025"
+    assert shipped["agreement"] == get(f"/api/v1/agreements/{slug}/")
+    assert shipped["index"] == get("/api/v1/")
+    live = get(f"/api/v1/milestones/{ministerial.pk}/")
+    assert shipped["milestone"]["key"] == live["key"] == "ministerial-convened"
+    assert set(shipped["milestone"]) == set(live)
+    assert shipped["milestone"]["due_on"] == live["due_on"]
+    assert set(shipped["commitment"]) == set(get(f"/api/v1/commitments/{live['commitment']}/"))
+    assert shipped["status"]["agreements"] == get("/api/v1/status/")["agreements"]
+
+
+def test_the_schema_shows_examples(schema):
+    agreement = schema["paths"]["/api/v1/agreements/{slug}/"]["get"]["responses"]["200"]
+    assert agreement["content"]["application/json"]["example"]["slug"] == (
+        "us-japan-critical-minerals-2025"
+    )
