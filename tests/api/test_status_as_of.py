@@ -61,6 +61,7 @@ def test_without_as_of_the_live_document_is_unchanged(client):
     assert "as_of_day" not in response.json()
 
 
-def test_an_empty_as_of_is_the_live_document(client):
+def test_an_empty_as_of_is_a_problem_as_every_empty_parameter(client):
     response = client.get("/api/v1/status/", {"as_of": ""})
-    assert response.status_code == 200 and "as_of_day" not in response.json()
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "as_of"

@@ -16,7 +16,7 @@ router.register("milestones", views.MilestoneViewSet, basename="milestone")
 
 urlpatterns = [
     path("v1/", views.IndexView.as_view(), name="index"),
-    path("v1/status/", views.with_as_of(views.StatusView.as_view()), name="status"),
+    path("v1/status/", views.StatusView.as_view(), name="status"),
     path("v1/events/", views.EventFeedView.as_view(), name="events"),
     path("v1/", include(router.urls)),
     path("schema/", docs.SchemaView.as_view(), name="schema"),

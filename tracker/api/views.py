@@ -7,6 +7,7 @@ the body, from the shared cache under its ETag or rendered. The write: serialize
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any
@@ -26,11 +27,12 @@ from drf_spectacular.utils import (
 from rest_framework import mixins, viewsets
 from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
-from rest_framework.exceptions import MethodNotAllowed
+from rest_framework.exceptions import MethodNotAllowed, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from commitments import deadlines, selectors
 from commitments.models import (
     Agreement,
     Commitment,
@@ -505,7 +507,9 @@ def as_of_header(request: Any) -> str | None:
 
 
 class StatusView(ApiView, APIView):
-    """One compact document for pollers."""
+    """One compact document for pollers; ``?as_of=YYYY-MM-DD`` for a past day."""
+
+    extra_params = {"as_of": False}
 
     @extend_schema(
         summary="Everything a poller needs, in one document",
@@ -520,6 +524,18 @@ class StatusView(ApiView, APIView):
         responses=StatusSerializer,
     )
     def get(self, request: Request) -> HttpResponse:
+        if "as_of" in request.query_params:
+            # A past day: the record as it stood then, by the same road (rate limit,
+            # preconditions, problem details) as every other answer.
+            try:
+                day = selectors.parse_as_of(
+                    request.query_params["as_of"], request_state(request).now
+                )
+            except selectors.AsOfError as exc:
+                raise ValidationError({"as_of": [exc.reason]}) from None
+            if day is None:  # as every parameter here: empty is an error, not "absent"
+                raise ValidationError({"as_of": ["is empty; give a day as YYYY-MM-DD"]})
+            return self.respond(lambda: as_of_document(request, day))
         request_state(request, with_as_of=True)
         as_of = as_of_header(request)
         response = self.respond(
@@ -624,62 +640,40 @@ class EventFeedView(ApiView, APIView):
 # --- The status document as of a past day (the public site's "as of", issue 10) ----------
 
 
-def with_as_of(live: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """``/status/?as_of=YYYY-MM-DD``: the status document as the record stood at the end
-    of that day in each agreement's zone, from ``commitments.selectors.record_as_of``,
-    the selector of the public pages' "as of". A past day does not change, so it skips
-    the pollers' ETag machinery. Without ``as_of``: the ``live`` view, untouched."""
-    import functools
+def as_of_document(request: Request, day: dt.date) -> dict[str, Any]:
+    """The status document as the record stood at the end of ``day`` in each agreement's
+    zone, from ``commitments.selectors.record_as_of``, the selector of the public
+    pages' "as of"."""
+    record, base = selectors.record_as_of(day), base_url(request)
 
-    from django.http import JsonResponse
-    from django.utils import timezone
-
-    from commitments import deadlines, selectors
-
-    @functools.wraps(live)
-    def view(request: Any, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.GET.get("as_of"):
-            return live(request, *args, **kwargs)
-        try:
-            day = selectors.parse_as_of(request.GET["as_of"], timezone.now())
-        except selectors.AsOfError as exc:
-            problem = {"type": "about:blank", "title": "Bad Request", "status": 400}
-            problem |= {"detail": str(exc), "errors": [{"field": "as_of", "reason": exc.reason}]}
-            return JsonResponse(problem, status=400, content_type="application/problem+json")
-        assert day is not None
-        record, base = selectors.record_as_of(day), base_url(request)
-
-        def brief(m: Milestone, s: selectors.MilestoneState) -> dict[str, Any]:
-            tz = m.commitment.agreement.time_zone
-            left = deadlines.days_remaining(s.due_on, now=s.at, time_zone=tz)
-            return {
-                "id": m.pk,
-                "url": f"{base}milestones/{m.pk}/",
-                "agreement": m.commitment.agreement.slug,
-                "commitment": m.commitment_id,
-                "title": m.title,
-                "due_on": s.due_on,
-                "status": s.status,
-                "is_overdue": s.overdue,
-                "days_remaining": None if s.is_closed else left,
-            }
-
-        late = sorted((r for r in record.milestones if r[1].overdue), key=lambda r: r[1].due_on)
-        soon = sorted(
-            (r for r in record.milestones if r[1].due_on and not (r[1].overdue or r[1].is_closed)),
-            key=lambda r: r[1].due_on,
-        )
-        agreements = [
-            {"slug": a.slug, "url": f"{base}agreements/{a.slug}/", "short_name": a.short_name}
-            | {"time_zone": a.time_zone, "progress": progress}
-            for a, progress in record.agreements
-        ]
-        document = {
-            "as_of_day": day,
-            "agreements": agreements,
-            "overdue": {"count": len(late), "milestones": [brief(*r) for r in late]},
-            "next_deadlines": [brief(*r) for r in soon[:10]],
+    def brief(m: Milestone, s: selectors.MilestoneState) -> dict[str, Any]:
+        tz = m.commitment.agreement.time_zone
+        left = deadlines.days_remaining(s.due_on, now=s.at, time_zone=tz)
+        return {
+            "id": m.pk,
+            "url": f"{base}milestones/{m.pk}/",
+            "agreement": m.commitment.agreement.slug,
+            "commitment": m.commitment_id,
+            "title": m.title,
+            "due_on": s.due_on,
+            "status": s.status,
+            "is_overdue": s.overdue,
+            "days_remaining": None if s.is_closed else left,
         }
-        return JsonResponse(document, json_dumps_params={"ensure_ascii": False})
 
-    return view
+    late = sorted((r for r in record.milestones if r[1].overdue), key=lambda r: r[1].due_on)
+    soon = sorted(
+        (r for r in record.milestones if r[1].due_on and not (r[1].overdue or r[1].is_closed)),
+        key=lambda r: r[1].due_on,
+    )
+    agreements = [
+        {"slug": a.slug, "url": f"{base}agreements/{a.slug}/", "short_name": a.short_name}
+        | {"time_zone": a.time_zone, "progress": progress}
+        for a, progress in record.agreements
+    ]
+    return {
+        "as_of_day": day,
+        "agreements": agreements,
+        "overdue": {"count": len(late), "milestones": [brief(*r) for r in late]},
+        "next_deadlines": [brief(*r) for r in soon[:10]],
+    }
