@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 from xml.sax.saxutils import escape
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from commitments.models import Agreement, Commitment
-from commitments.selectors import progress_from_states
+from commitments.selectors import agreements_with_progress, commitments_with_progress, progress_of
 
 from .record import Moment, milestones, rows_for, verdict
 from .responses import cached
@@ -72,8 +72,7 @@ def milestone_badge(pk: int) -> Badge:
     return Badge(_short(m.title), words, kind)
 
 
-def _progress_badge(label: str, ms: list) -> Badge:
-    progress = progress_from_states(r.s for r in rows_for(ms, Moment(now=timezone.now())))
+def _progress_badge(label: str, progress: dict[str, Any]) -> Badge:
     done = f"{progress['completed']} of {progress['total']} done"
     if progress["overdue"]:
         return Badge(label, f"{progress['overdue']} overdue · {done}", "overdue")
@@ -81,15 +80,14 @@ def _progress_badge(label: str, ms: list) -> Badge:
 
 
 def commitment_badge(pk: int) -> Badge:
-    c = get_object_or_404(Commitment, pk=pk)
-    return _progress_badge(_short(c.title), list(milestones().filter(commitment=c)))
+    """Counted in the database (one query): a badge is fetched with every article view."""
+    c = get_object_or_404(commitments_with_progress(timezone.now()), pk=pk)
+    return _progress_badge(_short(c.title), progress_of(c))
 
 
 def agreement_badge(slug: str) -> Badge:
-    a = get_object_or_404(Agreement, slug=slug)
-    return _progress_badge(
-        _short(a.short_name or a.title), list(milestones().filter(commitment__agreement=a))
-    )
+    a = get_object_or_404(agreements_with_progress(timezone.now()), slug=slug)
+    return _progress_badge(_short(a.short_name or a.title), progress_of(a))
 
 
 def _svg(request: HttpRequest, badge: Badge) -> HttpResponse:
