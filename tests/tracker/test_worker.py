@@ -85,4 +85,6 @@ def test_a_deadline_passing_alerts_once_through_the_worker(
     assert counts == {"DUE IN 1 DAY": 1, "OVERDUE": 1, "COMPLETED": 1}, counts
     assert events == {"overdue_flagged": 1, "status": 1, "overdue_cleared": 1}, events
     assert not Alert.objects.filter(sent_at__isnull=True).exists()
-    assert not Milestone.objects.filter(overdue_since__isnull=False).exists()
+    # Other agreements' shipped milestones may be flagged too; none of US–Japan's is.
+    japan = Milestone.objects.filter(commitment__agreement=ministerial.commitment.agreement)
+    assert not japan.filter(overdue_since__isnull=False).exists()
