@@ -347,7 +347,9 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_repeats_at_most_a_batch(
     secret = new_secret()
     receiver = Receiver(secret).start()
     hooks = [
-        WebhookEndpoint.objects.create(name=f"hook {i}", url=receiver.url, secret=secret)
+        WebhookEndpoint.objects.create(
+            name=f"hook {i}", url=receiver.url, secret=secret, kinds=["overdue"]
+        )
         for i in range(2)
     ]
     sweep.run(now=AFTER)
