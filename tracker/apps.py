@@ -4,6 +4,9 @@ from django.apps import AppConfig
 
 
 class TrackerConfig(AppConfig):
+    # Two AppConfig classes live in this module: say which one "tracker" means, or
+    # Django would fall back to a bare AppConfig and ready() would never run.
+    default = True
     name = "tracker"
     verbose_name = "Tracking (sweep, alerts, API)"
 

@@ -26,6 +26,7 @@ def entry(key: str, on: dt.date, **owner) -> LogEntry:
 
 @pytest.fixture
 def logged(ministerial):
+    LogEntry.objects.all().delete()  # the shipped log aside: these entries only
     entry("context-1", dt.date(2026, 2, 4), milestone=ministerial)
     entry("checked-1", dt.date(2026, 11, 21), milestone=ministerial)
     entry("context-2", dt.date(2026, 3, 1), commitment=ministerial.commitment)

@@ -23,8 +23,8 @@ AFTER = dt.datetime(2026, 4, 27, 0, 0, tzinfo=dt.UTC)  # the ministerial is over
 @pytest.fixture
 def two_subscriptions(agreements) -> tuple[Subscription, Subscription]:
     ministerial = Milestone.objects.get(key="ministerial-convened")
-    other = Agreement.objects.exclude(pk=ministerial.commitment.agreement_id).first()
-    assert other is not None
+    # An agreement with no dated milestone: its subscription gets nothing that day.
+    other = Agreement.objects.get(slug="us-thailand-critical-minerals-2025")
     return (
         Subscription.objects.create(
             email="newsroom@example.org", agreement=ministerial.commitment.agreement
