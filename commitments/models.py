@@ -100,6 +100,11 @@ class Agreement(models.Model):
     binding = models.BooleanField(default=False)
     summary = models.TextField(blank=True)
     parties = models.ManyToManyField(Party, related_name="agreements")
+    # Bumped on every change; optimistic concurrency for the admin (see services).
+    version = models.PositiveIntegerField(default=1, editable=False)
+    # Records with history are archived, never deleted; archived ones stay visible,
+    # marked as such, and the loader does not bring them back.
+    archived_at = models.DateTimeField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = AgreementManager()
@@ -112,6 +117,11 @@ class Agreement(models.Model):
 
     def natural_key(self) -> tuple[str]:
         return (self.slug,)
+
+
+class SourceKind(models.TextChoices):
+    QUOTE = "quote", "Quotation"
+    SUMMARY = "summary", "Summary or computed figure"
 
 
 class Source(models.Model):
@@ -127,8 +137,14 @@ class Source(models.Model):
     milestone = models.ForeignKey(
         "Milestone", null=True, blank=True, on_delete=models.CASCADE, related_name="sources"
     )
-    reference = models.CharField(max_length=500, help_text="Seed file name or address")
-    fact = models.TextField(help_text="The fact, quoted or summarised, that it supports")
+    reference = models.CharField(
+        max_length=500, help_text="A page address (https://…) or a seed file name; never a domain"
+    )
+    kind = models.CharField(max_length=8, choices=SourceKind.choices, default=SourceKind.QUOTE)
+    passage = models.TextField(
+        blank=True, help_text="The source's own words, exactly as they appear in it"
+    )
+    fact = models.TextField(help_text="The fact it supports, in our words")
 
     class Meta:
         ordering = ["id"]
@@ -159,6 +175,11 @@ class Commitment(models.Model):
     title = models.CharField(max_length=300)
     summary = models.TextField(blank=True)
     category = models.CharField(max_length=32, choices=Category.choices)
+    section = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Section or paragraph of the text, e.g. 'Section 2(a)'",
+    )
     parties = models.ManyToManyField(Party, related_name="commitments")
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -176,6 +197,8 @@ class Commitment(models.Model):
     assessment_note = models.TextField(blank=True)
     assessment_evidence_url = models.URLField(max_length=500, blank=True)
     assessed_on = models.DateField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    archived_at = models.DateTimeField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     objects = CommitmentManager()
@@ -283,6 +306,7 @@ class Milestone(models.Model):
     overdue_since = models.DateTimeField(null=True, blank=True, editable=False)
     # Bumped on every change; optimistic concurrency for the admin and API (If-Match).
     version = models.PositiveIntegerField(default=1, editable=False)
+    archived_at = models.DateTimeField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
 
     objects = MilestoneManager.from_queryset(MilestoneQuerySet)()
@@ -368,6 +392,12 @@ class MilestonePart(models.Model):
     party = models.ForeignKey(Party, on_delete=models.PROTECT, related_name="milestone_parts")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NOT_STARTED)
     completed_on = models.DateField(null=True, blank=True)
+    responsible = models.CharField(
+        max_length=200, blank=True, help_text="The agency the text names, if it names one"
+    )
+    amount = models.CharField(
+        max_length=200, blank=True, help_text="The sum the text names, in its words"
+    )
 
     class Meta:
         ordering = ["party__code"]
@@ -444,3 +474,101 @@ class DeadlineRevision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.old_due_on} → {self.new_due_on}"
+
+
+class LogEntry(models.Model):
+    """What happened since signature, with its source: apart from status. An entry
+    never completes a milestone or sets an assessment; staff decide those."""
+
+    class Kind(models.TextChoices):
+        PROGRESS = "progress", "Progress"
+        SETBACK = "setback", "Setback"
+        CONTEXT = "context", "Context"
+        CHECKED = "checked_nothing_found", "Checked, nothing found"
+
+    key = models.SlugField(max_length=100, help_text="Stable name (for the loader)")
+    agreement = models.ForeignKey(
+        Agreement, null=True, blank=True, on_delete=models.CASCADE, related_name="log"
+    )
+    commitment = models.ForeignKey(
+        Commitment, null=True, blank=True, on_delete=models.CASCADE, related_name="log"
+    )
+    milestone = models.ForeignKey(
+        Milestone, null=True, blank=True, on_delete=models.CASCADE, related_name="log"
+    )
+    on = models.DateField(help_text="When it happened (or when we looked)")
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    text = models.TextField(help_text="Short and neutral")
+    source_address = models.CharField(
+        max_length=500, help_text="A page address (https://…) or a seed file name"
+    )
+    source_kind = models.CharField(
+        max_length=8, choices=SourceKind.choices, default=SourceKind.QUOTE
+    )
+    source_passage = models.TextField(blank=True, help_text="The source's own words")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="record_log_entries",
+    )
+    version = models.PositiveIntegerField(default=1, editable=False)
+    archived_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
+    class Meta:
+        ordering = ["-on", "-id"]
+        verbose_name_plural = "log entries"
+        constraints = [
+            models.CheckConstraint(
+                name="logentry_has_one_owner",
+                condition=(
+                    Q(agreement__isnull=False, commitment__isnull=True, milestone__isnull=True)
+                    | Q(agreement__isnull=True, commitment__isnull=False, milestone__isnull=True)
+                    | Q(agreement__isnull=True, commitment__isnull=True, milestone__isnull=False)
+                ),
+            ),
+            models.UniqueConstraint(fields=["key"], name="logentry_key_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["commitment", "-on"], name="logentry_commitment_idx"),
+            models.Index(fields=["milestone", "-on"], name="logentry_milestone_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.on}: {self.get_kind_display()}"
+
+
+class StaffProfile(models.Model):
+    """What the public sees of a staff member: a display name they choose, or
+    "staff". Usernames are never shown outside the admin."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_profile"
+    )
+    public_name = models.CharField(max_length=100, blank=True)
+
+    def __str__(self) -> str:
+        return self.public_name or "staff"
+
+
+class LoadedRecord(models.Model):
+    """What the loader last wrote for one shipped record (by natural key). The loader
+    changes a record only while its fields still equal this snapshot, that is while
+    no one has edited it since; otherwise it reports a conflict and keeps the staff's
+    version. A snapshot whose record is gone means staff removed it: not re-created."""
+
+    model = models.CharField(max_length=64)
+    key = models.CharField(max_length=300)
+    data = models.JSONField()
+    loaded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["model", "key"], name="loadedrecord_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.key}"

@@ -101,6 +101,9 @@ class Subscription(models.Model):
         max_length=64, blank=True, help_text="For the Monday 09:00 digest; default: TIME_ZONE"
     )
     active = models.BooleanField(default=True)
+    # Set when a reader follows by email from a public page, cleared when they confirm
+    # from the emailed link (double opt-in). Nothing is sent while it is set.
+    pending_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
