@@ -12,8 +12,8 @@ import threading
 import time
 
 from celery import shared_task
-from celery.signals import task_prerun
-from django.core.signals import request_started
+from celery.signals import task_postrun, task_prerun
+from django.core.signals import request_finished, request_started
 from django.db import transaction
 
 from . import delivery, digests, sweep
@@ -54,12 +54,19 @@ DOORBELL_PAUSE = 30.0
 _doorbell = threading.local()
 
 
+def _doorbell_begin(**kwargs: object) -> None:
+    _doorbell.failed_at, _doorbell.scoped = None, True
+
+
 def _doorbell_reset(**kwargs: object) -> None:
-    _doorbell.failed_at = None
+    _doorbell.failed_at, _doorbell.scoped = None, False
 
 
-request_started.connect(_doorbell_reset, dispatch_uid="tracker.doorbell_reset")
-task_prerun.connect(_doorbell_reset, weak=False)
+# The pause lives only inside one request or task (never in a shell or a command).
+request_started.connect(_doorbell_begin, dispatch_uid="tracker.doorbell_begin")
+request_finished.connect(_doorbell_reset, dispatch_uid="tracker.doorbell_reset")
+task_prerun.connect(_doorbell_begin, weak=False)
+task_postrun.connect(_doorbell_reset, weak=False)
 
 
 def kick_delivery() -> None:
@@ -86,7 +93,8 @@ def kick_delivery() -> None:
                 producer.connection.ensure_connection(max_retries=0)  # one attempt
                 deliver_alerts.apply_async(producer=producer, retry=False)
         except Exception as exc:  # any broker error: the scheduled delivery catches up
-            _doorbell.failed_at = time.monotonic()
+            if getattr(_doorbell, "scoped", False):
+                _doorbell.failed_at = time.monotonic()
             log.warning("could not queue delivery (broker down?): %s", exc)
 
     transaction.on_commit(publish)

@@ -70,7 +70,11 @@ def test_no_migration_after_the_rule_holds_a_long_lock():
         "a new migration holds a strong lock while it scans or builds: use "
         "AddIndexConcurrently (atomic = False), or NOT VALID then VALIDATE CONSTRAINT"
     )
-    assert long_ones >= GRANDFATHERED  # the check still sees what it saw
+    # The check still sees what it saw (on a migrated database).
+    assert long_ones >= {
+        ("commitments", "0004_clearing_indexes"),
+        ("tracker", "0004_alter_alert_milestone"),
+    }
 
 
 @pytest.mark.django_db
