@@ -79,7 +79,9 @@ def test_a_reader_finds_a_commitment_reads_day_180_and_follows_it(
             page.get_by_role("link", name=AGREEMENT, exact=True).click()
             page.wait_for_selector("svg.timeline")
             check(page, "2-agreement", problems)
-            page.get_by_role("link", name="Convene a bilateral Mining, Minerals and Metals").first.click()
+            page.get_by_role(
+                "link", name="Convene a bilateral Mining, Minerals and Metals"
+            ).first.click()
             check(page, "3-commitment", problems)
             page.get_by_role(
                 "link", name="Mining, Minerals and Metals Investment Ministerial"

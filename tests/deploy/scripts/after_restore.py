@@ -21,7 +21,7 @@ from django.test.utils import setup_test_environment  # noqa: E402
 
 from commitments.models import Milestone  # noqa: E402
 from commitments.services import milestone_set_status  # noqa: E402
-from tracker import delivery  # noqa: E402
+from tracker import delivery, dispatch  # noqa: E402
 from tracker.api.models import ChangeCounter  # noqa: E402
 from tracker.models import Alert  # noqa: E402
 
@@ -36,7 +36,8 @@ m = Milestone.objects.get(key=sys.argv[1])
 milestone_set_status(milestone=m, status="at_risk", by=None, note="after the restore")
 out["counter_after_update"] = ChangeCounter.objects.get(pk=1).value
 out["etag_after_update"] = client.get("/api/v1/status/")["ETag"]
-out["pending_before_delivery"] = Alert.objects.filter(sent_at__isnull=True).count()
+out["pending_before_delivery"] = dispatch.undispatched()
+dispatch.run()
 result = delivery.deliver()
 out["sent"] = result.sent
 out["emails"] = len(mail.outbox)
