@@ -352,6 +352,8 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_repeats_at_most_a_batch(
         )
         for i in range(2)
     ]
+    for hook in hooks:  # the ministerial's agreement: other agreements are overdue too
+        hook.agreements.add(ministerial.commitment.agreement)
     sweep.run(now=AFTER)
     # One "overdue" alert each, by email and by webhook.
     assert dispatch.run(now=AFTER).queued == len(readers) + len(hooks)
