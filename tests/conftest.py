@@ -117,3 +117,33 @@ def smtp_server(settings):
     inbox.port = port
     yield inbox
     controller.stop()
+
+
+class SilentListener:
+    """Accepts TCP connections on loopback and never sends a byte: a broker or cache
+    that hangs (a blackholed peer, seen from the client's side)."""
+
+    def __init__(self) -> None:
+        import socket
+        import threading
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.accepted: list = []
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.accepted:
+            conn.close()

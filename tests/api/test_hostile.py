@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
-import threading
 import time
 
 import pytest
 from django.test import RequestFactory, override_settings
 
-from tests.conftest import free_port
+from tests.conftest import SilentListener, free_port
 from tracker.api import exceptions
 
 from .conftest import EVIDENCE, client_for, token_for
@@ -193,32 +191,6 @@ def test_the_index_lists_the_endpoints(api, db):
 # --- Finding 16: the cache's Redis down or hanging -----------------------------------------
 
 
-class SilentServer:
-    """Accepts connections and never answers: a hanging Redis."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.held: list[socket.socket] = []
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.held.append(conn)
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self.held:
-            conn.close()
-
-
 def _redis_cache(port: int) -> dict:
     return {
         "default": {
@@ -231,7 +203,7 @@ def _redis_cache(port: int) -> dict:
 
 @pytest.mark.parametrize("failure", ["stopped", "hanging"])
 def test_the_api_answers_with_its_cache_down(api, agreements, caplog, failure, settings):
-    server = SilentServer() if failure == "hanging" else None
+    server = SilentListener() if failure == "hanging" else None
     port = server.port if server else free_port()  # nothing listens: a stopped Redis
     settings.API_ANON_RATE = "2/min"  # would refuse the third request if it counted
     try:

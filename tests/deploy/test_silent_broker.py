@@ -6,8 +6,6 @@ each command it sends; we assert the whole request under 2 x REDIS_TIMEOUT + 2 s
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,37 +16,12 @@ from django.urls import reverse
 
 from commitments.models import Milestone, Status
 from tests.api.conftest import client_for
+from tests.conftest import SilentListener
 from tracker import dispatch, tasks
 from tracker.models import Subscription
 
 EVIDENCE = "https://example.org/evidence"
 BOUND = 2 * settings.REDIS_TIMEOUT + 2
-
-
-class SilentListener:
-    """Accepts TCP connections on loopback and never sends a byte."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
-        self.accepted: list[socket.socket] = []
-        self._thread = threading.Thread(target=self._accept, daemon=True)
-        self._thread.start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted.append(conn)
-
-    def close(self) -> None:
-        self.sock.close()
-        for conn in self.accepted:
-            conn.close()
 
 
 @contextmanager
