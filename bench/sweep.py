@@ -292,10 +292,24 @@ def wal_lsn() -> int:
         return int(cursor.fetchone()[0])
 
 
+def cpu_seconds() -> float:
+    """CPU time spent so far by this process and by its PostgreSQL backend (user +
+    system). Unlike wall time it hardly grows when other work shares the machine's
+    cores, so its ratio is the figure to trust on a busy machine."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    backend = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return backend + time.process_time()
+
+
 def bare_update() -> Run:
     from django.db import connection, transaction
 
-    wal = wal_lsn()
+    wal, cpu = wal_lsn(), cpu_seconds()
     with counting() as count:
         start = time.perf_counter()
         with transaction.atomic(), connection.cursor() as cursor:
@@ -304,14 +318,21 @@ def bare_update() -> Run:
             updated = time.perf_counter()
         seconds = time.perf_counter() - start
     return Run(
-        seconds, count[0], rows, {"commit": start + seconds - updated, "wal": wal_lsn() - wal}
+        seconds,
+        count[0],
+        rows,
+        {
+            "commit": start + seconds - updated,
+            "wal": wal_lsn() - wal,
+            "cpu": cpu_seconds() - cpu,
+        },
     )
 
 
 def sweep_once(now: dt.datetime, *, breakdown: bool = False) -> Run:
     from tracker import sweep
 
-    wal = wal_lsn()
+    wal, cpu = wal_lsn(), cpu_seconds()
     with counting() as count, phases() if breakdown else _nothing() as spent:
         start = time.perf_counter()
         result = sweep.run(now=now)
@@ -321,6 +342,7 @@ def sweep_once(now: dt.datetime, *, breakdown: bool = False) -> Run:
         "cleared": result.cleared,
         "queued": result.queued,
         "wal": wal_lsn() - wal,
+        "cpu": cpu_seconds() - cpu,
     }
     if spent:
         spent["rest"] = seconds - sum(spent.values())
@@ -406,7 +428,9 @@ def measure(n: int, repeat: int, memory: bool) -> SizeResult:
 def _progress(n: int, i: int, bare: Run, first: Run, second: Run) -> None:
     print(
         f"  N={n:>9,} run {i + 1}: bare {bare.seconds:7.3f}s  sweep {first.seconds:7.3f}s "
-        f"({first.seconds / bare.seconds:4.2f}x)  second sweep {second.seconds:6.3f}s  "
+        f"({first.seconds / bare.seconds:4.2f}x; CPU {bare.extra['cpu']:.2f}s/"
+        f"{first.extra['cpu']:.2f}s = {first.extra['cpu'] / bare.extra['cpu']:4.2f}x)  "
+        f"second sweep {second.seconds:6.3f}s  "
         f"WAL {bare.extra['wal'] / 2**20:,.0f}/{first.extra['wal'] / 2**20:,.0f} MiB  "
         f"phases {_fmt_phases(first.extra.get('phases', {}))}",
         flush=True,
@@ -493,16 +517,18 @@ def _git_head() -> str:
 
 def table(results: list[SizeResult], repeat: int) -> str:
     lines = [
-        "| N milestones | bare UPDATE | sweep | sweep ÷ bare | queries | peak traced memory "
-        "| max RSS | second sweep | its queries |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| N milestones | bare UPDATE | sweep | sweep ÷ bare | CPU: bare, sweep, ÷ "
+        "| queries | peak traced memory | max RSS | second sweep | its queries |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         bare, first = median(r.bare), median(r.first)
         ratios = [f.seconds / b.seconds for b, f in zip(r.bare, r.first, strict=True)]
+        cpu = [median(runs, lambda x: x.extra["cpu"]) for runs in (r.bare, r.first)]
         lines.append(
             f"| {r.n:,} | {bare:.3f} s | {first:.3f} s | **{first / bare:.2f}x** "
             f"({min(ratios):.2f}–{max(ratios):.2f}) "
+            f"| {cpu[0]:.2f} s, {cpu[1]:.2f} s, **{cpu[1] / cpu[0]:.2f}x** "
             f"| {_median_queries(r.first)} | {_mib(r.traced_peak_mib)} "
             f"| {r.rss_after_mib:.0f} MiB | {median(r.second) * 1000:.0f} ms "
             f"| {_median_queries(r.second)} |"
@@ -511,7 +537,10 @@ def table(results: list[SizeResult], repeat: int) -> str:
         "",
         f"Medians of {repeat} runs, each on freshly loaded data; times include the COMMIT. "
         "Sweep ÷ bare: the ratio of the medians (in brackets, the lowest and highest "
-        "ratio of a sweep to the bare UPDATE of the same round). "
+        "ratio of a sweep to the bare UPDATE of the same round). CPU: the CPU time of "
+        "this process and its PostgreSQL backend (user + system; medians), which other "
+        "work on the machine hardly changes, unlike wall time (WAL flushes and waits "
+        "for a core are not in it). "
         "Queries: statements sent through Django's cursor. Peak traced memory: "
         "tracemalloc's peak during one more, untimed, sweep. Max RSS: the benchmark "
         "process's high-water mark after this N (sizes run smallest first). Second sweep: "
