@@ -245,6 +245,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(TRACKER_DIGEST_INTERVAL),
         "options": {"expires": float(TRACKER_DIGEST_INTERVAL)},
     },
+    # The event feed's retention (API_EVENT_RETENTION_DAYS, below): hourly, a few
+    # batched DELETEs when there is anything to prune.
+    "prune-events": {
+        "task": "tracker.tasks.prune_events",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
 }
 
 # --- Logging --------------------------------------------------------------------
@@ -268,6 +275,9 @@ INSTALLED_APPS += ["tracker.api"]
 API_ANON_RATE = os.environ.get("API_ANON_RATE", "120/min")
 API_USER_RATE = os.environ.get("API_USER_RATE", "1200/min")
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
+# How long the event feed (/api/v1/events/) keeps its events; 0 keeps them forever. A
+# follower whose cursor is older than the oldest kept event gets 410 Gone.
+API_EVENT_RETENTION_DAYS = env_int("API_EVENT_RETENTION_DAYS", 90)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200)
 # Bodies larger than this get 413; a PATCH is a few hundred bytes.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 16 * 1024)

@@ -3,6 +3,7 @@ event committed late by a slow concurrent transaction."""
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import threading
 import time
@@ -14,6 +15,7 @@ from rest_framework.test import APIClient
 from commitments.models import Milestone, Status
 from commitments.services import ConflictError, milestone_set_status
 from tests.factories import AgreementFactory, CommitmentFactory
+from tracker.api.events import decode_cursor, encode_cursor
 from tracker.api.models import Event
 
 # On PostgreSQL the feed shows committed transactions only: these tests commit.
@@ -160,3 +162,57 @@ def test_a_log_entry_is_an_event_pointing_at_its_log(api, ministerial):
     events, _ = follow(api, url)
     assert [e["type"] for e in events] == ["log_entry.created"]
     assert events[0]["url"] == f"http://testserver/api/v1/milestones/{ministerial.pk}/log/"
+
+
+def test_pruning_keeps_the_newer_events_and_an_older_cursor_gets_410(api, ministerial, alice):
+    from tracker.api.events import prune
+    from tracker.api.models import FeedHorizon
+
+    _, url = follow(api)
+    milestone_set_status(milestone=ministerial, status=Status.AT_RISK, by=alice)
+    first, after_first = follow(api, url)
+    assert len(first) >= 2
+    # Events carry the database's clock: cut just after the newest one so far.
+    cutoff = Event.objects.latest("at").at + dt.timedelta(microseconds=1)
+    milestone_set_status(milestone=ministerial, status=Status.IN_PROGRESS, by=alice)
+    total, newer = Event.objects.count(), Event.objects.filter(at__gte=cutoff).count()
+
+    pruned = prune(cutoff, batch=2)  # several batches: the horizon only moves forward
+
+    assert pruned == total - newer > 0
+    assert Event.objects.count() == newer > 0
+    horizon = FeedHorizon.objects.get()
+    assert (horizon.txid, horizon.event_id) == max(decode_cursor(e["cursor"]) for e in first), (
+        "the horizon is the newest pruned event"
+    )
+
+    stale = api.get(f"/api/v1/events/?after={first[0]['cursor']}")
+    assert stale.status_code == 410, stale.content
+    assert stale["Content-Type"] == "application/problem+json"
+    assert [e["field"] for e in stale.json()["errors"]] == ["after"]
+
+    # The newest pruned event's cursor missed nothing: the feed goes on from it.
+    later, _ = follow(api, after_first)
+    assert later
+    assert [e["cursor"] for e in later] == [
+        encode_cursor(e) for e in Event.objects.order_by("txid", "id")
+    ]
+
+
+def test_the_retention_task_prunes_after_the_configured_days(settings, ministerial, alice):
+    from django.utils import timezone
+
+    from tracker.tasks import prune_events
+
+    milestone_set_status(milestone=ministerial, status=Status.AT_RISK, by=alice)
+    old = list(Event.objects.order_by("id").values_list("id", flat=True))
+    Event.objects.filter(id__in=old[:2]).update(at=timezone.now() - dt.timedelta(days=91))
+    Event.objects.filter(id__in=old[2:]).update(at=timezone.now() - dt.timedelta(days=89))
+
+    settings.API_EVENT_RETENTION_DAYS = 0
+    assert prune_events() == 0
+    assert Event.objects.count() == len(old)
+
+    settings.API_EVENT_RETENTION_DAYS = 90
+    assert prune_events() == 2
+    assert set(Event.objects.values_list("id", flat=True)) == set(old[2:])

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import re
 from typing import Any
 
-from django.db import connection
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import HttpResponse, JsonResponse
@@ -30,7 +32,8 @@ from rest_framework.request import Request
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
-from .models import Event
+from .exceptions import CursorExpired
+from .models import Event, FeedHorizon
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 _CURSOR = re.compile(r"([0-9]{1,19})\.([0-9]{1,19})")
@@ -58,6 +61,48 @@ def decode_cursor(text: str) -> tuple[int, int]:
     if not match:
         raise ValidationError({"after": ["Not a cursor of this feed; send one it gave you."]})
     return int(match[1]), int(match[2])
+
+
+def prune(before: dt.datetime, *, batch: int = 10_000) -> int:
+    """Delete the events written before ``before``, oldest first in feed order, a batch
+    per transaction, and move the horizon to the newest one deleted. Returns how many."""
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                Event.objects.filter(at__lt=before)
+                .order_by("txid", "id")
+                .values_list("txid", "id")[:batch]
+            )
+            if not rows:
+                return deleted
+            Event.objects.filter(pk__in=[pk for _, pk in rows]).delete()
+            horizon = FeedHorizon.objects.select_for_update().filter(pk=1).first()
+            newest = max(rows)
+            if horizon is None:
+                FeedHorizon.objects.create(
+                    pk=1, txid=newest[0], event_id=newest[1], pruned_at=before
+                )
+            elif newest > (horizon.txid, horizon.event_id):
+                horizon.txid, horizon.event_id, horizon.pruned_at = *newest, before
+                horizon.save()
+            deleted += len(rows)
+
+
+def check_horizon(cursor: tuple[int, int]) -> None:
+    """A cursor older than the newest pruned event may have missed some: say so (410)."""
+    horizon = FeedHorizon.objects.filter(pk=1).values_list("txid", "event_id").first()
+    if horizon is not None and cursor < horizon:
+        days = settings.API_EVENT_RETENTION_DAYS
+        raise CursorExpired(
+            {
+                "after": [
+                    f"Events after this cursor were deleted (the feed keeps {days} days). "
+                    "Read the current state from the lists, then follow the feed "
+                    "again from GET /api/v1/events/ without `after`."
+                ]
+            }
+        )
 
 
 def events_after(cursor: tuple[int, int] | None, limit: int) -> list[Event]:
@@ -129,7 +174,10 @@ def read_limit(request: Request) -> int:
 def feed(view: APIView, request: Request, base_url: str) -> HttpResponse:
     after = request.query_params.get("after")
     cursor = decode_cursor(after) if after is not None else None
-    events = events_after(cursor, read_limit(request))
+    limit = read_limit(request)
+    if cursor is not None:
+        check_horizon(cursor)
+    events = events_after(cursor, limit)
     last = encode_cursor(events[-1]) if events else after
     url = request.build_absolute_uri()
     following = replace_query_param(url, "after", last) if last else url
@@ -151,7 +199,9 @@ FEED_SCHEMA = extend_schema(
         "and again. Every change the tracker records appears exactly once, in commit "
         "order of its transaction; a change committed late by a slow transaction is "
         "never behind your cursor (the feed waits for the oldest running writer). "
-        "Deletions and archivals come as tombstones (action deleted / archived)."
+        "Deletions and archivals come as tombstones (action deleted / archived). "
+        "Events are kept API_EVENT_RETENTION_DAYS (90 by default); a cursor older than "
+        "the oldest kept event is answered 410 Gone."
     ),
     parameters=[
         OpenApiParameter(

@@ -56,6 +56,13 @@ class DatabaseUnavailable(exceptions.APIException):
     wait = 5
 
 
+class CursorExpired(exceptions.APIException):
+    """The event feed pruned events after the client's cursor (API_EVENT_RETENTION_DAYS)."""
+
+    status_code = status.HTTP_410_GONE
+    default_code = "cursor_expired"
+
+
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_code = "conflict"

@@ -83,3 +83,20 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} {self.object_id} {self.action}"
+
+
+class FeedHorizon(models.Model):
+    """One row (id 1): the newest event, in feed order, that the retention job deleted
+    (``tracker.api.events.prune``). A cursor before it may have missed events, so the
+    feed answers it with 410 Gone rather than silently skipping them."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True)
+    txid = models.BigIntegerField()
+    event_id = models.BigIntegerField()
+    pruned_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "event feed horizon"
+
+    def __str__(self) -> str:
+        return f"events up to {self.txid}.{self.event_id} pruned at {self.pruned_at:%Y-%m-%d %H:%M}"

@@ -147,6 +147,12 @@ class AutoSchema(openapi.AutoSchema):
                     "headers": {k: v for k, v in headers.items() if k not in ("Link",)},
                 }
             errors = ERRORS_READ
+            if type(self.view).__name__ == "EventFeedView":
+                errors = {
+                    **errors,
+                    "410": "Events after your cursor were pruned "
+                    "(API_EVENT_RETENTION_DAYS): start again without `after`.",
+                }
         else:
             if "200" in responses:
                 responses["200"]["headers"] = {
