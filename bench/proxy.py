@@ -2,12 +2,14 @@
 the same bytes as a static file, and beside a bare Django view. Not a test: it prints
 figures for bench/README.md.
 
-    .venv/bin/python bench/proxy.py [--duration 10] [--workers 2]
+    .venv/bin/python bench/proxy.py [--duration 10] [--workers 2] [--port-base 19400]
 
-Uses the PostgreSQL database ``tracker_bench_proxy`` (created, migrated and loaded with
-the shipped agreements), Redis db 11 for the cache, gunicorn with deploy/gunicorn.conf.py
-and bench.settings (the product plus /bench/bare/), nginx on loopback with the deploy/
-configuration over TLS, and wrk (-t2 -c50). Cases, run one after the other in one run:
+Uses the PostgreSQL database ``tracker_bench_proxy`` (``BENCH_DATABASE`` names another;
+created, migrated and loaded with the shipped agreements), Redis db 11 for the cache
+(``BENCH_CACHE_URL``), ports the system picks (``--port-base N``: N, N+1, N+2),
+gunicorn with deploy/gunicorn.conf.py and bench.settings (the product plus /bench/bare/),
+nginx on loopback with the deploy/ configuration over TLS, and wrk (-t2 -c50). Cases, run
+one after the other in one run:
 
     through nginx: /api/v1/status/ 200 and 304, /api/v1/milestones/?page_size=100 200
     and 304 (anonymous, so served by the micro-cache)
@@ -41,7 +43,7 @@ from tests.deploy.stack import (  # noqa: E402
     wait_for,
 )
 
-DB_NAME = "tracker_bench_proxy"
+DB_NAME = os.environ.get("BENCH_DATABASE", "tracker_bench_proxy")
 VAR = Path(tempfile.mkdtemp(prefix="tracker-bench-proxy-"))
 ENV = {
     "DJANGO_SETTINGS_MODULE": "bench.settings",
@@ -64,6 +66,22 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def cpu_seconds(master_pid: int) -> float:
+    """CPU time (user + system) nginx's worker processes have used so far: per request,
+    what an answer costs nginx itself, which the load of other jobs on a shared machine
+    disturbs less than the throughput does."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == master_pid and b"worker process" in cmdline:
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def prepare_database() -> str:
@@ -118,7 +136,16 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument(
+        "--port-base", type=int, default=0,
+        help="gunicorn on this port, nginx on the next two (default: free ports)",
+    )  # fmt: skip
     args = parser.parse_args()
+    ports = (
+        [args.port_base, args.port_base + 1, args.port_base + 2]
+        if args.port_base
+        else [free_port(), free_port(), free_port()]
+    )
     wrk = ensure_wrk()
     binary = nginx_binary()
     assert binary, "nginx is needed (scripts/ensure-nginx)"
@@ -126,7 +153,7 @@ def main() -> None:
     (VAR / "broker" / "queue").mkdir(parents=True)  # the embedded broker's folders
     (VAR / "broker" / "processed").mkdir(parents=True)
     token = prepare_database()
-    web_port = free_port()
+    web_port = ports[0]
     env = {
         **os.environ,
         **ENV,
@@ -138,7 +165,7 @@ def main() -> None:
         gunicorn_command(workers=args.workers), cwd=ROOT, env=env, start_new_session=True
     )
     static_root = VAR / "static"
-    nginx = Nginx(VAR / "nginx", free_port(), free_port(), [f"127.0.0.1:{web_port}"], static_root)
+    nginx = Nginx(VAR / "nginx", ports[1], ports[2], [f"127.0.0.1:{web_port}"], static_root)
     results = []
     try:
         nginx.start(binary)
@@ -175,14 +202,20 @@ def main() -> None:
         )
         # Each case beside its static file, alternated over --rounds rounds; the best
         # round of each counts (the machine is shared: a burst of someone else's load
-        # should not decide a ratio).
+        # should not decide a ratio). nginx's CPU time per answer: the least of the rounds.
         best: dict[str, dict[str, float]] = {}
+        cpu_us: dict[str, float] = {}
         for _ in range(args.rounds):
             for label, url, headers in cases:
+                cpu_before = cpu_seconds(nginx.proc.pid)
                 result = run_wrk(wrk, url, {**host, **headers}, args.duration)
+                used = (cpu_seconds(nginx.proc.pid) - cpu_before) * 1e6
+                per_answer = used / (result["rps"] * args.duration)
+                cpu_us[label] = min(cpu_us.get(label, per_answer), per_answer)
                 if label not in best or result["rps"] > best[label]["rps"]:
                     best[label] = result
-                print(f"  {label}: {result['rps']:.0f} req/s", flush=True)
+                print(f"  {label}: {result['rps']:.0f} req/s, nginx {per_answer:.1f} µs CPU "
+                      "an answer", flush=True)  # fmt: skip
         results = [(label, best[label]) for label, _, _ in cases]
         bare_result = run_wrk(wrk, bare[1], {"Host": "127.0.0.1"}, args.duration)
         print(f"  {bare[0]}: {bare_result['rps']:.0f} req/s", flush=True)
@@ -199,16 +232,23 @@ def main() -> None:
     print(f"nginx (1 worker, TLS 1.3, keepalive), gunicorn {args.workers} gthread workers x 4 "
           f"threads; wrk -t2 -c50 -d{args.duration}s; best of {args.rounds} rounds\n")  # fmt: skip
     print(f"| {'answer':<48} | {'req/s':>7} | {'p50 ms':>7} | {'p99 ms':>7} | {'x static':>8} "
-          f"| {'x bare view':>11} |")  # fmt: skip
-    print(f"|{'-' * 50}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 10}|{'-' * 13}|")
+          f"| {'x bare view':>11} | {'nginx us':>8} | {'x static':>8} |")  # fmt: skip
+    print(f"|{'-' * 50}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 10}|{'-' * 13}|{'-' * 10}|{'-' * 10}|")
     for i, (label, r) in enumerate(results):
         static = results[i + 1][1] if i % 2 == 0 else r
         ratio = f"{r['rps'] / static['rps']:.2f}" if i % 2 == 0 else ""
+        cpu = cpu_us[label]
+        cpu_ratio = f"{cpu_us[results[i + 1][0]] / cpu:.2f}" if i % 2 == 0 else ""
         flag = f" ({r['bad']} bad)" if r["bad"] else ""
         print(f"| {label + flag:<48} | {r['rps']:>7.0f} | {r['p50']:>7.2f} | {r['p99']:>7.2f} "
-              f"| {ratio:>8} | {r['rps'] / bare_result['rps']:>11.2f} |")  # fmt: skip
+              f"| {ratio:>8} | {r['rps'] / bare_result['rps']:>11.2f} | {cpu:>8.1f} "
+              f"| {cpu_ratio:>8} |")  # fmt: skip
     print(f"| {bare[0]:<48} | {bare_result['rps']:>7.0f} | {bare_result['p50']:>7.2f} "
-          f"| {bare_result['p99']:>7.2f} | {'':>8} | {1:>11.2f} |")  # fmt: skip
+          f"| {bare_result['p99']:>7.2f} | {'':>8} | {1:>11.2f} | {'':>8} | {'':>8} |")  # fmt: skip
+    print(
+        "\n(nginx us: CPU time of nginx's worker per answer, the least of the rounds; "
+        "x static: the static file's over the case's, as a throughput ratio)"
+    )
     print("\nA change seen through the cache after (5 PATCHes): "
           + ", ".join(f"{s:.2f} s" for s in seen))  # fmt: skip
 

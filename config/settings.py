@@ -383,6 +383,12 @@ TRACKER_WEBHOOK_DISABLE_AFTER = env_int("TRACKER_WEBHOOK_DISABLE_AFTER", 20)
 # List-Unsubscribe header's link lasts for the message's lifetime (ONECLICK days).
 TRACKER_UNSUBSCRIBE_LINK_DAYS = env_int("TRACKER_UNSUBSCRIBE_LINK_DAYS", 30)
 TRACKER_UNSUBSCRIBE_ONECLICK_DAYS = env_int("TRACKER_UNSUBSCRIBE_ONECLICK_DAYS", 3650)
+# Unsubscribe POSTs allowed per hour (tracker.ops.throttle): with a valid link, per
+# address the link names; with an invalid one, per client. A valid link is never
+# counted per client: mail providers send one-click POSTs for many readers from a few
+# shared addresses (docs/deploy.md).
+TRACKER_UNSUBSCRIBE_PER_ADDRESS = env_int("TRACKER_UNSUBSCRIBE_PER_ADDRESS", 10)
+TRACKER_UNSUBSCRIBE_PER_CLIENT = env_int("TRACKER_UNSUBSCRIBE_PER_CLIENT", 20)
 # --- Public site (tracker.public: pages, timeline, calendar, feeds, badges, follow) ---
 # Seconds a follow-by-email confirmation link stays valid.
 TRACKER_FOLLOW_CONFIRM_MAX_AGE = env_int("TRACKER_FOLLOW_CONFIRM_MAX_AGE", 3 * 24 * 3600)

@@ -10,6 +10,10 @@
   link (RFC 8058, a POST the mail client sends) keeps working for the message's
   lifetime (TRACKER_UNSUBSCRIBE_ONECLICK_DAYS).
 - An opt-out is obeyed at send time (tracker.audience), also for alerts queued before.
+- POSTs are throttled (tracker.ops.throttle, as the email follow is): with a valid
+  token per address it names, with an invalid one per client. A mail provider's
+  shared address sending one-click POSTs for its readers is never counted as one
+  client, so bad tokens sent through it cannot lock its readers out.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from .models import Alert, OptOut, Subscription
+from .ops import throttle
 
 LINK_SALT = "tracker.unsubscribe.link"
 ONECLICK_SALT = "tracker.unsubscribe.one-click"
@@ -101,7 +106,21 @@ def opt_out(t: Target, *, everything: bool) -> None:
 
 
 def _page(request: HttpRequest, context: dict[str, Any], status: int = 200) -> HttpResponse:
-    return render(request, "tracker/unsubscribe_choice.html", context, status=status)
+    response = render(request, "tracker/unsubscribe_choice.html", context, status=status)
+    if status == 429:
+        response["Retry-After"] = throttle.RETRY_AFTER
+    return response
+
+
+def _allowed(request: HttpRequest, t: Target | None) -> bool:
+    """Counts one unsubscribe POST: per address for a valid token, per client else."""
+    if t is None:
+        return throttle.client_allowed(
+            request, "unsubscribe", settings.TRACKER_UNSUBSCRIBE_PER_CLIENT
+        )
+    return throttle.address_allowed(
+        t.address, "unsubscribe", settings.TRACKER_UNSUBSCRIBE_PER_ADDRESS
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -109,6 +128,8 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     """The body link: a page that asks (GET changes nothing: mail scanners follow
     links), then silences this subscription or everything to this address."""
     t = target(token, salt=LINK_SALT, days=settings.TRACKER_UNSUBSCRIBE_LINK_DAYS)
+    if request.method == "POST" and not _allowed(request, t):
+        return _page(request, {"throttled": True}, status=429)
     if t is None:
         days = settings.TRACKER_UNSUBSCRIBE_LINK_DAYS
         return _page(request, {"invalid": True, "days": days}, status=400)
@@ -124,6 +145,14 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["POST"])
 def one_click(request: HttpRequest, token: str) -> HttpResponse:
     t = target(token, salt=ONECLICK_SALT, days=settings.TRACKER_UNSUBSCRIBE_ONECLICK_DAYS)
+    if not _allowed(request, t):
+        response = HttpResponse(
+            "Too many unsubscribe requests: try again in an hour.",
+            content_type="text/plain",
+            status=429,
+        )
+        response["Retry-After"] = throttle.RETRY_AFTER
+        return response
     if t is None:
         return HttpResponse("This unsubscribe link is not valid.", status=400)
     opt_out(t, everything=t.subscription is None)

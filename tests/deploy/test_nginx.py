@@ -26,6 +26,7 @@ from .stack import ROOT, SERVER_NAME, Nginx, get, gunicorn_command, https, nginx
 pytestmark = pytest.mark.django_db
 STATUS = "/api/v1/status/"
 EVIDENCE = "https://example.org/evidence"
+DASHBOARD = "https://dashboard.example"
 
 
 @dataclass
@@ -86,6 +87,7 @@ def stack(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Stac
         API_NUM_PROXIES="1",
         TRUSTED_PROXIES="127.0.0.1",
         API_ANON_RATE="100000/min",
+        API_CORS_ORIGINS=DASHBOARD,
         TRACKER_VAR_DIR=str(directory / "var"),
         GUNICORN_BIND=f"127.0.0.1:{web_port}",
         PROMETHEUS_MULTIPROC_DIR=str(directory / "prometheus"),
@@ -185,6 +187,68 @@ def test_a_change_is_visible_through_the_cache_within_two_seconds(stack):
     print(f"\n[micro-cache] the change was visible after {seen:.2f} s")
     assert headers["etag"] != before["etag"]
     assert seen <= 2.0
+
+
+def raw_get(conn, path: str, headers: list[tuple[str, str]]) -> tuple[int, dict[str, str], bytes]:
+    """A GET with headers in order, repeated names kept (get() takes a dict)."""
+    conn.putrequest("GET", path, skip_host=True, skip_accept_encoding=True)
+    for name, value in [("Host", SERVER_NAME), *headers]:
+        conn.putheader(name, value)
+    conn.endheaders()
+    response = conn.getresponse()
+    body = response.read()
+    return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+
+
+def decoded(headers: dict[str, str], body: bytes) -> bytes:
+    import gzip
+
+    return gzip.decompress(body) if headers.get("content-encoding") == "gzip" else body
+
+
+def test_the_cache_key_holds_every_header_django_varies_on():
+    """nginx keys the micro-cache on the request headers in Django's Vary instead of
+    processing Vary (a second lookup per hit), and sends Django those same values: if
+    Django comes to vary on another header, this fails until the key holds it too."""
+    from django.test import Client
+
+    conf = (ROOT / "deploy/nginx/tracker.conf").read_text()
+    key = next(line for line in conf.splitlines() if "proxy_cache_key" in line)
+    assert "Vary" in next(line for line in conf.splitlines() if "proxy_ignore_headers" in line)
+    for path in (STATUS, "/api/v1/milestones/?page_size=100"):
+        response = Client().get(path, HTTP_ACCEPT_ENCODING="gzip", HTTP_ORIGIN=DASHBOARD)
+        varied = {h.strip().lower() for h in response["Vary"].split(",")}
+        assert "cookie" in varied  # answered with any cookie: bypasses the cache
+        for name in varied - {"cookie"}:
+            variable = "$http_" + name.replace("-", "_")
+            assert variable in key, (name, key)
+            assert f"proxy_set_header {name} {variable};" in conf.lower(), name
+
+
+@pytest.mark.parametrize("path", [STATUS, "/api/v1/milestones/?page_size=100"])
+def test_each_variant_gets_the_answer_django_gives_it(stack, path):
+    """The same answer with and without the cache, for each variant the key separates,
+    asked in an order that would leak one variant into another if the key merged them
+    (a repeated header included: Django sees only the first, as the key does)."""
+    variants = [
+        [("Accept-Encoding", "gzip")],
+        [],
+        [("Origin", DASHBOARD)],
+        [("Origin", DASHBOARD), ("Accept-Encoding", "gzip")],
+        [("Accept-Encoding", "identity"), ("Accept-Encoding", "gzip")],
+        [("Accept-Encoding", "identity")],
+        [("Accept", "application/json")],
+    ]
+    conn = stack.proxy()
+    for _ in range(2):  # the second round from the cache
+        for headers in variants:
+            status, cached, body = raw_get(conn, path, headers)
+            _, direct, direct_body = raw_get(conn, path, [*headers, ("Cookie", "x=1")])
+            assert status == 200 and direct["x-cache-status"] == "BYPASS"
+            for name in ("content-encoding", "access-control-allow-origin", "vary", "etag"):
+                assert cached.get(name) == direct.get(name), (headers, name)
+            assert decoded(cached, body) == decoded(direct, direct_body), headers
+    assert cached["x-cache-status"] in ("HIT", "UPDATING", "STALE", "EXPIRED", "REVALIDATED")
 
 
 def test_credentialed_requests_bypass_the_cache(stack):

@@ -11,6 +11,8 @@ import zlib
 
 import pytest
 import time_machine
+from django.core.cache import cache
+from django.test import Client
 from django.urls import reverse
 
 from commitments.models import Agreement, Milestone
@@ -18,6 +20,14 @@ from tracker import delivery, dispatch, sweep
 from tracker.models import Alert, OptOut, Subscription
 
 AFTER = dt.datetime(2026, 4, 27, 0, 0, tzinfo=dt.UTC)  # the ministerial is overdue
+PROVIDER = "198.51.100.7"  # a mail provider's address, shared by its readers' one-clicks
+
+
+@pytest.fixture(autouse=True)
+def clean_cache():
+    cache.clear()  # the throttle's counters
+    yield
+    cache.clear()
 
 
 @pytest.fixture
@@ -158,3 +168,62 @@ def test_the_admin_shows_an_opt_out_suppressing_an_active_subscription(
     )
     assert response.status_code == 200
     assert b"stays silent until the opt-out is deleted" in response.content
+
+
+def test_unsubscribe_posts_are_throttled_per_address(
+    client, two_subscriptions, smtp_server, settings
+):
+    settings.TRACKER_UNSUBSCRIBE_PER_ADDRESS = 2
+    page, click = links(first_mail(smtp_server))
+    with time_machine.travel(SOON, tick=False):
+        codes = [client.post(page, {"scope": "this"}).status_code for _ in range(2)]
+        refused = client.post(page, {"scope": "everything"})
+        refused_click = client.post(click, REMOTE_ADDR="10.0.0.9")  # same address, elsewhere
+    assert codes == [200, 200]
+    assert refused.status_code == 429 and refused["Retry-After"] == "3600"
+    assert b"Too many requests" in refused.content and b"<html" in refused.content
+    assert refused_click.status_code == 429 and b"try again" in refused_click.content
+    # What was asked within the limit holds; the refused "everything" changed nothing.
+    assert list(OptOut.objects.values_list("subscription_id", flat=True)) == [
+        two_subscriptions[0].pk
+    ]
+
+
+def test_invalid_links_are_throttled_per_client_but_valid_ones_still_work(
+    client, two_subscriptions, smtp_server, settings
+):
+    """Bad tokens sent through a provider's shared address (anyone can put our URL in
+    a List-Unsubscribe header of their own) must not lock its readers out."""
+    settings.TRACKER_UNSUBSCRIBE_PER_CLIENT = 2
+    page, click = links(first_mail(smtp_server))
+    with time_machine.travel(SOON, tick=False):
+        forged = [
+            client.post(click[:-4] + "abc/", REMOTE_ADDR=PROVIDER).status_code for _ in range(3)
+        ]
+        forged_page = client.post(page[:-4] + "abc/", {"scope": "this"}, REMOTE_ADDR=PROVIDER)
+        genuine = client.post(click, REMOTE_ADDR=PROVIDER)
+        elsewhere = client.post(click[:-4] + "abc/", REMOTE_ADDR="10.0.0.9")
+    assert forged == [400, 400, 429]
+    assert forged_page.status_code == 429 and b"Too many requests" in forged_page.content
+    assert genuine.status_code == 200 and genuine.content == b"Unsubscribed."
+    assert elsewhere.status_code == 400  # another client: its own count
+    assert OptOut.objects.count() == 1
+
+
+def test_one_click_posts_from_a_providers_shared_address_all_work(
+    agreements, smtp_server, settings
+):
+    settings.TRACKER_UNSUBSCRIBE_PER_CLIENT = 2
+    settings.TRACKER_UNSUBSCRIBE_PER_ADDRESS = 2
+    agreement = Milestone.objects.get(key="ministerial-convened").commitment.agreement
+    readers = [f"reader{i}@example.org" for i in range(6)]
+    for address in readers:
+        Subscription.objects.create(email=address, agreement=agreement)
+    with time_machine.travel(AFTER, tick=False):
+        sweep.run()
+        delivery.deliver()
+    clicks = [links(smtp_server.to(address)[0])[1] for address in readers]
+    with time_machine.travel(SOON, tick=False):
+        codes = [Client().post(path, REMOTE_ADDR=PROVIDER).status_code for path in clicks]
+    assert codes == [200] * len(readers)
+    assert set(OptOut.objects.values_list("email", flat=True)) == set(readers)

@@ -1,16 +1,13 @@
 """Follow by email, no account: double opt-in. The form creates a Subscription with
 ``pending_since`` set and ``active`` off (the alert pipeline sends nothing to it)
 and mails a signed, expiring link; confirming clears ``pending_since`` and turns it
-on. Throttled per address and per client in the default cache."""
+on. Throttled per address and per client (tracker.ops.throttle)."""
 
 from __future__ import annotations
-
-import hashlib
 
 from django import forms
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -20,12 +17,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from commitments.models import Agreement, Commitment, Milestone
 from tracker.models import OptOut, Subscription
+from tracker.ops import throttle
 
 from .emails import send_follow_confirmation
 
 CONFIRM_SALT = "tracker.public.follow"
 TARGETS = {"agreement": Agreement, "commitment": Commitment, "milestone": Milestone}
-WINDOW_SECONDS = 3600
 
 
 class FollowForm(forms.Form):
@@ -46,30 +43,6 @@ def confirm_token(subscription: Subscription) -> str:
     return signing.dumps({"s": subscription.pk, "e": subscription.email}, salt=CONFIRM_SALT)
 
 
-def _allowed(key: str, limit: int) -> bool:
-    """A fixed one-hour window per key: add() starts it, incr() counts in it."""
-    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    cache_key = f"tracker:follow:{digest}"
-    if cache.add(cache_key, 1, WINDOW_SECONDS):
-        return True
-    try:
-        return cache.incr(cache_key) <= limit
-    except ValueError:  # expired between add and incr
-        cache.add(cache_key, 1, WINDOW_SECONDS)
-        return True
-
-
-def client_address(request: HttpRequest) -> str:
-    """Who is asking, as the API's throttles tell clients apart: REMOTE_ADDR, or behind
-    NUM_PROXIES reverse proxies (API_NUM_PROXIES) the address the nearest one saw."""
-    proxies = settings.REST_FRAMEWORK.get("NUM_PROXIES") or 0
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if proxies and forwarded:
-        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
-        return hops[-min(proxies, len(hops))]
-    return request.META.get("REMOTE_ADDR", "")
-
-
 @require_POST
 def follow(request: HttpRequest) -> HttpResponse:
     form = FollowForm(request.POST)
@@ -77,13 +50,14 @@ def follow(request: HttpRequest) -> HttpResponse:
         return render(request, "tracker/public/follow.html", {"form": form}, status=400)
     email = form.cleaned_data["email"].lower()
     kind, target = form.cleaned_data["target"]
-    client = client_address(request)
     if not (
-        _allowed(f"client:{client}", settings.TRACKER_FOLLOW_PER_CLIENT)
-        and _allowed(f"address:{email}", settings.TRACKER_FOLLOW_PER_ADDRESS)
+        throttle.client_allowed(request, "follow", settings.TRACKER_FOLLOW_PER_CLIENT)
+        and throttle.address_allowed(email, "follow", settings.TRACKER_FOLLOW_PER_ADDRESS)
     ):
         form.add_error("email", "Too many requests: try again in an hour.")
-        return render(request, "tracker/public/follow.html", {"form": form}, status=429)
+        response = render(request, "tracker/public/follow.html", {"form": form}, status=429)
+        response["Retry-After"] = throttle.RETRY_AFTER
+        return response
     existing = Subscription.objects.filter(email__iexact=email, **{kind: target})
     if not existing.filter(active=True, pending_since__isnull=True).exists():
         # Inactive as well as pending until confirmed: any alert path that reads only
