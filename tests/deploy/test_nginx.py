@@ -262,6 +262,33 @@ def test_credentialed_requests_bypass_the_cache(stack):
     assert anonymous["x-cache-status"] in ("HIT", "UPDATING", "STALE", "EXPIRED", "REVALIDATED")
 
 
+RATE_HEADERS = {
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-used",
+    "x-ratelimit-reset",
+    "x-ratelimit-resource",
+}
+
+
+def test_rate_limit_headers_come_only_with_answers_that_reached_django(stack):
+    """A cached answer must not show the counters of the client that filled the entry."""
+    conn = stack.proxy()
+    fresh = "/api/v1/milestones/?page_size=37"  # no other test asks for it: a MISS
+    status, missed, _ = get(conn, fresh)
+    assert status == 200 and missed["x-cache-status"] == "MISS"
+    assert RATE_HEADERS <= missed.keys()
+    assert int(missed["x-ratelimit-remaining"]) < int(missed["x-ratelimit-limit"])
+    served = [get(conn, fresh)[1] for _ in range(20)]
+    from_cache = [h for h in served if h["x-cache-status"] in ("HIT", "UPDATING", "STALE")]
+    assert from_cache, [h["x-cache-status"] for h in served]
+    assert all(not RATE_HEADERS & h.keys() for h in from_cache)
+    _, with_token, _ = get(conn, fresh, {"Authorization": f"Token {stack.token}"})
+    assert with_token["x-cache-status"] == "BYPASS"
+    assert RATE_HEADERS <= with_token.keys()
+    assert with_token["x-ratelimit-limit"] != missed["x-ratelimit-limit"]  # the user's
+
+
 def test_through_the_proxy_django_sees_https_and_sends_its_headers(stack):
     conn = stack.proxy()
     status, headers, _ = get(conn, "/admin/login/")
