@@ -13,6 +13,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -203,7 +204,7 @@ class RecordAdmin(SimpleHistoryAdmin):
     def _archive_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         obj = self.get_object(request, object_id)
         if obj is None or not self.has_change_permission(request, obj):
-            raise admin.exceptions.PermissionDenied  # type: ignore[attr-defined]
+            raise PermissionDenied
         try:
             self.archive(request, obj)
             self.message_user(request, f"“{obj}” is archived.", messages.SUCCESS)
