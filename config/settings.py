@@ -285,7 +285,7 @@ API_BODY_CACHE_SECONDS = env_int("API_BODY_CACHE_SECONDS", 600)
 API_VALIDATOR_TTL_MS = env_int("API_VALIDATOR_TTL_MS", 1000)
 API_STATUS_OVERDUE_LIMIT = env_int("API_STATUS_OVERDUE_LIMIT", 200)
 
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "tracker.api.authentication.TokenOrBearerAuthentication",
         "rest_framework.authentication.SessionAuthentication",
