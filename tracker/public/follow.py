@@ -24,7 +24,11 @@ from tracker.models import OptOut, Subscription
 from .emails import send_follow_confirmation
 
 CONFIRM_SALT = "tracker.public.follow"
-TARGETS = {"agreement": Agreement, "commitment": Commitment, "milestone": Milestone}
+TARGETS: dict[str, type[Agreement] | type[Commitment] | type[Milestone]] = {
+    "agreement": Agreement,
+    "commitment": Commitment,
+    "milestone": Milestone,
+}
 WINDOW_SECONDS = 3600
 
 
