@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -32,6 +35,7 @@ from .models import (
     LogEntry,
     Milestone,
     MilestonePart,
+    MilestoneQuerySet,
     Party,
     Source,
     Status,
@@ -78,6 +82,13 @@ def can_set_status(request: HttpRequest) -> bool:
     return request.user.has_perm(services.STATUS_PERMISSION)
 
 
+def staff(request: HttpRequest) -> User:
+    """Who the services record. The admin site serves only logged-in staff
+    (``AdminSite.has_permission``), so this is never the anonymous user; the stubs type
+    ``request.user`` for any request, and mypy cannot follow the site's check."""
+    return cast(User, request.user)
+
+
 # --- Versioned saves: the form carries the version it loaded ------------------------
 
 
@@ -96,11 +107,11 @@ class VersionedForm(forms.ModelForm):
             self.fields["seen_version"].required = True
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()  # a ModelForm's returns ``cleaned_data``; the stubs allow None
         if self.refusal is not None:
             name = _FORM_FIELD.get(self.refusal.field or "", self.refusal.field)
             self.add_error(name if name in self.fields else None, self.refusal.message)
-        return data
+        return self.cleaned_data
 
     def edited(self, allowed: frozenset[str]) -> dict[str, Any]:
         """The fields this editor changed, and only those."""
@@ -203,7 +214,7 @@ class RecordAdmin(SimpleHistoryAdmin):
     def _archive_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         obj = self.get_object(request, object_id)
         if obj is None or not self.has_change_permission(request, obj):
-            raise admin.exceptions.PermissionDenied  # type: ignore[attr-defined]
+            raise PermissionDenied
         try:
             self.archive(request, obj)
             self.message_user(request, f"“{obj}” is archived.", messages.SUCCESS)
@@ -263,7 +274,7 @@ class CommitmentInline(admin.TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
-    fields = ["number", "title", "category", "assessment", "owner", "archived"]
+    fields = ("number", "title", "category", "assessment", "owner", "archived")
     readonly_fields = fields
     show_change_link = True
 
@@ -291,7 +302,7 @@ class MilestoneInline(admin.TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
-    fields = ["key", "title", "rule_text", "due_local", "status_display", "owner"]
+    fields = ("key", "title", "rule_text", "due_local", "status_display", "owner")
     readonly_fields = fields
     show_change_link = True
 
@@ -348,7 +359,7 @@ def current_zone_label(moment: dt.datetime | None) -> str:
 class StatusUpdateInline(ReadOnlyInline):
     model = StatusUpdate
     verbose_name_plural = "status history"
-    fields = [
+    fields = (
         "at_local",
         "by_label",
         "party",
@@ -358,7 +369,7 @@ class StatusUpdateInline(ReadOnlyInline):
         "note",
         "evidence_url",
         "completed_on",
-    ]
+    )
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[StatusUpdate]:
@@ -375,7 +386,7 @@ class StatusUpdateInline(ReadOnlyInline):
 
 class DeadlineRevisionInline(ReadOnlyInline):
     model = DeadlineRevision
-    fields = [
+    fields = (
         "at_local",
         "by",
         "old_rule",
@@ -384,7 +395,7 @@ class DeadlineRevisionInline(ReadOnlyInline):
         "new_due_on",
         "reason",
         "source",
-    ]
+    )
     readonly_fields = fields
 
     @admin.display(description="at")
@@ -402,7 +413,7 @@ class LogInline(ReadOnlyInline):
     model = LogEntry
     verbose_name = "log entry"
     verbose_name_plural = "sourced log (what happened since signature)"
-    fields = ["on", "kind", "text", "source_address", "source_passage", "by", "archived"]
+    fields = ("on", "kind", "text", "source_address", "source_passage", "by", "archived")
     readonly_fields = fields
     show_change_link = True
 
@@ -414,6 +425,9 @@ class LogInline(ReadOnlyInline):
         return archived_badge() if obj.archived_at else ""
 
 
+LOG_ADD_FIELDS = ("on", "kind", "text", "source_address", "source_kind", "source_passage")
+
+
 class LogAddInline(admin.StackedInline):
     """Add an entry to the sourced log: saved through ``services.logentry_create``."""
 
@@ -422,7 +436,7 @@ class LogAddInline(admin.StackedInline):
     can_delete = False
     verbose_name = "new log entry"
     verbose_name_plural = "add to the sourced log"
-    fields = ["on", "kind", "text", "source_address", "source_kind", "source_passage"]
+    fields = LOG_ADD_FIELDS
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[LogEntry]:
         return super().get_queryset(request).none()
@@ -444,9 +458,9 @@ class LoggedRecordAdmin(RecordAdmin):
                 continue
             data = entry_form.cleaned_data
             entry = services.logentry_create(
-                by=request.user,
+                by=staff(request),
                 **{self.log_owner: form.instance},
-                **{f: data[f] for f in LogAddInline.fields if f in data},
+                **{f: data[f] for f in LOG_ADD_FIELDS if f in data},
             )
             formset.new_objects.append(entry)
 
@@ -475,11 +489,11 @@ class AgreementAdmin(RecordAdmin):
         # The signature date and the time zone are anchors: the service moves every
         # deadline that counts from them, in the same transaction.
         services.agreement_edit(
-            agreement=obj, expected_version=version, changes=changes, by=request.user
+            agreement=obj, expected_version=version, changes=changes, by=staff(request)
         )
 
     def archive(self, request: HttpRequest, obj: Agreement) -> None:
-        services.agreement_archive(agreement=obj, by=request.user)
+        services.agreement_archive(agreement=obj, by=staff(request))
 
 
 @admin.register(Commitment)
@@ -504,11 +518,11 @@ class CommitmentAdmin(LoggedRecordAdmin):
 
     def edit(self, request: HttpRequest, obj: Commitment, version: int, changes: dict) -> None:
         services.commitment_edit(
-            commitment=obj, expected_version=version, changes=changes, by=request.user
+            commitment=obj, expected_version=version, changes=changes, by=staff(request)
         )
 
     def archive(self, request: HttpRequest, obj: Commitment) -> None:
-        services.commitment_archive(commitment=obj, by=request.user)
+        services.commitment_archive(commitment=obj, by=staff(request))
 
 
 @admin.register(LogEntry)
@@ -542,11 +556,11 @@ class LogEntryAdmin(RecordAdmin):
 
     def edit(self, request: HttpRequest, obj: LogEntry, version: int, changes: dict) -> None:
         services.logentry_edit(
-            entry=obj, expected_version=version, changes=changes, by=request.user
+            entry=obj, expected_version=version, changes=changes, by=staff(request)
         )
 
     def archive(self, request: HttpRequest, obj: LogEntry) -> None:
-        services.logentry_archive(entry=obj, by=request.user)
+        services.logentry_archive(entry=obj, by=staff(request))
 
     @admin.display(description="about")
     def subject(self, obj: LogEntry) -> str:
@@ -563,12 +577,15 @@ class OverdueFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [("yes", "Overdue"), ("no", "Not overdue")]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Milestone]) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Milestone]) -> QuerySet[Milestone]:
+        # The milestone changelist's queryset comes from Milestone.objects; the filter's
+        # signature (any model's QuerySet) cannot say so.
+        milestones = cast(MilestoneQuerySet, queryset)
         now = timezone.now()
         if self.value() == "yes":
-            return queryset.overdue_at(now)
+            return milestones.overdue_at(now)
         if self.value() == "no":
-            return queryset.not_overdue_at(now)
+            return milestones.not_overdue_at(now)
         return queryset
 
 
@@ -579,9 +596,10 @@ class DueSoonFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [("7", "Next 7 days"), ("30", "Next 30 days")]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Milestone]) -> QuerySet:
-        if self.value() in {"7", "30"}:
-            due = selectors.milestones_due_within(timezone.now(), int(self.value()))
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Milestone]) -> QuerySet[Milestone]:
+        days = self.value()
+        if days in {"7", "30"}:
+            due = selectors.milestones_due_within(timezone.now(), int(days))
             return queryset.filter(pk__in=due.values("pk"))
         return queryset
 
@@ -643,8 +661,11 @@ class MilestoneForm(VersionedForm):
         super().__init__(*args, **kwargs)
         m = self.instance
         if m.pk:
-            self.fields["party"].queryset = Party.objects.filter(milestone_parts__milestone=m)
-            self.fields["rule_anchor_milestone"].queryset = Milestone.objects.filter(
+            # Both are declared above as ModelChoiceFields; ``fields`` is typed by Field.
+            party = cast(forms.ModelChoiceField, self.fields["party"])
+            anchor = cast(forms.ModelChoiceField, self.fields["rule_anchor_milestone"])
+            party.queryset = Party.objects.filter(milestone_parts__milestone=m)
+            anchor.queryset = Milestone.objects.filter(
                 commitment__agreement_id=m.commitment.agreement_id
             ).exclude(pk=m.pk)
             # Dates that depend on a zone say which: the agreement's.
@@ -949,7 +970,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
         changes = form.edited(self.edit_fields)
         if changes:
             services.milestone_edit(
-                milestone=obj, expected_version=version, changes=changes, by=request.user
+                milestone=obj, expected_version=version, changes=changes, by=staff(request)
             )
             version = obj.version
         if form.rule_changed():
@@ -958,7 +979,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
                 rule=form.rule(),
                 reason=data["revision_reason"],
                 source=data["revision_source"],
-                by=request.user,
+                by=staff(request),
                 expected_version=version,
             )
             obj.refresh_from_db()
@@ -967,7 +988,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
             services.milestone_set_status(
                 milestone=obj,
                 status=data["new_status"],
-                by=request.user,
+                by=staff(request),
                 note=data.get("note") or "",
                 evidence_url=data.get("evidence") or "",
                 completed_on=data.get("completed"),
@@ -976,7 +997,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
             )
 
     def archive(self, request: HttpRequest, obj: Milestone) -> None:
-        services.milestone_archive(milestone=obj, by=request.user)
+        services.milestone_archive(milestone=obj, by=staff(request))
 
     def changeform_view(
         self,
@@ -1036,7 +1057,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
                 "opts": self.opts,
                 "form": form,
                 "milestones": queryset.select_related("commitment__agreement"),
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
             },
         )
 
@@ -1056,7 +1077,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
                     services.milestone_set_status(
                         milestone=milestone,
                         status=status,
-                        by=request.user,
+                        by=staff(request),
                         note=note,
                         evidence_url=evidence,
                     )

@@ -14,6 +14,7 @@ import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import overload
 
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrule, rruleset, rrulestr
@@ -161,6 +162,12 @@ def next_occurrence(text: str, *, start: dt.date, after: dt.date | None) -> dt.d
     return nxt.date() if nxt else None
 
 
+@overload
+def overdue_at(due_on: dt.date, time_zone: str) -> dt.datetime: ...
+@overload
+def overdue_at(due_on: None, time_zone: str) -> None: ...
+@overload
+def overdue_at(due_on: dt.date | None, time_zone: str) -> dt.datetime | None: ...
 def overdue_at(due_on: dt.date | None, time_zone: str) -> dt.datetime | None:
     """The UTC instant from which a milestone due on ``due_on`` is overdue: the start
     of the next day in the agreement's time zone (the whole due date has passed)."""

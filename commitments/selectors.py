@@ -175,7 +175,7 @@ class CommitmentState:
 def end_of_day(day: dt.date, time_zone: str) -> dt.datetime:
     """The last instant of ``day`` in ``time_zone``, in UTC (one microsecond before the
     next local midnight): the moment an "as of" page judges."""
-    return deadlines.overdue_at(day, time_zone) - dt.timedelta(microseconds=1)  # type: ignore[operator]
+    return deadlines.overdue_at(day, time_zone) - dt.timedelta(microseconds=1)
 
 
 def milestone_state_now(m: Milestone, now: dt.datetime) -> MilestoneState:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 import uuid
+from typing import TypeVar
 from urllib.parse import urlsplit
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser, User
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models, transaction
@@ -56,7 +57,7 @@ def milestone_set_status(
     *,
     milestone: Milestone,
     status: str,
-    by: AbstractBaseUser | None,
+    by: User | AnonymousUser | None,
     note: str = "",
     evidence_url: str = "",
     completed_on: dt.date | None = None,
@@ -72,7 +73,7 @@ def milestone_set_status(
     """
     now = now or timezone.now()
     tz = milestone.commitment.agreement.time_zone
-    _check_allowed(by)
+    user = _check_allowed(by)
     check_status_change(milestone, status, evidence_url, completed_on, now=now)
     if status == Status.COMPLETED and completed_on is None:
         # Already completed: a note or evidence edit keeps the day it was completed.
@@ -84,9 +85,9 @@ def milestone_set_status(
     with transaction.atomic():
         if party is not None:
             return _set_part_status(
-                milestone, party, status, by, note, evidence_url, completed_on, now, expected
+                milestone, party, status, user, note, evidence_url, completed_on, now, expected
             )
-        update = _apply(milestone, status, by, note, evidence_url, completed_on, now, expected)
+        update = _apply(milestone, status, user, note, evidence_url, completed_on, now, expected)
         if status == Status.COMPLETED:
             MilestonePart.objects.filter(milestone=milestone).exclude(
                 status__in=CLOSED_STATUSES
@@ -94,9 +95,14 @@ def milestone_set_status(
         return update
 
 
-def _check_allowed(by: AbstractBaseUser | None) -> None:
-    if by is not None and not by.has_perm(STATUS_PERMISSION):
+def _check_allowed(by: User | AnonymousUser | None) -> User | None:
+    """The user the history rows record (None: the system). An anonymous user has no
+    permission, so is refused like any user without it."""
+    if by is None:
+        return None
+    if isinstance(by, AnonymousUser) or not by.has_perm(STATUS_PERMISSION):
         raise NotAllowedError(f"{by.get_username()} may not change milestone status")
+    return by
 
 
 def check_status_change(
@@ -185,7 +191,7 @@ def _script(ch: str) -> str:
 def _apply(
     milestone: Milestone,
     status: str,
-    by: AbstractBaseUser | None,
+    by: User | None,
     note: str,
     evidence_url: str,
     completed_on: dt.date | None,
@@ -258,7 +264,7 @@ def _set_part_status(
     milestone: Milestone,
     party: Party,
     status: str,
-    by: AbstractBaseUser | None,
+    by: User | None,
     note: str,
     evidence_url: str,
     completed_on: dt.date | None,
@@ -383,7 +389,7 @@ def milestone_revise_deadline(
     rule: DeadlineRule,
     reason: str,
     source: str,
-    by: AbstractBaseUser | None,
+    by: User | None,
     expected_version: int | None = None,
     now: dt.datetime | None = None,
 ) -> DeadlineRevision:
@@ -481,6 +487,8 @@ def _check_anchor(milestone: Milestone, anchor_id: int) -> None:
 # all reach it.
 
 Versioned = Agreement | Commitment | Milestone | LogEntry
+# One of them, the same one in and out (the archive services return what they were given).
+V = TypeVar("V", Agreement, Commitment, Milestone, LogEntry)
 
 # What each edit service may change; the rest has a service of its own (status,
 # deadline rule, archive) or is derived (due dates, the sweep's flag).
@@ -516,7 +524,7 @@ def agreement_edit(
     agreement: Agreement,
     expected_version: int,
     changes: dict[str, object],
-    by: AbstractBaseUser | None,
+    by: User | None,
     now: dt.datetime | None = None,
 ) -> Agreement:
     """Write the fields an editor changed. The signature date and the time zone are
@@ -535,7 +543,7 @@ def commitment_edit(
     commitment: Commitment,
     expected_version: int,
     changes: dict[str, object],
-    by: AbstractBaseUser | None,
+    by: User | None,
     now: dt.datetime | None = None,
 ) -> Commitment:
     now = now or timezone.now()
@@ -550,7 +558,7 @@ def milestone_edit(
     milestone: Milestone,
     expected_version: int,
     changes: dict[str, object],
-    by: AbstractBaseUser | None,
+    by: User | None,
     now: dt.datetime | None = None,
 ) -> Milestone:
     """Title, key, owner or commitment. Status goes through ``milestone_set_status``
@@ -564,7 +572,7 @@ def milestone_edit(
 @transaction.atomic
 def logentry_create(
     *,
-    by: AbstractBaseUser | None,
+    by: User | None,
     on: dt.date,
     kind: str,
     text: str,
@@ -611,7 +619,7 @@ def logentry_edit(
     entry: LogEntry,
     expected_version: int,
     changes: dict[str, object],
-    by: AbstractBaseUser | None,
+    by: User | None,
     now: dt.datetime | None = None,
 ) -> LogEntry:
     now = now or timezone.now()
@@ -620,24 +628,24 @@ def logentry_edit(
     return entry
 
 
-def agreement_archive(*, agreement: Agreement, by: AbstractBaseUser | None) -> Agreement:
+def agreement_archive(*, agreement: Agreement, by: User | None) -> Agreement:
     return _archive(agreement, by=by)
 
 
-def commitment_archive(*, commitment: Commitment, by: AbstractBaseUser | None) -> Commitment:
+def commitment_archive(*, commitment: Commitment, by: User | None) -> Commitment:
     return _archive(commitment, by=by)
 
 
-def milestone_archive(*, milestone: Milestone, by: AbstractBaseUser | None) -> Milestone:
+def milestone_archive(*, milestone: Milestone, by: User | None) -> Milestone:
     return _archive(milestone, by=by)
 
 
-def logentry_archive(*, entry: LogEntry, by: AbstractBaseUser | None) -> LogEntry:
+def logentry_archive(*, entry: LogEntry, by: User | None) -> LogEntry:
     return _archive(entry, by=by)
 
 
 @transaction.atomic
-def _archive(obj: Versioned, *, by: AbstractBaseUser | None) -> Versioned:
+def _archive(obj: V, *, by: User | None) -> V:
     """Records with history are archived, never deleted: the trail stays readable and
     the loader does not bring an archived record back."""
     if obj.archived_at is not None:
@@ -661,7 +669,8 @@ def _check_changes(
     (length, line breaks, addresses), named in the refusal."""
     for name, value in changes.items():
         field = model._meta.get_field(name)
-        if field.name not in allowed:
+        # A reverse relation or generic key is never in ``allowed``.
+        if not isinstance(field, models.Field) or field.name not in allowed:
             raise TransitionError(f"'{name}' cannot be changed here", field=name)
         if value in field.empty_values:
             if not field.blank:
@@ -682,7 +691,7 @@ def _write_versioned(
     *,
     expected_version: int,
     changes: dict[str, object],
-    by: AbstractBaseUser | None,
+    by: User | None,
     now: dt.datetime,
     reason: str = "",
 ) -> None:
@@ -699,7 +708,7 @@ def _write_versioned(
     if updated != 1:
         raise ConflictError(_describe_conflict(model, obj.pk, expected_version), field="version")
     obj.refresh_from_db()
-    model.history.bulk_history_create(  # type: ignore[attr-defined]
+    model.history.bulk_history_create(
         [obj],
         update=True,
         default_user=by,
@@ -709,13 +718,13 @@ def _write_versioned(
     )
 
 
-def _describe_conflict(model: type[models.Model], pk: object, expected: int) -> str:
+def _describe_conflict(model: type[Versioned], pk: int, expected: int) -> str:
     """Who changed what since version ``expected``, from the audit trail."""
     noun = model._meta.verbose_name
     current = model._default_manager.filter(pk=pk).values_list("version", flat=True).first()
     if current is None:
         return f"This {noun} no longer exists. Nothing was saved."
-    trail = model.history.filter(id=pk).order_by("-version", "-history_id")  # type: ignore[attr-defined]
+    trail = model.history.filter(id=pk).order_by("-version", "-history_id")
     newer = list(trail.filter(version__gt=expected).select_related(None))
     base = trail.filter(version__lte=expected).first()
     who = sorted({r.history_username or "the system" for r in newer}) or ["the system"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -129,6 +130,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (API throttling counters must be shared by every web worker) -----------
 REDIS_CACHE_URL = os.environ.get("CACHE_URL", "")
+# Each alias's settings mix strings with an OPTIONS dict (set below).
+CACHES: dict[str, dict[str, Any]]
 if REDIS_CACHE_URL:
     CACHES = {
         "default": {
@@ -292,7 +295,7 @@ API_BODY_CACHE_SECONDS = env_int("API_BODY_CACHE_SECONDS", 600)
 API_VALIDATOR_TTL_MS = env_int("API_VALIDATOR_TTL_MS", 1000)
 API_STATUS_OVERDUE_LIMIT = env_int("API_STATUS_OVERDUE_LIMIT", 200)
 
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "tracker.api.authentication.TokenOrBearerAuthentication",
         "rest_framework.authentication.SessionAuthentication",

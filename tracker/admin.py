@@ -61,7 +61,7 @@ class AlertStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class AlertAdmin(admin.ModelAdmin):
     list_display = [
         "created_at",
         "kind",
@@ -92,7 +92,7 @@ class AlertAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class EventAdmin(admin.ModelAdmin):
     list_display = ["created_at", "kind", "milestone", "due_on", "state", "attempts", "last_error"]
     list_filter = ["failed", "kind"]
     list_select_related = ["milestone"]
@@ -130,7 +130,7 @@ class ProblemFilter(admin.SimpleListFilter):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SubscriptionAdmin(admin.ModelAdmin):
     form = SubscriptionForm
     list_display = [
         "address",
@@ -185,14 +185,14 @@ class SubscriptionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(OptOut)
-class OptOutAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class OptOutAdmin(admin.ModelAdmin):
     list_display = ["email", "subscription", "at"]
     list_select_related = ["subscription"]
     search_fields = ["email"]
     raw_id_fields = ["subscription"]
 
 
-class WebhookAttemptInline(admin.TabularInline):  # type: ignore[type-arg]
+class WebhookAttemptInline(admin.TabularInline):
     model = WebhookAttempt
     extra = 0
     max_num = 0
@@ -206,7 +206,7 @@ class WebhookAttemptInline(admin.TabularInline):  # type: ignore[type-arg]
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class WebhookEndpointAdmin(admin.ModelAdmin):
     form = WebhookEndpointForm
     list_display = [
         "name",
@@ -237,7 +237,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(WebhookAttempt)
-class WebhookAttemptAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class WebhookAttemptAdmin(admin.ModelAdmin):
     list_display = ["at", "endpoint", "alert", "status_code", "ok", "duration_ms", "error"]
     list_filter = ["ok", "endpoint"]
     list_select_related = ["endpoint", "alert"]
@@ -248,7 +248,7 @@ class WebhookAttemptAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(SweepRun)
-class SweepRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SweepRunAdmin(admin.ModelAdmin):
     list_display = ["started_at", "evaluated_at", "finished_at", "flagged", "cleared", "queued"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -259,12 +259,12 @@ class SweepRunAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 
 @admin.register(DigestSent)
-class DigestSentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class DigestSentAdmin(admin.ModelAdmin):
     list_display = ["subscription", "week_of", "sent_at"]
     list_select_related = ["subscription"]
 
 
-class AlertInline(admin.TabularInline):  # type: ignore[type-arg]
+class AlertInline(admin.TabularInline):
     model = Alert
     extra = 0
     max_num = 0

@@ -50,7 +50,7 @@ class KindsField(forms.MultipleChoiceField):
         super().__init__(choices=list(KNOWN_KINDS.items()), **kwargs)
 
 
-class SubscriptionForm(forms.ModelForm):  # type: ignore[type-arg]
+class SubscriptionForm(forms.ModelForm):
     kinds = KindsField()
     lead_days = LeadDaysField(
         help_text=(
@@ -85,7 +85,7 @@ class SubscriptionForm(forms.ModelForm):  # type: ignore[type-arg]
         return data
 
 
-class WebhookEndpointForm(forms.ModelForm):  # type: ignore[type-arg]
+class WebhookEndpointForm(forms.ModelForm):
     kinds = KindsField()
 
     class Meta:

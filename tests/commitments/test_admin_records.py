@@ -230,6 +230,17 @@ def test_deleting_is_refused_and_archiving_keeps_the_record(client, alice):
     assert milestone.pk not in {m.pk for m in current.context["cl"].result_list}
 
 
+def test_archiving_without_the_change_permission_is_forbidden_not_an_error(client, bob):
+    milestone = MilestoneFactory()
+    client.force_login(bob)  # Bob may look, not change.
+    url = reverse("admin:commitments_milestone_change", args=[milestone.pk])
+    assert client.post(url, {"_archive": "Archive"}).status_code == 403
+    missing = reverse("admin:commitments_milestone_change", args=[milestone.pk + 1000])
+    assert client.post(missing, {"_archive": "Archive"}).status_code == 403
+    milestone.refresh_from_db()
+    assert milestone.archived_at is None
+
+
 def test_the_archive_action_goes_through_the_service(client, alice):
     commitments = [CommitmentFactory(), CommitmentFactory()]
     client.force_login(alice)

@@ -53,20 +53,22 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     search_fields = ["token_key", "user__username"]
     raw_id_fields = ["user"]
-    readonly_fields = ["token_key", "user", "created", "expiry"]
+    readonly_fields = ("token_key", "user", "created", "expiry")
     actions = ["revoke"]
     ordering = ["-created"]
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm]:
         if obj is None:
             kwargs["form"] = IssueTokenForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change=change, **kwargs)
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return ["user", "valid_days"] if obj is None else self.readonly_fields
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("user", "valid_days") if obj is None else tuple(self.readonly_fields)
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return [] if obj is None else self.readonly_fields
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return () if obj is None else tuple(self.readonly_fields)
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # a token is issued or revoked, never edited

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache.backends import redis as django_redis
 
@@ -18,6 +19,14 @@ logger = logging.getLogger(__name__)
 
 
 class RedisCacheClient(django_redis.RedisCacheClient):
+    if TYPE_CHECKING:
+        # Django's private members this class builds on; django-stubs declares only
+        # the public ones.
+        _client: Callable[..., Any]
+
+        def _get_connection_pool_index(self, write: bool) -> int: ...
+        def _get_connection_pool(self, write: bool) -> Any: ...
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._clients: dict[int, Any] = {}
@@ -41,6 +50,9 @@ return {n, other}
 
 
 class RedisCache(django_redis.RedisCache):
+    if TYPE_CHECKING:
+        _cache: RedisCacheClient  # Django's cached property (private, not in the stubs)
+
     def __init__(self, server: Any, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient

@@ -46,7 +46,7 @@ import time
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connection
@@ -350,7 +350,10 @@ def _as_the_client_has_it(request: Any, response: HttpResponse) -> None:
         response["ETag"] = f"W/{tag}"
 
 
-def cached_body(key: str, render: Callable[[], bytes]) -> bytes:
+_Body = TypeVar("_Body")
+
+
+def cached_body(key: str, render: Callable[[], _Body]) -> _Body:
     """A rendered body from the shared cache, keyed by its ETag (which names one state
     of the data, so a stale body cannot be served); rendered and stored on a miss. The
     cache being down costs a render, never an error (``cache.guarded``)."""

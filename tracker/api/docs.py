@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
@@ -17,22 +17,31 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+if TYPE_CHECKING:
+    # What the mixins are mixed into, so that mypy checks them against DRF's view.
+    _View = APIView
+else:
+    _View = object
 
 
-class ContentETagMixin:
+class ContentETagMixin(_View):
     """ETag from the content, which changes only with a deployment."""
 
     def finalize_response(
-        self, request: Request, response: HttpResponse, *args: Any, **kwargs: Any
-    ) -> HttpResponse:
-        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
         if response.status_code != 200 or request.method not in ("GET", "HEAD"):
             return response
         response.render()
         etag = f'"{hashlib.blake2b(response.content, digest_size=12).hexdigest()}"'
         response["ETag"] = etag
         response["Cache-Control"] = "public, max-age=300"
-        return get_conditional_response(request, etag=etag, response=response)
+        # A 304 is a plain HttpResponse; DRF returns whatever this gives (stubs: Response).
+        return get_conditional_response(request, etag=etag, response=response)  # type: ignore[return-value]
 
 
 class SchemaView(ContentETagMixin, SpectacularAPIView):
@@ -43,11 +52,12 @@ class SchemaView(ContentETagMixin, SpectacularAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class PageOptionsMixin:
+class PageOptionsMixin(_View):
     """OPTIONS on an HTML page: its Allow header, no body (DRF's metadata would render
     through the page's template renderer, and fail)."""
 
-    def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+    # A bare 204, not a DRF Response (its renderers would fail here; the stubs say Response).
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
         response = HttpResponse(status=204)
         response["Allow"] = "GET, HEAD, OPTIONS"
         return response

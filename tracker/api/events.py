@@ -143,6 +143,7 @@ class EventSerializer(serializers.Serializer):
     def get_url(self, event: Event) -> str | None:
         place = _URLS.get(event.subject)
         if event.subject == "log_entry":  # the log of what it belongs to
+            key: int | None
             if event.milestone_id:
                 kind, key = "milestones", event.milestone_id
             else:

@@ -143,9 +143,11 @@ def problem_handler(exc: Exception, context: dict[str, Any]) -> Response:
             headers["WWW-Authenticate"] = auth_header
         else:
             exc.status_code = status.HTTP_403_FORBIDDEN
-    if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
+    wait = getattr(exc, "wait", None)  # Throttled's
+    if wait:
+        headers["Retry-After"] = str(int(wait))
 
+    code: str | None
     if isinstance(exc.detail, dict | list):
         errors = _flatten(exc.detail)
         detail = _summary(errors)

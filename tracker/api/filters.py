@@ -7,15 +7,22 @@ from typing import Any
 
 import django_filters as df
 from django import forms
-from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.db.models import Case, F, OrderBy, Q, QuerySet, Value, When
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 
-from commitments.models import Agreement, Category, Commitment, Milestone, Status
+from commitments.models import (
+    Agreement,
+    Category,
+    Commitment,
+    Milestone,
+    MilestoneQuerySet,
+    Status,
+)
 
 TRUE_FALSE = [("true", "true"), ("false", "false")]
 
-MILESTONE_ORDERINGS = {
+MILESTONE_ORDERINGS: dict[str, tuple[OrderBy | str, str]] = {
     "due_on": (F("due_on").asc(nulls_last=True), "id"),
     "-due_on": (F("due_on").desc(nulls_last=True), "-id"),
     "updated_at": ("updated_at", "id"),
@@ -113,11 +120,15 @@ class MilestoneFilter(df.FilterSet):
         model = Milestone
         fields: list[str] = []
 
-    def filter_overdue(self, queryset: QuerySet[Milestone], name: str, value: str) -> QuerySet:
+    def filter_overdue(
+        self, queryset: MilestoneQuerySet, name: str, value: str
+    ) -> QuerySet[Milestone]:
         now = request_now(self)
         return queryset.overdue_at(now) if value == "true" else queryset.not_overdue_at(now)
 
-    def filter_ordering(self, queryset: QuerySet[Milestone], name: str, value: str) -> QuerySet:
+    def filter_ordering(
+        self, queryset: QuerySet[Milestone], name: str, value: str
+    ) -> QuerySet[Milestone]:
         return queryset.order_by(*MILESTONE_ORDERINGS[value])
 
     @property

@@ -10,6 +10,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.utils.urls import remove_query_param, replace_query_param
+from rest_framework.views import APIView
 
 _NUMBER = re.compile(r"[0-9]{1,9}")  # ASCII digits only: int() takes "１２" too
 
@@ -64,10 +65,14 @@ class Pagination(PageNumberPagination):
 
     def links(self) -> str:
         """The ``Link`` header of the page just paginated."""
-        url = self.request.build_absolute_uri()
-        page = self.page
+        request, page = self.request, self.page
+        assert request is not None and page is not None, "links() follows paginate_queryset()"
+        url = request.build_absolute_uri()
         last = page.paginator.num_pages
-        links = [("first", remove_query_param(url, self.page_query_param))]
+        # prev and next are None only on the first and last pages, where they are left out.
+        links: list[tuple[str, str | None]] = [
+            ("first", remove_query_param(url, self.page_query_param))
+        ]
         if page.has_previous():
             links.append(("prev", self.get_previous_link()))
         if page.has_next():
@@ -75,7 +80,7 @@ class Pagination(PageNumberPagination):
         links.append(("last", replace_query_param(url, self.page_query_param, last)))
         return ", ".join(f'<{target}>; rel="{rel}"' for rel, target in links)
 
-    def get_schema_operation_parameters(self, view: object) -> list[dict]:
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
         params = super().get_schema_operation_parameters(view)
         for param in params:
             if param["name"] == "page_size":

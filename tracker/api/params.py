@@ -5,17 +5,28 @@ where only ASCII makes sense (fullwidth digits) is a 400 naming the parameter.""
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Protocol
 
 import django_filters as df
 from django.http import QueryDict
 from rest_framework.exceptions import ValidationError
 
+
+class FilterSetClass(Protocol):
+    """A django-filter FilterSet class, as used here (django-filter ships no types)."""
+
+    base_filters: dict[str, Any]
+    _meta: Any
+
+    def __call__(self, *, data: QueryDict, queryset: Any) -> Any: ...
+    def __hash__(self) -> int: ...  # a class is; the lru_cache below keys on it
+
+
 FORMAT = "format"
 PAGE_PARAMS = ("page", "page_size")
 
 
-def allowed_params(filterset_class: type | None, *, paginated: bool) -> dict[str, bool]:
+def allowed_params(filterset_class: FilterSetClass | None, *, paginated: bool) -> dict[str, bool]:
     """name -> whether it may be repeated."""
     allowed: dict[str, bool] = {FORMAT: False}
     if paginated:
@@ -25,7 +36,7 @@ def allowed_params(filterset_class: type | None, *, paginated: bool) -> dict[str
     return allowed
 
 
-def free_text(filterset_class: type | None) -> set[str]:
+def free_text(filterset_class: FilterSetClass | None) -> set[str]:
     filters = filterset_class.base_filters if filterset_class else {}
     return {name for name, field in filters.items() if type(field).__name__ == "TextFilter"}
 
@@ -50,7 +61,7 @@ def check_query(request: Any, allowed: dict[str, bool], text: set[str]) -> None:
 
 @functools.lru_cache(maxsize=1024)
 def _filter_errors(
-    filterset_class: type, query: tuple[tuple[str, tuple[str, ...]], ...]
+    filterset_class: FilterSetClass, query: tuple[tuple[str, tuple[str, ...]], ...]
 ) -> dict[str, Any] | None:
     """Whether filter values are valid depends on the values alone (no filter looks
     anything up), so the answer is remembered: building a FilterSet's form costs more
@@ -62,7 +73,7 @@ def _filter_errors(
     return None if filterset.is_valid() else dict(filterset.errors)
 
 
-def check_filters(filterset_class: type, request: Any) -> None:
+def check_filters(filterset_class: FilterSetClass, request: Any) -> None:
     names = set(filterset_class.base_filters) & set(request.GET)
     if not names:
         return

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from drf_spectacular import openapi
 
@@ -117,7 +117,9 @@ class AutoSchema(openapi.AutoSchema):
             ("IndexView", None): "index",
         }.get((name, action))
 
-    def _get_response_bodies(self, direction: str = "response") -> dict[str, Any]:
+    def _get_response_bodies(
+        self, direction: Literal["request", "response"] = "response"
+    ) -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         action = getattr(self.view, "action", None)
         is_list = action in ("list", "history", "log")

@@ -40,7 +40,8 @@ class AddressField(serializers.URLField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(allow_null=True, read_only=True, **kwargs)
 
-    def to_representation(self, value: str) -> str | None:
+    # Null instead of "" is this field's point; the stubs type a URLField's output as str.
+    def to_representation(self, value: str) -> str | None:  # type: ignore[override]
         return value or None
 
 
@@ -364,7 +365,9 @@ class CommitmentSerializer(ProgressMixin, serializers.ModelSerializer):
         help_text="The date of its newest log entry (any kind): when someone last looked.",
     )
     agreement = serializers.CharField(source="agreement.slug")
-    parties = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    parties: serializers.SlugRelatedField[Party] = serializers.SlugRelatedField(
+        slug_field="code", many=True, read_only=True
+    )
     leads = LeadSerializer(many=True)
     owner = serializers.SerializerMethodField()
     sources = SourceSerializer(many=True)
@@ -427,7 +430,9 @@ class LogSourceSerializer(serializers.Serializer):
 class LogEntrySerializer(serializers.ModelSerializer):
     """What happened since signature, with its source; never a status or assessment."""
 
-    source = LogSourceSerializer(source="*")
+    # A field named like Field.source: the metaclass moves it off the class, the stubs
+    # cannot know that.
+    source = LogSourceSerializer(source="*")  # type: ignore[assignment]
     updated_at = UtcDateTimeField()
 
     class Meta:
@@ -475,4 +480,5 @@ class ProblemSerializer(serializers.Serializer):
     detail = serializers.CharField()
     instance = serializers.CharField(required=False)
     code = serializers.CharField(required=False)
-    errors = ProblemErrorSerializer(many=True, required=False)
+    # Named like Serializer.errors; see LogEntrySerializer.source.
+    errors = ProblemErrorSerializer(many=True, required=False)  # type: ignore[assignment]

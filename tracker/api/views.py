@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
@@ -28,6 +28,7 @@ from rest_framework import mixins, viewsets
 from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
 from rest_framework.exceptions import MethodNotAllowed, ValidationError
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -48,6 +49,7 @@ from . import conditional, csv_export, events
 from .conditional import ConditionalMixin, cached_body, make_etag, query_key, request_state
 from .exceptions import PROBLEM, PreconditionFailed
 from .filters import MILESTONE_ORDERINGS, AgreementFilter, CommitmentFilter, MilestoneFilter
+from .pagination import Pagination
 from .params import allowed_params, check_filters, check_query, free_text
 from .parsers import check_length
 from .renderers import JSONRenderer
@@ -70,7 +72,14 @@ def base_url(request: Request) -> str:
     return request.build_absolute_uri(reverse("tracker_api:index"))
 
 
-class ApiView(RateLimitMixin, ConditionalMixin):
+if TYPE_CHECKING:
+    # What the mixin is mixed into, so that mypy checks its calls to DRF's view.
+    _View = GenericAPIView
+else:
+    _View = object
+
+
+class ApiView(RateLimitMixin, ConditionalMixin, _View):
     """What every API view shares (mixed into DRF's views, never in front of them)."""
 
     request: Request
@@ -79,13 +88,20 @@ class ApiView(RateLimitMixin, ConditionalMixin):
     paginated_actions: tuple[str, ...] = ("list",)
     extra_params: dict[str, bool] = {}
 
+    if TYPE_CHECKING:
+        # Every API view has the settings' DEFAULT_PAGINATION_CLASS, this one.
+        @property
+        def paginator(self) -> Pagination: ...
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # A method this address does not have is a 405 with Allow for every caller,
         # before anyone is asked who they are.
-        method = request.method.lower()
-        if method not in self.http_method_names or not hasattr(self, method):  # type: ignore[attr-defined]
-            raise MethodNotAllowed(request.method)
-        super().initial(request, *args, **kwargs)  # type: ignore[misc]
+        verb = request.method
+        assert verb is not None  # None only on an HttpRequest built by hand
+        method = verb.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            raise MethodNotAllowed(verb)
+        super().initial(request, *args, **kwargs)
         self.check_query()
 
     def check_query(self) -> None:
@@ -98,7 +114,7 @@ class ApiView(RateLimitMixin, ConditionalMixin):
             check_filters(filterset, self.request)
 
     def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()  # type: ignore[misc]
+        context = super().get_serializer_context()
         context.update(now=request_state(self.request).now, base_url=base_url(self.request))
         return context
 
@@ -149,16 +165,17 @@ class ApiView(RateLimitMixin, ConditionalMixin):
         return renderer.render(
             data,
             self.request.accepted_media_type,
-            self.get_renderer_context(),  # type: ignore[attr-defined]
+            self.get_renderer_context(),
         )
 
     def _content_type(self) -> str:
         renderer = self.request.accepted_renderer
         return renderer.media_type + (f"; charset={renderer.charset}" if renderer.charset else "")
 
-    def options(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+    # A DRF Request where Django's View says HttpRequest, as in DRF's own stubs.
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         self.check_exists()
-        return super().options(request, *args, **kwargs)  # type: ignore[misc]
+        return super().options(request, *args, **kwargs)
 
     def check_exists(self) -> None:
         """404 for an object that does not exist (detail views override it)."""
@@ -176,7 +193,7 @@ class ApiView(RateLimitMixin, ConditionalMixin):
     csv_export = False  # also answer the list in CSV (csv_export.py)
 
     def get_renderers(self) -> list[Any]:
-        renderers = super().get_renderers()  # type: ignore[misc]
+        renderers = super().get_renderers()
         if self.csv_export and getattr(self, "action", None) == "list":
             renderers.append(csv_export.CSVRenderer())
         return renderers
@@ -184,11 +201,11 @@ class ApiView(RateLimitMixin, ConditionalMixin):
     def is_csv(self) -> bool:
         return getattr(self.request, "accepted_media_type", "").startswith(csv_export.CSV)
 
-    def csv_list(self, queryset: QuerySet) -> HttpResponse:
+    def csv_list(self, queryset: QuerySet) -> StreamingHttpResponse | HttpResponse:
         """Every row; or one page when ``page`` or ``page_size`` is given."""
         window = None
         if {"page", "page_size"} & set(self.request.GET):
-            paginator = self.paginator  # type: ignore[attr-defined]
+            paginator = self.paginator
             paginator.check_page(queryset, self.request)
             number = int(paginator.get_page_number(self.request))
             size = paginator.get_page_size(self.request)
@@ -209,21 +226,21 @@ class ApiView(RateLimitMixin, ConditionalMixin):
         response["Content-Disposition"] = f'attachment; filename="{name}.csv"'
         return response
 
-    def conditional_list(self) -> HttpResponse:
+    def conditional_list(self) -> StreamingHttpResponse | HttpResponse:
         # Built only when needed: a FilterSet and an annotated queryset cost more than
         # the rest of a 304 (the filter values were checked in check_query).
         def queryset() -> QuerySet:
-            return self.filter_queryset(self.get_queryset())  # type: ignore[attr-defined]
+            return self.filter_queryset(self.get_queryset())
 
         if self.is_csv():
             return self.csv_list(queryset())
-        paginator = self.paginator  # type: ignore[attr-defined]
+        paginator = self.paginator
         paginator.check_page(queryset, self.request)
 
         def body() -> Any:
-            page = self.paginate_queryset(queryset())  # type: ignore[attr-defined]
-            data = self.get_serializer(page, many=True).data  # type: ignore[attr-defined]
-            return self.get_paginated_response(data).data  # type: ignore[attr-defined]
+            page = self.paginate_queryset(queryset())
+            data = self.get_serializer(page, many=True).data
+            return self.get_paginated_response(data).data
 
         return self.respond(body, headers=lambda: {"Link": paginator.links()})
 
@@ -234,7 +251,13 @@ def last_checked_on(owner: str) -> Subquery:
     return Subquery(entries.order_by("-on").values("on")[:1])
 
 
-class LogMixin:
+if TYPE_CHECKING:
+    _LogBase = ApiView  # mixed in before ApiView
+else:
+    _LogBase = object
+
+
+class LogMixin(_LogBase):
     """``/{id}/log/``: an item's log, newest first, paginated (read-only)."""
 
     log_owner = ""
@@ -245,19 +268,19 @@ class LogMixin:
     )
     @action(detail=True, methods=["get"], filterset_class=None, url_path="log")
     def log(self, request: Request, pk: str) -> HttpResponse:
-        self.check_exists()  # type: ignore[attr-defined]
+        self.check_exists()
         entries = LogEntry.objects.filter(
             **{f"{self.log_owner}_id": pk}, archived_at__isnull=True
         ).order_by("-on", "-id")
-        paginator = self.paginator  # type: ignore[attr-defined]
+        paginator = self.paginator
         paginator.check_page(entries, request)
 
         def body() -> Any:
-            page = self.paginate_queryset(entries)  # type: ignore[attr-defined]
+            page = self.paginate_queryset(entries)
             data = LogEntrySerializer(page, many=True).data
-            return self.get_paginated_response(data).data  # type: ignore[attr-defined]
+            return self.get_paginated_response(data).data
 
-        return self.respond(body, headers=lambda: {"Link": paginator.links()})  # type: ignore[attr-defined]
+        return self.respond(body, headers=lambda: {"Link": paginator.links()})
 
 
 LIST_HEADERS = [
@@ -305,10 +328,14 @@ class AgreementViewSet(ApiView, viewsets.ReadOnlyModelViewSet):
         if "slug" in self.kwargs:
             get_object_or_404(Agreement.objects.only("pk"), slug=self.kwargs["slug"])
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+    def list(  # type: ignore[override]  # DRF takes any HttpResponse from a handler
+        self, request: Request, *args: Any, **kwargs: Any
+    ) -> StreamingHttpResponse | HttpResponse:
         return self.conditional_list()
 
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+    def retrieve(  # type: ignore[override]  # DRF takes any HttpResponse from a handler
+        self, request: Request, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
         self.check_exists()
         return self.respond(lambda: self.get_serializer(self.get_object()).data)
 
@@ -356,10 +383,14 @@ class CommitmentViewSet(LogMixin, ApiView, viewsets.ReadOnlyModelViewSet):
         if "pk" in self.kwargs:
             get_object_or_404(Commitment.objects.only("pk"), pk=self.kwargs["pk"])
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+    def list(  # type: ignore[override]  # DRF takes any HttpResponse from a handler
+        self, request: Request, *args: Any, **kwargs: Any
+    ) -> StreamingHttpResponse | HttpResponse:
         return self.conditional_list()
 
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+    def retrieve(  # type: ignore[override]  # DRF takes any HttpResponse from a handler
+        self, request: Request, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
         self.check_exists()
         return self.respond(lambda: self.get_serializer(self.get_object()).data)
 
@@ -416,7 +447,7 @@ class MilestoneViewSet(
     paginated_actions = ("list", "history", "log")
     log_owner = "milestone"
 
-    def get_queryset(self) -> QuerySet[Milestone]:
+    def get_queryset(self) -> QuerySet[Milestone] | QuerySet[StatusUpdate]:
         if self.action == "history":
             return StatusUpdate.objects.all()
         parts = MilestonePart.objects.select_related("party")
@@ -437,10 +468,14 @@ class MilestoneViewSet(
         if "pk" in self.kwargs:
             get_object_or_404(Milestone.objects.only("pk"), pk=self.kwargs["pk"])
 
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+    def list(  # type: ignore[override]  # DRF takes any HttpResponse from a handler
+        self, request: Request, *args: Any, **kwargs: Any
+    ) -> StreamingHttpResponse | HttpResponse:
         return self.conditional_list()
 
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
+    def retrieve(  # type: ignore[override]  # DRF takes any HttpResponse from a handler
+        self, request: Request, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
         self.check_exists()
         return self.respond(lambda: self.get_serializer(self.get_object()).data)
 
@@ -640,6 +675,12 @@ class EventFeedView(ApiView, APIView):
 # --- The status document as of a past day (the public site's "as of", issue 10) ----------
 
 
+def _due(row: tuple[Milestone, selectors.MilestoneState]) -> dt.date:
+    due = row[1].due_on
+    assert due is not None  # only dated milestones are sorted: overdue ones, or filtered on it
+    return due
+
+
 def as_of_document(request: Request, day: dt.date) -> dict[str, Any]:
     """The status document as the record stood at the end of ``day`` in each agreement's
     zone, from ``commitments.selectors.record_as_of``, the selector of the public
@@ -661,10 +702,10 @@ def as_of_document(request: Request, day: dt.date) -> dict[str, Any]:
             "days_remaining": None if s.is_closed else left,
         }
 
-    late = sorted((r for r in record.milestones if r[1].overdue), key=lambda r: r[1].due_on)
+    late = sorted((r for r in record.milestones if r[1].overdue), key=_due)
     soon = sorted(
         (r for r in record.milestones if r[1].due_on and not (r[1].overdue or r[1].is_closed)),
-        key=lambda r: r[1].due_on,
+        key=_due,
     )
     agreements = [
         {"slug": a.slug, "url": f"{base}agreements/{a.slug}/", "short_name": a.short_name}

@@ -60,7 +60,7 @@ def changes(agreement: Agreement | None) -> list[Change]:
 def _update(u: StatusUpdate) -> Change | None:
     m = u.milestone
     tz = m.commitment.agreement.time_zone
-    party = f" ({u.party.name})" if u.party_id else ""
+    party = f" ({u.party.name})" if u.party is not None else ""
     if u.kind == StatusUpdate.Kind.OVERDUE_FLAGGED:
         at = deadlines.overdue_at(u.due_on, tz) or u.at
         title = f"Overdue: {m.title} (due {u.due_on.isoformat() if u.due_on else '?'})"
@@ -90,12 +90,14 @@ def _assessment(c: Commitment) -> Change:
 
 
 def _log(e: LogEntry) -> Change:
-    if e.milestone_id:
-        link, agreement = _milestone_link(e.milestone_id), e.milestone.commitment.agreement
-    elif e.commitment_id:
+    if e.milestone is not None:
+        link, agreement = _milestone_link(e.milestone.pk), e.milestone.commitment.agreement
+    elif e.commitment is not None:
         agreement = e.commitment.agreement
         link = reverse("tracker:commitment", args=[agreement.slug, e.commitment.key])
     else:
+        # An entry has exactly one owner (LogEntry's check constraint).
+        assert e.agreement is not None
         agreement = e.agreement
         link = reverse("tracker:agreement", args=[agreement.slug])
     tz = zoneinfo.ZoneInfo(agreement.time_zone)

@@ -22,7 +22,11 @@ from tracker.ops import throttle
 from .emails import send_follow_confirmation
 
 CONFIRM_SALT = "tracker.public.follow"
-TARGETS = {"agreement": Agreement, "commitment": Commitment, "milestone": Milestone}
+TARGETS: dict[str, type[Agreement] | type[Commitment] | type[Milestone]] = {
+    "agreement": Agreement,
+    "commitment": Commitment,
+    "milestone": Milestone,
+}
 
 
 class FollowForm(forms.Form):

@@ -45,7 +45,7 @@ def draw(agreement: Agreement, rows: list[Row], moment: Moment) -> Picture:
     today = moment.today(agreement.time_zone)
     dated = [r for r in rows if r.s.due_on is not None]
     dated.sort(key=lambda r: (r.s.due_on, r.m.pk))
-    ends = [today, agreement.signed_on + dt.timedelta(days=30)]
+    ends: list[dt.date | None] = [today, agreement.signed_on + dt.timedelta(days=30)]
     ends += [r.s.due_on for r in dated] + [r.s.completed_on for r in dated if r.s.completed_on]
     start = agreement.signed_on - dt.timedelta(days=7)
     end = max(d for d in ends if d) + dt.timedelta(days=14)

@@ -233,7 +233,7 @@ def history_items(updates: list[StatusUpdate], time_zone: str) -> list[dict[str,
             {
                 "when": moment_text(when, time_zone),
                 "what": what,
-                "party": u.party.name if u.party_id else "",
+                "party": u.party.name if u.party is not None else "",
                 "note": u.note,
                 "evidence_url": u.evidence_url,
                 "by": staff_name(u.by),
