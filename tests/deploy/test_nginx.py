@@ -277,7 +277,7 @@ def test_rate_limit_headers_come_only_with_answers_that_reached_django(stack):
     fresh = "/api/v1/milestones/?page_size=37"  # no other test asks for it: a MISS
     status, missed, _ = get(conn, fresh)
     assert status == 200 and missed["x-cache-status"] == "MISS"
-    assert RATE_HEADERS <= missed.keys()
+    assert missed.keys() >= RATE_HEADERS
     assert int(missed["x-ratelimit-remaining"]) < int(missed["x-ratelimit-limit"])
     served = [get(conn, fresh)[1] for _ in range(20)]
     from_cache = [h for h in served if h["x-cache-status"] in ("HIT", "UPDATING", "STALE")]
@@ -285,7 +285,7 @@ def test_rate_limit_headers_come_only_with_answers_that_reached_django(stack):
     assert all(not RATE_HEADERS & h.keys() for h in from_cache)
     _, with_token, _ = get(conn, fresh, {"Authorization": f"Token {stack.token}"})
     assert with_token["x-cache-status"] == "BYPASS"
-    assert RATE_HEADERS <= with_token.keys()
+    assert with_token.keys() >= RATE_HEADERS
     assert with_token["x-ratelimit-limit"] != missed["x-ratelimit-limit"]  # the user's
 
 
