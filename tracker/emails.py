@@ -181,15 +181,15 @@ class AlertEmail(EmailMultiAlternatives):
 
     def built_bytes(self) -> bytes:
         """Django's own build of this message: the slow way, and the reference."""
-        return super().message().as_bytes(linesep="\r\n")
+        return bytes(super().message().as_bytes(linesep="\r\n"))
 
-    def message(self) -> Message:  # type: ignore[override]
+    def message(self) -> Message:
         """For backends that take a message object (console, locmem, file): the same
         bytes, parsed."""
         return message_from_bytes(self.as_bytes().replace(b"\r\n", b"\n"), _class=_Parsed)
 
 
-class _Parsed(MIMEMixin, Message):
+class _Parsed(MIMEMixin, Message):  # type: ignore[misc]
     """A parsed message that flattens as Django's own do (``as_bytes(linesep=...)``)."""
 
 
@@ -223,7 +223,7 @@ class Skeleton:
         mime.replace_header("Message-ID", _HEADER_STAND_INS["Message-ID"])
         self.encoding = stand_in.encoding or settings.DEFAULT_CHARSET
         self.policy = mime.policy.clone(linesep="\r\n")
-        raw = mime.as_bytes(linesep="\r\n")
+        raw: bytes = mime.as_bytes(linesep="\r\n")
         head, _, body = raw.partition(b"\r\n\r\n")
         self.head, self.body = head + b"\r\n\r\n", body
         self.folded = {n: self.policy.fold_binary(n, v) for n, v in _HEADER_STAND_INS.items()}
@@ -247,7 +247,7 @@ class Skeleton:
             or any(n + links * grows > _LINE_LIMIT for n, links in self.link_lines)
         ):
             return None
-        head = self.head
+        head: bytes = self.head
         values = {
             "To": message.to[0],
             "Date": formatdate(localtime=settings.EMAIL_USE_LOCALTIME),
@@ -256,7 +256,8 @@ class Skeleton:
         }
         for name, value in values.items():
             name, value = forbid_multi_line_headers(name, value, self.encoding)
-            head = head.replace(self.folded[name], self.policy.fold_binary(name, value))
+            folded: bytes = self.policy.fold_binary(name, value)
+            head = head.replace(self.folded[name], folded)
         return head + self.body.replace(LINK_STAND_IN.encode(), url.encode())
 
 
