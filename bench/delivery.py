@@ -12,6 +12,9 @@ The SMTP server and the HTTP receiver run in processes of their own, so that the
 not share the sender's interpreter lock. Wall times are medians of ``--repeat`` runs.
 
     .venv/bin/python bench/delivery.py                 # 10,000 emails, 1,000 webhooks
+    .venv/bin/python bench/delivery.py --webhooks 0 --port 19200   # email only
+
+The last line printed is a one-line summary with the ratio.
 
 Needs PostgreSQL on 127.0.0.1:5432; the database (BENCH_DELIVERY_DB, default
 tracker_bench_delivery) is created if missing and migrated; its contents are thrown
@@ -40,9 +43,11 @@ from aiosmtpd.controller import Controller
 class Sink:
     async def handle_DATA(self, server, session, envelope):
         return "250 OK"
-with socket.socket() as s:
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
+port = int(sys.argv[1])
+if not port:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
 c = Controller(Sink(), hostname="127.0.0.1", port=port)
 c.start()
 print(port, flush=True)
@@ -60,7 +65,7 @@ class H(BaseHTTPRequestHandler):
         self.end_headers()
     def log_message(self, *a):
         pass
-s = ThreadingHTTPServer(("127.0.0.1", 0), H)
+s = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H)
 print(s.server_address[1], flush=True)
 s.serve_forever()
 """
@@ -71,6 +76,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--emails", type=int, default=10_000)
     parser.add_argument("--webhooks", type=int, default=1_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="the SMTP server's port (the HTTP receiver's is the next); default: any free",
+    )
     parser.add_argument(
         "--server",
         default=os.environ.get("BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432"),
@@ -97,9 +108,12 @@ def setup_django(server: str) -> None:
     call_command("migrate", verbosity=0, interactive=False)
 
 
-def start(code: str) -> tuple[subprocess.Popen[str], int]:
+def start(code: str, port: int) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", code, str(port)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     return proc, int(proc.stdout.readline())
@@ -204,8 +218,9 @@ def main() -> None:
     setup_django(args.server)
     from django.conf import settings
 
-    smtp, smtp_port = start(SMTP_SERVER)
-    http, http_port = start(HTTP_SERVER)
+    print(f"load average before: {os.getloadavg()}", flush=True)
+    smtp, smtp_port = start(SMTP_SERVER, args.port)
+    http, http_port = start(HTTP_SERVER, args.port + 1 if args.port else 0)
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", smtp_port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
@@ -220,16 +235,16 @@ def main() -> None:
             seconds, n = ours("email")
             runs["ours"].append(seconds)
             counts["ours"] = n
-            fresh(0, args.webhooks, http_port)
-            seconds, n = ours("webhook")
-            runs["hooks"].append(seconds)
-            counts["hooks"] = n
+            if args.webhooks:
+                fresh(0, args.webhooks, http_port)
+                seconds, n = ours("webhook")
+                runs["hooks"].append(seconds)
+                counts["hooks"] = n
     finally:
         smtp.terminate()
         http.terminate()
     raw, our = statistics.median(runs["raw"]), statistics.median(runs["ours"])
-    hooks = statistics.median(runs["hooks"])
-    print(f"load average: {os.getloadavg()}")
+    print(f"load average after: {os.getloadavg()}")
     print("| messages | raw smtplib, one connection | deliver() | ours ÷ limit (rate) |")
     print("|---:|---:|---:|---:|")
     print(
@@ -237,9 +252,16 @@ def main() -> None:
         f"| {our:.2f} s ({counts['ours'] / our:,.0f}/s) | **{raw / our:.2f}x** |"
     )
     print(f"runs: raw {runs['raw']}, ours {runs['ours']}")
+    if args.webhooks:
+        hooks = statistics.median(runs["hooks"])
+        print(
+            f"webhooks: {counts['hooks']:,} deliveries in {hooks:.2f} s = "
+            f"{counts['hooks'] / hooks:,.0f} deliveries/s (runs {runs['hooks']})"
+        )
     print(
-        f"webhooks: {counts['hooks']:,} deliveries in {hooks:.2f} s = "
-        f"{counts['hooks'] / hooks:,.0f} deliveries/s (runs {runs['hooks']})"
+        f"SUMMARY delivery: {counts['ours']:,} emails, deliver() {counts['ours'] / our:,.0f}/s, "
+        f"raw smtplib {counts['raw'] / raw:,.0f}/s, ratio {raw / our:.2f}x (target >= 0.80x), "
+        f"medians of {args.repeat}; load {os.getloadavg()[0]:.2f}"
     )
 
 

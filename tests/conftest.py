@@ -75,9 +75,12 @@ class Inbox:
 
         self._parse = lambda raw: email.message_from_bytes(raw, policy=email.policy.default)
         self.messages: list = []
+        self.raw: list[tuple[str, list[str], bytes]] = []  # (MAIL FROM, RCPT TO, DATA)
 
     async def handle_DATA(self, server, session, envelope):  # aiosmtpd handler hook
-        self.messages.append(self._parse(envelope.original_content or envelope.content))
+        data = envelope.original_content or envelope.content
+        self.raw.append((envelope.mail_from, list(envelope.rcpt_tos), data))
+        self.messages.append(self._parse(data))
         return "250 OK"
 
     def subjects(self) -> list[str]:

@@ -18,9 +18,11 @@ the event was written is N (so one reminder per lead time, as the days go by).
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
 
 from commitments import deadlines
 from commitments.models import Milestone
@@ -91,22 +93,39 @@ class Audience:
     problems: dict[int, str] = field(default_factory=dict)
 
     @classmethod
-    def load(cls) -> Audience:
+    def load(cls, addresses: Collection[str] | None = None) -> Audience:
+        """Everyone; or, given ``addresses`` (lower-case emails), only the
+        subscriptions and opt-outs of those addresses, for which ``recipients`` then
+        answers as it would with everyone (delivery asks about one batch's
+        recipients: 500 rows, not every subscription, per batch)."""
         audience = cls()
-        for sub in Subscription.objects.filter(
-            active=True, pending_since__isnull=True
-        ).select_related("user"):
+        subscriptions = Subscription.objects.filter(active=True, pending_since__isnull=True)
+        opt_outs = OptOut.objects.all()
+        if addresses is not None:
+            wanted = set(addresses)
+            mine = Q(email_lower__in=wanted) | Q(user_email_lower__in=wanted)
+            subscriptions = subscriptions.alias(
+                email_lower=Lower("email"), user_email_lower=Lower("user__email")
+            ).filter(mine)
+        for sub in subscriptions.select_related("user"):
+            if addresses is not None and sub.address not in wanted:
+                continue  # its own email is another address than its user's
             problem = subscription_problem(sub)
             if problem:
                 audience.problems[sub.pk] = problem
             else:
                 audience.subscriptions.append(sub)
+        if addresses is not None:
+            loaded = [s.pk for s in audience.subscriptions]
+            opt_outs = opt_outs.alias(email_lower=Lower("email")).filter(
+                Q(subscription__isnull=True, email_lower__in=wanted) | Q(subscription__in=loaded)
+            )
         audience.endpoints = list(
             WebhookEndpoint.objects.filter(active=True, disabled_at__isnull=True).prefetch_related(
                 "agreements"
             )
         )
-        for email, sub_id in OptOut.objects.values_list("email", "subscription_id"):
+        for email, sub_id in opt_outs.values_list("email", "subscription_id"):
             if sub_id is None:
                 audience.opted_out.add(email.lower())
             else:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import re
 import smtplib
 from collections import defaultdict
 from dataclasses import dataclass
@@ -27,15 +28,17 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.core.mail.message import sanitize_address
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from commitments.models import CLOSED_STATUSES
+from commitments.models import CLOSED_STATUSES, Milestone
 
-from . import dispatch, emails, webhooks
+from . import dispatch, emails, unsubscribe, webhooks
 from .audience import Audience
-from .models import Alert, AlertKind, Channel
+from .models import Alert, AlertKind, Channel, Event, WebhookEndpoint
 
 log = logging.getLogger(__name__)
 TRANSPORT_ERRORS = (smtplib.SMTPException, OSError)
@@ -80,16 +83,19 @@ def _claim(now: dt.datetime, batch_size: int) -> list[Alert]:
         )
         lease = dt.timedelta(seconds=settings.TRACKER_DELIVERY_LEASE_SECONDS)
         Alert.objects.filter(id__in=ids).update(claimed_until=now + lease)
-    return list(
-        Alert.objects.filter(id__in=ids).select_related(
-            "event",
-            "endpoint",
-            "milestone__owner",
-            "milestone__commitment__owner",
-            "milestone__commitment__agreement",
-            "milestone__rule_anchor_milestone",
-        )
-    )
+    alerts = list(Alert.objects.filter(id__in=ids).order_by("next_attempt_at", "id"))
+    # The batch's few events, milestones and endpoints, read once and shared by their
+    # alerts (10,000 readers of one event: one milestone, not 10,000 copies of it).
+    events = Event.objects.in_bulk({a.event_id for a in alerts if a.event_id})
+    endpoints = WebhookEndpoint.objects.in_bulk({a.endpoint_id for a in alerts if a.endpoint_id})
+    milestones = Milestone.objects.select_related(
+        "owner", "commitment__owner", "commitment__agreement", "rule_anchor_milestone"
+    ).in_bulk({a.milestone_id for a in alerts})
+    for alert in alerts:
+        alert.milestone = milestones[alert.milestone_id]
+        alert.event = events.get(alert.event_id) if alert.event_id else None
+        alert.endpoint = endpoints.get(alert.endpoint_id) if alert.endpoint_id else None
+    return alerts
 
 
 def _still_true(alert: Alert) -> bool:
@@ -113,7 +119,7 @@ def _still_wanted(alert: Alert, audience: Audience, wanted: dict[int, set[Any]])
 
 
 def _send(batch: list[Alert], result: DeliveryResult) -> None:
-    audience = Audience.load()
+    audience = Audience.load(addresses={a.recipient for a in batch if a.channel == Channel.EMAIL})
     wanted: dict[int, set[Any]] = {}
     by_recipient: dict[str, list[Alert]] = defaultdict(list)
     hooks: list[Alert] = []
@@ -150,16 +156,17 @@ def _skip(alerts: list[Alert], why: str, result: DeliveryResult) -> None:
 
 
 def _send_emails(by_recipient: dict[str, list[Alert]], result: DeliveryResult) -> None:
-    """One SMTP connection for the whole batch (reopened after a transport error)."""
-    connection = get_connection()
+    """One connection for the whole batch (reopened after a transport error)."""
+    outbox = Outbox()
     now = timezone.now()
     rendered: emails.Rendered = {}
+    links = unsubscribe.Links()
     sent: list[int] = []
     try:
         for recipient, items in by_recipient.items():
-            _send_one(connection, recipient, items, result, now, rendered, sent)
+            _send_one(outbox, recipient, items, result, now, (rendered, links), sent)
     finally:
-        _close_quietly(connection)
+        outbox.close()
         # Marked once for the batch: a worker killed before this line has its batch
         # sent again after the lease, which bounds duplicates by the batch in flight.
         Alert.objects.filter(id__in=sent).update(
@@ -168,26 +175,28 @@ def _send_emails(by_recipient: dict[str, list[Alert]], result: DeliveryResult) -
 
 
 def _send_one(
-    connection: Any,
+    outbox: Outbox,
     recipient: str,
     items: list[Alert],
     result: DeliveryResult,
     now: dt.datetime,
-    rendered: emails.Rendered,
+    kept: tuple[emails.Rendered, unsubscribe.Links],
     sent: list[int],
 ) -> None:
     ids = [a.id for a in items]
+    rendered, links = kept
     try:
-        message = emails.alerts_message(recipient, items, now=now, rendered=rendered)
-        connection.send_messages([message])
+        outbox.send(
+            emails.alerts_message(recipient, items, now=now, rendered=rendered, links=links)
+        )
     except TRANSPORT_ERRORS as exc:  # the server's fault: retried later
-        _close_quietly(connection)
+        outbox.close()
         record_failure(ids, exc, result)
         return
     except Exception as exc:  # a row we cannot render: its own failure, not the batch's
         if len(items) > 1:  # find the bad one: send the others on their own
             for alert in items:
-                _send_one(connection, recipient, [alert], result, now, rendered, sent)
+                _send_one(outbox, recipient, [alert], result, now, kept, sent)
             return
         log.exception("alert %s cannot be sent", ids)
         record_failure(ids, exc, result, permanent=True)
@@ -197,10 +206,49 @@ def _send_one(
     result.emails += 1
 
 
-def _close_quietly(connection: Any) -> None:
-    with contextlib.suppress(smtplib.SMTPException, OSError):
-        connection.close()
-    connection.connection = None  # the next send opens a fresh one
+class Outbox:
+    """EMAIL_BACKEND's connection, opened once for a batch (Django's backends open
+    and close one per ``send_messages`` call otherwise). Django's SMTP backend is
+    handed each message's bytes on its open connection, as ``send_messages`` would
+    hand them, without parsing the sender's address again for every message; other
+    backends (console, locmem, file) are given the message."""
+
+    def __init__(self) -> None:
+        self.connection = get_connection()
+        self.senders: dict[str, str] = {}
+
+    def send(self, message: emails.AlertEmail) -> None:
+        self.connection.open()
+        smtp = getattr(self.connection, "connection", None)
+        if not isinstance(self.connection, SMTPBackend) or smtp is None:
+            self.connection.send_messages([message])
+            return
+        encoding = message.encoding or settings.DEFAULT_CHARSET
+        if message.from_email not in self.senders:
+            self.senders[message.from_email] = sanitize_address(message.from_email, encoding)
+        to = [envelope_address(a, encoding) for a in message.recipients()]
+        smtp.sendmail(self.senders[message.from_email], to, message.as_bytes())
+
+    def close(self) -> None:
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            self.connection.close()
+        self.connection.connection = None  # the next send opens a fresh one
+
+
+# A dot-atom address (RFC 5322), which Django's parser would take apart as split here.
+_PLAIN_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*"
+)
+
+
+def envelope_address(address: str, encoding: str) -> str:
+    """``sanitize_address(address)``, as Django's SMTP backend gives the envelope; a
+    plain address skips the header parser, a sixth of a message's cost on loopback
+    (test: the same answer)."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return sanitize_address(("", address), encoding)
+    return sanitize_address(address, encoding)
 
 
 def record_failure(
