@@ -93,6 +93,15 @@ class AutoSchema(openapi.AutoSchema):
             return []  # reads are public: no padlock (a token only raises the limit)
         return super().get_auth()
 
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        operation = super().get_operation(*args, **kwargs)
+        if operation is None:
+            return None
+        if self.method in ("GET", "HEAD"):
+            # Said, not left out: no requirement at all (Redocly's security-defined).
+            operation["security"] = []
+        return operation
+
     def _map_serializer(
         self, serializer: Any, direction: str, bypass_extensions: bool = False
     ) -> dict[str, Any]:
@@ -161,3 +170,28 @@ class AutoSchema(openapi.AutoSchema):
         for code, description in errors.items():
             responses.setdefault(code, self._problem(description))
         return responses
+
+
+def typed_nullable_enums(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    """After drf-spectacular's enum hook: a nullable choice is ``nullable`` beside a
+    ``oneOf`` of its enum and ``NullEnum``, with no ``type``, which OpenAPI 3.0 leaves
+    undefined (Redocly's nullable-type-sibling). Give it its enum's type."""
+    components = result.get("components", {}).get("schemas", {})
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("nullable") and "type" not in node and "oneOf" in node:
+                types = {
+                    components.get(ref.get("$ref", "").rsplit("/", 1)[-1], {}).get("type")
+                    for ref in node["oneOf"]
+                } - {None}
+                if len(types) == 1:
+                    node["type"] = types.pop()
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(result)
+    return result
