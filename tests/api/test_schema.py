@@ -116,3 +116,21 @@ def test_redocly_recommended_rules_find_no_error(api, db, tmp_path):
     ]
     assert [f for f in found if f[0] == "error"] == []
     assert found == []  # no warning either (list any accepted one in docs/api.md)
+
+
+def test_links_lead_to_operations_and_their_parameters(schema):
+    """The OpenAPI links (the stateful phase of test_schemathesis.py follows them) name
+    operations that exist, and parameters those operations have."""
+    by_id = {op["operationId"]: op for _, _, op in operations(schema) if "operationId" in op}
+    links = [
+        (source, name, link)
+        for source, op in by_id.items()
+        for name, link in op["responses"].get("200", {}).get("links", {}).items()
+    ]
+    assert len(links) >= 10
+    for source, name, link in links:
+        target = by_id[link["operationId"]]
+        known = {(p["in"], p["name"]) for p in target.get("parameters", [])}
+        for parameter in link["parameters"]:
+            where, _, named = parameter.rpartition(".")
+            assert (where or "path", named) in known, (source, name, parameter)
