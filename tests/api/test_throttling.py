@@ -197,3 +197,23 @@ def test_the_304_bucket_is_per_process_and_bounded_there(api, agreements, settin
     throttling.process_counts.clear()  # as another worker would see it: its own count
     tag = answers[0]["ETag"]
     assert api.get("/api/v1/status/", HTTP_IF_NONE_MATCH=tag).status_code == 304
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/",
+        "/api/v1/status/",
+        "/api/v1/agreements/",
+        "/api/v1/commitments/",
+        "/api/v1/milestones/",
+        "/api/v1/milestones/?format=csv",
+        "/api/v1/events/",
+    ],
+)
+def test_a_conditional_get_that_is_not_a_304_counts_and_is_refused(api, agreements, settings, url):
+    """A conditional GET is charged once its answer is known: when that answer is a
+    200, it is charged, and refused past the limit, as a plain GET is."""
+    settings.API_ANON_RATE = "2/min"
+    answers = [api.get(url, HTTP_IF_NONE_MATCH='"not-the-etag"') for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 429], url
