@@ -2,14 +2,20 @@
 100,000 milestones. Not a test: it prints figures for the README.
 
     .venv/bin/python bench/api.py [--duration 10] [--workers 4] [--port 8765]
+                                  [--part all|http|csv]
     (BENCH_DB, BENCH_CACHE_URL: the database and Redis to use)
 
 Creates (or reuses) the database ``tracker_bench``, fills it once, starts gunicorn with
 bench.settings (the product plus /bench/bare/, a plain Django view returning a fixed
-small JSON: the ceiling), and runs wrk against:
+small JSON: the ceiling; and /bench/bare-80k/, the same with a body the size of
+/status/'s), and runs wrk against:
 
-    bare view (200) | /api/v1/status/ 200 | ... 304 | /api/v1/milestones/?page_size=100
-    200 | ... 304
+    bare view (200) | bare view, 80 KB | /api/v1/status/ 200 | ... 304 |
+    /api/v1/milestones/?page_size=100 200 | ... 304
+
+The table also says how many times a worker turned the cache off during a case
+(``cache.guarded``: a Redis call that timed out; that worker then renders every body
+for API_CACHE_RETRY_SECONDS).
 
 and then, in this process, a CSV export of every milestone (``?format=csv``): its time
 and the peak memory Python allocated while streaming it (tracemalloc).
@@ -157,6 +163,15 @@ def seed() -> None:
     print(f"seeded in {time.monotonic() - started:.0f} s", flush=True)
 
 
+SERVER_LOG = Path(ENV["TRACKER_VAR_DIR"]) / "gunicorn.log"
+
+
+def cache_trips() -> int:
+    """How many times a worker turned the cache off so far (``cache.guarded``'s log line):
+    each costs that worker API_CACHE_RETRY_SECONDS without the body cache."""
+    return SERVER_LOG.read_text(errors="replace").count("cache unavailable")
+
+
 def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
     cmd = [
         str(ROOT / ".venv/bin/gunicorn"),
@@ -174,7 +189,10 @@ def start_server(port: int, workers: int) -> subprocess.Popen[bytes]:
         "--log-level",
         "warning",
     ]
-    server = subprocess.Popen(cmd, env={**os.environ, **ENV}, start_new_session=True)
+    log = SERVER_LOG.open("ab")
+    server = subprocess.Popen(
+        cmd, env={**os.environ, **ENV}, start_new_session=True, stdout=log, stderr=log
+    )
     for _ in range(100):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/bare/", timeout=1)
@@ -267,7 +285,14 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--part", choices=["all", "http", "csv"], default="all")
     args = parser.parse_args()
+    if args.part == "csv":
+        ensure_database()
+        setup_django()
+        seed()
+        csv_figures()
+        return
 
     wrk = ensure_wrk()
     load_before = os.getloadavg()
@@ -283,27 +308,35 @@ def main() -> None:
         cases = []
         for label, url, expect in [
             ("bare Django view", f"{base}/bench/bare/", 200),
+            ("bare Django view, 80 KB body", f"{base}/bench/bare-80k/", 200),
             ("/api/v1/status/", status_url, 200),
             ("/api/v1/milestones/?page_size=100", page_url, 200),
         ]:
             code, headers, size = fetch(url)
             assert code == expect, (url, code)
             cases.append((f"{label} (200, {size} B)", url, {}))
-            if label != "bare Django view":
+            if not label.startswith("bare Django view"):
                 tag = headers["ETag"]
                 assert fetch(url, {"If-None-Match": tag})[0] == 304
                 cases.append((f"{label} (304)", url, {"If-None-Match": tag}))
         # The bare view runs again just before each API case: background load drifts
         # over a minute, so each ratio is to the bare view measured beside it.
         bare_url = cases[0][1]
+        # Each worker imports the URLconf (DRF, drf-spectacular...) on its first
+        # request: let that happen outside the measured runs.
+        run_wrk(wrk, bare_url, {}, 2)
         results = []
         for label, url, headers in cases[1:]:
             fetch(url, headers)  # warm
             beside = run_wrk(wrk, bare_url, {}, args.duration)
+            trips = cache_trips()
             result = run_wrk(wrk, url, headers, args.duration)
+            result["trips"] = cache_trips() - trips
             results.append((label, result, beside))
             print(
-                f"  {label}: {result['rps']:.0f} req/s, bare beside {beside['rps']:.0f}", flush=True
+                f"  {label}: {result['rps']:.0f} req/s, bare beside {beside['rps']:.0f}, "
+                f"cache turned off {result['trips']} times",
+                flush=True,
             )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
@@ -329,6 +362,7 @@ def main() -> None:
     print(f"|{'-' * 42}|{'-' * 8}|{'-' * 9}|{'-' * 9}|{'-' * 12}|{'-' * 10}|{'-' * 8}|")
     for label, r, beside in results:
         flag = f" ({r['bad']} non-2xx/3xx!)" if r["bad"] else ""
+        flag += f" (cache off x{r['trips']:.0f})" if r["trips"] else ""
         print(
             f"| {label + flag:<40} | {r['rps']:>6.0f} | {r['p50']:>7.2f} | {r['p99']:>7.2f} "
             f"| {beside['rps']:>10.0f} | {beside['p50']:>8.2f} | {r['rps'] / beside['rps']:>6.2f} |"
@@ -337,10 +371,22 @@ def main() -> None:
         f"\nFirst render with an empty body cache: status {cold['status']:.0f} ms, "
         f"milestones page {cold['page']:.0f} ms"
     )
+    if args.part == "all":
+        csv_figures()
+
+
+def csv_figures() -> None:
+    load_before = os.getloadavg()
     rows, size, seconds, peak = csv_export()
     print(
         f"CSV export of every milestone: {rows} rows, {size / 2**20:.1f} MiB in {seconds:.1f} s "
         f"({rows / seconds:.0f} rows/s); peak Python memory while streaming: {peak:.1f} MiB"
+    )
+    print(
+        "Load average around the CSV export: "
+        + ", ".join(f"{x:.2f}" for x in load_before)
+        + " -> "
+        + ", ".join(f"{x:.2f}" for x in os.getloadavg())
     )
 
 

@@ -63,6 +63,11 @@ class Status(models.TextChoices):
 CLOSED_STATUSES = (Status.COMPLETED, Status.CANCELLED)
 
 
+def is_overdue(overdue_from: dt.datetime | None, status: str, now: dt.datetime) -> bool:
+    """``Milestone.is_overdue_at`` on plain values (rows read with ``values_list``)."""
+    return overdue_from is not None and now >= overdue_from and status not in CLOSED_STATUSES
+
+
 class Assessment(models.TextChoices):
     NOT_YET_RATED = "not_yet_rated", "Not yet rated"
     ON_TRACK = "on_track", "On track"
@@ -414,7 +419,7 @@ class Milestone(models.Model):
 
     def is_overdue_at(self, now: dt.datetime) -> bool:
         """Same predicate as ``Milestone.objects.overdue_at``."""
-        return self.overdue_from is not None and now >= self.overdue_from and not self.is_closed
+        return is_overdue(self.overdue_from, self.status, now)
 
     @property
     def effective_owner_id(self) -> int | None:

@@ -336,6 +336,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {"StatusEnum": "commitments.models.Status"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tracker.api.schema.typed_nullable_enums",
+    ],
     "SERVERS": [{"url": SITE_URL, "description": "This tracker"}],
     "LICENSE": {"name": "MIT", "url": "https://spdx.org/licenses/MIT.html"},
     "CONTACT": {"url": SITE_URL},

@@ -13,7 +13,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from tracker.api import cache as api_cache
-from tracker.api import conditional
+from tracker.api import conditional, throttling
 
 # 12:00 in Tokyo: the Ministerial (due 2026-04-26) and project selection (due
 # 2026-04-28) are both overdue.
@@ -36,6 +36,7 @@ def counting(db, settings):
     settings.API_VALIDATOR_TTL_MS = 0
     conditional.forget()
     api_cache.reset_guard()
+    throttling.process_counts.clear()
     cache.clear()
     yield
     cache.clear()

@@ -5,10 +5,15 @@ the API shows them."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.conftest import require_service
 from tracker.api.schema import examples
 
 pytestmark = pytest.mark.usefixtures("frozen")
@@ -79,3 +84,53 @@ def test_the_schema_shows_examples(schema):
     assert agreement["content"]["application/json"]["example"]["slug"] == (
         "us-japan-critical-minerals-2025"
     )
+
+
+ROOT = Path(__file__).resolve().parents[2]
+REDOCLY = ROOT / "node_modules" / ".bin" / "redocly"
+
+
+def test_redocly_recommended_rules_find_no_error(api, db, tmp_path):
+    """Redocly's linter (npm, pinned in package-lock.json; scripts/ensure-public-deps
+    installs it), the recommended rules, and redocly.yaml's one exception (trailing
+    slashes: docs/api.md, "Redocly")."""
+    require_service(
+        REDOCLY.exists() and shutil.which("node") is not None,
+        "@redocly/cli is not installed (npm ci)",
+    )
+    document = tmp_path / "openapi.json"
+    document.write_bytes(api.get("/api/schema/?format=json").content)
+    run = subprocess.run(
+        [str(REDOCLY), "lint", "--extends=recommended", "--format=json", str(document)],
+        cwd=ROOT,  # redocly.yaml
+        env={**os.environ, "REDOCLY_TELEMETRY": "off", "REDOCLY_SUPPRESS_UPDATE_NOTICE": "true"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert run.stdout.strip(), run.stderr
+    problems = json.loads(run.stdout)["problems"]
+    found = [
+        (p["severity"], p["ruleId"], p["location"][0]["pointer"], p["message"]) for p in problems
+    ]
+    assert [f for f in found if f[0] == "error"] == []
+    assert found == []  # no warning either (list any accepted one in docs/api.md)
+
+
+def test_links_lead_to_operations_and_their_parameters(schema):
+    """The OpenAPI links (the stateful phase of test_schemathesis.py follows them) name
+    operations that exist, and parameters those operations have."""
+    by_id = {op["operationId"]: op for _, _, op in operations(schema) if "operationId" in op}
+    links = [
+        (source, name, link)
+        for source, op in by_id.items()
+        for name, link in op["responses"].get("200", {}).get("links", {}).items()
+    ]
+    assert len(links) >= 10
+    for source, name, link in links:
+        target = by_id[link["operationId"]]
+        known = {(p["in"], p["name"]) for p in target.get("parameters", [])}
+        for parameter in link["parameters"]:
+            where, _, named = parameter.rpartition(".")
+            assert (where or "path", named) in known, (source, name, parameter)

@@ -15,6 +15,7 @@ from schemathesis.specs.openapi.checks import ignored_auth, positive_data_accept
 from .conftest import client_for
 
 EXAMPLES_PER_OPERATION = {"positive": 100, "negative": 40}
+STATEFUL_SCENARIOS = 150
 
 
 def test_spectacular_validates_without_warnings(tmp_path):
@@ -33,6 +34,19 @@ def refused_for_what_no_schema_can_say(response) -> bool:
     return [e["field"] for e in errors] == ["after"]
 
 
+def excluded_checks(operation, response) -> list:
+    # We send a valid token on every request (so PATCH gets past 401), which is what
+    # "ignored_auth" takes for a server accepting bad credentials; 401 and 403 have
+    # their own tests (test_write.py, test_authorization.py).
+    excluded = [ignored_auth]
+    if operation.method.upper() == "PATCH" or refused_for_what_no_schema_can_say(response):
+        # A PATCH may be well-formed and still refused by the transition's rules
+        # (completed_on without 'completed', a date before signature...): a 400 is
+        # right then, so "schema-valid data is accepted" is checked on reads.
+        excluded.append(positive_data_acceptance)
+    return excluded
+
+
 def run(operation, token: str, sent: dict[str, int], mode: GenerationMode) -> None:
     label = f"{operation.method.upper()} {operation.path} ({mode.value})"
 
@@ -49,16 +63,7 @@ def run(operation, token: str, sent: dict[str, int], mode: GenerationMode) -> No
         response = case.call(headers={"Authorization": token, "Accept-Encoding": "identity"})
         sent[label] = sent.get(label, 0) + 1
         assert response.status_code < 500, (label, response.status_code, response.text)
-        # We send a valid token on every request (so PATCH gets past 401), which is
-        # what "ignored_auth" takes for a server accepting bad credentials; 401 and 403
-        # have their own tests (test_write.py).
-        excluded = [ignored_auth]
-        if operation.method.upper() == "PATCH" or refused_for_what_no_schema_can_say(response):
-            # A PATCH may be well-formed and still refused by the transition's rules
-            # (completed_on without 'completed', a date before signature...): a 400
-            # is right then, so "schema-valid data is accepted" is checked on reads.
-            excluded.append(positive_data_acceptance)
-        case.validate_response(response, excluded_checks=excluded)
+        case.validate_response(response, excluded_checks=excluded_checks(operation, response))
 
     try:
         check()
@@ -101,3 +106,55 @@ def test_schemathesis_finds_no_5xx_and_no_nonconformance(agreements, alice, caps
     with capsys.disabled():
         print(f"\nSchemathesis: {total} requests over {len(sent)} operations: {sent}")
     assert total >= 1000
+
+
+@pytest.mark.usefixtures("frozen", "keep_connection")
+def test_schemathesis_stateful_links_find_no_failure(agreements, alice, capsys):
+    """The stateful phase: sequences of calls along the schema's OpenAPI links (a list's
+    first result to its detail, history and log; a milestone to a PATCH with If-Match
+    from its ETag; the PATCH's answer to the milestone again), every check on every
+    step, positive and negative data."""
+    from config.wsgi import application
+
+    schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
+    token = client_for(alice)._credentials["HTTP_AUTHORIZATION"]
+    steps: dict[str, int] = {}
+
+    class Machine(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case):
+            return {"headers": {"Authorization": token, "Accept-Encoding": "identity"}}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            label = f"{case.operation.method.upper()} {case.operation.path}"
+            if "If-Match" in (case.headers or {}):
+                label += " If-Match"
+            label += f" -> {response.status_code}"
+            steps[label] = steps.get(label, 0) + 1
+            assert response.status_code < 500, (label, response.status_code, response.text)
+            case.validate_response(
+                response,
+                excluded_checks=excluded_checks(case.operation, response),
+                transport_kwargs=kwargs or None,
+            )
+
+    Machine.run(
+        settings=settings(
+            max_examples=STATEFUL_SCENARIOS,
+            stateful_step_count=6,
+            # The same sequences every run, so that "the links were followed" below
+            # cannot come and go with the seed.
+            derandomize=True,
+            deadline=None,
+            database=None,
+            phases=[Phase.generate],
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+    with capsys.disabled():
+        print(f"\nSchemathesis stateful: {sum(steps.values())} calls: {steps}")
+    # The links were followed: a milestone's ETag reached the PATCH's If-Match, and
+    # a list's first result reached the detail views.
+    reached = " ".join(label for label in steps if not label.endswith("-> 404"))
+    assert "PATCH /api/v1/milestones/{id}/ If-Match" in reached, steps
+    assert "GET /api/v1/milestones/{id}/history/" in reached, steps
+    assert "GET /api/v1/commitments/{id}/log/" in reached, steps

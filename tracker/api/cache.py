@@ -43,9 +43,7 @@ class RedisCacheClient(django_redis.RedisCacheClient):
 _COUNT = """
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-local other = 0
-if KEYS[2] then other = tonumber(redis.call('GET', KEYS[2]) or '0') end
-return {n, other}
+return n
 """
 
 
@@ -58,30 +56,26 @@ class RedisCache(django_redis.RedisCache):
         self._class = RedisCacheClient
         self._scripts: dict[int, Any] = {}
 
-    def count(self, key: str, timeout: int, peek: str | None = None) -> tuple[int, int]:
-        """Add one to a counter that expires ``timeout`` seconds after it was created,
-        and read another (``peek``) in passing: one round trip, always (a script run by
-        its SHA: INCR, and EXPIRE on the first; atomic, so a counter never lives
-        without its expiry)."""
+    def count(self, key: str, timeout: int) -> int:
+        """Add one to a counter that expires ``timeout`` seconds after it was created:
+        one round trip, always (a script run by its SHA: INCR, and EXPIRE on the first;
+        atomic, so a counter never lives without its expiry)."""
         key = self.make_and_validate_key(key)
-        keys = [key] if peek is None else [key, self.make_and_validate_key(peek)]
         client = self._cache.get_client(key, write=True)
         script = self._scripts.get(id(client))
         if script is None:
             script = self._scripts[id(client)] = client.register_script(_COUNT)
-        counted, other = script(keys=keys, args=[timeout])
-        return int(counted), int(other)
+        return int(script(keys=[key], args=[timeout]))
 
 
-def count(cache: Any, key: str, timeout: int, peek: str | None = None) -> tuple[int, int]:
+def count(cache: Any, key: str, timeout: int) -> int:
     """``RedisCache.count`` on any cache backend (add, then incr, elsewhere)."""
     if isinstance(cache, RedisCache):
-        return cache.count(key, timeout, peek)
+        return cache.count(key, timeout)
     try:
-        counted = int(cache.incr(key))
+        return int(cache.incr(key))
     except ValueError:  # the first (or a race for it)
-        counted = 1 if cache.add(key, 1, timeout=timeout) else int(cache.incr(key))
-    return counted, int(cache.get(peek) or 0) if peek else 0
+        return 1 if cache.add(key, 1, timeout=timeout) else int(cache.incr(key))
 
 
 # --- When the cache is down -------------------------------------------------------------

@@ -72,6 +72,71 @@ AS_OF = {
 }
 
 
+def _link(operation_id: str, description: str, **parameters: str) -> dict[str, Any]:
+    return {"operationId": operation_id, "description": description, "parameters": parameters}
+
+
+FIRST_RESULT = "$response.body#/results/0/id"
+# OpenAPI links: where a client (and Schemathesis's stateful phase) goes from an answer.
+# Keyed by the operationId of the answer, then the link's name.
+LINKS: dict[str, dict[str, dict[str, Any]]] = {
+    "v1_agreements_list": {
+        "Agreement": _link(
+            "v1_agreements_retrieve",
+            "The first agreement of the page.",
+            slug="$response.body#/results/0/slug",
+        ),
+    },
+    "v1_commitments_list": {
+        "Commitment": _link("v1_commitments_retrieve", "The first commitment.", id=FIRST_RESULT),
+        "CommitmentLog": _link("v1_commitments_log_list", "Its log.", id=FIRST_RESULT),
+    },
+    "v1_commitments_retrieve": {
+        "Log": _link("v1_commitments_log_list", "Its log.", id="$response.body#/id"),
+        "Milestone": _link(
+            "v1_milestones_retrieve",
+            "Its first milestone.",
+            id="$response.body#/milestones/0/id",
+        ),
+    },
+    "v1_milestones_list": {
+        "Milestone": _link("v1_milestones_retrieve", "The first milestone.", id=FIRST_RESULT),
+        "History": _link("v1_milestones_history_list", "Its status updates.", id=FIRST_RESULT),
+        "Log": _link("v1_milestones_log_list", "Its log.", id=FIRST_RESULT),
+    },
+    "v1_milestones_retrieve": {
+        "ChangeStatus": _link(
+            "v1_milestones_partial_update",
+            "Change its status, on condition that it has not changed since (If-Match).",
+            id="$response.body#/id",
+            **{"header.If-Match": "$response.header.ETag"},
+        ),
+        "History": _link(
+            "v1_milestones_history_list", "Its status updates.", id="$response.body#/id"
+        ),
+        "Log": _link("v1_milestones_log_list", "Its log.", id="$response.body#/id"),
+    },
+    "v1_milestones_partial_update": {
+        "Milestone": _link("v1_milestones_retrieve", "It, as changed.", id="$response.body#/id"),
+        "History": _link(
+            "v1_milestones_history_list", "Its status updates.", id="$response.body#/id"
+        ),
+    },
+    "v1_status_retrieve": {
+        "OverdueMilestone": _link(
+            "v1_milestones_retrieve",
+            "The milestone overdue the longest.",
+            id="$response.body#/overdue/milestones/0/id",
+        ),
+        "NextDeadline": _link(
+            "v1_milestones_retrieve",
+            "The milestone due next.",
+            id="$response.body#/next_deadlines/0/id",
+        ),
+    },
+}
+
+
 @cache
 def examples() -> dict[str, Any]:
     return json.loads((Path(__file__).with_name("examples.json")).read_text())
@@ -92,6 +157,18 @@ class AutoSchema(openapi.AutoSchema):
         if self.method in ("GET", "HEAD"):
             return []  # reads are public: no padlock (a token only raises the limit)
         return super().get_auth()
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
+        operation = super().get_operation(*args, **kwargs)
+        if operation is None:
+            return None
+        if self.method in ("GET", "HEAD"):
+            # Said, not left out: no requirement at all (Redocly's security-defined).
+            operation["security"] = []
+        links = LINKS.get(operation["operationId"])
+        if links:
+            operation["responses"]["200"]["links"] = links
+        return operation
 
     def _map_serializer(
         self, serializer: Any, direction: str, bypass_extensions: bool = False
@@ -169,3 +246,28 @@ class AutoSchema(openapi.AutoSchema):
         for code, description in errors.items():
             responses.setdefault(code, self._problem(description))
         return responses
+
+
+def typed_nullable_enums(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    """After drf-spectacular's enum hook: a nullable choice is ``nullable`` beside a
+    ``oneOf`` of its enum and ``NullEnum``, with no ``type``, which OpenAPI 3.0 leaves
+    undefined (Redocly's nullable-type-sibling). Give it its enum's type."""
+    components = result.get("components", {}).get("schemas", {})
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("nullable") and "type" not in node and "oneOf" in node:
+                types = {
+                    components.get(ref.get("$ref", "").rsplit("/", 1)[-1], {}).get("type")
+                    for ref in node["oneOf"]
+                } - {None}
+                if len(types) == 1:
+                    node["type"] = types.pop()
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(result)
+    return result

@@ -10,12 +10,17 @@ Every answer carries ``X-RateLimit-Limit``, ``X-RateLimit-Remaining``,
   (so guessing tokens is limited like anything else anonymous), and is refused with 429
   once the address is over its limit.
 - A 304 is free: it does not count against the limit (GitHub's rule). A flood of
-  conditional requests is still bounded: 304s count in a bucket of their own,
-  API_REVALIDATION_FACTOR times the limit (default 10); past it, 429 too. A 304 shows the
-  main bucket in its headers, read in the same round trip as its own count.
-- The cache is Redis when CACHE_URL is set, so every web worker counts in the same
-  place; the count is an atomic INCR (one script round trip). A fixed window lets a
-  client burst up to twice the rate across a window's edge, which is fine for polling.
+  conditional requests is still bounded: 304s count in a bucket of their own, kept in
+  each web process's memory (no Redis round trip: on a loaded machine that round trip
+  was half a 304's cost), API_REVALIDATION_FACTOR times the limit (default 10) per
+  window per process; past it, 429 too. So a client gets at most P x factor x limit
+  304s per window from P web processes (workers x hosts). A 304 shows the main bucket
+  in its headers as this process last read it, at most API_VALIDATOR_TTL_MS old (0:
+  read on every 304).
+- The main bucket is in the default cache, Redis when CACHE_URL is set, so every web
+  worker counts in the same place; the count is an atomic INCR (one script round
+  trip). A fixed window lets a client burst up to twice the rate across a window's
+  edge, which is fine for polling.
 - The cache down or hanging: the limits are off (degrade open) and a line is logged
   (``cache.guarded``); the headers are then left out.
 """
@@ -23,6 +28,7 @@ Every answer carries ``X-RateLimit-Limit``, ``X-RateLimit-Remaining``,
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -81,32 +87,78 @@ def _auth_failed(request: Request) -> bool:
     return getattr(request, "_tracker_auth_failed", False)
 
 
+class _ProcessCounts:
+    """What this process keeps of the limits: its 304 counts, and the main bucket's
+    count as it last read it (for a 304's headers). Per scope, only the current window
+    is kept, so it holds at most one small entry per client seen in the window."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._windows: dict[str, int] = {}
+        self._revalidations: dict[str, dict[str, int]] = {}
+        self._seen: dict[str, dict[str, tuple[int, float]]] = {}
+
+    def _current(self, scope: str, window: int) -> None:
+        if self._windows.get(scope) != window:  # a new window: forget the old one
+            self._windows[scope] = window
+            self._revalidations[scope] = {}
+            self._seen[scope] = {}
+
+    def revalidated(self, scope: str, ident: str, window: int) -> int:
+        with self._lock:
+            self._current(scope, window)
+            counts = self._revalidations[scope]
+            counts[ident] = counts.get(ident, 0) + 1
+            return counts[ident]
+
+    def saw(self, scope: str, ident: str, window: int, used: int) -> None:
+        with self._lock:
+            self._current(scope, window)
+            self._seen[scope][ident] = (used, time.monotonic())
+
+    def seen(self, scope: str, ident: str, window: int) -> int | None:
+        """The main bucket's count as last read, if younger than API_VALIDATOR_TTL_MS."""
+        with self._lock:
+            if self._windows.get(scope) != window:
+                return None
+            used, at = self._seen[scope].get(ident, (0, -1e9))
+        fresh = (time.monotonic() - at) * 1000 < settings.API_VALIDATOR_TTL_MS
+        return used if fresh else None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._windows.clear()
+
+
+process_counts = _ProcessCounts()
+
+
 def charge(request: Request, *, revalidation: bool = False) -> tuple[Usage, bool] | None:
     """Count this request; (the main bucket's usage, whether it is allowed). None when
-    there is no limit or the cache cannot be reached."""
+    there is no limit, or the cache cannot be reached for the main bucket."""
     scope, ident, rate = _caller(request)
     if not rate:
         return None
     limit, period = parse_rate(rate)
-    now = time.time()
-    window = int(now // period)
+    window = int(time.time() // period)
     main = f"throttle:{scope}:{ident}:{window}"
     reset = (window + 1) * period
     if revalidation:
-        key, peek, allowed_count = (
-            f"throttle:{scope}-304:{ident}:{window}",
-            main,
-            limit * settings.API_REVALIDATION_FACTOR,
-        )
-    else:
-        key, peek, allowed_count = main, None, limit
-    counted = safe_cache.guarded(
-        lambda cache: safe_cache.count(cache, key, timeout=period + 1, peek=peek)
-    )
+        # Counted here, in memory; the main bucket is only read, and not every time.
+        revalidations = process_counts.revalidated(scope, ident, window)
+        used = process_counts.seen(scope, ident, window)
+        if used is None:
+            used = safe_cache.guarded(lambda cache: int(cache.get(main) or 0))
+            if used is not None:
+                process_counts.saw(scope, ident, window, used)
+        if used is None:  # the cache is out of reach: limits off, as for the rest
+            return None
+        return Usage(limit, used, reset), revalidations <= limit * settings.API_REVALIDATION_FACTOR
+    counted = safe_cache.guarded(lambda cache: safe_cache.count(cache, main, timeout=period + 1))
     if counted is None:
         return None
-    used = counted[1] if revalidation else counted[0]
-    return Usage(limit, used, int(reset)), counted[0] <= allowed_count
+    process_counts.saw(scope, ident, window, counted)
+    return Usage(limit, counted, reset), counted <= limit
 
 
 def refuse(usage: Usage) -> Throttled:

@@ -669,6 +669,9 @@ class EventFeedView(ApiView, APIView):
 
     @events.FEED_SCHEMA
     def get(self, request: Request) -> HttpResponse:
+        # No validator, so never a 304: a conditional GET is charged here as the 200 it
+        # will be (else it would only be counted at the end, and never refused).
+        self.on_modified()
         return events.feed(self, request, base_url(request))
 
 
