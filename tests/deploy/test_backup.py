@@ -71,10 +71,12 @@ def test_a_dump_restores_into_a_tracker_whose_triggers_and_outbox_work(
         check=True,
     )
     subprocess.run(
-        [pg_tool("dropdb"), "--if-exists", "-h", "127.0.0.1", "-U", "postgres", RESTORED],
+        [pg_tool("dropdb"), "--if-exists", "--maintenance-db", server_url("postgres"), RESTORED],
         check=True,
     )
-    subprocess.run([pg_tool("createdb"), "-h", "127.0.0.1", "-U", "postgres", RESTORED], check=True)
+    subprocess.run(
+        [pg_tool("createdb"), "--maintenance-db", server_url("postgres"), RESTORED], check=True
+    )
     try:
         subprocess.run(
             [
@@ -104,7 +106,7 @@ def test_a_dump_restores_into_a_tracker_whose_triggers_and_outbox_work(
         restored = json.loads(done.stdout.strip().splitlines()[-1])
     finally:
         subprocess.run(
-            [pg_tool("dropdb"), "--if-exists", "-h", "127.0.0.1", "-U", "postgres", RESTORED]
+            [pg_tool("dropdb"), "--if-exists", "--maintenance-db", server_url("postgres"), RESTORED]
         )
     print(f"\n[backup] before the dump: counter {counter}, {pending} pending, ETag {etag}; "
           f"restored: {restored}")  # fmt: skip
