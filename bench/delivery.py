@@ -29,7 +29,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -90,22 +89,10 @@ def parse_args() -> argparse.Namespace:
 
 
 def setup_django(server: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
-            conn.execute(f'CREATE DATABASE "{DB_NAME}"')
-    os.environ["DATABASE_URL"] = f"{server}/{DB_NAME}"
-    os.environ["SECRET_KEY"] = "bench"
-    os.environ.setdefault("TRACKER_VAR_DIR", tempfile.mkdtemp(prefix="bench-delivery-"))
-    os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings"
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
     sys.path.insert(0, str(ROOT))
-    import django
-    from django.core.management import call_command
+    from bench.common import setup_django as setup
 
-    django.setup()
-    call_command("migrate", verbosity=0, interactive=False)
+    setup(server, DB_NAME, "bench-delivery-")
 
 
 def start(code: str, port: int) -> tuple[subprocess.Popen[str], int]:
