@@ -108,10 +108,11 @@ class Nginx:
         self.conf = nginx_main_conf(self.directory, site, self.extra_http)
         return self.conf
 
-    def command(self, binary: str) -> list[str]:
-        return [binary, "-c", str(self.conf), "-p", str(self.directory), "-g", "daemon off;"]
+    def command(self, binary: str, directives: str = "") -> list[str]:
+        return [binary, "-c", str(self.conf), "-p", str(self.directory),
+                "-g", f"daemon off; {directives}".strip()]  # fmt: skip
 
-    def start(self, binary: str, prefix: list[str] | None = None) -> None:
+    def start(self, binary: str, prefix: list[str] | None = None, directives: str = "") -> None:
         self.render()
         check = subprocess.run(
             [binary, "-t", "-c", str(self.conf), "-p", str(self.directory)],
@@ -119,7 +120,7 @@ class Nginx:
         )  # fmt: skip
         assert check.returncode == 0, check.stderr
         self.proc = subprocess.Popen(
-            [*(prefix or []), *self.command(binary)],
+            [*(prefix or []), *self.command(binary, directives)],
             stdout=subprocess.DEVNULL,
             stderr=(self.directory / "stderr.log").open("ab"),
             start_new_session=True,

@@ -95,11 +95,39 @@ def test_every_page_has_a_strict_csp_and_nothing_inline_for_it_to_allow(admin_cl
 
 @pytest.mark.django_db
 def test_the_login_page_and_the_api_have_the_policy_too(client, agreements):
-    for url in ("/admin/login/", "/api/v1/status/", "/api/v1/milestones/", "/api/schema/"):
+    for url in ("/admin/login/", "/api/schema/"):
         response = client.get(url)
         assert response.status_code == 200, url
         assert directives(response) >= STRICT, url
     assert inline_parts(client.get("/admin/login/")) == []
+
+
+@pytest.mark.django_db
+def test_the_api_answers_data_that_may_load_nothing(client, agreements):
+    """JSON and CSV are data, never a document: default-src 'none', every answer of
+    every API view (errors and 304s too). The docs keep the site's policy."""
+    m = Milestone.objects.order_by("pk").first()
+    status = client.get("/api/v1/status/")
+    answers = {
+        "status": status,
+        "304": client.get("/api/v1/status/", HTTP_IF_NONE_MATCH=status["ETag"]),
+        "list": client.get("/api/v1/milestones/"),
+        "detail": client.get(f"/api/v1/milestones/{m.pk}/"),
+        "csv": client.get("/api/v1/milestones/?format=csv"),
+        "index": client.get("/api/v1/"),
+        "400": client.get("/api/v1/milestones/?page=abc"),
+        "404": client.get("/api/v1/milestones/999999999/"),
+        "401": client.patch(f"/api/v1/milestones/{m.pk}/", {}, content_type="application/json"),
+    }
+    assert {name: r.status_code for name, r in answers.items()} == {
+        "status": 200, "304": 304, "list": 200, "detail": 200, "csv": 200, "index": 200,
+        "400": 400, "404": 404, "401": 401,
+    }  # fmt: skip
+    data_only = {"default-src 'none'", "frame-ancestors 'none'"}
+    assert {name: directives(r) for name, r in answers.items()} == {
+        name: data_only for name in answers
+    }
+    assert directives(client.get("/api/docs/")) >= STRICT
 
 
 @pytest.mark.django_db

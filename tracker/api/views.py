@@ -12,6 +12,8 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from csp.constants import NONE
+from csp.decorators import csp
 from django.conf import settings
 from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
 from django.http import HttpResponse, StreamingHttpResponse
@@ -79,8 +81,19 @@ else:
     _View = object
 
 
+# The API answers data (JSON, CSV), never a document: nothing in it may load, run or be
+# framed (OWASP's REST cheat sheet). The site's policy (settings) is for its pages, and
+# the API docs (docs.py) keep it. Shorter too: it is on every poll, and nginx parses the
+# headers stored with a cached answer on every hit (bench/README.md).
+API_CSP = {"default-src": [NONE], "frame-ancestors": [NONE]}
+
+
 class ApiView(RateLimitMixin, ConditionalMixin, _View):
     """What every API view shares (mixed into DRF's views, never in front of them)."""
+
+    @classmethod
+    def as_view(cls, *args: Any, **kwargs: Any) -> Any:
+        return csp(API_CSP)(super().as_view(*args, **kwargs))
 
     request: Request
     kwargs: dict[str, Any]
