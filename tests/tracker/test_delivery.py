@@ -5,6 +5,8 @@ import re
 
 import pytest
 import time_machine
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from commitments.models import Milestone, Status
 from commitments.services import milestone_set_status
@@ -186,6 +188,72 @@ def test_a_message_from_the_kept_skeleton_is_the_one_django_builds(
             assert skeleton.usable == kept
             assert (skeleton.fill(message) is not None) == (kept and not site)
     assert len(rendered) == 1  # both readers' messages are about the same events
+
+
+def _stand_in_skeleton():
+    from tracker import emails
+
+    link = emails.LINK_STAND_IN
+    return emails.Skeleton(emails.Rendering("Subject", f"Text {link}", f"<p>{link}</p>"))
+
+
+def _folded_by_the_email_package(skeleton, name: str, value: str) -> bytes:
+    from django.core.mail.message import forbid_multi_line_headers
+
+    return skeleton.policy.fold_binary(*forbid_multi_line_headers(name, value, "utf-8"))
+
+
+def _by_length(name: str, line: int) -> str:
+    """An ASCII value with no space that makes the header line ``line`` long."""
+    return "<" + "x" * (line - len(name) - 4) + ">"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("To", "reader00001@example.org"),
+        ("To", "Mixed.Case+tag@Example.ORG"),
+        ("To", "josé@example.org"),
+        ("To", "reader@bücher.example"),
+        ("To", "Name <named@example.org>"),
+        ("To", "Ünïcödé Nämé the reader <named@example.org>"),
+        ("To", "a" * 90 + "@example.org"),
+        ("Date", "Mon, 27 Apr 2026 00:00:00 -0000"),
+        ("Message-ID", "<177999.1.2@host.example>"),
+        ("Message-ID", "<" + "i" * 80 + "@" + "h" * 30 + ">"),
+        ("List-Unsubscribe", "<https://tracker.example/unsubscribe/one-click/.eJyrVkpUsjI0/>"),
+        ("List-Unsubscribe", "<https://tracker.example/ünsubscribe/" + "t" * 60 + "/>"),
+        ("List-Unsubscribe", "<https://tracker.example/a b;c,d/" + "t " * 60 + ">"),
+        *(("List-Unsubscribe", _by_length("List-Unsubscribe", n)) for n in (77, 78, 79, 998)),
+        *(("Date", _by_length("Date", n)) for n in (77, 78, 79)),
+        ("Date", "Mon, 27 Apr 2026 00:00:00 -0000 " + "and more words " * 4),
+        ("Date", " leading and trailing  "),
+        ("Date", " "),
+        ("Date", ""),
+        ("Date", "a\tb"),
+        ("Date", "a\x0bb"),
+        ("Date", "=?utf-8?q?encoded?="),
+    ],
+)
+def test_headers_fold_as_the_email_package_folds_them(name, value):
+    skeleton = _stand_in_skeleton()
+    assert skeleton.fold(name, value) == _folded_by_the_email_package(skeleton, name, value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.sampled_from(["To", "Date", "Message-ID", "List-Unsubscribe"]),
+    value=st.text(alphabet=st.sampled_from(list("ab<>@.:/-=?_ \t\x0b\x1céü,;")), max_size=130),
+)
+def test_any_header_folds_as_the_email_package_folds_it(name, value):
+    skeleton = _stand_in_skeleton()
+    try:
+        expected = _folded_by_the_email_package(skeleton, name, value)
+    except Exception as exc:  # whatever it is, the skeleton raises it too
+        with pytest.raises(type(exc)):
+            skeleton.fold(name, value)
+    else:
+        assert skeleton.fold(name, value) == expected
 
 
 def test_the_smtp_server_receives_the_message_django_builds(followers, smtp_server):
