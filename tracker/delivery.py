@@ -39,6 +39,7 @@ from commitments.models import CLOSED_STATUSES, Milestone
 from . import dispatch, emails, unsubscribe, webhooks
 from .audience import Audience
 from .models import Alert, AlertKind, Channel, Event, WebhookEndpoint
+from .sql import AnyOf
 
 log = logging.getLogger(__name__)
 TRANSPORT_ERRORS = (smtplib.SMTPException, OSError)
@@ -73,17 +74,19 @@ def deliver(*, now: dt.datetime | None = None, batch_size: int | None = None) ->
 
 
 def _claim(now: dt.datetime, batch_size: int) -> list[Alert]:
+    lease = dt.timedelta(seconds=settings.TRACKER_DELIVERY_LEASE_SECONDS)
     with transaction.atomic():
-        ids = list(
+        # The rows themselves are read as they are locked: no second read by id.
+        alerts = list(
             Alert.objects.filter(pending(), next_attempt_at__lte=now)
             .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
             .select_for_update(skip_locked=True)
-            .order_by("next_attempt_at", "id")
-            .values_list("id", flat=True)[:batch_size]
+            .order_by("next_attempt_at", "id")[:batch_size]
         )
-        lease = dt.timedelta(seconds=settings.TRACKER_DELIVERY_LEASE_SECONDS)
-        Alert.objects.filter(id__in=ids).update(claimed_until=now + lease)
-    alerts = list(Alert.objects.filter(id__in=ids).order_by("next_attempt_at", "id"))
+        if not alerts:
+            return []
+        ids = [a.id for a in alerts]
+        Alert.objects.filter(AnyOf(F("id"), ids)).update(claimed_until=now + lease)
     # The batch's few events, milestones and endpoints, read once and shared by their
     # alerts (10,000 readers of one event: one milestone, not 10,000 copies of it).
     events = Event.objects.in_bulk({a.event_id for a in alerts if a.event_id})
@@ -92,6 +95,7 @@ def _claim(now: dt.datetime, batch_size: int) -> list[Alert]:
         "owner", "commitment__owner", "commitment__agreement", "rule_anchor_milestone"
     ).in_bulk({a.milestone_id for a in alerts})
     for alert in alerts:
+        alert.claimed_until = now + lease  # as the UPDATE wrote it
         alert.milestone = milestones[alert.milestone_id]
         alert.event = events.get(alert.event_id) if alert.event_id else None
         alert.endpoint = endpoints.get(alert.endpoint_id) if alert.endpoint_id else None
@@ -149,7 +153,7 @@ def _send(batch: list[Alert], result: DeliveryResult) -> None:
 
 def _skip(alerts: list[Alert], why: str, result: DeliveryResult) -> None:
     if alerts:
-        Alert.objects.filter(id__in=[a.id for a in alerts]).update(
+        Alert.objects.filter(AnyOf(F("id"), [a.id for a in alerts])).update(
             skipped=True, claimed_until=None, last_error=why
         )
         result.skipped += len(alerts)
@@ -169,7 +173,7 @@ def _send_emails(by_recipient: dict[str, list[Alert]], result: DeliveryResult) -
         outbox.close()
         # Marked once for the batch: a worker killed before this line has its batch
         # sent again after the lease, which bounds duplicates by the batch in flight.
-        Alert.objects.filter(id__in=sent).update(
+        Alert.objects.filter(AnyOf(F("id"), sent)).update(
             sent_at=timezone.now(), claimed_until=None, attempts=F("attempts") + 1, last_error=""
         )
 

@@ -5,6 +5,7 @@ import re
 
 import pytest
 import time_machine
+from django.db.models import Q
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -314,3 +315,61 @@ def test_kept_unsubscribe_links_are_the_ones_made_one_by_one(followers):
         ]:
             token = signing.dumps({"a": alert.pk}, salt=salt, compress=True)
             assert links[key] == settings.SITE_URL + reverse(name, args=[token])
+
+
+@pytest.mark.parametrize(
+    "emails",
+    [
+        [],
+        [None],
+        ["newsroom@example.org"],
+        ["NEWSROOM@example.org", "newsroom@example.org", None, "nobody@example.org"],
+        [f"reader{i}@example.org" for i in range(0, 300, 7)],
+    ],
+)
+def test_any_of_finds_the_rows_in_finds(agreements, emails):
+    """``AnyOf`` (one array parameter on PostgreSQL) against the ORM's ``__in``."""
+    from django.db.models import F
+    from django.db.models.functions import Lower
+
+    from tracker.sql import AnyOf
+
+    ministerial = Milestone.objects.get(key="ministerial-convened")
+    Subscription.objects.bulk_create(
+        Subscription(email=e, milestone=ministerial)
+        for e in ["Newsroom@Example.org", *(f"reader{i}@example.org" for i in range(100))]
+    )
+    lowered = [e.lower() if e else e for e in emails]
+    subs = Subscription.objects.all()
+    by_in = subs.alias(low=Lower("email")).filter(low__in=lowered)
+    assert set(subs.filter(AnyOf(Lower("email"), lowered))) == set(by_in)
+    ids = [s.pk for s in by_in] + [0, -1]
+    assert set(subs.filter(AnyOf(F("id"), ids))) == set(subs.filter(id__in=ids))
+    either = Q(AnyOf(F("id"), ids)) | Q(AnyOf(Lower("email"), ["reader3@example.org"]))
+    assert set(subs.filter(either)) == set(
+        subs.filter(Q(id__in=ids) | Q(email="reader3@example.org"))
+    )
+
+
+def test_delivery_queries_do_not_grow_with_the_batch(agreements, settings):
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    ministerial = Milestone.objects.get(key="ministerial-convened")
+    counts = []
+    for readers in (3, 30):
+        with transaction.atomic():  # each round from the same start, undone after
+            Subscription.objects.bulk_create(
+                Subscription(email=f"reader{i}@example.org", milestone=ministerial)
+                for i in range(readers)
+            )
+            with time_machine.travel(AFTER, tick=False):
+                sweep.run()
+                dispatch.run()
+                with CaptureQueriesContext(connection) as queries:
+                    result = delivery.deliver()
+            assert result.emails >= readers
+            counts.append(len(queries))
+            transaction.set_rollback(True)
+    assert counts[0] == counts[1], counts
