@@ -373,3 +373,101 @@ def test_delivery_queries_do_not_grow_with_the_batch(agreements, settings):
             counts.append(len(queries))
             transaction.set_rollback(True)
     assert counts[0] == counts[1], counts
+
+
+class _Envelopes:
+    """An aiosmtpd handler keeping each message's whole envelope (with the MAIL and
+    RCPT options); refuses the data of messages to ``refuse``."""
+
+    def __init__(self, refuse: str = "") -> None:
+        self.refuse = refuse
+        self.seen: list[tuple] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        rcpt = tuple(envelope.rcpt_tos)
+        options = (tuple(envelope.mail_options), tuple(envelope.rcpt_options))
+        self.seen.append((envelope.mail_from, options, rcpt, envelope.original_content))
+        return "554 5.6.0 refused here" if self.refuse in rcpt else "250 OK"
+
+
+@pytest.fixture
+def envelopes(settings):
+    from aiosmtpd.controller import Controller
+
+    handler = _Envelopes()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+    yield handler
+    controller.stop()
+
+
+def test_the_outbox_sends_what_smtplib_sendmail_sends(followers, envelopes):
+    """The outbox's own MAIL, RCPT and DATA (the server's last answer read later)
+    against smtplib's ``sendmail`` given the same bytes: the same envelope and data."""
+    import smtplib
+
+    from django.conf import settings
+    from django.core.mail.message import sanitize_address
+    from django.utils import timezone
+
+    from tracker import emails
+
+    with time_machine.travel(AFTER, tick=False):
+        sweep.run()
+        dispatch.run()
+        now = timezone.now()
+        outbox = delivery.Outbox()
+        for recipient, items in _alerts_by_recipient().items():
+            outbox.send(emails.alerts_message(recipient, items, now=now), [a.id for a in items])
+        outbox.close()
+        ours, envelopes.seen = envelopes.seen, []
+        sender = sanitize_address(settings.DEFAULT_FROM_EMAIL, "utf-8")
+        with smtplib.SMTP(settings.EMAIL_HOST, settings.EMAIL_PORT) as smtp:
+            for _mail_from, _options, (to,), raw in ours:
+                smtp.sendmail(sender, [to], raw)
+    assert len(ours) == 2 and len(outbox.accepted) == 2 and outbox.refused == []
+    assert envelopes.seen == ours
+
+
+def test_a_message_the_server_refuses_fails_alone(agreements, envelopes):
+    """The server's refusal of one message's data (read while the next message is
+    handed over) fails that message's alerts only, with the server's answer."""
+    ministerial = Milestone.objects.get(key="ministerial-convened")
+    readers = [f"reader{i}@example.org" for i in range(5)]
+    for reader in readers:
+        Subscription.objects.create(email=reader, milestone=ministerial)
+    envelopes.refuse = "reader2@example.org"
+    with time_machine.travel(AFTER, tick=False):
+        sweep.run()
+        result = delivery.deliver()
+    refused = Alert.objects.get(recipient="reader2@example.org", milestone=ministerial)
+    assert refused.sent_at is None and refused.attempts == 1
+    assert "554" in refused.last_error and "refused here" in refused.last_error
+    others = Alert.objects.filter(recipient__in=readers).exclude(pk=refused.pk)
+    assert others.count() == 4 and not others.filter(sent_at__isnull=True).exists()
+    assert sorted(to for _from, _options, (to,), _raw in envelopes.seen) == readers
+    assert result.failed == 1
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "tracker@localhost",
+        "reader00001@example.org",
+        "Mixed.Case+tag@Example.ORG",
+        "o'brien@example.co.uk",
+        "a..b@example.org",
+        '"quoted local"@example.org',
+        "=?utf-8?q?jos=C3=A9?=@example.org",
+        "reader@xn--bcher-kva.example",
+        "<>",
+    ],
+)
+def test_the_envelope_is_quoted_as_smtplib_quotes_it(address):
+    import smtplib
+
+    assert delivery.quoted(address) == smtplib.quoteaddr(address)
