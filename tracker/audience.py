@@ -21,7 +21,7 @@ import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.db.models.functions import Lower
 
 from commitments import deadlines
@@ -39,6 +39,7 @@ from .models import (
     Subscription,
     WebhookEndpoint,
 )
+from .sql import AnyOf
 
 log = logging.getLogger(__name__)
 OWNER_KINDS = frozenset({"due_soon", "overdue", "completed"})
@@ -103,10 +104,8 @@ class Audience:
         opt_outs = OptOut.objects.all()
         if addresses is not None:
             wanted = set(addresses)
-            mine = Q(email_lower__in=wanted) | Q(user_email_lower__in=wanted)
-            subscriptions = subscriptions.alias(
-                email_lower=Lower("email"), user_email_lower=Lower("user__email")
-            ).filter(mine)
+            mine = Q(AnyOf(Lower("email"), wanted)) | Q(AnyOf(Lower("user__email"), wanted))
+            subscriptions = subscriptions.filter(mine)
         for sub in subscriptions.select_related("user"):
             if addresses is not None and sub.address not in wanted:
                 continue  # its own email is another address than its user's
@@ -117,8 +116,9 @@ class Audience:
                 audience.subscriptions.append(sub)
         if addresses is not None:
             loaded = [s.pk for s in audience.subscriptions]
-            opt_outs = opt_outs.alias(email_lower=Lower("email")).filter(
-                Q(subscription__isnull=True, email_lower__in=wanted) | Q(subscription__in=loaded)
+            opt_outs = opt_outs.filter(
+                Q(AnyOf(Lower("email"), wanted), subscription__isnull=True)
+                | Q(AnyOf(F("subscription_id"), loaded))
             )
         audience.endpoints = list(
             WebhookEndpoint.objects.filter(active=True, disabled_at__isnull=True).prefetch_related(

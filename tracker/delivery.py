@@ -39,6 +39,7 @@ from commitments.models import CLOSED_STATUSES, Milestone
 from . import dispatch, emails, unsubscribe, webhooks
 from .audience import Audience
 from .models import Alert, AlertKind, Channel, Event, WebhookEndpoint
+from .sql import AnyOf
 
 log = logging.getLogger(__name__)
 TRANSPORT_ERRORS = (smtplib.SMTPException, OSError)
@@ -73,17 +74,19 @@ def deliver(*, now: dt.datetime | None = None, batch_size: int | None = None) ->
 
 
 def _claim(now: dt.datetime, batch_size: int) -> list[Alert]:
+    lease = dt.timedelta(seconds=settings.TRACKER_DELIVERY_LEASE_SECONDS)
     with transaction.atomic():
-        ids = list(
+        # The rows themselves are read as they are locked: no second read by id.
+        alerts = list(
             Alert.objects.filter(pending(), next_attempt_at__lte=now)
             .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
             .select_for_update(skip_locked=True)
-            .order_by("next_attempt_at", "id")
-            .values_list("id", flat=True)[:batch_size]
+            .order_by("next_attempt_at", "id")[:batch_size]
         )
-        lease = dt.timedelta(seconds=settings.TRACKER_DELIVERY_LEASE_SECONDS)
-        Alert.objects.filter(id__in=ids).update(claimed_until=now + lease)
-    alerts = list(Alert.objects.filter(id__in=ids).order_by("next_attempt_at", "id"))
+        if not alerts:
+            return []
+        ids = [a.id for a in alerts]
+        Alert.objects.filter(AnyOf(F("id"), ids)).update(claimed_until=now + lease)
     # The batch's few events, milestones and endpoints, read once and shared by their
     # alerts (10,000 readers of one event: one milestone, not 10,000 copies of it).
     events = Event.objects.in_bulk({a.event_id for a in alerts if a.event_id})
@@ -92,6 +95,7 @@ def _claim(now: dt.datetime, batch_size: int) -> list[Alert]:
         "owner", "commitment__owner", "commitment__agreement", "rule_anchor_milestone"
     ).in_bulk({a.milestone_id for a in alerts})
     for alert in alerts:
+        alert.claimed_until = now + lease  # as the UPDATE wrote it
         alert.milestone = milestones[alert.milestone_id]
         alert.event = events.get(alert.event_id) if alert.event_id else None
         alert.endpoint = endpoints.get(alert.endpoint_id) if alert.endpoint_id else None
@@ -149,7 +153,7 @@ def _send(batch: list[Alert], result: DeliveryResult) -> None:
 
 def _skip(alerts: list[Alert], why: str, result: DeliveryResult) -> None:
     if alerts:
-        Alert.objects.filter(id__in=[a.id for a in alerts]).update(
+        Alert.objects.filter(AnyOf(F("id"), [a.id for a in alerts])).update(
             skipped=True, claimed_until=None, last_error=why
         )
         result.skipped += len(alerts)
@@ -161,17 +165,21 @@ def _send_emails(by_recipient: dict[str, list[Alert]], result: DeliveryResult) -
     now = timezone.now()
     rendered: emails.Rendered = {}
     links = unsubscribe.Links()
-    sent: list[int] = []
     try:
         for recipient, items in by_recipient.items():
-            _send_one(outbox, recipient, items, result, now, (rendered, links), sent)
+            _send_one(outbox, recipient, items, result, now, (rendered, links))
     finally:
-        outbox.close()
+        outbox.close()  # the server's answer to the last message
+        sent = [i for ids in outbox.accepted for i in ids]
         # Marked once for the batch: a worker killed before this line has its batch
         # sent again after the lease, which bounds duplicates by the batch in flight.
-        Alert.objects.filter(id__in=sent).update(
+        Alert.objects.filter(AnyOf(F("id"), sent)).update(
             sent_at=timezone.now(), claimed_until=None, attempts=F("attempts") + 1, last_error=""
         )
+        result.sent += len(sent)
+        result.emails += len(outbox.accepted)
+        for ids, exc in outbox.refused:  # the server's fault: retried later
+            record_failure(ids, exc, result)
 
 
 def _send_one(
@@ -181,29 +189,20 @@ def _send_one(
     result: DeliveryResult,
     now: dt.datetime,
     kept: tuple[emails.Rendered, unsubscribe.Links],
-    sent: list[int],
 ) -> None:
     ids = [a.id for a in items]
     rendered, links = kept
     try:
         outbox.send(
-            emails.alerts_message(recipient, items, now=now, rendered=rendered, links=links)
+            emails.alerts_message(recipient, items, now=now, rendered=rendered, links=links), ids
         )
-    except TRANSPORT_ERRORS as exc:  # the server's fault: retried later
-        outbox.close()
-        record_failure(ids, exc, result)
-        return
     except Exception as exc:  # a row we cannot render: its own failure, not the batch's
         if len(items) > 1:  # find the bad one: send the others on their own
             for alert in items:
-                _send_one(outbox, recipient, [alert], result, now, kept, sent)
+                _send_one(outbox, recipient, [alert], result, now, kept)
             return
         log.exception("alert %s cannot be sent", ids)
         record_failure(ids, exc, result, permanent=True)
-        return
-    sent.extend(ids)
-    result.sent += len(ids)
-    result.emails += 1
 
 
 class Outbox:
@@ -211,28 +210,136 @@ class Outbox:
     and close one per ``send_messages`` call otherwise). Django's SMTP backend is
     handed each message's bytes on its open connection, as ``send_messages`` would
     hand them, without parsing the sender's address again for every message; other
-    backends (console, locmem, file) are given the message."""
+    backends (console, locmem, file) are given the message.
+
+    On the SMTP backend the server's answer to a message's data (the longest wait:
+    the server takes the message in) is read only when the next message has been
+    built and is handed over, or at ``close``: building the next message overlaps the
+    server's work (bench/README.md, "Delivery"). So a message's outcome may come out
+    of a later call: what the server took is listed in ``accepted``, what it refused or
+    never answered in ``refused``, each by the alerts' ids. A message that cannot be
+    built raises, and nothing of it was sent."""
 
     def __init__(self) -> None:
         self.connection = get_connection()
         self.senders: dict[str, str] = {}
+        self.accepted: list[list[int]] = []
+        self.refused: list[tuple[list[int], Exception]] = []
+        self._in_flight: list[int] | None = None
 
-    def send(self, message: emails.AlertEmail) -> None:
-        self.connection.open()
-        smtp = getattr(self.connection, "connection", None)
-        if not isinstance(self.connection, SMTPBackend) or smtp is None:
-            self.connection.send_messages([message])
+    def send(self, message: emails.AlertEmail, ids: list[int]) -> None:
+        if not isinstance(self.connection, SMTPBackend):
+            self._finish()
+            try:
+                self.connection.send_messages([message])
+            except TRANSPORT_ERRORS as exc:
+                self._refuse(ids, exc)
+            else:
+                self.accepted.append(ids)
             return
+        raw = message.as_bytes()
         encoding = message.encoding or settings.DEFAULT_CHARSET
         if message.from_email not in self.senders:
             self.senders[message.from_email] = sanitize_address(message.from_email, encoding)
         to = [envelope_address(a, encoding) for a in message.recipients()]
-        smtp.sendmail(self.senders[message.from_email], to, message.as_bytes())
+        self._finish()
+        try:
+            self.connection.open()
+            smtp = self.connection.connection
+            if smtp is None:  # failed silently (fail_silently): as send_messages does
+                self.connection.send_messages([message])
+                self.accepted.append(ids)
+                return
+            start_sendmail(smtp, self.senders[message.from_email], to, raw)
+        except TRANSPORT_ERRORS as exc:
+            self._refuse(ids, exc)
+        except BaseException:
+            self._drop()  # the conversation is in an unknown state
+            raise
+        else:
+            self._in_flight = ids
 
-    def close(self) -> None:
+    def _finish(self) -> None:
+        """Reads the server's answer to the message in flight."""
+        ids, self._in_flight = self._in_flight, None
+        if ids is None:
+            return
+        try:
+            finish_sendmail(self.connection.connection)
+        except TRANSPORT_ERRORS as exc:
+            self._refuse(ids, exc)
+        else:
+            self.accepted.append(ids)
+
+    def _refuse(self, ids: list[int], exc: Exception) -> None:
+        self.refused.append((ids, exc))
+        self._drop()
+
+    def _drop(self) -> None:
         with contextlib.suppress(smtplib.SMTPException, OSError):
             self.connection.close()
         self.connection.connection = None  # the next send opens a fresh one
+
+    def close(self) -> None:
+        try:
+            self._finish()
+        finally:
+            self._drop()
+
+
+def start_sendmail(smtp: smtplib.SMTP, sender: str, to: list[str], msg: bytes) -> None:
+    """``smtp.sendmail(sender, to, msg)`` up to the server's answer to the data, which
+    ``finish_sendmail`` reads: the same commands, options, checks and errors as
+    smtplib's (test: the server receives the same), for envelope addresses already
+    sanitized. After an error the caller drops the connection (smtplib sends RSET)."""
+    smtp.ehlo_or_helo_if_needed()
+    options = f" size={len(msg)}" if smtp.does_esmtp and smtp.has_extn("size") else ""
+    smtp.putcmd("mail", f"from:{quoted(sender)}{options}")
+    code, reply = smtp.getreply()
+    if code != 250:
+        if code == 421:
+            smtp.close()
+        raise smtplib.SMTPSenderRefused(code, reply, sender)
+    refused = {}
+    for address in to:
+        smtp.putcmd("rcpt", f"to:{quoted(address)}")
+        code, reply = smtp.getreply()
+        if code not in (250, 251):
+            refused[address] = (code, reply)
+        if code == 421:
+            smtp.close()
+            raise smtplib.SMTPRecipientsRefused(refused)
+    if len(refused) == len(to):
+        raise smtplib.SMTPRecipientsRefused(refused)
+    smtp.putcmd("data")
+    code, reply = smtp.getreply()
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    data = _LEADING_DOT.sub(b"..", msg)
+    if data[-2:] != b"\r\n":
+        data += b"\r\n"
+    smtp.send(data + b".\r\n")
+
+
+def finish_sendmail(smtp: smtplib.SMTP | None) -> None:
+    if smtp is None:
+        raise smtplib.SMTPServerDisconnected("the connection was closed")
+    code, reply = smtp.getreply()
+    if code != 250:
+        if code == 421:
+            smtp.close()
+        raise smtplib.SMTPDataError(code, reply)
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")  # smtplib's dot-stuffing (RFC 5321, 4.5.2)
+
+
+def quoted(address: str) -> str:
+    """``smtplib.quoteaddr(address)``: a plain address skips its parser (test: the
+    same answer)."""
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
 
 
 # A dot-atom address (RFC 5322), which Django's parser would take apart as split here.

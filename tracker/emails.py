@@ -205,10 +205,10 @@ _LINE_LIMIT = 998  # RFC 5322; a longer line makes Django encode the part otherw
 
 class Skeleton:
     """A rendering's message as Django builds and flattens it (CRLF), for stand-in
-    headers and link; ``fill`` puts one recipient's in. Each header is folded by the
-    very function the generator folds it with. A message the skeleton cannot hold
-    exactly (its link would change how a part is encoded) is left to ``fill``'s
-    caller, which builds it the slow way."""
+    headers and link; ``fill`` puts one recipient's in. Each header is folded as the
+    generator folds it (``fold``). A message the skeleton cannot hold exactly (its link
+    would change how a part is encoded) is left to ``fill``'s caller, which builds it
+    the slow way."""
 
     def __init__(self, rendering: Rendering) -> None:
         stand_in = EmailMultiAlternatives(
@@ -225,15 +225,23 @@ class Skeleton:
         self.policy = mime.policy.clone(linesep="\r\n")
         raw: bytes = mime.as_bytes(linesep="\r\n")
         head, _, body = raw.partition(b"\r\n\r\n")
-        self.head, self.body = head + b"\r\n\r\n", body
-        self.folded = {n: self.policy.fold_binary(n, v) for n, v in _HEADER_STAND_INS.items()}
+        head += b"\r\n\r\n"
+        folded = {n: self.policy.fold_binary(n, v) for n, v in _HEADER_STAND_INS.items()}
         link = LINK_STAND_IN.encode()
         links_expected = rendering.text.count(LINK_STAND_IN) + rendering.html.count(LINK_STAND_IN)
         self.usable = (
             all(p["Content-Transfer-Encoding"] in ("7bit", "8bit") for p in mime.get_payload())
-            and all(self.head.count(f) == 1 for f in self.folded.values())
+            and all(head.count(f) == 1 for f in folded.values())
             and body.count(link) == links_expected
         )
+        # The head cut around the four headers, in their order; the body around links.
+        self.order = sorted(folded, key=lambda n: head.find(folded[n]))
+        self.head_parts, rest = [], head
+        for name in self.order:
+            before, _, rest = rest.partition(folded[name])
+            self.head_parts.append(before)
+        self.head_parts.append(rest)
+        self.body_parts = body.split(link)
         self.link_lines = [(len(line), line.count(link)) for line in body.split(b"\r\n")]
         self.link_lines = [(n, links) for n, links in self.link_lines if links]
 
@@ -247,18 +255,35 @@ class Skeleton:
             or any(n + links * grows > _LINE_LIMIT for n, links in self.link_lines)
         ):
             return None
-        head: bytes = self.head
         values = {
             "To": message.to[0],
             "Date": formatdate(localtime=settings.EMAIL_USE_LOCALTIME),
             "Message-ID": make_msgid(domain=DNS_NAME),
             "List-Unsubscribe": message.extra_headers["List-Unsubscribe"],
         }
-        for name, value in values.items():
-            name, value = forbid_multi_line_headers(name, value, self.encoding)
-            folded: bytes = self.policy.fold_binary(name, value)
-            head = head.replace(self.folded[name], folded)
-        return head + self.body.replace(LINK_STAND_IN.encode(), url.encode())
+        parts = [self.head_parts[0]]
+        for name, after in zip(self.order, self.head_parts[1:], strict=True):
+            parts += (self.fold(name, values[name]), after)
+        parts.append(url.encode().join(self.body_parts))
+        return b"".join(parts)
+
+    def fold(self, name: str, value: str) -> bytes:
+        """The header line as Django's message and the generator write it: Django's
+        check (no line breaks) and encoding, then the policy's ``fold_binary``. An
+        ASCII value of printable characters folds without the email package's
+        ``Header``: kept as is on a line that fits, and when it does not, moved whole
+        to the next line if it has no space to break at (test: the same bytes as
+        ``fold_binary`` for these and others)."""
+        name, value = forbid_multi_line_headers(name, value, self.encoding)
+        if value.isascii() and value.isprintable():
+            limit = self.policy.max_line_length or 1_000_000
+            eol = self.policy.linesep
+            if len(name) + 2 + len(value) <= limit:
+                return f"{name}: {value}{eol}".encode()
+            if " " not in value:
+                return f"{name}: {eol} {value}{eol}".encode()
+        folded: bytes = self.policy.fold_binary(name, value)
+        return folded
 
 
 def _context(context: dict[str, Any], url: str) -> dict[str, Any]:

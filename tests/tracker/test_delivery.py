@@ -5,6 +5,9 @@ import re
 
 import pytest
 import time_machine
+from django.db.models import Q
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from commitments.models import Milestone, Status
 from commitments.services import milestone_set_status
@@ -188,6 +191,72 @@ def test_a_message_from_the_kept_skeleton_is_the_one_django_builds(
     assert len(rendered) == 1  # both readers' messages are about the same events
 
 
+def _stand_in_skeleton():
+    from tracker import emails
+
+    link = emails.LINK_STAND_IN
+    return emails.Skeleton(emails.Rendering("Subject", f"Text {link}", f"<p>{link}</p>"))
+
+
+def _folded_by_the_email_package(skeleton, name: str, value: str) -> bytes:
+    from django.core.mail.message import forbid_multi_line_headers
+
+    return skeleton.policy.fold_binary(*forbid_multi_line_headers(name, value, "utf-8"))
+
+
+def _by_length(name: str, line: int) -> str:
+    """An ASCII value with no space that makes the header line ``line`` long."""
+    return "<" + "x" * (line - len(name) - 4) + ">"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("To", "reader00001@example.org"),
+        ("To", "Mixed.Case+tag@Example.ORG"),
+        ("To", "josé@example.org"),
+        ("To", "reader@bücher.example"),
+        ("To", "Name <named@example.org>"),
+        ("To", "Ünïcödé Nämé the reader <named@example.org>"),
+        ("To", "a" * 90 + "@example.org"),
+        ("Date", "Mon, 27 Apr 2026 00:00:00 -0000"),
+        ("Message-ID", "<177999.1.2@host.example>"),
+        ("Message-ID", "<" + "i" * 80 + "@" + "h" * 30 + ">"),
+        ("List-Unsubscribe", "<https://tracker.example/unsubscribe/one-click/.eJyrVkpUsjI0/>"),
+        ("List-Unsubscribe", "<https://tracker.example/ünsubscribe/" + "t" * 60 + "/>"),
+        ("List-Unsubscribe", "<https://tracker.example/a b;c,d/" + "t " * 60 + ">"),
+        *(("List-Unsubscribe", _by_length("List-Unsubscribe", n)) for n in (77, 78, 79, 998)),
+        *(("Date", _by_length("Date", n)) for n in (77, 78, 79)),
+        ("Date", "Mon, 27 Apr 2026 00:00:00 -0000 " + "and more words " * 4),
+        ("Date", " leading and trailing  "),
+        ("Date", " "),
+        ("Date", ""),
+        ("Date", "a\tb"),
+        ("Date", "a\x0bb"),
+        ("Date", "=?utf-8?q?encoded?="),
+    ],
+)
+def test_headers_fold_as_the_email_package_folds_them(name, value):
+    skeleton = _stand_in_skeleton()
+    assert skeleton.fold(name, value) == _folded_by_the_email_package(skeleton, name, value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.sampled_from(["To", "Date", "Message-ID", "List-Unsubscribe"]),
+    value=st.text(alphabet=st.sampled_from(list("ab<>@.:/-=?_ \t\x0b\x1céü,;")), max_size=130),
+)
+def test_any_header_folds_as_the_email_package_folds_it(name, value):
+    skeleton = _stand_in_skeleton()
+    try:
+        expected = _folded_by_the_email_package(skeleton, name, value)
+    except Exception as exc:  # whatever it is, the skeleton raises it too
+        with pytest.raises(type(exc)):
+            skeleton.fold(name, value)
+    else:
+        assert skeleton.fold(name, value) == expected
+
+
 def test_the_smtp_server_receives_the_message_django_builds(followers, smtp_server):
     from django.conf import settings
     from django.core.mail.message import sanitize_address
@@ -246,3 +315,159 @@ def test_kept_unsubscribe_links_are_the_ones_made_one_by_one(followers):
         ]:
             token = signing.dumps({"a": alert.pk}, salt=salt, compress=True)
             assert links[key] == settings.SITE_URL + reverse(name, args=[token])
+
+
+@pytest.mark.parametrize(
+    "emails",
+    [
+        [],
+        [None],
+        ["newsroom@example.org"],
+        ["NEWSROOM@example.org", "newsroom@example.org", None, "nobody@example.org"],
+        [f"reader{i}@example.org" for i in range(0, 300, 7)],
+    ],
+)
+def test_any_of_finds_the_rows_in_finds(agreements, emails):
+    """``AnyOf`` (one array parameter on PostgreSQL) against the ORM's ``__in``."""
+    from django.db.models import F
+    from django.db.models.functions import Lower
+
+    from tracker.sql import AnyOf
+
+    ministerial = Milestone.objects.get(key="ministerial-convened")
+    Subscription.objects.bulk_create(
+        Subscription(email=e, milestone=ministerial)
+        for e in ["Newsroom@Example.org", *(f"reader{i}@example.org" for i in range(100))]
+    )
+    lowered = [e.lower() if e else e for e in emails]
+    subs = Subscription.objects.all()
+    by_in = subs.alias(low=Lower("email")).filter(low__in=lowered)
+    assert set(subs.filter(AnyOf(Lower("email"), lowered))) == set(by_in)
+    ids = [s.pk for s in by_in] + [0, -1]
+    assert set(subs.filter(AnyOf(F("id"), ids))) == set(subs.filter(id__in=ids))
+    either = Q(AnyOf(F("id"), ids)) | Q(AnyOf(Lower("email"), ["reader3@example.org"]))
+    assert set(subs.filter(either)) == set(
+        subs.filter(Q(id__in=ids) | Q(email="reader3@example.org"))
+    )
+
+
+def test_delivery_queries_do_not_grow_with_the_batch(agreements, settings):
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    ministerial = Milestone.objects.get(key="ministerial-convened")
+    counts = []
+    for readers in (3, 30):
+        with transaction.atomic():  # each round from the same start, undone after
+            Subscription.objects.bulk_create(
+                Subscription(email=f"reader{i}@example.org", milestone=ministerial)
+                for i in range(readers)
+            )
+            with time_machine.travel(AFTER, tick=False):
+                sweep.run()
+                dispatch.run()
+                with CaptureQueriesContext(connection) as queries:
+                    result = delivery.deliver()
+            assert result.emails >= readers
+            counts.append(len(queries))
+            transaction.set_rollback(True)
+    assert counts[0] == counts[1], counts
+
+
+class _Envelopes:
+    """An aiosmtpd handler keeping each message's whole envelope (with the MAIL and
+    RCPT options); refuses the data of messages to ``refuse``."""
+
+    def __init__(self, refuse: str = "") -> None:
+        self.refuse = refuse
+        self.seen: list[tuple] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        rcpt = tuple(envelope.rcpt_tos)
+        options = (tuple(envelope.mail_options), tuple(envelope.rcpt_options))
+        self.seen.append((envelope.mail_from, options, rcpt, envelope.original_content))
+        return "554 5.6.0 refused here" if self.refuse in rcpt else "250 OK"
+
+
+@pytest.fixture
+def envelopes(settings):
+    from aiosmtpd.controller import Controller
+
+    handler = _Envelopes()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+    yield handler
+    controller.stop()
+
+
+def test_the_outbox_sends_what_smtplib_sendmail_sends(followers, envelopes):
+    """The outbox's own MAIL, RCPT and DATA (the server's last answer read later)
+    against smtplib's ``sendmail`` given the same bytes: the same envelope and data."""
+    import smtplib
+
+    from django.conf import settings
+    from django.core.mail.message import sanitize_address
+    from django.utils import timezone
+
+    from tracker import emails
+
+    with time_machine.travel(AFTER, tick=False):
+        sweep.run()
+        dispatch.run()
+        now = timezone.now()
+        outbox = delivery.Outbox()
+        for recipient, items in _alerts_by_recipient().items():
+            outbox.send(emails.alerts_message(recipient, items, now=now), [a.id for a in items])
+        outbox.close()
+        ours, envelopes.seen = envelopes.seen, []
+        sender = sanitize_address(settings.DEFAULT_FROM_EMAIL, "utf-8")
+        with smtplib.SMTP(settings.EMAIL_HOST, settings.EMAIL_PORT) as smtp:
+            for _mail_from, _options, (to,), raw in ours:
+                smtp.sendmail(sender, [to], raw)
+    assert len(ours) == 2 and len(outbox.accepted) == 2 and outbox.refused == []
+    assert envelopes.seen == ours
+
+
+def test_a_message_the_server_refuses_fails_alone(agreements, envelopes):
+    """The server's refusal of one message's data (read while the next message is
+    handed over) fails that message's alerts only, with the server's answer."""
+    ministerial = Milestone.objects.get(key="ministerial-convened")
+    readers = [f"reader{i}@example.org" for i in range(5)]
+    for reader in readers:
+        Subscription.objects.create(email=reader, milestone=ministerial)
+    envelopes.refuse = "reader2@example.org"
+    with time_machine.travel(AFTER, tick=False):
+        sweep.run()
+        result = delivery.deliver()
+    refused = Alert.objects.get(recipient="reader2@example.org", milestone=ministerial)
+    assert refused.sent_at is None and refused.attempts == 1
+    assert "554" in refused.last_error and "refused here" in refused.last_error
+    others = Alert.objects.filter(recipient__in=readers).exclude(pk=refused.pk)
+    assert others.count() == 4 and not others.filter(sent_at__isnull=True).exists()
+    assert sorted(to for _from, _options, (to,), _raw in envelopes.seen) == readers
+    assert result.failed == 1
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "tracker@localhost",
+        "reader00001@example.org",
+        "Mixed.Case+tag@Example.ORG",
+        "o'brien@example.co.uk",
+        "a..b@example.org",
+        '"quoted local"@example.org',
+        "=?utf-8?q?jos=C3=A9?=@example.org",
+        "reader@xn--bcher-kva.example",
+        "<>",
+    ],
+)
+def test_the_envelope_is_quoted_as_smtplib_quotes_it(address):
+    import smtplib
+
+    assert delivery.quoted(address) == smtplib.quoteaddr(address)
