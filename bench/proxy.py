@@ -120,14 +120,15 @@ def count_instructions(
             expected = {304 if "If-None-Match" in headers else 200}
             warm = {get(conn, path, headers)[0] for _ in range(50)}
             assert warm == expected, (label, warm)
-            ctl = ["callgrind_control", str(vg.proc.pid)]
-            subprocess.run([ctl[0], "--zero", ctl[1]], check=True, capture_output=True)
+            pid = str(vg.proc.pid)
+            subprocess.run(["callgrind_control", "--zero", pid], check=True, capture_output=True)
             codes = {get(conn, path, headers)[0] for _ in range(requests)}
             assert codes == expected, (label, codes, expected)
-            subprocess.run([ctl[0], f"--dump={number}", ctl[1]], check=True, capture_output=True)
+            subprocess.run(["callgrind_control", f"--dump={number}", pid], check=True,
+                           capture_output=True)  # fmt: skip
             dump = Path(f"{out}.{number}")
-            wait_for(dump.exists, 30, "the callgrind dump")
-            time.sleep(0.2)  # the dump is written in one go; let it finish
+            # "totals:" is the dump's last line: there, the file is whole.
+            wait_for(lambda d=dump: "\ntotals:" in d.read_text(), 30, "the callgrind dump")
             summary = next(
                 line for line in dump.read_text().splitlines() if line.startswith("summary:")
             )

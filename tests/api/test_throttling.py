@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 
 import pytest
 import redis
@@ -125,8 +127,19 @@ def test_a_request_costs_one_redis_round_trip_and_the_counter_expires(api, agree
 
     default = caches["default"]
     assert isinstance(default, RedisCache)
-    client = default._cache.get_client(write=True)
-    calls = []
+    for expected in (1, 2):
+        with redis_commands() as calls:
+            assert default.count("round-trips", timeout=61) == expected
+        assert len(calls) == 1, calls
+    key = default.make_and_validate_key("round-trips")
+    assert 0 < redis.Redis.from_url(os.environ["CACHE_URL"]).ttl(key) <= 61
+
+
+@contextlib.contextmanager
+def redis_commands() -> Iterator[list[str]]:
+    """The names of the commands the default cache sends to Redis meanwhile."""
+    client = caches["default"]._cache.get_client(write=True)
+    calls: list[str] = []
     original = client.execute_command
 
     def spy(*args, **kwargs):
@@ -135,14 +148,9 @@ def test_a_request_costs_one_redis_round_trip_and_the_counter_expires(api, agree
 
     client.execute_command = spy
     try:
-        for expected in (1, 2):
-            calls.clear()
-            assert default.count("round-trips", timeout=61) == expected
-            assert len(calls) == 1, calls
+        yield calls
     finally:
         del client.execute_command
-    key = default.make_and_validate_key("round-trips")
-    assert 0 < redis.Redis.from_url(os.environ["CACHE_URL"]).ttl(key) <= 61
 
 
 def _revalidate(api, times: int) -> list:
@@ -165,19 +173,8 @@ def test_a_304_costs_no_redis_round_trip_and_shows_the_same_headers(api, agreeme
     caches["default"].clear()
     throttling.process_counts.clear()
     settings.API_VALIDATOR_TTL_MS = 60_000
-    client = caches["default"]._cache.get_client(write=True)
-    calls = []
-    original = client.execute_command
-
-    def spy(*args, **kwargs):
-        calls.append(args[0])
-        return original(*args, **kwargs)
-
-    client.execute_command = spy
-    try:
+    with redis_commands() as calls:
         remembered = _revalidate(api, 3)
-    finally:
-        del client.execute_command
     assert [r.status_code for r in remembered] == [r.status_code for r in exact]
     assert [r.status_code for r in exact] == [200, 304, 304, 304]
     assert [_rate_headers(r) for r in remembered] == [_rate_headers(r) for r in exact]
