@@ -128,29 +128,41 @@ def test_a_request_costs_one_redis_round_trip_and_the_counter_expires(api, agree
     default = caches["default"]
     assert isinstance(default, RedisCache)
     for expected in (1, 2):
-        with redis_commands() as calls:
+        with redis_round_trips() as trips:
             assert default.count("round-trips", timeout=61) == expected
-        assert len(calls) == 1, calls
+        assert trips == [("EVALSHA",)], trips
     key = default.make_and_validate_key("round-trips")
     assert 0 < redis.Redis.from_url(os.environ["CACHE_URL"]).ttl(key) <= 61
 
 
 @contextlib.contextmanager
-def redis_commands() -> Iterator[list[str]]:
-    """The names of the commands the default cache sends to Redis meanwhile."""
+def redis_round_trips() -> Iterator[list[tuple[str, ...]]]:
+    """The round trips the default cache makes to Redis meanwhile, each as the names of
+    its commands (a pipeline's commands travel together)."""
     client = caches["default"]._cache.get_client(write=True)
-    calls: list[str] = []
-    original = client.execute_command
+    trips: list[tuple[str, ...]] = []
+    original_command, original_pipeline = client.execute_command, client.pipeline
 
-    def spy(*args, **kwargs):
-        calls.append(args[0])
-        return original(*args, **kwargs)
+    def command(*args, **kwargs):
+        trips.append((args[0],))
+        return original_command(*args, **kwargs)
 
-    client.execute_command = spy
+    def pipeline(*args, **kwargs):
+        pipe = original_pipeline(*args, **kwargs)
+        execute = pipe.execute
+
+        def spy(*a, **k):
+            trips.append(tuple(str(c[0][0]) for c in pipe.command_stack))
+            return execute(*a, **k)
+
+        pipe.execute = spy
+        return pipe
+
+    client.execute_command, client.pipeline = command, pipeline
     try:
-        yield calls
+        yield trips
     finally:
-        del client.execute_command
+        del client.execute_command, client.pipeline
 
 
 def _revalidate(api, times: int) -> list:
@@ -173,15 +185,15 @@ def test_a_304_costs_no_redis_round_trip_and_shows_the_same_headers(api, agreeme
     caches["default"].clear()
     throttling.process_counts.clear()
     settings.API_VALIDATOR_TTL_MS = 60_000
-    with redis_commands() as calls:
+    with redis_round_trips() as trips:
         remembered = _revalidate(api, 3)
     assert [r.status_code for r in remembered] == [r.status_code for r in exact]
     assert [r.status_code for r in exact] == [200, 304, 304, 304]
     assert [_rate_headers(r) for r in remembered] == [_rate_headers(r) for r in exact]
     assert _rate_headers(exact[-1])["X-RateLimit-Remaining"] == "4"
-    # The 200's count (a script, and the body cache: get, set); none for the 304s.
-    assert calls.count("EVALSHA") == 1 and "INCR" not in calls, calls
-    assert len(calls) <= 4, calls
+    # The 200's: its count with the body cache's read, then the body stored; none for
+    # the 304s.
+    assert trips == [("EVALSHA", "GET"), ("SET",)], trips
 
 
 def test_the_304_bucket_is_per_process_and_bounded_there(api, agreements, settings):
@@ -214,3 +226,79 @@ def test_a_conditional_get_that_is_not_a_304_counts_and_is_refused(api, agreemen
     settings.API_ANON_RATE = "2/min"
     answers = [api.get(url, HTTP_IF_NONE_MATCH='"not-the-etag"') for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 429], url
+
+
+# --- A 200's charge rides on the round trip that reads its body ---------------------------
+
+CACHED_READS = ["/api/v1/", "/api/v1/status/", "/api/v1/agreements/", "/api/v1/milestones/"]
+
+
+@pytest.mark.skipif(not os.environ.get("CACHE_URL"), reason="CACHE_URL not set")
+@pytest.mark.parametrize("url", CACHED_READS)
+def test_a_cached_200_costs_one_redis_round_trip(api, agreements, url):
+    """The count and the cached body travel together (one pipelined round trip)."""
+    first = api.get(url)
+    with redis_round_trips() as trips:
+        again = api.get(url)
+    assert again.status_code == 200 and again.content == first.content
+    assert trips == [("EVALSHA", "GET")], trips
+    assert int(again["X-RateLimit-Used"]) == int(first["X-RateLimit-Used"]) + 1
+
+
+def _sequence(api, url: str) -> list[tuple[int, bytes, dict[str, str]]]:
+    """A poller's minute at 3/min: a miss, a hit, a 304, a bad query, then refused."""
+    first = api.get(url)
+    answers = [
+        first,
+        api.get(url),
+        api.get(url, HTTP_IF_NONE_MATCH=first["ETag"]),
+        api.get(url + "?bogus=1"),
+        api.get(url),
+    ]
+    return [(a.status_code, a.content, _rate_headers(a)) for a in answers]
+
+
+@pytest.mark.parametrize("url", ["/api/v1/status/", "/api/v1/milestones/"])
+def test_the_answers_are_the_same_as_with_the_charge_on_its_own(
+    api, agreements, settings, monkeypatch, url
+):
+    """The shared round trip changes no answer: the same requests give the same
+    statuses, bodies and rate-limit headers as when every 200 is charged on its own
+    (the previous road: ``on_modified`` counts, then the body is read)."""
+    settings.API_ANON_RATE = "3/min"
+    together = _sequence(api, url)
+    caches["default"].clear()
+    throttling.process_counts.clear()
+    monkeypatch.setattr(
+        throttling.RateLimitMixin,
+        "on_modified",
+        lambda self: self._charge(self.request, revalidation=False),
+    )
+    with redis_round_trips() as trips:
+        apart = _sequence(api, url)
+    assert apart == together
+    assert [status for status, _, _ in together] == [200, 200, 304, 400, 429]
+    if os.environ.get("CACHE_URL"):  # the patch does take the other road
+        assert ("EVALSHA", "GET") not in trips and ("GET",) in trips, trips
+
+
+def test_an_error_counts_but_is_not_refused_for_the_limit(api, agreements, settings):
+    """A read is charged once its answer is known: an error (here a bad parameter) is
+    an answer already, so it counts, and the next read is refused."""
+    settings.API_ANON_RATE = "1/min"
+    assert api.get("/api/v1/milestones/").status_code == 200
+    error = api.get("/api/v1/milestones/?page=abc")
+    assert error.status_code == 400 and error["X-RateLimit-Used"] == "1"  # capped at limit
+    assert error["X-RateLimit-Remaining"] == "0"
+    assert api.get("/api/v1/milestones/").status_code == 429
+
+
+@pytest.mark.skipif(not os.environ.get("CACHE_URL"), reason="CACHE_URL not set")
+def test_the_shared_round_trip_survives_redis_forgetting_its_scripts():
+    """After SCRIPT FLUSH (a Redis restart does the same) the count is still made."""
+    default = caches["default"]
+    default.set("body-key", {"body": b"x"}, 60)
+    assert default.count_and_get("flushed", 61, "body-key") == (1, {"body": b"x"})
+    redis.Redis.from_url(os.environ["CACHE_URL"]).script_flush()
+    assert default.count_and_get("flushed", 61, "body-key") == (2, {"body": b"x"})
+    assert default.count_and_get("flushed", 61, "missing") == (3, None)

@@ -353,12 +353,14 @@ def _as_the_client_has_it(request: Any, response: HttpResponse) -> None:
 _Body = TypeVar("_Body")
 
 
-def cached_body(key: str, render: Callable[[], _Body]) -> _Body:
+def cached_body(key: str, render: Callable[[], _Body], read: Callable[[str], Any]) -> _Body:
     """A rendered body from the shared cache, keyed by its ETag (which names one state
-    of the data, so a stale body cannot be served); rendered and stored on a miss. The
-    cache being down costs a render, never an error (``cache.guarded``)."""
+    of the data, so a stale body cannot be served); rendered and stored on a miss.
+    ``read`` reads the cache: the rate limit's ``read_charged``, so that the request's
+    charge rides on the same round trip. The cache being down costs a render, never an
+    error (``cache.guarded``)."""
     key = f"tracker-api:body:{key}"
-    body = safe_cache.guarded(lambda c: c.get(key), default=None)
+    body = read(key)
     if body is None:
         body = render()
         safe_cache.guarded(lambda c: c.set(key, body, settings.API_BODY_CACHE_SECONDS))

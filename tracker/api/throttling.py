@@ -133,12 +133,17 @@ class _ProcessCounts:
 process_counts = _ProcessCounts()
 
 
-def charge(request: Request, *, revalidation: bool = False) -> tuple[Usage, bool] | None:
-    """Count this request; (the main bucket's usage, whether it is allowed). None when
-    there is no limit, or the cache cannot be reached for the main bucket."""
+def charge(
+    request: Request, *, revalidation: bool = False, read: str | None = None
+) -> tuple[Usage | None, bool, Any]:
+    """Count this request: (the main bucket's usage, whether it is allowed, the value
+    cached under ``read``). The usage is None when there is no limit, or the cache
+    cannot be reached for the main bucket (then it is allowed). With ``read`` (a 200's
+    body), that key is read in the count's round trip (and dropped if refused)."""
     scope, ident, rate = _caller(request)
     if not rate:
-        return None
+        value = None if read is None else safe_cache.guarded(lambda cache: cache.get(read))
+        return None, True, value
     limit, period = parse_rate(rate)
     window = int(time.time() // period)
     main = f"throttle:{scope}:{ident}:{window}"
@@ -152,13 +157,22 @@ def charge(request: Request, *, revalidation: bool = False) -> tuple[Usage, bool
             if used is not None:
                 process_counts.saw(scope, ident, window, used)
         if used is None:  # the cache is out of reach: limits off, as for the rest
-            return None
-        return Usage(limit, used, reset), revalidations <= limit * settings.API_REVALIDATION_FACTOR
-    counted = safe_cache.guarded(lambda cache: safe_cache.count(cache, main, timeout=period + 1))
+            return None, True, None
+        allowed = revalidations <= limit * settings.API_REVALIDATION_FACTOR
+        return Usage(limit, used, reset), allowed, None
+    if read is None:
+        counted = safe_cache.guarded(lambda cache: safe_cache.count(cache, main, period + 1))
+        value = None
+    else:
+        counted, value = safe_cache.guarded(
+            lambda cache: safe_cache.count_and_get(cache, main, period + 1, read),
+            default=(None, None),
+        )
     if counted is None:
-        return None
+        return None, True, value
     process_counts.saw(scope, ident, window, counted)
-    return Usage(limit, counted, reset), counted <= limit
+    allowed = counted <= limit
+    return Usage(limit, counted, reset), allowed, value if allowed else None
 
 
 def refuse(usage: Usage) -> Throttled:
@@ -171,12 +185,12 @@ class RateLimitThrottle(BaseThrottle):
     """DRF's hook, for views without ``RateLimitMixin`` (the schema and the docs)."""
 
     def allow_request(self, request: Request, view: Any) -> bool:
-        result = charge(request)
-        if result is None:
+        usage, allowed, _ = charge(request)
+        if usage is None:
             return True
-        request._tracker_rate_limit = result[0]  # type: ignore[attr-defined]
-        self._wait = max(1, result[0].reset - time.time())
-        return result[1]
+        request._tracker_rate_limit = usage  # type: ignore[attr-defined]
+        self._wait = max(1, usage.reset - time.time())
+        return allowed
 
     def wait(self) -> float:
         return self._wait
@@ -185,13 +199,20 @@ class RateLimitThrottle(BaseThrottle):
 class RateLimitMixin:
     """Charges each request once, to the right bucket, and sends the headers.
 
-    A plain request is counted on entry, as DRF does. A conditional GET is counted once
-    its answer is known: a 304 in the revalidation bucket, anything else in the main
-    one."""
+    A write is counted on entry, as DRF does. A read (GET, HEAD) is counted once its
+    answer is known: a 304 in the revalidation bucket; a 200 in the main one, and when
+    its body comes from the shared cache (``ApiView.respond``), in the round trip that
+    reads the body (``read_charged``); an error before either (a bad parameter, a
+    missing object) at the end, where it counts but is not refused (it is an answer
+    already)."""
+
+    # Set by a view about to read its 200's body with ``read_charged``: the charge
+    # waits for that read instead of being made in ``on_modified``.
+    charge_with_body = False
 
     def check_throttles(self, request: Request) -> None:
-        if request.method in ("GET", "HEAD") and _conditional(request):
-            return  # charged in on_not_modified / on_modified, or at the end
+        if request.method in ("GET", "HEAD"):
+            return  # charged in on_not_modified / on_modified / read_charged, or at the end
         self._charge(request, revalidation=False)
 
     def perform_authentication(self, request: Request) -> None:
@@ -206,22 +227,32 @@ class RateLimitMixin:
         self._charge(self.request, revalidation=True)  # type: ignore[attr-defined]
 
     def on_modified(self) -> None:
-        self._charge(self.request, revalidation=False)  # type: ignore[attr-defined]
+        if not self.charge_with_body:
+            self._charge(self.request, revalidation=False)  # type: ignore[attr-defined]
 
-    def _charge(self, request: Request, *, revalidation: bool, enforce: bool = True) -> None:
+    def read_charged(self, key: str) -> Any:
+        """The value cached under ``key``, read in the round trip that charges this
+        request (429 instead when it is over its limit); a plain read if charged."""
+        request = self.request  # type: ignore[attr-defined]
         if getattr(request, "_tracker_charged", False):
-            return
+            return safe_cache.guarded(lambda cache: cache.get(key))
+        return self._charge(request, revalidation=False, read=key)
+
+    def _charge(
+        self, request: Request, *, revalidation: bool, enforce: bool = True, read: str | None = None
+    ) -> Any:
+        if getattr(request, "_tracker_charged", False):
+            return None
         request._tracker_charged = True  # type: ignore[attr-defined]
-        result = charge(request, revalidation=revalidation)
-        if result is None:
-            return
-        usage, allowed = result
-        request._tracker_rate_limit = usage  # type: ignore[attr-defined]
-        if enforce and not allowed:
-            raise refuse(usage)
+        usage, allowed, value = charge(request, revalidation=revalidation, read=read)
+        if usage is not None:
+            request._tracker_rate_limit = usage  # type: ignore[attr-defined]
+            if enforce and not allowed:
+                raise refuse(usage)
+        return value
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
-        # An error before the answer was known (a bad parameter on a conditional GET)
+        # An error before the answer was known (a bad parameter, a missing object)
         # still counts; it is not refused for that (it is an answer already).
         self._charge(request, revalidation=False, enforce=False)
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
@@ -234,8 +265,3 @@ def add_headers(request: Any, response: Any) -> None:
     if usage is not None:
         for name, value in usage.headers().items():
             response[name] = value
-
-
-def _conditional(request: Request) -> bool:
-    meta = request.META
-    return "HTTP_IF_NONE_MATCH" in meta or "HTTP_IF_MODIFIED_SINCE" in meta

@@ -151,7 +151,9 @@ class ApiView(RateLimitMixin, ConditionalMixin, _View):
         headers: Callable[[], dict[str, str]] | None = None,
     ) -> HttpResponse:
         """The conditional answer, else ``body()`` rendered (or its rendering from the
-        shared cache: the key is the ETag, which names one state of the data)."""
+        shared cache: the key is the ETag, which names one state of the data). A 200's
+        rate-limit charge rides on the round trip that reads its body (throttling.py)."""
+        self.charge_with_body = True
         answer = self.conditional_answer(etag or self.etag)
         if answer.response is not None:
             return self._precondition(answer.response)
@@ -161,7 +163,7 @@ class ApiView(RateLimitMixin, ConditionalMixin, _View):
             data = body()
             return {"body": self._render(data), "headers": headers() if headers else {}}
 
-        rendered = cached_body(tag, render)
+        rendered = cached_body(tag, render, self.read_charged)
         response = HttpResponse(rendered["body"], content_type=self._content_type())
         for name, value in [*answer.headers.items(), *rendered["headers"].items()]:
             if name != "Content-Type":
