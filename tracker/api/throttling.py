@@ -19,8 +19,10 @@ Every answer carries ``X-RateLimit-Limit``, ``X-RateLimit-Remaining``,
   read on every 304).
 - The main bucket is in the default cache, Redis when CACHE_URL is set, so every web
   worker counts in the same place; the count is an atomic INCR (one script round
-  trip). A fixed window lets a client burst up to twice the rate across a window's
-  edge, which is fine for polling.
+  trip). A read is counted once its answer is known; a 200 whose body is in the shared
+  cache in the round trip that reads it (``RateLimitMixin.read_charged``). A fixed
+  window lets a client burst up to twice the rate across a window's edge, which is
+  fine for polling.
 - The cache down or hanging: the limits are off (degrade open) and a line is logged
   (``cache.guarded``); the headers are then left out.
 """
