@@ -139,6 +139,11 @@ def guarded(call: Any, default: Any = None) -> Any:
         return default
 
 
+def get(key: str) -> Any:
+    """The default cache's value under ``key``; None when missing or the cache fails."""
+    return guarded(lambda cache: cache.get(key))
+
+
 def reset_guard() -> None:
     global _skip_until
     _skip_until = 0.0

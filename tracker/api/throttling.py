@@ -144,8 +144,7 @@ def charge(
     body), that key is read in the count's round trip (and dropped if refused)."""
     scope, ident, rate = _caller(request)
     if not rate:
-        value = None if read is None else safe_cache.guarded(lambda cache: cache.get(read))
-        return None, True, value
+        return None, True, None if read is None else safe_cache.get(read)
     limit, period = parse_rate(rate)
     window = int(time.time() // period)
     main = f"throttle:{scope}:{ident}:{window}"
@@ -235,16 +234,13 @@ class RateLimitMixin:
     def read_charged(self, key: str) -> Any:
         """The value cached under ``key``, read in the round trip that charges this
         request (429 instead when it is over its limit); a plain read if charged."""
-        request = self.request  # type: ignore[attr-defined]
-        if getattr(request, "_tracker_charged", False):
-            return safe_cache.guarded(lambda cache: cache.get(key))
-        return self._charge(request, revalidation=False, read=key)
+        return self._charge(self.request, revalidation=False, read=key)  # type: ignore[attr-defined]
 
     def _charge(
         self, request: Request, *, revalidation: bool, enforce: bool = True, read: str | None = None
     ) -> Any:
         if getattr(request, "_tracker_charged", False):
-            return None
+            return None if read is None else safe_cache.get(read)
         request._tracker_charged = True  # type: ignore[attr-defined]
         usage, allowed, value = charge(request, revalidation=revalidation, read=read)
         if usage is not None:
