@@ -298,7 +298,7 @@ API_STATUS_OVERDUE_LIMIT = env_int("API_STATUS_OVERDUE_LIMIT", 200)
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "tracker.api.authentication.TokenOrBearerAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "tracker.api.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["tracker.api.permissions.ReadOrSetStatus"],
     "DEFAULT_THROTTLE_CLASSES": ["tracker.api.throttling.RateLimitThrottle"],

@@ -76,6 +76,22 @@ def _vary(response) -> set[str]:
     return {v.strip().lower() for v in response["Vary"].split(",")}
 
 
+def test_an_anonymous_read_leaves_the_session_alone_and_varies_the_same(api, agreements, alice):
+    """With no session cookie there is no session to ask (authentication.py), and the
+    answer still names Cookie in its Vary, as an answer read with a session does."""
+    from rest_framework.test import APIClient
+
+    anonymous = api.get("/api/v1/status/")
+    assert anonymous.wsgi_request.session.accessed is False
+    session = APIClient()
+    session.force_login(alice)
+    signed_in = session.get("/api/v1/status/")
+    assert signed_in.wsgi_request.user == alice  # the session is still read when sent
+    assert signed_in.wsgi_request.session.accessed is True
+    assert "cookie" in _vary(anonymous)
+    assert _vary(anonymous) == _vary(signed_in)
+
+
 def test_the_shared_body_cache_changes_nothing(api, agreements):
     """The body from the cache is byte for byte the one rendered afresh."""
     for url in [

@@ -255,8 +255,10 @@ def default_cache_control() -> str:
 
 
 # Every read answers with these, 304s included (RFC 9110 section 15.4.5: a 304 sends
-# the Vary its 200 would have). Accept: JSON or CSV; Accept-Encoding: gzip.
-VARY = ("Accept", "Accept-Encoding")
+# the Vary its 200 would have). Accept: JSON or CSV; Accept-Encoding: gzip; Cookie: a
+# session may change the caller (and so the rate-limit headers), named here whether or
+# not the request's session was looked at (authentication.SessionAuthentication).
+VARY = ("Accept", "Accept-Encoding", "Cookie")
 
 
 def is_conditional(request: HttpRequest) -> bool:
