@@ -33,8 +33,8 @@ class TokenOrBearerAuthentication(TokenAuthentication):
 class SessionAuthentication(authentication.SessionAuthentication):
     """DRF's, asked only when the request carries a session cookie: without one there is
     no session, so no user, and the session machinery is spared on every anonymous
-    poll (bench/README.md). ``conditional.VARY`` names Cookie on every answer, so the
-    headers do not depend on whether a session was looked at."""
+    poll (bench/README.md). ``conditional.VARY`` names Cookie on every 200 and 304, so
+    their headers do not depend on whether a session was looked at."""
 
     def authenticate(self, request: Any) -> Any:
         if settings.SESSION_COOKIE_NAME not in request._request.COOKIES:
