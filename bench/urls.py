@@ -2,14 +2,15 @@
 JSON, the ceiling the API is measured against; /bench/bare-80k/ a fixed JSON body of
 80,000 bytes (the size of /api/v1/status/ on the benchmark's data), the ceiling for a
 large 200; /bench/bare-80k-cached/ the same body read from the shared cache in one
-round trip, stored as the API stores a body (conditional.cached_body): the least a
+round trip by the API's own helper (conditional.cached_body): the least a
 cached 200 costs with its body in Redis. Never part of the product's urls."""
 
-from django.core.cache import caches
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 
 from config.urls import urlpatterns as product_urlpatterns
+from tracker.api import cache as safe_cache
+from tracker.api.conditional import cached_body
 
 LARGE = b'{"filler":"' + b"x" * (80_000 - 13) + b'"}'
 
@@ -23,10 +24,7 @@ def bare_large(request: HttpRequest) -> HttpResponse:
 
 
 def bare_large_cached(request: HttpRequest) -> HttpResponse:
-    stored = caches["default"].get("bench:bare-80k")
-    if stored is None:
-        stored = {"body": LARGE, "headers": {}}
-        caches["default"].set("bench:bare-80k", stored, None)
+    stored = cached_body("bench-80k", lambda: {"body": LARGE, "headers": {}}, safe_cache.get)
     return HttpResponse(stored["body"], content_type="application/json")
 
 
