@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.db.models import F
@@ -197,10 +198,17 @@ def test_bad_filter_values_are_400s_naming_the_parameter(api, agreements, query,
     assert field in body["detail"]
 
 
-def test_page_beyond_the_end_is_400_naming_page(api, agreements):
-    response = api.get("/api/v1/milestones/?page=99")
-    assert response.status_code == 400
-    assert response.json()["errors"][0]["field"] == "page"
+def test_page_beyond_the_end_is_400_naming_page_and_the_last(api, agreements):
+    size = 2
+    link = api.get(f"/api/v1/milestones/?page_size={size}")["Link"]
+    last = int(re.search(r'page=(\d+)&page_size=2>; rel="last"', link).group(1))
+    for query in (f"page=99&page_size={size}", f"page={last + 1}&page_size={size}"):
+        response = api.get(f"/api/v1/milestones/?{query}")
+        assert response.status_code == 400
+        (error,) = response.json()["errors"]
+        assert error["field"] == "page"
+        assert error["reason"].endswith(f"the last is {last}."), error
+    assert api.get(f"/api/v1/milestones/?page={last}&page_size={size}").status_code == 200
 
 
 def test_history_is_newest_first(api, ministerial, alice, frozen):

@@ -54,14 +54,16 @@ class Pagination(PageNumberPagination):
             return
         if callable(queryset):
             queryset = queryset()
-        if (number - 1) * size >= queryset.count():
-            raise _past_the_end(number)
+        last = self.django_paginator_class(queryset, size).num_pages  # one count
+        if number > last:
+            raise _past_the_end(number, last)
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
         try:
             return super().paginate_queryset(queryset, request, view)
         except NotFound:
-            raise _past_the_end(int(self.get_page_number(request))) from None
+            last = self.django_paginator_class(queryset, self.get_page_size(request)).num_pages
+            raise _past_the_end(int(self.get_page_number(request)), last) from None
 
     def links(self) -> str:
         """The ``Link`` header of the page just paginated."""
@@ -90,5 +92,5 @@ class Pagination(PageNumberPagination):
         return params
 
 
-def _past_the_end(number: int) -> ValidationError:
-    return ValidationError({"page": [f"There is no page {number}; the last is fewer."]})
+def _past_the_end(number: int, last: int) -> ValidationError:
+    return ValidationError({"page": [f"There is no page {number}; the last is {last}."]})
