@@ -201,7 +201,7 @@ def test_bad_filter_values_are_400s_naming_the_parameter(api, agreements, query,
 def test_page_beyond_the_end_is_400_naming_page_and_the_last(api, agreements):
     size = 2
     link = api.get(f"/api/v1/milestones/?page_size={size}")["Link"]
-    last = int(re.search(r'page=(\d+)&page_size=2>; rel="last"', link).group(1))
+    last = int(re.search(rf'page=(\d+)&page_size={size}>; rel="last"', link).group(1))
     for query in (f"page=99&page_size={size}", f"page={last + 1}&page_size={size}"):
         response = api.get(f"/api/v1/milestones/?{query}")
         assert response.status_code == 400
