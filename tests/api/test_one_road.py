@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
+from rest_framework.test import APIClient
 
 from .conftest import client_for
 
@@ -79,8 +80,6 @@ def _vary(response) -> set[str]:
 def test_an_anonymous_read_leaves_the_session_alone_and_varies_the_same(api, agreements, alice):
     """With no session cookie there is no session to ask (authentication.py), and the
     answer still names Cookie in its Vary, as an answer read with a session does."""
-    from rest_framework.test import APIClient
-
     anonymous = api.get("/api/v1/status/")
     assert anonymous.wsgi_request.session.accessed is False
     session = APIClient()
