@@ -342,7 +342,8 @@ SPECTACULAR_SETTINGS = {
     ],
     "SERVERS": [{"url": SITE_URL, "description": "This tracker"}],
     "LICENSE": {"name": "MIT", "url": "https://spdx.org/licenses/MIT.html"},
-    "CONTACT": {"url": SITE_URL},
+    # A name, or Swagger UI calls the contact "the developer".
+    "CONTACT": {"name": "Commitment tracker", "url": SITE_URL},
 }
 # CORS for browser dashboards on other sites: read-only, API paths only, no cookies.
 CORS_ALLOWED_ORIGINS = [o for o in env_list("API_CORS_ORIGINS", "") if o != "*"]

@@ -42,6 +42,8 @@ def test_public_reads_show_no_padlock_and_the_write_does(schema):
 def test_servers_and_licence(schema):
     assert schema["servers"][0]["url"]
     assert schema["info"]["license"]["name"] == "MIT"
+    # Swagger UI shows a contact without a name as "the developer".
+    assert schema["info"]["contact"]["name"] == "Commitment tracker"
 
 
 def test_headers_are_documented_where_they_are_sent(schema):
