@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark of alert delivery (tracker.delivery.deliver) on PostgreSQL.
+"""Benchmark of alert delivery (tracker.alerts.delivery.deliver) on PostgreSQL.
 
 1. Email: N alerts (one milestone gone overdue, N readers subscribed to it, so N
    messages) delivered by ``deliver()`` to an aiosmtpd server on loopback, against the
@@ -114,7 +114,7 @@ def fresh(readers: int, endpoints: int, hook_port: int) -> None:
 
     from commitments.models import Agreement, Commitment, Milestone
     from commitments.services import refresh_deadlines
-    from tracker import dispatch, sweep, webhooks
+    from tracker.alerts import dispatch, sweep, webhooks
     from tracker.models import Subscription, WebhookEndpoint
 
     with connection.cursor() as cursor:
@@ -163,7 +163,7 @@ def fresh(readers: int, endpoints: int, hook_port: int) -> None:
 
 
 def ours(channel: str) -> tuple[float, int]:
-    from tracker import delivery
+    from tracker.alerts import delivery
     from tracker.models import Alert
 
     other = "webhook" if channel == "email" else "email"
@@ -181,7 +181,7 @@ def raw_smtplib(port: int) -> tuple[float, int]:
 
     from django.utils import timezone
 
-    from tracker import emails
+    from tracker.alerts import emails
     from tracker.models import Alert
 
     by_recipient = defaultdict(list)

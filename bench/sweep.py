@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Benchmark of the deadline sweep (tracker.sweep.run) on PostgreSQL.
+"""Benchmark of the deadline sweep (tracker.alerts.sweep.run) on PostgreSQL.
 
 For each size N it loads N milestones into its own database, then measures, each on
 identical fresh data (reloaded, VACUUM ANALYZE, CHECKPOINT before every run):
@@ -239,7 +239,7 @@ def phases() -> Iterator[dict[str, float]]:
     due-soon reminders, the COMMIT; what is left is the SweepRun row."""
     from django.db import connection
 
-    from tracker import sweep
+    from tracker.alerts import sweep
 
     spent: dict[str, float] = {}
     originals = {
@@ -317,7 +317,7 @@ def bare_update() -> Run:
 
 
 def sweep_once(now: dt.datetime, *, breakdown: bool = False) -> Run:
-    from tracker import sweep
+    from tracker.alerts import sweep
 
     wal, cpu = wal_lsn(), cpu_seconds()
     with counting() as count, phases() if breakdown else _nothing() as spent:

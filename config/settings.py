@@ -233,18 +233,18 @@ TRACKER_ALERT_MAX_ATTEMPTS = env_int("TRACKER_ALERT_MAX_ATTEMPTS", 8)
 TRACKER_RETRY_BASE_SECONDS = env_int("TRACKER_RETRY_BASE_SECONDS", 60)
 CELERY_BEAT_SCHEDULE = {
     "sweep-deadlines": {
-        "task": "tracker.tasks.sweep_deadlines",
+        "task": "tracker.alerts.tasks.sweep_deadlines",
         "schedule": float(TRACKER_SWEEP_INTERVAL),
         # A run that waits longer than one interval is superseded by the next.
         "options": {"expires": float(TRACKER_SWEEP_INTERVAL)},
     },
     "deliver-alerts": {
-        "task": "tracker.tasks.deliver_alerts",
+        "task": "tracker.alerts.tasks.deliver_alerts",
         "schedule": float(TRACKER_DELIVERY_INTERVAL),
         "options": {"expires": float(TRACKER_DELIVERY_INTERVAL)},
     },
     "send-digests": {
-        "task": "tracker.tasks.send_digests",
+        "task": "tracker.alerts.tasks.send_digests",
         "schedule": float(TRACKER_DIGEST_INTERVAL),
         "options": {"expires": float(TRACKER_DIGEST_INTERVAL)},
     },

@@ -8,8 +8,8 @@ from django.http import HttpRequest
 
 from commitments.admin import MilestoneAdmin
 
-from . import delivery, webhooks
-from .forms import SubscriptionForm, WebhookEndpointForm
+from .alerts import delivery, webhooks
+from .alerts.forms import SubscriptionForm, WebhookEndpointForm
 from .models import (
     Alert,
     DigestSent,

@@ -16,7 +16,7 @@ class TrackerConfig(AppConfig):
         from commitments.models import StatusUpdate
         from commitments.signals import staff_login_created
 
-        from . import signals
+        from .alerts import signals
         from .permissions import ensure_permissions
 
         # After the domain's (commitments comes first in INSTALLED_APPS), so the groups

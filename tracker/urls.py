@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from . import unsubscribe
+from .alerts import unsubscribe
 
 app_name = "tracker"
 urlpatterns = [

@@ -202,7 +202,7 @@ def test_pruning_keeps_the_newer_events_and_an_older_cursor_gets_410(api, minist
 def test_the_retention_task_prunes_after_the_configured_days(settings, ministerial, alice):
     from django.utils import timezone
 
-    from tracker.tasks import prune_events
+    from tracker.alerts.tasks import prune_events
 
     milestone_set_status(milestone=ministerial, status=Status.AT_RISK, by=alice)
     old = list(Event.objects.order_by("id").values_list("id", flat=True))

@@ -21,7 +21,7 @@ from commitments.selectors import (
 )
 from commitments.services import milestone_revise_deadline, milestone_set_status
 from tests.factories import AgreementFactory, CommitmentFactory, MilestoneFactory, add_parts
-from tracker import sweep
+from tracker.alerts import sweep
 
 TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
 EVIDENCE = "https://example.org/evidence"

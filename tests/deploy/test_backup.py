@@ -19,7 +19,7 @@ from commitments.models import Milestone, Status
 from commitments.services import milestone_set_status
 from tests.conftest import require_service
 from tests.tracker.conftest import ROOT, database_url_for_subprocess, process_env
-from tracker import dispatch
+from tracker.alerts import dispatch
 from tracker.api import conditional
 from tracker.api.models import ChangeCounter
 from tracker.models import Subscription

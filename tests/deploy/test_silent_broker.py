@@ -17,7 +17,7 @@ from django.urls import reverse
 from commitments.models import Milestone, Status
 from tests.api.conftest import client_for
 from tests.conftest import SilentListener
-from tracker import dispatch, tasks
+from tracker.alerts import dispatch, tasks
 from tracker.models import Subscription
 
 EVIDENCE = "https://example.org/evidence"

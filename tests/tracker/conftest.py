@@ -142,7 +142,7 @@ class Finished:
             self._changed.notify_all()
 
     def wait(self, name: str, count: int, timeout: float = 30) -> None:
-        name = f"tracker.tasks.{name}"
+        name = f"tracker.alerts.tasks.{name}"
         with self._changed:
             done = self._changed.wait_for(lambda: self.counts[name] >= count, timeout)
         assert done, f"{name} ran {self.counts[name]} time(s), not {count}: {self.results}"

@@ -4,7 +4,7 @@ import datetime as dt
 
 from django.urls import reverse
 
-from tracker import dispatch, sweep
+from tracker.alerts import dispatch, sweep
 from tracker.models import Alert, Subscription
 
 

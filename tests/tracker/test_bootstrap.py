@@ -11,7 +11,7 @@ from django.contrib.auth.models import User
 from django.core import mail
 from django.core.management import call_command
 
-from tracker import delivery, sweep
+from tracker.alerts import delivery, sweep
 from tracker.models import Subscription
 
 AFTER = dt.datetime(2026, 4, 27, 0, 0, tzinfo=dt.UTC)  # the ministerial is overdue

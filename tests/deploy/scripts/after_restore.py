@@ -21,7 +21,7 @@ from django.test.utils import setup_test_environment  # noqa: E402
 
 from commitments.models import Milestone  # noqa: E402
 from commitments.services import milestone_set_status  # noqa: E402
-from tracker import delivery, dispatch  # noqa: E402
+from tracker.alerts import delivery, dispatch  # noqa: E402
 from tracker.api.models import ChangeCounter  # noqa: E402
 from tracker.models import Alert  # noqa: E402
 

@@ -16,7 +16,7 @@ from commitments.models import Assessment, LogEntry, Milestone, Status
 from commitments.services import milestone_revise_deadline, milestone_set_status
 from tests.factories import MilestoneFactory
 from tests.tracker.public.conftest import EVIDENCE
-from tracker import sweep
+from tracker.alerts import sweep
 
 pytestmark = pytest.mark.usefixtures("frozen")
 

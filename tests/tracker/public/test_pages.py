@@ -11,7 +11,7 @@ from django.utils import timezone
 from commitments.models import Agreement, Assessment, LogEntry, Milestone, StaffProfile, Status
 from commitments.services import milestone_set_status
 from tests.tracker.public.conftest import EVIDENCE
-from tracker import sweep
+from tracker.alerts import sweep
 
 pytestmark = pytest.mark.usefixtures("frozen")
 

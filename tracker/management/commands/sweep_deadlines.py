@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tracker import dispatch, sweep
+from tracker.alerts import dispatch, sweep
 
 
 def aware_datetime(value: str) -> dt.datetime:

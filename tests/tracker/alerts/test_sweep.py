@@ -10,7 +10,7 @@ from django.db import transaction
 from commitments.deadlines import DeadlineRule, RuleKind
 from commitments.models import Milestone, Status, StatusUpdate
 from commitments.services import milestone_revise_deadline, milestone_set_status
-from tracker import dispatch, sweep
+from tracker.alerts import dispatch, sweep
 from tracker.models import Alert, Event, Subscription, SweepRun
 from tracker.selectors import last_sweep_at
 

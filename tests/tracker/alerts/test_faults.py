@@ -31,11 +31,11 @@ from commitments.models import Agreement, Commitment, Milestone, Status, StatusU
 from commitments.services import milestone_set_status, refresh_deadlines
 from tests.conftest import Inbox, free_port
 from tests.factories import AgreementFactory, CommitmentFactory
-from tracker import delivery, dispatch, sweep, tasks
+from tracker.alerts import delivery, dispatch, sweep, tasks
 from tracker.models import Alert, Subscription, SweepRun, WebhookEndpoint
-from tracker.webhooks import new_secret
+from tracker.alerts.webhooks import new_secret
 
-from .conftest import (
+from tests.tracker.conftest import (
     CELERY,
     database_url_for_subprocess,
     forget_queue,
@@ -43,7 +43,7 @@ from .conftest import (
     wait_until,
     worker_in_thread,
 )
-from .receiver import Receiver
+from tests.tracker.receiver import Receiver
 
 AFTER = dt.datetime(2026, 4, 27, 0, 0, tzinfo=dt.UTC)  # the ministerial is a day overdue
 EVIDENCE = "https://example.org/evidence"

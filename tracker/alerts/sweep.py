@@ -35,7 +35,7 @@ from commitments import deadlines
 from commitments.models import Agreement, Milestone, StatusUpdate
 
 from .audience import Audience
-from .models import AlertKind, Event, Subscription, SweepRun
+from ..models import AlertKind, Event, Subscription, SweepRun
 from .sql import insert_select, where_sql
 
 log = logging.getLogger(__name__)

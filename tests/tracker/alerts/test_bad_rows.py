@@ -12,9 +12,9 @@ import time_machine
 from django.urls import reverse
 
 from commitments.models import Milestone
-from tracker import delivery, digests, dispatch, emails, sweep
-from tracker.audience import Audience
-from tracker.forms import SubscriptionForm
+from tracker.alerts import delivery, digests, dispatch, emails, sweep
+from tracker.alerts.audience import Audience
+from tracker.alerts.forms import SubscriptionForm
 from tracker.models import Alert, DigestSent, Event, Subscription
 
 AFTER = dt.datetime(2026, 4, 27, 0, 0, tzinfo=dt.UTC)  # the ministerial is overdue

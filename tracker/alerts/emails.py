@@ -22,7 +22,7 @@ from commitments import deadlines
 from commitments.models import Milestone
 
 from . import unsubscribe
-from .models import Alert, AlertKind
+from ..models import Alert, AlertKind
 
 UNSUBSCRIBE_SALT = "tracker.unsubscribe"
 

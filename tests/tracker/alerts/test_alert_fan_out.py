@@ -1,5 +1,5 @@
 """The sweep writes events (flags and due-soon reminders, one per lead time) and the
-dispatcher decides, per event, who hears about it (tracker.audience). These tests
+dispatcher decides, per event, who hears about it (tracker.alerts.audience). These tests
 hold the two together against the plain rule of the first alert pipeline, written
 out here milestone by milestone: owners and subscribers, their kinds and the nearest
 lead time reached, less the inactive and the opted out."""
@@ -14,7 +14,7 @@ from django.contrib.auth.models import User
 from commitments import deadlines
 from commitments.models import Milestone
 from tests.factories import AgreementFactory, CommitmentFactory, MilestoneFactory
-from tracker import dispatch, sweep
+from tracker.alerts import dispatch, sweep
 from tracker.models import DEFAULT_LEAD_DAYS, Alert, AlertKind, Event, OptOut, Subscription
 
 START = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)

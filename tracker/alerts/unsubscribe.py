@@ -34,8 +34,8 @@ from django.utils.crypto import salted_hmac
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from .models import Alert, OptOut, Subscription
-from .ops import throttle
+from ..models import Alert, OptOut, Subscription
+from ..ops import throttle
 
 LINK_SALT = "tracker.unsubscribe.link"
 ONECLICK_SALT = "tracker.unsubscribe.one-click"

@@ -21,7 +21,7 @@ def history_row_saved(sender: Any, instance: StatusUpdate, created: bool, **kwar
 def subscribe_staff_login(sender: Any, user: Any, **kwargs: Any) -> str:
     """The first staff login hears about everything (every kind, the default lead
     times), so that a newcomer sees the first sweep's alerts."""
-    from .models import Subscription
+    from ..models import Subscription
 
     Subscription.objects.get_or_create(
         user=user, email="", agreement=None, commitment=None, milestone=None

@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import reverse
 
 from commitments.models import Agreement, Milestone
-from tracker import delivery, dispatch, sweep, unsubscribe
+from tracker.alerts import delivery, dispatch, sweep, unsubscribe
 from tracker.models import Alert, OptOut, Subscription
 
 AFTER = dt.datetime(2026, 4, 27, 0, 0, tzinfo=dt.UTC)  # the ministerial is overdue

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import delivery, digests, sweep
-from .api import events
+from ..api import events
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from .audience import lead_days_problem
-from .models import KNOWN_KINDS, LEAD_DAYS_MAX, LEAD_DAYS_MIN, Subscription, WebhookEndpoint
+from ..models import KNOWN_KINDS, LEAD_DAYS_MAX, LEAD_DAYS_MIN, Subscription, WebhookEndpoint
 
 
 class LeadDaysField(forms.CharField):

@@ -38,7 +38,7 @@ from django.utils import timezone
 from commitments.models import Milestone
 
 from .emails import milestone_links
-from .models import Alert, WebhookAttempt, WebhookEndpoint
+from ..models import Alert, WebhookAttempt, WebhookEndpoint
 
 SECRET_PREFIX = "whsec_"
 EXCERPT = 500

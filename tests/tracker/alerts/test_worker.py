@@ -14,7 +14,7 @@ import time_machine
 
 from commitments.models import Milestone, Status, StatusUpdate
 from commitments.services import milestone_set_status
-from tracker import tasks
+from tracker.alerts import tasks
 from tracker.models import Alert, Subscription
 
 pytestmark = [pytest.mark.celery, pytest.mark.smtp, pytest.mark.django_db(transaction=True)]
@@ -77,8 +77,8 @@ def test_a_deadline_passing_alerts_once_through_the_worker(
     counts = labels(smtp_server)
     ran = celery_worker.counts
     print(
-        f"\n[worker] {ran['tracker.tasks.sweep_deadlines']} sweeps and "
-        f"{ran['tracker.tasks.deliver_alerts']} deliveries run by the worker; "
+        f"\n[worker] {ran['tracker.alerts.tasks.sweep_deadlines']} sweeps and "
+        f"{ran['tracker.alerts.tasks.deliver_alerts']} deliveries run by the worker; "
         f"emails {dict(counts)}; events {dict(events)}"
     )
     assert ministerial.overdue_since is None and ministerial.status == Status.COMPLETED

@@ -13,8 +13,8 @@ from hypothesis.extra.django import TestCase as HypothesisTestCase
 
 from commitments.models import Milestone, Status
 from tests.factories import MilestoneFactory
-from tracker import sweep
-from tracker.sql import where_sql
+from tracker.alerts import sweep
+from tracker.alerts.sql import where_sql
 
 BASE = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 

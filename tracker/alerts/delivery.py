@@ -38,7 +38,7 @@ from commitments.models import CLOSED_STATUSES, Milestone
 
 from . import dispatch, emails, unsubscribe, webhooks
 from .audience import Audience
-from .models import Alert, AlertKind, Channel, Event, WebhookEndpoint
+from ..models import Alert, AlertKind, Channel, Event, WebhookEndpoint
 from .sql import AnyOf
 
 log = logging.getLogger(__name__)

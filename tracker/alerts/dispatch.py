@@ -27,7 +27,7 @@ from django.utils import timezone
 from commitments.models import Milestone, Status, StatusUpdate
 
 from .audience import Audience, milestones_for
-from .models import Alert, AlertKind, DispatchCursor, Event
+from ..models import Alert, AlertKind, DispatchCursor, Event
 from .sql import insert_select
 
 log = logging.getLogger(__name__)

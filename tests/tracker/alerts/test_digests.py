@@ -6,7 +6,7 @@ import zoneinfo
 import pytest
 import time_machine
 
-from tracker import digests
+from tracker.alerts import digests
 from tracker.models import DigestSent, Subscription
 
 NY = zoneinfo.ZoneInfo("America/New_York")

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from commitments.models import Milestone, Status
 from commitments.services import milestone_set_status
 from tests.conftest import free_port
-from tracker import delivery, dispatch, sweep
+from tracker.alerts import delivery, dispatch, sweep
 from tracker.models import Alert, Subscription
 
 AFTER = dt.datetime(2026, 4, 27, 0, 0, tzinfo=dt.UTC)  # the ministerial is overdue
@@ -162,7 +162,7 @@ def test_a_message_from_the_kept_skeleton_is_the_one_django_builds(
 ):
     from django.utils import timezone
 
-    from tracker import emails
+    from tracker.alerts import emails
 
     settings.SITE_URL += site
     Milestone.objects.filter(key="ministerial-convened").update(title=title, last_note=note)
@@ -192,7 +192,7 @@ def test_a_message_from_the_kept_skeleton_is_the_one_django_builds(
 
 
 def _stand_in_skeleton():
-    from tracker import emails
+    from tracker.alerts import emails
 
     link = emails.LINK_STAND_IN
     return emails.Skeleton(emails.Rendering("Subject", f"Text {link}", f"<p>{link}</p>"))
@@ -262,7 +262,7 @@ def test_the_smtp_server_receives_the_message_django_builds(followers, smtp_serv
     from django.core.mail.message import sanitize_address
     from django.utils import timezone
 
-    from tracker import emails
+    from tracker.alerts import emails
 
     with time_machine.travel(AFTER, tick=False):  # tokens signed at the same second
         sweep.run()
@@ -302,7 +302,7 @@ def test_kept_unsubscribe_links_are_the_ones_made_one_by_one(followers):
     from django.core import signing
     from django.urls import reverse
 
-    from tracker import unsubscribe
+    from tracker.alerts import unsubscribe
 
     with time_machine.travel(AFTER, tick=False):
         sweep.run()
@@ -332,7 +332,7 @@ def test_any_of_finds_the_rows_in_finds(agreements, emails):
     from django.db.models import F
     from django.db.models.functions import Lower
 
-    from tracker.sql import AnyOf
+    from tracker.alerts.sql import AnyOf
 
     ministerial = Milestone.objects.get(key="ministerial-convened")
     Subscription.objects.bulk_create(
@@ -414,7 +414,7 @@ def test_the_outbox_sends_what_smtplib_sendmail_sends(followers, envelopes):
     from django.core.mail.message import sanitize_address
     from django.utils import timezone
 
-    from tracker import emails
+    from tracker.alerts import emails
 
     with time_machine.travel(AFTER, tick=False):
         sweep.run()

@@ -27,7 +27,7 @@ from django.db.models.functions import Lower
 from commitments import deadlines
 from commitments.models import Milestone
 
-from .models import (
+from ..models import (
     DEFAULT_LEAD_DAYS,
     KNOWN_KINDS,
     LEAD_DAYS_MAX,

@@ -22,7 +22,7 @@ from commitments.models import Milestone, StatusUpdate
 
 from . import emails
 from .audience import Audience
-from .models import DigestSent, Subscription
+from ..models import DigestSent, Subscription
 
 log = logging.getLogger(__name__)
 SEND_AT = dt.time(9, 0)

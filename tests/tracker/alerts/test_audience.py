@@ -5,8 +5,8 @@ import datetime as dt
 import time_machine
 
 from commitments.models import Milestone
-from tracker import dispatch, sweep
-from tracker.audience import Audience, milestones_for
+from tracker.alerts import dispatch, sweep
+from tracker.alerts.audience import Audience, milestones_for
 from tracker.models import Event, OptOut, Subscription
 
 AFTER = dt.datetime(2026, 4, 27, 0, 0, tzinfo=dt.UTC)  # the ministerial is overdue
