@@ -178,6 +178,29 @@ def overdue_at(due_on: dt.date | None, time_zone: str) -> dt.datetime | None:
     return local_midnight.astimezone(dt.UTC)
 
 
+def zone_label(moment: dt.datetime, time_zone: str) -> str:
+    """Local wall time with its zone named: "2026-04-27 00:00 JST"; zones without a
+    lettered abbreviation read "2026-04-27 00:00 UTC+07"."""
+    local = moment.astimezone(zoneinfo.ZoneInfo(time_zone))
+    abbr = local.tzname() or time_zone
+    if abbr[:1] in "+-":
+        abbr = f"UTC{abbr}"
+    return f"{local:%Y-%m-%d %H:%M} {abbr}"
+
+
+def zone_city(time_zone: str) -> str:
+    """The place an IANA zone is named after: "Asia/Kuala_Lumpur" -> "Kuala Lumpur"."""
+    return time_zone.rsplit("/", 1)[-1].replace("_", " ")
+
+
+def moment_words(moment: dt.datetime, time_zone: str) -> str:
+    """An instant in words, in a zone named twice, by place and by abbreviation:
+    "27 April 2026, 00:00 Tokyo time (JST)"."""
+    local = moment.astimezone(zoneinfo.ZoneInfo(time_zone))
+    abbr = zone_label(moment, time_zone).rsplit(" ", 1)[-1]
+    return f"{local.day} {local:%B %Y, %H:%M} {zone_city(time_zone)} time ({abbr})"
+
+
 def local_today(now: dt.datetime, time_zone: str) -> dt.date:
     """The calendar date it is at ``now`` in the given time zone."""
     return now.astimezone(zoneinfo.ZoneInfo(time_zone)).date()

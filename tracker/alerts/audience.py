@@ -21,7 +21,7 @@ import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Lower
 
 from commitments import deadlines
@@ -39,7 +39,6 @@ from ..models import (
     Subscription,
     WebhookEndpoint,
 )
-from .sql import AnyOf
 
 log = logging.getLogger(__name__)
 OWNER_KINDS = frozenset({"due_soon", "overdue", "completed"})
@@ -100,12 +99,13 @@ class Audience:
         answers as it would with everyone (delivery asks about one batch's
         recipients: 500 rows, not every subscription, per batch)."""
         audience = cls()
-        subscriptions = Subscription.objects.filter(active=True, pending_since__isnull=True)
+        subscriptions = listening()
         opt_outs = OptOut.objects.all()
         if addresses is not None:
             wanted = set(addresses)
-            mine = Q(AnyOf(Lower("email"), wanted)) | Q(AnyOf(Lower("user__email"), wanted))
-            subscriptions = subscriptions.filter(mine)
+            subscriptions = subscriptions.alias(
+                own=Lower("email"), users=Lower("user__email")
+            ).filter(Q(own__in=wanted) | Q(users__in=wanted))
         for sub in subscriptions.select_related("user"):
             if addresses is not None and sub.address not in wanted:
                 continue  # its own email is another address than its user's
@@ -116,9 +116,8 @@ class Audience:
                 audience.subscriptions.append(sub)
         if addresses is not None:
             loaded = [s.pk for s in audience.subscriptions]
-            opt_outs = opt_outs.filter(
-                Q(AnyOf(Lower("email"), wanted), subscription__isnull=True)
-                | Q(AnyOf(F("subscription_id"), loaded))
+            opt_outs = opt_outs.alias(address=Lower("email")).filter(
+                Q(address__in=wanted, subscription__isnull=True) | Q(subscription_id__in=loaded)
             )
         audience.endpoints = list(
             WebhookEndpoint.objects.filter(active=True, disabled_at__isnull=True).prefetch_related(
@@ -131,23 +130,6 @@ class Audience:
             else:
                 audience.silenced.add(sub_id)
         return audience
-
-    def lead_days(self) -> set[int]:
-        """Every lead time anyone wants: the sweep writes a reminder event for each."""
-        return {*DEFAULT_LEAD_DAYS, *(d for s in self.subscriptions for d in s.lead_days)}
-
-    def scope(self, milestones: QuerySet[Milestone]) -> QuerySet[Milestone]:
-        """Narrow to milestones anyone could hear about (the sweep writes reminders for
-        these only): owned, or in a subscription's or an endpoint's scope."""
-        hooks = [[a.pk for a in e.agreements.all()] for e in self.endpoints]
-        if any(s.covers_everything for s in self.subscriptions) or any(not h for h in hooks):
-            return milestones
-        scope = Q(owner__isnull=False) | Q(commitment__owner__isnull=False)
-        for sub in self.subscriptions:
-            scope |= sub.milestone_filter()
-        for agreements in hooks:
-            scope |= Q(commitment__agreement_id__in=agreements)
-        return milestones.filter(scope)
 
     def recipients(self, event: Event, m: Milestone) -> list[Recipient]:
         """``m`` is the event's milestone, loaded with owner, commitment__owner and
@@ -196,6 +178,45 @@ def _archived(m: Milestone) -> bool:
 def _endpoint_covers(endpoint: WebhookEndpoint, m: Milestone) -> bool:
     agreements = [a.pk for a in endpoint.agreements.all()]  # prefetched
     return not agreements or m.commitment.agreement_id in agreements
+
+
+def listening() -> QuerySet[Subscription]:
+    """Subscriptions that hear anything: active and confirmed."""
+    return Subscription.objects.filter(active=True, pending_since__isnull=True)
+
+
+def reminder_lead_days() -> tuple[set[int], list[tuple[Q, str]]]:
+    """Every lead time anyone wants (the sweep writes a reminder event for each),
+    read from the distinct stored values: a handful, however many subscribe. And the
+    unusable values, each with the rows that hold it and its problem."""
+    wanted, problems = set(DEFAULT_LEAD_DAYS), []
+    values = listening().order_by().values_list("lead_days", "kinds").distinct()
+    for lead_days, kinds in values:
+        problem = lead_days_problem(lead_days) or kinds_problem(kinds)
+        if problem:
+            problems.append((Q(lead_days=lead_days, kinds=kinds), problem))
+        elif "due_soon" in kinds:
+            wanted.update(lead_days)
+    return wanted, problems
+
+
+def scope(milestones: QuerySet[Milestone]) -> QuerySet[Milestone]:
+    """Narrow to milestones anyone could hear about (the sweep writes reminders for
+    these only): owned, or in a subscription's or an endpoint's scope. Subqueries: the
+    same statement however many subscribe."""
+    subs = listening()
+    hooks = WebhookEndpoint.objects.filter(active=True, disabled_at__isnull=True)
+    agreement = OuterRef("commitment__agreement_id")
+    return milestones.filter(
+        Q(owner__isnull=False)
+        | Q(commitment__owner__isnull=False)
+        | Q(Exists(subs.filter(milestone=OuterRef("pk"))))
+        | Q(Exists(subs.filter(commitment=OuterRef("commitment_id"))))
+        | Q(Exists(subs.filter(agreement=agreement)))
+        | Q(Exists(subs.filter(milestone=None, commitment=None, agreement=None)))
+        | Q(Exists(hooks.filter(agreements=agreement)))
+        | Q(Exists(hooks.filter(agreements=None)))
+    )
 
 
 def milestones_for(events: list[Event]) -> dict[int, Milestone]:

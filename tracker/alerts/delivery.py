@@ -17,32 +17,24 @@ fails on its own rows, with the error; the others go on.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
-import re
-import smtplib
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import get_connection
-from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
-from django.core.mail.message import sanitize_address
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from commitments.models import CLOSED_STATUSES, Milestone
 
-from . import dispatch, emails, unsubscribe, webhooks
-from .audience import Audience
 from ..models import Alert, AlertKind, Channel, Event, WebhookEndpoint
-from .sql import AnyOf
+from . import dispatch, emails, webhooks
+from .audience import Audience
 
 log = logging.getLogger(__name__)
-TRANSPORT_ERRORS = (smtplib.SMTPException, OSError)
 
 
 @dataclass
@@ -60,33 +52,49 @@ def pending() -> Q:
     return Q(sent_at__isnull=True, failed=False, skipped=False)
 
 
-def deliver(*, now: dt.datetime | None = None, batch_size: int | None = None) -> DeliveryResult:
-    """Dispatch new events into alerts, then send every alert due."""
-    result = DeliveryResult(dispatched=dispatch.run(now=now).dispatched)
+def deliver(
+    *,
+    channel: str | None = None,
+    now: dt.datetime | None = None,
+    batch_size: int | None = None,
+) -> DeliveryResult:
+    """Send every alert due, of one channel (each has its own task, so that a webhook
+    does not wait behind 10,000 emails) or, with none named, of both after
+    dispatching new events (commands and tests)."""
+    result = DeliveryResult()
+    if channel is None:
+        result.dispatched = dispatch.run(now=now).dispatched
     batch_size = batch_size or settings.TRACKER_DELIVERY_BATCH
     while True:
         now = timezone.now() if now is None else now
-        batch = _claim(now, batch_size)
+        batch = _claim(now, batch_size, channel)
         if not batch:
             return result
         _send(batch, result)
         now = None  # later batches are judged at their own time
 
 
-def _claim(now: dt.datetime, batch_size: int) -> list[Alert]:
+def due(channel: str, now: dt.datetime) -> bool:
+    """Whether any alert of ``channel`` waits to be sent (the doorbell asks)."""
+    return Alert.objects.filter(pending(), channel=channel, next_attempt_at__lte=now).exists()
+
+
+def _claim(now: dt.datetime, batch_size: int, channel: str | None) -> list[Alert]:
     lease = dt.timedelta(seconds=settings.TRACKER_DELIVERY_LEASE_SECONDS)
+    due = Alert.objects.filter(pending(), next_attempt_at__lte=now)
+    if channel is not None:
+        due = due.filter(channel=channel)
     with transaction.atomic():
         # The rows themselves are read as they are locked: no second read by id.
         alerts = list(
-            Alert.objects.filter(pending(), next_attempt_at__lte=now)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            due.filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
             .select_for_update(skip_locked=True)
             .order_by("next_attempt_at", "id")[:batch_size]
         )
         if not alerts:
             return []
         ids = [a.id for a in alerts]
-        Alert.objects.filter(AnyOf(F("id"), ids)).update(claimed_until=now + lease)
+        Alert.objects.filter(id__in=ids).update(claimed_until=now + lease)
     # The batch's few events, milestones and endpoints, read once and shared by their
     # alerts (10,000 readers of one event: one milestone, not 10,000 copies of it).
     events = Event.objects.in_bulk({a.event_id for a in alerts if a.event_id})
@@ -153,209 +161,63 @@ def _send(batch: list[Alert], result: DeliveryResult) -> None:
 
 def _skip(alerts: list[Alert], why: str, result: DeliveryResult) -> None:
     if alerts:
-        Alert.objects.filter(AnyOf(F("id"), [a.id for a in alerts])).update(
+        Alert.objects.filter(id__in=[a.id for a in alerts]).update(
             skipped=True, claimed_until=None, last_error=why
         )
         result.skipped += len(alerts)
 
 
 def _send_emails(by_recipient: dict[str, list[Alert]], result: DeliveryResult) -> None:
-    """One connection for the whole batch (reopened after a transport error)."""
-    outbox = Outbox()
+    """One connection for the batch; each message's outcome is known when it is sent.
+    What was sent is marked once for the batch: a worker killed before that has its
+    batch sent again after the lease, which bounds duplicates by the batch in flight."""
     now = timezone.now()
     rendered: emails.Rendered = {}
-    links = unsubscribe.Links()
+    sent: list[int] = []
+    recipients = list(by_recipient.items())
     try:
-        for recipient, items in by_recipient.items():
-            _send_one(outbox, recipient, items, result, now, (rendered, links))
+        with emails.Mailer() as mailer:
+            for done, (recipient, items) in enumerate(recipients):
+                try:
+                    sent += _send_one(mailer, recipient, items, now, rendered, result)
+                except emails.Unreachable as exc:  # no server: the rest of the batch waits
+                    for _, rest in recipients[done:]:
+                        record_failure([a.id for a in rest], str(exc), result)
+                    break
     finally:
-        outbox.close()  # the server's answer to the last message
-        sent = [i for ids in outbox.accepted for i in ids]
-        # Marked once for the batch: a worker killed before this line has its batch
-        # sent again after the lease, which bounds duplicates by the batch in flight.
-        Alert.objects.filter(AnyOf(F("id"), sent)).update(
+        Alert.objects.filter(id__in=sent).update(
             sent_at=timezone.now(), claimed_until=None, attempts=F("attempts") + 1, last_error=""
         )
         result.sent += len(sent)
-        result.emails += len(outbox.accepted)
-        for ids, exc in outbox.refused:  # the server's fault: retried later
-            record_failure(ids, exc, result)
 
 
 def _send_one(
-    outbox: Outbox,
+    mailer: emails.Mailer,
     recipient: str,
     items: list[Alert],
-    result: DeliveryResult,
     now: dt.datetime,
-    kept: tuple[emails.Rendered, unsubscribe.Links],
-) -> None:
+    rendered: emails.Rendered,
+    result: DeliveryResult,
+) -> list[int]:
+    """The ids of the alerts sent. A refusal is retried later; a message that cannot
+    be built fails alone, and its recipient's other alerts go on their own."""
     ids = [a.id for a in items]
-    rendered, links = kept
     try:
-        outbox.send(
-            emails.alerts_message(recipient, items, now=now, rendered=rendered, links=links), ids
-        )
-    except Exception as exc:  # a row we cannot render: its own failure, not the batch's
-        if len(items) > 1:  # find the bad one: send the others on their own
-            for alert in items:
-                _send_one(outbox, recipient, [alert], result, now, kept)
-            return
+        mailer.send(emails.alerts_message(recipient, items, now=now, rendered=rendered))
+    except emails.Unreachable:
+        raise
+    except emails.TRANSPORT_ERRORS as exc:
+        record_failure(ids, exc, result)
+        return []
+    except Exception as exc:  # not the server's fault: retrying will not mend it
+        if len(items) > 1:
+            alone = (_send_one(mailer, recipient, [a], now, rendered, result) for a in items)
+            return [i for ids_sent in alone for i in ids_sent]
         log.exception("alert %s cannot be sent", ids)
         record_failure(ids, exc, result, permanent=True)
-
-
-class Outbox:
-    """EMAIL_BACKEND's connection, opened once for a batch (Django's backends open
-    and close one per ``send_messages`` call otherwise). Django's SMTP backend is
-    handed each message's bytes on its open connection, as ``send_messages`` would
-    hand them, without parsing the sender's address again for every message; other
-    backends (console, locmem, file) are given the message.
-
-    On the SMTP backend the server's answer to a message's data (the longest wait:
-    the server takes the message in) is read only when the next message has been
-    built and is handed over, or at ``close``: building the next message overlaps the
-    server's work (bench/README.md, "Delivery"). So a message's outcome may come out
-    of a later call: what the server took is listed in ``accepted``, what it refused or
-    never answered in ``refused``, each by the alerts' ids. A message that cannot be
-    built raises, and nothing of it was sent."""
-
-    def __init__(self) -> None:
-        self.connection = get_connection()
-        self.senders: dict[str, str] = {}
-        self.accepted: list[list[int]] = []
-        self.refused: list[tuple[list[int], Exception]] = []
-        self._in_flight: list[int] | None = None
-
-    def send(self, message: emails.AlertEmail, ids: list[int]) -> None:
-        if not isinstance(self.connection, SMTPBackend):
-            self._finish()
-            try:
-                self.connection.send_messages([message])
-            except TRANSPORT_ERRORS as exc:
-                self._refuse(ids, exc)
-            else:
-                self.accepted.append(ids)
-            return
-        raw = message.as_bytes()
-        encoding = message.encoding or settings.DEFAULT_CHARSET
-        if message.from_email not in self.senders:
-            self.senders[message.from_email] = sanitize_address(message.from_email, encoding)
-        to = [envelope_address(a, encoding) for a in message.recipients()]
-        self._finish()
-        try:
-            self.connection.open()
-            smtp = self.connection.connection
-            if smtp is None:  # failed silently (fail_silently): as send_messages does
-                self.connection.send_messages([message])
-                self.accepted.append(ids)
-                return
-            start_sendmail(smtp, self.senders[message.from_email], to, raw)
-        except TRANSPORT_ERRORS as exc:
-            self._refuse(ids, exc)
-        except BaseException:
-            self._drop()  # the conversation is in an unknown state
-            raise
-        else:
-            self._in_flight = ids
-
-    def _finish(self) -> None:
-        """Reads the server's answer to the message in flight."""
-        ids, self._in_flight = self._in_flight, None
-        if ids is None:
-            return
-        try:
-            finish_sendmail(self.connection.connection)
-        except TRANSPORT_ERRORS as exc:
-            self._refuse(ids, exc)
-        else:
-            self.accepted.append(ids)
-
-    def _refuse(self, ids: list[int], exc: Exception) -> None:
-        self.refused.append((ids, exc))
-        self._drop()
-
-    def _drop(self) -> None:
-        with contextlib.suppress(smtplib.SMTPException, OSError):
-            self.connection.close()
-        self.connection.connection = None  # the next send opens a fresh one
-
-    def close(self) -> None:
-        try:
-            self._finish()
-        finally:
-            self._drop()
-
-
-def start_sendmail(smtp: smtplib.SMTP, sender: str, to: list[str], msg: bytes) -> None:
-    """``smtp.sendmail(sender, to, msg)`` up to the server's answer to the data, which
-    ``finish_sendmail`` reads: the same commands, options, checks and errors as
-    smtplib's (test: the server receives the same), for envelope addresses already
-    sanitized. After an error the caller drops the connection (smtplib sends RSET)."""
-    smtp.ehlo_or_helo_if_needed()
-    options = f" size={len(msg)}" if smtp.does_esmtp and smtp.has_extn("size") else ""
-    smtp.putcmd("mail", f"from:{quoted(sender)}{options}")
-    code, reply = smtp.getreply()
-    if code != 250:
-        if code == 421:
-            smtp.close()
-        raise smtplib.SMTPSenderRefused(code, reply, sender)
-    refused = {}
-    for address in to:
-        smtp.putcmd("rcpt", f"to:{quoted(address)}")
-        code, reply = smtp.getreply()
-        if code not in (250, 251):
-            refused[address] = (code, reply)
-        if code == 421:
-            smtp.close()
-            raise smtplib.SMTPRecipientsRefused(refused)
-    if len(refused) == len(to):
-        raise smtplib.SMTPRecipientsRefused(refused)
-    smtp.putcmd("data")
-    code, reply = smtp.getreply()
-    if code != 354:
-        raise smtplib.SMTPDataError(code, reply)
-    data = _LEADING_DOT.sub(b"..", msg)
-    if data[-2:] != b"\r\n":
-        data += b"\r\n"
-    smtp.send(data + b".\r\n")
-
-
-def finish_sendmail(smtp: smtplib.SMTP | None) -> None:
-    if smtp is None:
-        raise smtplib.SMTPServerDisconnected("the connection was closed")
-    code, reply = smtp.getreply()
-    if code != 250:
-        if code == 421:
-            smtp.close()
-        raise smtplib.SMTPDataError(code, reply)
-
-
-_LEADING_DOT = re.compile(rb"(?m)^\.")  # smtplib's dot-stuffing (RFC 5321, 4.5.2)
-
-
-def quoted(address: str) -> str:
-    """``smtplib.quoteaddr(address)``: a plain address skips its parser (test: the
-    same answer)."""
-    if _PLAIN_ADDRESS.fullmatch(address):
-        return f"<{address}>"
-    return smtplib.quoteaddr(address)
-
-
-# A dot-atom address (RFC 5322), which Django's parser would take apart as split here.
-_PLAIN_ADDRESS = re.compile(
-    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*"
-)
-
-
-def envelope_address(address: str, encoding: str) -> str:
-    """``sanitize_address(address)``, as Django's SMTP backend gives the envelope; a
-    plain address skips the header parser, a sixth of a message's cost on loopback
-    (test: the same answer)."""
-    if _PLAIN_ADDRESS.fullmatch(address):
-        return sanitize_address(("", address), encoding)
-    return sanitize_address(address, encoding)
+        return []
+    result.emails += 1
+    return ids
 
 
 def record_failure(

@@ -20,9 +20,9 @@ from django.utils import timezone
 
 from commitments.models import Milestone, StatusUpdate
 
+from ..models import DigestSent, Subscription
 from . import emails
 from .audience import Audience
-from ..models import DigestSent, Subscription
 
 log = logging.getLogger(__name__)
 SEND_AT = dt.time(9, 0)
@@ -65,7 +65,7 @@ def _send_one(sub: Subscription, week_of: dt.date, now: dt.datetime) -> int:
     except IntegrityError:
         return 0  # this week's digest went out already (or is going out elsewhere)
     try:
-        emails.send_digest(sub.address, _content(sub, week_of, now), subscription=sub)
+        emails.digest_message(sub.address, _content(sub, week_of, now), sub).send()
     except (smtplib.SMTPException, OSError) as exc:
         log.warning("digest for subscription %s failed, will retry: %s", sub.pk, exc)
         claim.delete()

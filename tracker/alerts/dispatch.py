@@ -16,19 +16,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Q, QuerySet, Value, When
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from commitments.models import Milestone, Status, StatusUpdate
 
-from .audience import Audience, milestones_for
 from ..models import Alert, AlertKind, DispatchCursor, Event
-from .sql import insert_select
+from .audience import Audience, milestones_for
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -65,15 +66,31 @@ def is_alerting(update: StatusUpdate) -> bool:
 
 
 def _copy(history: QuerySet[StatusUpdate], now: dt.datetime) -> int:
-    overdue = Q(kind=StatusUpdate.Kind.OVERDUE_FLAGGED)
-    return insert_select(
-        Event,
-        history.filter(alerting()),
-        milestone=F("milestone_id"),
-        kind=Case(When(overdue, then=Value(AlertKind.OVERDUE)), default=Value(AlertKind.COMPLETED)),
-        due_on=Case(When(overdue, then=F("due_on")), default=F("completed_on")),
-        at=F("at"),
-        update=F("pk"),
+    """One event per alerting history row in ``history`` that has none yet (the
+    event's ``update`` is unique: a second dispatcher's copy is ignored), a batch at a
+    time. Returns how many are ours."""
+    rows = (
+        history.filter(alerting())
+        .order_by()
+        .values_list("pk", "milestone_id", "kind", "due_on", "completed_on", "at")
+        .iterator(chunk_size=BATCH)
+    )
+    while batch := list(itertools.islice(rows, BATCH)):
+        Event.objects.bulk_create([_event(row, now) for row in batch], ignore_conflicts=True)
+    return Event.objects.filter(created_at=now, update__isnull=False).count()
+
+
+def _event(row: tuple[Any, ...], now: dt.datetime) -> Event:
+    """The event of one alerting history row (``alerting()``: an overdue flag has its
+    due date, a completion its date)."""
+    pk, milestone_id, kind, due_on, completed_on, at = row
+    overdue = kind == StatusUpdate.Kind.OVERDUE_FLAGGED
+    return Event(
+        milestone_id=milestone_id,
+        kind=AlertKind.OVERDUE if overdue else AlertKind.COMPLETED,
+        due_on=due_on if overdue else completed_on,
+        at=at,
+        update_id=pk,
         created_at=now,
     )
 

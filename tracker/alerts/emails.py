@@ -1,59 +1,30 @@
-"""One function per email, each rendering a subject, a text and an HTML part."""
+"""One function per email, each rendering a subject, a text and an HTML part from
+templates into an ``EmailMultiAlternatives``. The caller sends it."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import smtplib
 from dataclasses import dataclass
-from email import message_from_bytes
-from email.message import Message
-from email.utils import formatdate, make_msgid
 from typing import Any
 
 from django.conf import settings
-from django.core import signing
-from django.core.mail import EmailMultiAlternatives
-from django.core.mail.message import MIMEMixin, forbid_multi_line_headers
-from django.core.mail.utils import DNS_NAME
+from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils.html import escape
 
 from commitments import deadlines
-from commitments.models import Milestone
 
+from ..models import Alert, AlertKind, Subscription
 from . import unsubscribe
-from ..models import Alert, AlertKind
-
-UNSUBSCRIBE_SALT = "tracker.unsubscribe"
-
-# The address-bearing tokens below are the first pipeline's, kept for links in emails
-# already sent (tracker.views.unsubscribe reads them); new messages carry
-# tracker.unsubscribe's tokens, which name no address.
-
-
-def unsubscribe_token(email: str) -> str:
-    return signing.dumps(email.lower(), salt=UNSUBSCRIBE_SALT, compress=True)
-
-
-def unsubscribe_email(token: str) -> str:
-    """The address a token was made for; raises signing.BadSignature if forged."""
-    return str(signing.loads(token, salt=UNSUBSCRIBE_SALT))
-
-
-def unsubscribe_url(email: str) -> str:
-    return settings.SITE_URL + reverse("tracker:unsubscribe", args=[unsubscribe_token(email)])
-
-
-def milestone_links(m: Milestone) -> dict[str, str]:
-    return {
-        "page": f"{settings.SITE_URL}{reverse('tracker:milestone', args=[m.pk])}",
-        "admin": f"{settings.SITE_URL}{reverse('admin:commitments_milestone_change', args=[m.pk])}",
-    }
+from .links import milestone_links
 
 
 def describe(alert: Alert, now: dt.datetime) -> dict[str, Any]:
     m = alert.milestone
-    left = deadlines.days_remaining(m.due_on, now=now, time_zone=m.time_zone())
+    zone = m.time_zone()
+    left = deadlines.days_remaining(m.due_on, now=now, time_zone=zone)
     if alert.kind == AlertKind.COMPLETED:
         when = f"completed on {m.completed_on or alert.due_on}"
     elif left is None:
@@ -67,6 +38,9 @@ def describe(alert: Alert, now: dt.datetime) -> dict[str, Any]:
         "milestone": m,
         "agreement": m.commitment.agreement,
         "when": when,
+        # The deadline moment, in the agreement's zone, named: "overdue since 27 April
+        # 2026, 00:00 Tokyo time (JST)"; each item says its own zone.
+        "deadline": deadlines.moment_words(m.overdue_from, zone) if m.overdue_from else "",
         "label": label(alert.kind),
         "links": milestone_links(m),
     }
@@ -87,50 +61,34 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-# Stands for the unsubscribe link in a rendering kept for other recipients; the one
+# Stands for the unsubscribe link in a rendering shared by many recipients: the one
 # string in the bodies that differs from one recipient to the next.
 LINK_STAND_IN = "https://unsubscribe.invalid/stand-in/"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Rendering:
-    """The subject and bodies of alike messages (the same events), with the link's
-    stand-in; and, once a message has been flattened, its skeleton."""
-
     subject: str
     text: str
     html: str
-    skeleton: Skeleton | None = None
 
 
+# Kept by delivery for one batch: alike messages (the same events) are rendered once,
+# so that 10,000 readers of one event cost one rendering, not 10,000.
 Rendered = dict[tuple[Any, ...], Rendering]
 
 
 def alerts_message(
-    recipient: str,
-    alerts: list[Alert],
-    *,
-    now: dt.datetime,
-    rendered: Rendered | None = None,
-    links: unsubscribe.Links | None = None,
-) -> AlertEmail:
+    recipient: str, alerts: list[Alert], *, now: dt.datetime, rendered: Rendered
+) -> EmailMultiAlternatives:
     """One email for all of a recipient's alerts in this run; the subject names the
-    most urgent one. Sent by the caller.
-
-    ``rendered``, a dict kept by the caller for one batch, remembers the subject and
-    bodies of alerts about the same events, so that 10,000 readers of one event cost
-    one rendering (bench/delivery.py); only the unsubscribe link is put in per message.
-    ``links``, kept for a batch too, makes the unsubscribe links.
-    """
+    most urgent one. Its unsubscribe link silences the subscription behind that alert
+    (or, for an owner's alert, offers everything to this address)."""
     key = (now.date(), *sorted((a.event_id or -a.pk, a.kind) for a in alerts))
-    top_alert = min(alerts, key=lambda a: (AlertKind.urgency(a.kind), a.due_on, a.pk))
-    urls = (links or unsubscribe.Links()).urls(alert=top_alert)
-    rendering = rendered.get(key) if rendered is not None else None
-    if rendering is None:
-        rendering = _render(alerts, now)
-        if rendered is not None:
-            rendered[key] = rendering
-    return AlertEmail(recipient, rendering, urls)
+    if key not in rendered:
+        rendered[key] = _render(alerts, now)
+    top = min(alerts, key=lambda a: (AlertKind.urgency(a.kind), a.due_on, a.pk))
+    return _message(recipient, rendered[key], unsubscribe.urls(alert=top))
 
 
 def _render(alerts: list[Alert], now: dt.datetime) -> Rendering:
@@ -145,145 +103,47 @@ def _render(alerts: list[Alert], now: dt.datetime) -> Rendering:
     if len(items) > 1:
         subject += f" and {len(items) - 1} more"
     context = _context({"items": items}, LINK_STAND_IN)
-    text = render_to_string("tracker/email/alerts.txt", context)
-    return Rendering(subject, text, render_to_string("tracker/email/alerts.html", context))
+    return Rendering(
+        subject,
+        render_to_string("tracker/email/alerts.txt", context),
+        render_to_string("tracker/email/alerts.html", context),
+    )
 
 
-class AlertEmail(EmailMultiAlternatives):
-    """One recipient's alert email, with this recipient's link. The link silences the
-    subscription behind the most urgent alert (or, for an owner's alert, offers
-    everything to this address).
-
-    Its bytes (``as_bytes``, what every backend is given, ``message()`` included) come
-    from its rendering's skeleton: the message Django builds, flattened once per
-    rendering, with the four headers and the link that differ per recipient put in
-    (test: the same bytes as Django's own build of this message, but for Date,
-    Message-ID and the MIME boundary). Django's build of each message cost more than
-    the SMTP conversation that sends it (bench/README.md, "Delivery")."""
-
-    def __init__(self, recipient: str, rendering: Rendering, links: dict[str, str]) -> None:
-        url = links["page"]
-        super().__init__(
-            subject=rendering.subject,
-            body=rendering.text.replace(LINK_STAND_IN, url),
-            to=[recipient],
-            headers=_list_headers(links),
-        )
-        self.attach_alternative(rendering.html.replace(LINK_STAND_IN, escape(url)), "text/html")
-        self.rendering, self.links = rendering, links
-
-    def as_bytes(self) -> bytes:
-        """The message as sent (CRLF line ends). A bad header raises BadHeaderError
-        (a ValueError)."""
-        if self.rendering.skeleton is None:
-            self.rendering.skeleton = Skeleton(self.rendering)
-        return self.rendering.skeleton.fill(self) or self.built_bytes()
-
-    def built_bytes(self) -> bytes:
-        """Django's own build of this message: the slow way, and the reference."""
-        return bytes(super().message().as_bytes(linesep="\r\n"))
-
-    def message(self) -> Message:
-        """For backends that take a message object (console, locmem, file): the same
-        bytes, parsed."""
-        return message_from_bytes(self.as_bytes().replace(b"\r\n", b"\n"), _class=_Parsed)
+def digest_message(
+    recipient: str, context: dict[str, Any], subscription: Subscription | None = None
+) -> EmailMultiAlternatives:
+    subject = (
+        f"Weekly digest: {len(context['overdue'])} overdue, "
+        f"{len(context['upcoming'])} due in the next 30 days"
+    )
+    links = (
+        unsubscribe.urls(subscription=subscription)
+        if subscription is not None
+        else unsubscribe.legacy_urls(recipient)
+    )
+    context = _context(context, LINK_STAND_IN)
+    rendering = Rendering(
+        subject,
+        render_to_string("tracker/email/digest.txt", context),
+        render_to_string("tracker/email/digest.html", context),
+    )
+    return _message(recipient, rendering, links)
 
 
-class _Parsed(MIMEMixin, Message):  # type: ignore[misc]
-    """A parsed message that flattens as Django's own do (``as_bytes(linesep=...)``)."""
-
-
-# Stand-ins for the headers that differ per recipient, in a rendering's skeleton.
-_HEADER_STAND_INS = {
-    "To": "to@stand-in.invalid",
-    "Date": "stand-in date",
-    "Message-ID": "<message-id@stand-in.invalid>",
-    "List-Unsubscribe": "<https://unsubscribe.invalid/one-click-stand-in/>",
-}
-_LINE_LIMIT = 998  # RFC 5322; a longer line makes Django encode the part otherwise
-
-
-class Skeleton:
-    """A rendering's message as Django builds and flattens it (CRLF), for stand-in
-    headers and link; ``fill`` puts one recipient's in. Each header is folded as the
-    generator folds it (``fold``). A message the skeleton cannot hold exactly (its link
-    would change how a part is encoded) is left to ``fill``'s caller, which builds it
-    the slow way."""
-
-    def __init__(self, rendering: Rendering) -> None:
-        stand_in = EmailMultiAlternatives(
-            subject=rendering.subject,
-            body=rendering.text,
-            to=[_HEADER_STAND_INS["To"]],
-            headers=_list_headers({"one_click": _HEADER_STAND_INS["List-Unsubscribe"][1:-1]}),
-        )
-        stand_in.attach_alternative(rendering.html, "text/html")
-        mime = stand_in.message()  # a bad header raises here, as at a send
-        mime.replace_header("Date", _HEADER_STAND_INS["Date"])
-        mime.replace_header("Message-ID", _HEADER_STAND_INS["Message-ID"])
-        self.encoding = stand_in.encoding or settings.DEFAULT_CHARSET
-        self.policy = mime.policy.clone(linesep="\r\n")
-        raw: bytes = mime.as_bytes(linesep="\r\n")
-        head, _, body = raw.partition(b"\r\n\r\n")
-        head += b"\r\n\r\n"
-        folded = {n: self.policy.fold_binary(n, v) for n, v in _HEADER_STAND_INS.items()}
-        link = LINK_STAND_IN.encode()
-        links_expected = rendering.text.count(LINK_STAND_IN) + rendering.html.count(LINK_STAND_IN)
-        self.usable = (
-            all(p["Content-Transfer-Encoding"] in ("7bit", "8bit") for p in mime.get_payload())
-            and all(head.count(f) == 1 for f in folded.values())
-            and body.count(link) == links_expected
-        )
-        # The head cut around the four headers, in their order; the body around links.
-        self.order = sorted(folded, key=lambda n: head.find(folded[n]))
-        self.head_parts, rest = [], head
-        for name in self.order:
-            before, _, rest = rest.partition(folded[name])
-            self.head_parts.append(before)
-        self.head_parts.append(rest)
-        self.body_parts = body.split(link)
-        self.link_lines = [(len(line), line.count(link)) for line in body.split(b"\r\n")]
-        self.link_lines = [(n, links) for n, links in self.link_lines if links]
-
-    def fill(self, message: AlertEmail) -> bytes | None:
-        url = message.links["page"]
-        grows = len(url) - len(LINK_STAND_IN)
-        if (
-            not self.usable
-            or not url.isascii()
-            or escape(url) != url
-            or any(n + links * grows > _LINE_LIMIT for n, links in self.link_lines)
-        ):
-            return None
-        values = {
-            "To": message.to[0],
-            "Date": formatdate(localtime=settings.EMAIL_USE_LOCALTIME),
-            "Message-ID": make_msgid(domain=DNS_NAME),
-            "List-Unsubscribe": message.extra_headers["List-Unsubscribe"],
-        }
-        parts = [self.head_parts[0]]
-        for name, after in zip(self.order, self.head_parts[1:], strict=True):
-            parts += (self.fold(name, values[name]), after)
-        parts.append(url.encode().join(self.body_parts))
-        return b"".join(parts)
-
-    def fold(self, name: str, value: str) -> bytes:
-        """The header line as Django's message and the generator write it: Django's
-        check (no line breaks) and encoding, then the policy's ``fold_binary``. An
-        ASCII value of printable characters folds without the email package's
-        ``Header``: kept as is on a line that fits, and when it does not, moved whole
-        to the next line if it has no space to break at (test: the same bytes as
-        ``fold_binary`` for these and others)."""
-        name, value = forbid_multi_line_headers(name, value, self.encoding)
-        if value.isascii() and value.isprintable():
-            limit = self.policy.max_line_length or 1_000_000
-            eol = self.policy.linesep
-            if len(name) + 2 + len(value) <= limit:
-                return f"{name}: {value}{eol}".encode()
-            if " " not in value:
-                return f"{name}: {eol} {value}{eol}".encode()
-        folded: bytes = self.policy.fold_binary(name, value)
-        return folded
+def _message(recipient: str, r: Rendering, links: dict[str, str]) -> EmailMultiAlternatives:
+    message = EmailMultiAlternatives(
+        subject=r.subject,
+        body=r.text.replace(LINK_STAND_IN, links["page"]),
+        to=[recipient],
+        # RFC 8058 one-click unsubscribe, which mail clients offer beside the sender.
+        headers={
+            "List-Unsubscribe": f"<{links['one_click']}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+    message.attach_alternative(r.html.replace(LINK_STAND_IN, escape(links["page"])), "text/html")
+    return message
 
 
 def _context(context: dict[str, Any], url: str) -> dict[str, Any]:
@@ -295,40 +155,40 @@ def _context(context: dict[str, Any], url: str) -> dict[str, Any]:
     }
 
 
-def _list_headers(links: dict[str, str]) -> dict[str, str]:
-    return {
-        "List-Unsubscribe": f"<{links['one_click']}>",
-        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-    }
+# What a mail server's refusal, or its absence, raises: the message is retried later.
+TRANSPORT_ERRORS = (smtplib.SMTPException, OSError)
 
 
-def send_digest(recipient: str, context: dict[str, Any], subscription: Any = None) -> None:
-    subject = (
-        f"Weekly digest: {len(context['overdue'])} overdue, "
-        f"{len(context['upcoming'])} due in the next 30 days"
-    )
-    links = (
-        unsubscribe.urls(subscription=subscription)
-        if subscription is not None
-        else {"page": unsubscribe_url(recipient), "one_click": unsubscribe_url(recipient)}
-    )
-    _message(recipient, subject, "tracker/email/digest", context, links).send()
+class Unreachable(Exception):
+    """No connection to the mail server could be opened: nothing more can be sent now."""
 
 
-def _message(
-    recipient: str,
-    subject: str,
-    template: str,
-    context: dict[str, Any],
-    links: dict[str, str],
-) -> EmailMultiAlternatives:
-    context = _context(context, links["page"])
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string(f"{template}.txt", context),
-        to=[recipient],
-        headers=_list_headers(links),
-    )
-    message.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
-    message.message()  # builds the headers now: a bad one raises here, not mid-batch
-    return message
+class Mailer:
+    """EMAIL_BACKEND's connection, opened once for a batch of messages, each sent on
+    its own (``send_messages([message])``) so that each outcome is known. After a
+    refusal the connection is closed, and the next message opens a fresh one (the
+    server may have dropped it)."""
+
+    def __enter__(self) -> Mailer:
+        self.connection = get_connection()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._drop()
+
+    def _drop(self) -> None:
+        with contextlib.suppress(*TRANSPORT_ERRORS):
+            self.connection.close()
+
+    def send(self, message: EmailMessage) -> None:
+        """Raises Unreachable, a transport error (refused: retry later) or any other
+        exception (the message itself cannot be built: a bad header)."""
+        try:
+            self.connection.open()  # a no-op while the connection is open
+        except TRANSPORT_ERRORS as exc:
+            raise Unreachable(f"{type(exc).__name__}: {exc}") from exc
+        try:
+            self.connection.send_messages([message])
+        except TRANSPORT_ERRORS:
+            self._drop()
+            raise

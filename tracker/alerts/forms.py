@@ -9,8 +9,8 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-from .audience import lead_days_problem
 from ..models import KNOWN_KINDS, LEAD_DAYS_MAX, LEAD_DAYS_MIN, Subscription, WebhookEndpoint
+from .audience import lead_days_problem
 
 
 class LeadDaysField(forms.CharField):

@@ -24,19 +24,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet, Value
+from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from commitments import deadlines
 from commitments.models import Agreement, Milestone, StatusUpdate
 
-from .audience import Audience
 from ..models import AlertKind, Event, Subscription, SweepRun
-from .sql import insert_select, where_sql
+from . import audience
 
 log = logging.getLogger(__name__)
 
@@ -89,65 +89,57 @@ def run(*, now: dt.datetime | None = None) -> SweepResult:
     return SweepResult(flagged, cleared, flagged + reminded, now)
 
 
-def _history(columns: dict[str, str], values: dict[str, Any]) -> tuple[str, str, list[Any]]:
-    """The history table's columns, and a select list giving each the column of the
-    changed milestone named in ``columns``, the parameter in ``values``, or its model
-    default (by field name): the history table's shape is read from its model."""
-    names, select, params = [], [], []
-    for f in StatusUpdate._meta.concrete_fields:
-        if f.primary_key:
-            continue
-        names.append(connection.ops.quote_name(f.column))
-        if f.name in columns:
-            select.append(columns[f.name])
-            continue
-        select.append("%s")
-        value = values[f.name] if f.name in values else f.get_default()
-        params.append(f.get_db_prep_save(value, connection))
-    return ", ".join(names), ", ".join(select), params
+# Rows changed per statement: memory stays flat however many milestones change.
+CHUNK = 2000
 
 
 def _change(
     rows: QuerySet[Milestone], flag: dt.datetime | None, now: dt.datetime, kind: str, note: str
 ) -> int:
-    """Set (or clear) the flag on ``rows`` and write one history row for each, in the
-    database: no milestone is loaded into Python."""
-    table = Milestone._meta.db_table
-    events = StatusUpdate._meta.db_table
-    where, where_params = where_sql(rows)
-    at = connection.ops.adapt_datetimefield_value(now)
-    # updated_at moves so that API validators (ETags) change; version does not, so an
-    # editor's open form is not invalidated by the sweep's flag.
-    update = f"UPDATE {table} SET overdue_since = %s, updated_at = %s WHERE {where}"
-    update_params = [connection.ops.adapt_datetimefield_value(flag), at, *where_params]
-    columns, select, select_params = _history(
-        {"milestone": "id", "from_status": "status", "to_status": "status", "due_on": "due_on"},
-        {"kind": kind, "at": now, "note": note},
-    )
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"WITH changed AS ({update} RETURNING id, status, due_on) "
-                f"INSERT INTO {events} ({columns}) SELECT {select} FROM changed",
-                [*update_params, *select_params],
-            )
-            return int(cursor.rowcount)
-        # The SELECT reads the same table: unqualified columns are the milestone's.
-        cursor.execute(
-            f"INSERT INTO {events} ({columns}) SELECT {select} FROM {table} WHERE {where}",
-            [*select_params, *where_params],
+    """Set (or clear) the flag on ``rows`` and write one history row for each, a chunk
+    at a time, in the caller's transaction. Each chunk is locked as it is read (``SKIP
+    LOCKED``): a concurrent sweep takes other rows, and a row it changed no longer
+    matches once its transaction commits, so a milestone is flagged, and its history
+    row written, exactly once. (SQLite runs one sweep at a time: IMMEDIATE
+    transactions, config/settings.py.)"""
+    changed, after = 0, 0
+    while True:
+        chunk = list(
+            rows.filter(pk__gt=after)
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("pk")
+            .values_list("pk", "status", "due_on")[:CHUNK]
         )
-        cursor.execute(update, update_params)
-        return int(cursor.rowcount)
+        if not chunk:
+            return changed
+        after = chunk[-1][0]
+        StatusUpdate.objects.bulk_create(
+            StatusUpdate(
+                milestone_id=pk,
+                kind=kind,
+                from_status=status,
+                to_status=status,
+                due_on=due_on,
+                at=now,
+                note=note,
+            )
+            for pk, status, due_on in chunk
+        )
+        # updated_at moves so that API validators (ETags) change; version does not,
+        # so an editor's open form is not invalidated by the sweep's flag.
+        changed += Milestone.objects.filter(pk__in=[pk for pk, _, _ in chunk]).update(
+            overdue_since=flag, updated_at=now
+        )
 
 
 def remind(now: dt.datetime, stamp: dt.datetime) -> int:
     """One due-soon event per milestone, lead time and due date, once the lead time is
-    reached (in the agreement's time zone): for each lead time anyone wants, the open,
-    unflagged, unarchived milestones due within it that anyone hears about."""
-    audience = Audience.load()
-    _record_problems(audience)
-    zones = list(Agreement.objects.values_list("time_zone", flat=True).distinct())
+    reached (in the agreement's time zone): for each lead time anyone wants (a
+    handful, however many subscribe), the open, unflagged, unarchived milestones due
+    within it that anyone hears about."""
+    lead_days, problems = audience.reminder_lead_days()
+    _record_problems(problems)
+    zones = list(Agreement.objects.order_by().values_list("time_zone", flat=True).distinct())
     today = {zone: deadlines.local_today(now, zone) for zone in zones}
     candidates = audience.scope(
         Milestone.objects.open().filter(
@@ -157,8 +149,7 @@ def remind(now: dt.datetime, stamp: dt.datetime) -> int:
             commitment__agreement__archived_at__isnull=True,
         )
     )
-    written = 0
-    for lead in sorted(audience.lead_days()):
+    for lead in sorted(lead_days):
         window = Q(pk__in=[])
         for zone, day in today.items():
             window |= Q(
@@ -166,22 +157,32 @@ def remind(now: dt.datetime, stamp: dt.datetime) -> int:
                 due_on__gte=day,
                 due_on__lte=day + dt.timedelta(days=lead),
             )
-        written += insert_select(
-            Event,
-            candidates.filter(window),
-            milestone=F("pk"),
-            kind=Value(AlertKind.due(lead)),
-            due_on=F("due_on"),
-            at=now,
-            lead_days=lead,
-            created_at=stamp,
+        # Every row has a due date: the window bounds it.
+        due: Iterator[tuple[Any, ...]] = (
+            candidates.filter(window).values_list("pk", "due_on").iterator(chunk_size=CHUNK)
         )
-    return written
+        Event.objects.bulk_create(
+            (
+                Event(
+                    milestone_id=pk,
+                    kind=AlertKind.due(lead),
+                    due_on=due_on,
+                    at=now,
+                    lead_days=lead,
+                    created_at=stamp,
+                )
+                for pk, due_on in due
+            ),
+            batch_size=CHUNK,
+            ignore_conflicts=True,  # written by an earlier sweep (milestone, lead, due date)
+        )
+    # Ours: a reminder an earlier sweep wrote keeps that sweep's stamp.
+    return Event.objects.filter(created_at=stamp, lead_days__isnull=False).count()
 
 
-def _record_problems(audience: Audience) -> None:
+def _record_problems(problems: list[tuple[Q, str]]) -> None:
     """Write each unusable subscription's problem on its row (the admin shows and
     counts them); the sweep goes on without it."""
-    for pk, problem in audience.problems.items():
-        log.warning("subscription %s skipped: %s", pk, problem)
-        Subscription.objects.filter(pk=pk).exclude(last_error=problem).update(last_error=problem)
+    for rows, problem in problems:
+        log.warning("subscriptions skipped: %s", problem)
+        Subscription.objects.filter(rows).exclude(last_error=problem).update(last_error=problem)

@@ -12,15 +12,15 @@ import logging
 import threading
 import time
 
-from celery import shared_task
+from celery import Task, shared_task
 from celery.signals import task_postrun, task_prerun
 from django.conf import settings
 from django.core.signals import request_finished, request_started
 from django.db import transaction
 from django.utils import timezone
 
-from . import delivery, digests, sweep
 from ..api import events
+from . import delivery, digests, sweep
 
 log = logging.getLogger(__name__)
 
@@ -83,8 +83,13 @@ task_postrun.connect(_doorbell_reset, weak=False)
 
 
 def kick_delivery() -> None:
-    """Ring the doorbell once the news is committed. If the broker is down the events
-    wait, and the scheduled delivery picks them up.
+    """Ring the dispatcher's doorbell once the news is committed."""
+    ring(deliver_alerts)
+
+
+def ring(task: Task) -> None:
+    """Queue ``task`` once the transaction in hand commits. If the broker is down, the
+    work waits for the scheduled run, which picks it up.
 
     The doorbell is tried once: Kombu's default is to retry the connection (about 0.6 s
     against a stopped Redis), and this runs inside the web request or admin action that
@@ -102,9 +107,9 @@ def kick_delivery() -> None:
             log.info("delivery not queued: the broker failed moments ago")
             return
         try:
-            with deliver_alerts.app.producer_or_acquire() as producer:
+            with task.app.producer_or_acquire() as producer:
                 producer.connection.ensure_connection(max_retries=0)  # one attempt
-                deliver_alerts.apply_async(producer=producer, retry=False)
+                task.apply_async(producer=producer, retry=False)
         except Exception as exc:  # any broker error: the scheduled delivery catches up
             if getattr(_doorbell, "scoped", False):
                 _doorbell.failed_at = time.monotonic()

@@ -19,8 +19,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
-import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +28,6 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.crypto import salted_hmac
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -47,40 +44,8 @@ class Target:
     subscription: Subscription | None
 
 
-def token(
-    *, alert: Alert | None = None, subscription: Subscription | None = None, salt: str
-) -> str:
-    return Links().token(alert=alert, subscription=subscription, salt=salt)
-
-
-def urls(*, alert: Alert | None = None, subscription: Subscription | None = None) -> dict[str, str]:
-    """The body link and the one-click link for one message."""
-    return Links().urls(alert=alert, subscription=subscription)
-
-
-class Links:
-    """Makes the links of many messages: the signers (their HMAC key derived once) and
-    the URLs' fixed parts (one ``reverse`` per kind) are made once, so that a batch of
-    10,000 messages pays for the signatures only (bench/delivery.py). The tokens are
-    ``signing.dumps``'s, read back by ``signing.loads``."""
-
-    def __init__(self) -> None:
-        self._signers = {s: _Signer(s) for s in (LINK_SALT, ONECLICK_SALT)}
-        self._page = _around("tracker:unsubscribe")
-        self._one_click = _around("tracker:unsubscribe_one_click")
-
-    def token(
-        self, *, alert: Alert | None = None, subscription: Subscription | None = None, salt: str
-    ) -> str:
-        return self._signers[salt].sign(_value(_data(alert, subscription)))
-
-    def urls(
-        self, *, alert: Alert | None = None, subscription: Subscription | None = None
-    ) -> dict[str, str]:
-        value = _value(_data(alert, subscription))  # the same for both links: made once
-        link, click = self._signers[LINK_SALT].sign(value), self._signers[ONECLICK_SALT].sign(value)
-        (page, page_end), (one_click, one_click_end) = self._page, self._one_click
-        return {"page": page + link + page_end, "one_click": one_click + click + one_click_end}
+def _sign(data: dict[str, int], salt: str) -> str:
+    return signing.dumps(data, salt=salt, compress=True)
 
 
 def _data(alert: Alert | None, subscription: Subscription | None) -> dict[str, int]:
@@ -91,44 +56,38 @@ def _data(alert: Alert | None, subscription: Subscription | None) -> dict[str, i
     return {"s": subscription.pk}
 
 
-def _value(data: dict[str, Any]) -> str:
-    """What ``TimestampSigner.sign_object(data, compress=True)`` signs now: the data
-    serialized, compressed if that is shorter, base64, and the time in base 62."""
-    serialized = signing.JSONSerializer().dumps(data)
-    compressed = zlib.compress(serialized)
-    if len(compressed) < len(serialized) - 1:
-        value = "." + signing.b64_encode(compressed).decode()
-    else:
-        value = signing.b64_encode(serialized).decode()
-    return f"{value}:{signing.b62_encode(int(time.time()))}"
+def token(
+    *, alert: Alert | None = None, subscription: Subscription | None = None, salt: str
+) -> str:
+    return _sign(_data(alert, subscription), salt)
 
 
-class _Signer:
-    """``signing.TimestampSigner(salt=salt).sign``, byte for byte, but for the HMAC
-    key: Django derives it from the secret for every signature (``salted_hmac``), this
-    signer once, and copies the keyed HMAC per token (test: the same tokens as
-    ``signing.dumps``, which ``signing.loads`` verifies)."""
-
-    def __init__(self, salt: str) -> None:
-        django = signing.TimestampSigner(salt=salt)
-        assert django.sep == ":"  # as _value writes it
-        assert django.salt == salt  # Signer.signature's key salt is salt + "signer"
-        self._keyed = salted_hmac(salt + "signer", b"", django.key, algorithm=django.algorithm)
-
-    def sign(self, value: str) -> str:
-        mac = self._keyed.copy()
-        mac.update(value.encode())
-        return f"{value}:{signing.b64_encode(mac.digest()).decode()}"
+def urls(*, alert: Alert | None = None, subscription: Subscription | None = None) -> dict[str, str]:
+    """The body link and the one-click link for one message."""
+    data = _data(alert, subscription)
+    return {
+        "page": _absolute("tracker:unsubscribe", _sign(data, LINK_SALT)),
+        "one_click": _absolute("tracker:unsubscribe_one_click", _sign(data, ONECLICK_SALT)),
+    }
 
 
-_HOLE = "TOKEN"
+def _absolute(name: str, value: str) -> str:
+    return settings.SITE_URL + reverse(name, args=[value])
 
 
-def _around(name: str) -> tuple[str, str]:
-    """What comes before and after the token in the URL ``name`` gives: a token's
-    characters (URL-safe base64, ':' and '.') are never quoted by ``reverse``."""
-    before, after = reverse(name, args=[_HOLE]).split(_HOLE)
-    return settings.SITE_URL + before, after
+# The first pipeline's tokens named the address, and meant everything to it. They are
+# still read, for links in emails sent before; digests to an owner (no subscription)
+# still carry one.
+LEGACY_SALT = "tracker.unsubscribe"
+
+
+def legacy_token(email: str) -> str:
+    return signing.dumps(email.lower(), salt=LEGACY_SALT, compress=True)
+
+
+def legacy_urls(email: str) -> dict[str, str]:
+    url = _absolute("tracker:unsubscribe", legacy_token(email))
+    return {"page": url, "one_click": url}
 
 
 def target(value: str, *, salt: str, days: int) -> Target | None:
@@ -153,12 +112,8 @@ def target(value: str, *, salt: str, days: int) -> Target | None:
 
 
 def _legacy(value: str) -> Target | None:
-    """A link from a message sent before these tokens: it named the address, and
-    meant everything to it."""
-    from .emails import unsubscribe_email
-
     try:
-        return Target(str(unsubscribe_email(value)).lower(), None)
+        return Target(str(signing.loads(value, salt=LEGACY_SALT)).lower(), None)
     except signing.BadSignature:
         return None
 

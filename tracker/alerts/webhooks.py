@@ -37,8 +37,8 @@ from django.utils import timezone
 
 from commitments.models import Milestone
 
-from .emails import milestone_links
 from ..models import Alert, WebhookAttempt, WebhookEndpoint
+from .links import milestone_links
 
 SECRET_PREFIX = "whsec_"
 EXCERPT = 500

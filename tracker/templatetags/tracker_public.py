@@ -6,6 +6,9 @@ import datetime as dt
 
 from django import template
 
+from commitments import deadlines
+from commitments.models import Milestone
+
 register = template.Library()
 
 
@@ -38,3 +41,12 @@ def assessment_label(value: str) -> str:
     from commitments.models import Assessment
 
     return dict(Assessment.choices).get(value, value)
+
+
+@register.filter
+def deadline(m: Milestone) -> str:
+    """The moment a milestone is overdue from, in its agreement's zone, named:
+    "27 April 2026, 00:00 Tokyo time (JST)"."""
+    if m.overdue_from is None:
+        return ""
+    return deadlines.moment_words(m.overdue_from, m.time_zone())

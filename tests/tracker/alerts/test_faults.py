@@ -31,10 +31,6 @@ from commitments.models import Agreement, Commitment, Milestone, Status, StatusU
 from commitments.services import milestone_set_status, refresh_deadlines
 from tests.conftest import Inbox, free_port
 from tests.factories import AgreementFactory, CommitmentFactory
-from tracker.alerts import delivery, dispatch, sweep, tasks
-from tracker.models import Alert, Subscription, SweepRun, WebhookEndpoint
-from tracker.alerts.webhooks import new_secret
-
 from tests.tracker.conftest import (
     CELERY,
     database_url_for_subprocess,
@@ -44,6 +40,9 @@ from tests.tracker.conftest import (
     worker_in_thread,
 )
 from tests.tracker.receiver import Receiver
+from tracker.alerts import delivery, dispatch, sweep, tasks
+from tracker.alerts.webhooks import new_secret
+from tracker.models import Alert, Subscription, SweepRun, WebhookEndpoint
 
 AFTER = dt.datetime(2026, 4, 27, 0, 0, tzinfo=dt.UTC)  # the ministerial is a day overdue
 EVIDENCE = "https://example.org/evidence"

@@ -11,13 +11,12 @@ import zlib
 
 import pytest
 import time_machine
-from django.core import signing
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
 from commitments.models import Agreement, Milestone
-from tracker.alerts import delivery, dispatch, sweep, unsubscribe
+from tracker.alerts import delivery, dispatch, sweep
 from tracker.models import Alert, OptOut, Subscription
 
 AFTER = dt.datetime(2026, 4, 27, 0, 0, tzinfo=dt.UTC)  # the ministerial is overdue
@@ -228,40 +227,3 @@ def test_one_click_posts_from_a_providers_shared_address_all_work(
         codes = [Client().post(path, REMOTE_ADDR=PROVIDER).status_code for path in clicks]
     assert codes == [200] * len(readers)
     assert set(OptOut.objects.values_list("email", flat=True)) == set(readers)
-
-
-@pytest.mark.parametrize("salt", [unsubscribe.LINK_SALT, unsubscribe.ONECLICK_SALT])
-def test_tokens_signed_with_the_key_derived_once_are_djangos(salt):
-    """A batch's signer derives the HMAC key once; its tokens are still the very ones
-    ``signing.dumps`` makes, and ``signing.loads`` reads them back."""
-    signer = unsubscribe._Signer(salt)
-    values = [
-        *({"a": pk} for pk in (1, 9, 10, 12345, 2**31 - 1, 2**63 - 1)),
-        *({"s": pk} for pk in range(0, 5000, 37)),
-        {"a": 1111111111111111111111111111},  # compressible: the "." form
-        {"s": "x" * 200},
-    ]
-    compressed = 0
-    for moment in (AFTER, AFTER + dt.timedelta(seconds=61, microseconds=999_999)):
-        with time_machine.travel(moment, tick=False):
-            for value in values:
-                ours = signer.sign(unsubscribe._value(value))
-                assert ours == signing.dumps(value, salt=salt, compress=True)
-                assert signing.loads(ours, salt=salt) == value
-                compressed += ours.startswith(".")
-    assert compressed > 0  # both of sign_object's forms were compared
-
-
-def test_a_batchs_links_are_the_ones_made_one_by_one(two_subscriptions):
-    links = unsubscribe.Links()
-    with time_machine.travel(AFTER, tick=False):
-        sweep.run()
-        dispatch.run()
-        for alert in Alert.objects.all():
-            for salt in (unsubscribe.LINK_SALT, unsubscribe.ONECLICK_SALT):
-                token = signing.dumps({"a": alert.pk}, salt=salt, compress=True)
-                assert links.token(alert=alert, salt=salt) == token
-        sub = two_subscriptions[0]
-        assert links.token(subscription=sub, salt=unsubscribe.LINK_SALT) == signing.dumps(
-            {"s": sub.pk}, salt=unsubscribe.LINK_SALT, compress=True
-        )

@@ -11,10 +11,9 @@ import time_machine
 
 from commitments.models import Milestone
 from tests.conftest import free_port
+from tests.tracker.receiver import Receiver
 from tracker.alerts import delivery, sweep, webhooks
 from tracker.models import Alert, WebhookAttempt, WebhookEndpoint
-
-from tests.tracker.receiver import Receiver
 
 AFTER = dt.datetime(2026, 4, 27, 0, 0, tzinfo=dt.UTC)  # the ministerial is overdue
 

@@ -13,7 +13,7 @@ from django.core.cache import cache
 
 from commitments.models import LogEntry
 from tests.conftest import require_service
-from tracker.alerts.emails import unsubscribe_token
+from tracker.alerts.unsubscribe import legacy_token as unsubscribe_token
 
 pytestmark = pytest.mark.usefixtures("frozen")
 ROOT = Path(__file__).resolve().parents[3]
