@@ -12,8 +12,8 @@ from .alerts import delivery, webhooks
 from .alerts.forms import SubscriptionForm, WebhookEndpointForm
 from .models import (
     Alert,
+    AlertEvent,
     DigestSent,
-    Event,
     OptOut,
     Subscription,
     SweepRun,
@@ -91,13 +91,13 @@ class AlertAdmin(admin.ModelAdmin):
         self.message_user(request, f"{count} alert(s) queued again.", messages.SUCCESS)
 
 
-@admin.register(Event)
+@admin.register(AlertEvent)
 class EventAdmin(admin.ModelAdmin):
     list_display = ["created_at", "kind", "milestone", "due_on", "state", "attempts", "last_error"]
     list_filter = ["failed", "kind"]
     list_select_related = ["milestone"]
     search_fields = ["milestone__title"]
-    readonly_fields = [f.name for f in Event._meta.fields]
+    readonly_fields = [f.name for f in AlertEvent._meta.fields]
     actions = ["retry_failed"]
     show_facets = admin.ShowFacets.ALWAYS
 
@@ -105,7 +105,7 @@ class EventAdmin(admin.ModelAdmin):
         return False
 
     @admin.action(description="Dispatch the selected failed events again")
-    def retry_failed(self, request: HttpRequest, queryset: QuerySet[Event]) -> None:
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[AlertEvent]) -> None:
         count = queryset.filter(dispatched_at__isnull=True).update(
             failed=False, attempts=0, last_error=""
         )

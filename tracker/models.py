@@ -205,7 +205,7 @@ class OptOut(models.Model):
         return self.email
 
 
-class Event(models.Model):
+class AlertEvent(models.Model):
     """One piece of news to tell people about: a milestone flagged overdue or completed
     (copied from the domain's history row, ``update``), or a due-soon reminder written
     by the sweep (one per milestone, lead time and due date). The dispatcher
@@ -236,6 +236,7 @@ class Event(models.Model):
     failed = models.BooleanField(default=False, help_text="Gave up: see the error")
 
     class Meta:
+        db_table = "tracker_event"  # its name before the feed's events had their own
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
@@ -288,7 +289,7 @@ class Alert(models.Model):
         "commitments.Milestone", on_delete=models.CASCADE, related_name="alerts"
     )
     event = models.ForeignKey(
-        Event, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
+        AlertEvent, null=True, blank=True, on_delete=models.CASCADE, related_name="alerts"
     )
     channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.EMAIL)
     subscription = models.ForeignKey(
@@ -354,6 +355,8 @@ class DigestSent(models.Model):
     sent_at = models.DateTimeField()
 
     class Meta:
+        verbose_name = "digest sent"
+        verbose_name_plural = "digests sent"
         constraints = [
             models.UniqueConstraint(fields=["subscription", "week_of"], name="digest_once"),
         ]

@@ -32,9 +32,9 @@ from ..models import (
     KNOWN_KINDS,
     LEAD_DAYS_MAX,
     LEAD_DAYS_MIN,
+    AlertEvent,
     AlertKind,
     Channel,
-    Event,
     OptOut,
     Subscription,
     WebhookEndpoint,
@@ -131,7 +131,7 @@ class Audience:
                 audience.silenced.add(sub_id)
         return audience
 
-    def recipients(self, event: Event, m: Milestone) -> list[Recipient]:
+    def recipients(self, event: AlertEvent, m: Milestone) -> list[Recipient]:
         """``m`` is the event's milestone, loaded with owner, commitment__owner and
         commitment__agreement."""
         if _archived(m):
@@ -219,7 +219,7 @@ def scope(milestones: QuerySet[Milestone]) -> QuerySet[Milestone]:
     )
 
 
-def milestones_for(events: list[Event]) -> dict[int, Milestone]:
+def milestones_for(events: list[AlertEvent]) -> dict[int, Milestone]:
     ids = {e.milestone_id for e in events}
     return {
         m.pk: m

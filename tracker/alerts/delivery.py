@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from commitments.models import CLOSED_STATUSES, Milestone
 
-from ..models import Alert, AlertKind, Channel, Event, WebhookEndpoint
+from ..models import Alert, AlertEvent, AlertKind, Channel, WebhookEndpoint
 from . import dispatch, emails, webhooks
 from .audience import Audience
 
@@ -97,7 +97,7 @@ def _claim(now: dt.datetime, batch_size: int, channel: str | None) -> list[Alert
         Alert.objects.filter(id__in=ids).update(claimed_until=now + lease)
     # The batch's few events, milestones and endpoints, read once and shared by their
     # alerts (10,000 readers of one event: one milestone, not 10,000 copies of it).
-    events = Event.objects.in_bulk({a.event_id for a in alerts if a.event_id})
+    events = AlertEvent.objects.in_bulk({a.event_id for a in alerts if a.event_id})
     endpoints = WebhookEndpoint.objects.in_bulk({a.endpoint_id for a in alerts if a.endpoint_id})
     milestones = Milestone.objects.select_related(
         "owner", "commitment__owner", "commitment__agreement", "rule_anchor_milestone"

@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from commitments.models import Milestone, Status, StatusUpdate
 
-from ..models import Alert, AlertKind, DispatchCursor, Event
+from ..models import Alert, AlertEvent, AlertKind, DispatchCursor
 from .audience import Audience, milestones_for
 
 log = logging.getLogger(__name__)
@@ -76,16 +76,16 @@ def _copy(history: QuerySet[StatusUpdate], now: dt.datetime) -> int:
         .iterator(chunk_size=BATCH)
     )
     while batch := list(itertools.islice(rows, BATCH)):
-        Event.objects.bulk_create([_event(row, now) for row in batch], ignore_conflicts=True)
-    return Event.objects.filter(created_at=now, update__isnull=False).count()
+        AlertEvent.objects.bulk_create([_event(row, now) for row in batch], ignore_conflicts=True)
+    return AlertEvent.objects.filter(created_at=now, update__isnull=False).count()
 
 
-def _event(row: tuple[Any, ...], now: dt.datetime) -> Event:
+def _event(row: tuple[Any, ...], now: dt.datetime) -> AlertEvent:
     """The event of one alerting history row (``alerting()``: an overdue flag has its
     due date, a completion its date)."""
     pk, milestone_id, kind, due_on, completed_on, at = row
     overdue = kind == StatusUpdate.Kind.OVERDUE_FLAGGED
-    return Event(
+    return AlertEvent(
         milestone_id=milestone_id,
         kind=AlertKind.OVERDUE if overdue else AlertKind.COMPLETED,
         due_on=due_on if overdue else completed_on,
@@ -121,8 +121,8 @@ def run(*, now: dt.datetime | None = None, batch_size: int = BATCH) -> DispatchR
     return result
 
 
-def pending() -> QuerySet[Event]:
-    return Event.objects.filter(dispatched_at__isnull=True, failed=False)
+def pending() -> QuerySet[AlertEvent]:
+    return AlertEvent.objects.filter(dispatched_at__isnull=True, failed=False)
 
 
 def _dispatch_batch(
@@ -154,13 +154,13 @@ def _dispatch_batch(
         # Ours (a concurrent dispatcher's copies were ignored, and bear its own stamp
         # unless it judged the same instant).
         result.queued += Alert.objects.filter(event_id__in=ok, created_at=now).count()
-        Event.objects.filter(pk__in=ok).update(dispatched_at=now, last_error="")
+        AlertEvent.objects.filter(pk__in=ok).update(dispatched_at=now, last_error="")
         result.dispatched += len(ok)
     return len(events)
 
 
 def _expand(
-    event: Event, milestone: Milestone, audience: Audience, now: dt.datetime
+    event: AlertEvent, milestone: Milestone, audience: Audience, now: dt.datetime
 ) -> list[Alert]:
     return [
         Alert(
@@ -179,10 +179,10 @@ def _expand(
     ]
 
 
-def _record_failure(event: Event, exc: Exception) -> None:
+def _record_failure(event: AlertEvent, exc: Exception) -> None:
     log.exception("event %s could not be dispatched", event.pk)
     attempts = event.attempts + 1
-    Event.objects.filter(pk=event.pk).update(
+    AlertEvent.objects.filter(pk=event.pk).update(
         attempts=attempts,
         last_error=f"{type(exc).__name__}: {exc}"[:2000],
         failed=attempts >= settings.TRACKER_ALERT_MAX_ATTEMPTS,
@@ -193,6 +193,6 @@ def undispatched() -> int:
     """News not yet turned into alerts: events pending, and alerting history rows
     past the cursor that have no event yet (for the admin and the tests)."""
     floor = DispatchCursor.objects.values_list("floor", flat=True).first() or 0
-    seen = Event.objects.filter(update__isnull=False).values("update_id")
+    seen = AlertEvent.objects.filter(update__isnull=False).values("update_id")
     unseen = StatusUpdate.objects.filter(alerting(), pk__gt=floor).exclude(pk__in=seen).count()
     return pending().count() + unseen

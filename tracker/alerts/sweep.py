@@ -35,7 +35,7 @@ from django.utils import timezone
 from commitments import deadlines
 from commitments.models import Agreement, Milestone, StatusUpdate
 
-from ..models import AlertKind, Event, Subscription, SweepRun
+from ..models import AlertEvent, AlertKind, Subscription, SweepRun
 from . import audience
 
 log = logging.getLogger(__name__)
@@ -161,9 +161,9 @@ def remind(now: dt.datetime, stamp: dt.datetime) -> int:
         due: Iterator[tuple[Any, ...]] = (
             candidates.filter(window).values_list("pk", "due_on").iterator(chunk_size=CHUNK)
         )
-        Event.objects.bulk_create(
+        AlertEvent.objects.bulk_create(
             (
-                Event(
+                AlertEvent(
                     milestone_id=pk,
                     kind=AlertKind.due(lead),
                     due_on=due_on,
@@ -177,7 +177,7 @@ def remind(now: dt.datetime, stamp: dt.datetime) -> int:
             ignore_conflicts=True,  # written by an earlier sweep (milestone, lead, due date)
         )
     # Ours: a reminder an earlier sweep wrote keeps that sweep's stamp.
-    return Event.objects.filter(created_at=stamp, lead_days__isnull=False).count()
+    return AlertEvent.objects.filter(created_at=stamp, lead_days__isnull=False).count()
 
 
 def _record_problems(problems: list[tuple[Q, str]]) -> None:

@@ -15,7 +15,7 @@ from commitments import deadlines
 from commitments.models import Milestone
 from tests.factories import AgreementFactory, CommitmentFactory, MilestoneFactory
 from tracker.alerts import dispatch, sweep
-from tracker.models import DEFAULT_LEAD_DAYS, Alert, AlertKind, Event, OptOut, Subscription
+from tracker.models import DEFAULT_LEAD_DAYS, Alert, AlertEvent, AlertKind, OptOut, Subscription
 
 START = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC)
 MOMENTS = [
@@ -133,7 +133,7 @@ def test_each_sweep_writes_what_for_milestone_decides_for_each_milestone(crowd, 
     for now in MOMENTS:
         # Each moment on its own: forget the reminders (not the flags) already sent.
         Alert.objects.all().delete()
-        Event.objects.filter(lead_days__isnull=False).delete()
+        AlertEvent.objects.filter(lead_days__isnull=False).delete()
         sweep.run(now=now)
         queued = dispatch.run(now=now).queued
         want = expected_alerts(now)

@@ -7,7 +7,7 @@ import time_machine
 from commitments.models import Milestone
 from tracker.alerts import dispatch, sweep
 from tracker.alerts.audience import Audience, milestones_for
-from tracker.models import Event, OptOut, Subscription
+from tracker.models import AlertEvent, OptOut, Subscription
 
 AFTER = dt.datetime(2026, 4, 27, 0, 0, tzinfo=dt.UTC)  # the ministerial is overdue
 
@@ -29,7 +29,7 @@ def test_an_audience_read_for_some_addresses_answers_for_them_as_the_whole_one(
     with time_machine.travel(AFTER, tick=False):
         sweep.run()
         dispatch.run()
-    events = list(Event.objects.all())
+    events = list(AlertEvent.objects.all())
     milestones = milestones_for(events)
     everyone = Audience.load()
     for addresses in [

@@ -15,7 +15,7 @@ from commitments.models import Milestone
 from tracker.alerts import delivery, digests, dispatch, emails, sweep
 from tracker.alerts.audience import Audience
 from tracker.alerts.forms import SubscriptionForm
-from tracker.models import Alert, DigestSent, Event, Subscription
+from tracker.models import Alert, AlertEvent, DigestSent, Subscription
 
 AFTER = dt.datetime(2026, 4, 27, 0, 0, tzinfo=dt.UTC)  # the ministerial is overdue
 MONDAY_NOON = dt.datetime(2026, 5, 4, 12, 0, tzinfo=dt.UTC)
@@ -111,7 +111,7 @@ def test_an_event_that_cannot_be_expanded_is_recorded_and_the_rest_go_on(good, m
     with time_machine.travel(AFTER, tick=False):
         sweep.run()
         result = dispatch.run()
-    bad = Event.objects.get(kind="overdue", milestone__key="ministerial-convened")
+    bad = AlertEvent.objects.get(kind="overdue", milestone__key="ministerial-convened")
     assert bad.dispatched_at is None and bad.attempts == 1 and "bad data" in bad.last_error
     assert result.failed == 1 and result.dispatched >= 1
     assert Alert.objects.filter(kind__startswith="due_").exists()

@@ -11,7 +11,7 @@ from commitments.deadlines import DeadlineRule, RuleKind
 from commitments.models import Milestone, Status, StatusUpdate
 from commitments.services import milestone_revise_deadline, milestone_set_status
 from tracker.alerts import dispatch, sweep
-from tracker.models import Alert, Event, Subscription, SweepRun
+from tracker.models import Alert, AlertEvent, Subscription, SweepRun
 from tracker.selectors import last_sweep_at
 
 BOUNDARY = dt.datetime(2026, 4, 26, 15, 0, tzinfo=dt.UTC)  # 2026-04-27 00:00 in Tokyo
@@ -111,7 +111,7 @@ def test_a_milestone_due_tomorrow_gets_only_the_one_day_alert(ministerial, follo
     assert kinds == {"due_1"} and result.queued >= 1
     # 40 days ahead, the 30-day alert for both dated milestones.
     Alert.objects.all().delete()
-    Event.objects.all().delete()  # back in time: start afresh
+    AlertEvent.objects.all().delete()  # back in time: start afresh
     swept(now=dt.datetime(2026, 3, 20, tzinfo=dt.UTC))
     assert set(Alert.objects.values_list("kind", flat=True)) == set()
     swept(now=dt.datetime(2026, 3, 28, tzinfo=dt.UTC))  # 29 and 31 days left in Tokyo
@@ -165,7 +165,7 @@ def test_a_rolled_back_status_change_leaves_no_alert(ministerial, alice, followe
     assert ministerial.status == "not_started"
     dispatch.run()
     assert not Alert.objects.exists() and not StatusUpdate.objects.exists()
-    assert not Event.objects.exists()
+    assert not AlertEvent.objects.exists()
 
 
 def test_the_command_prints_what_it_did(ministerial, follower, capsys):

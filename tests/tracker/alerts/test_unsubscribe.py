@@ -89,9 +89,9 @@ def test_one_link_silences_one_subscription(client, two_subscriptions, smtp_serv
     # The other subscription still sends; the silenced one does not.
     Alert.objects.all().delete()
     with time_machine.travel(AFTER, tick=False):
-        from tracker.models import Event
+        from tracker.models import AlertEvent
 
-        Event.objects.all().update(dispatched_at=None)
+        AlertEvent.objects.all().update(dispatched_at=None)
         dispatch.run()
     recipients = set(Alert.objects.values_list("subscription_id", flat=True))
     assert first.pk not in recipients
