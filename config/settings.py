@@ -238,6 +238,8 @@ CELERY_BEAT_SCHEDULE = {
         # A run that waits longer than one interval is superseded by the next.
         "options": {"expires": float(TRACKER_SWEEP_INTERVAL)},
     },
+    # Dispatches new events, then queues each channel's delivery task (emails and
+    # webhooks apart) when it has alerts due: retries and anything a doorbell missed.
     "deliver-alerts": {
         "task": "tracker.alerts.tasks.deliver_alerts",
         "schedule": float(TRACKER_DELIVERY_INTERVAL),
@@ -266,9 +268,6 @@ LOGGING = {
 }
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# Turn on behind HTTPS; the embedded default serves plain HTTP on loopback.
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 # --- REST API (tracker.api; see README.md, "REST API") ------------------------
 INSTALLED_APPS += ["tracker.api"]
