@@ -21,10 +21,25 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TRACKER_VAR_DIR", BASE_DIR / "var"))
 
 
+# What deploy/tracker.env.example puts where a secret goes: a copy not filled in.
+PLACEHOLDER = "CHANGE_ME"
+
+
 def env_str(name: str, default: str | None = None) -> str:
     value = os.environ.get(name, default)
     if value is None:
         raise ImproperlyConfigured(f"Set the environment variable {name}.")
+    return value
+
+
+def env_secret(name: str, default: str | None = None) -> str:
+    """A secret: missing, empty, or the template's placeholder stops start-up."""
+    value = env_str(name, default)
+    if not value or PLACEHOLDER in value:
+        raise ImproperlyConfigured(
+            f"{name} is {value!r}: set it to a secret of this installation's own "
+            "(deploy/tracker.env.example says how)."
+        )
     return value
 
 
@@ -54,7 +69,7 @@ def env_list(name: str, default: str) -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", default=False)
-SECRET_KEY = env_str("SECRET_KEY", "insecure-development-key" if DEBUG else None)
+SECRET_KEY = env_secret("SECRET_KEY", "insecure-development-key" if DEBUG else None)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
@@ -537,4 +552,4 @@ if REDIS_CACHE_URL:
 # <token>"; without, it answers only on loopback to a direct (not proxied) request.
 # Under gunicorn, PROMETHEUS_MULTIPROC_DIR (set by deploy/gunicorn.conf.py) adds up the
 # request counters of every worker process.
-METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_TOKEN = env_secret("METRICS_TOKEN") if os.environ.get("METRICS_TOKEN") else ""

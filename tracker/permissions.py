@@ -1,6 +1,6 @@
 """The tracker's share of the two staff groups' permissions (see
 ``commitments.permissions``): viewers see the alert machinery, editors manage
-subscriptions and retry alerts."""
+subscriptions and webhook endpoints and retry alerts."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from commitments.permissions import grant
 
 VIEW_MODELS = [
     "alert",
-    "event",
+    "alertevent",
     "subscription",
     "sweeprun",
     "optout",
@@ -22,6 +22,8 @@ EDITOR_EXTRA = [
     "add_subscription",
     "change_subscription",
     "change_alert",
+    "add_webhookendpoint",
+    "change_webhookendpoint",
 ]
 
 

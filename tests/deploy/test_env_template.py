@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "deploy" / "tracker.env.example"
-READERS = {"env_str", "env_bool", "env_int", "env_list"}
+READERS = {"env_str", "env_secret", "env_bool", "env_int", "env_list"}
 
 
 def variables_read(path: Path) -> set[str]:
@@ -97,3 +97,21 @@ def test_without_https_only_the_check_does_warn(tmp_path):
     )
     assert "security.W004" in done.stderr + done.stdout
     assert "security.W008" in done.stderr + done.stdout
+
+
+def test_the_template_copied_unfilled_does_not_start(tmp_path):
+    """SECRET_KEY=CHANGE_ME (the template copied as it is) stops start-up, as a
+    missing key does; so does METRICS_TOKEN=CHANGE_ME. Each message names the value."""
+    for name in ("SECRET_KEY", "METRICS_TOKEN"):
+        env = production_env()
+        env.update(TRACKER_VAR_DIR=str(tmp_path), **{name: "CHANGE_ME"})
+        done = subprocess.run(
+            [sys.executable, "manage.py", "check"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode != 0
+        assert f"{name} is 'CHANGE_ME'" in done.stderr

@@ -7,8 +7,10 @@ import zoneinfo
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from .. import netguard
 from ..models import KNOWN_KINDS, LEAD_DAYS_MAX, LEAD_DAYS_MIN, Subscription, WebhookEndpoint
 from .audience import lead_days_problem
 
@@ -94,7 +96,18 @@ class WebhookEndpointForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["secret"].required = False
+        if "secret" in self.fields:  # not on a view-only page
+            self.fields["secret"].required = False
+
+    def clean_url(self) -> str:
+        """Refused at save, as at send time: an address that is, or resolves to, a
+        loopback, private or link-local one (unless TRACKER_WEBHOOK_ALLOW_PRIVATE)."""
+        url: str = self.cleaned_data["url"]
+        try:
+            netguard.vet(url, allow_private=settings.TRACKER_WEBHOOK_ALLOW_PRIVATE)
+        except netguard.Refused as exc:
+            raise ValidationError(str(exc)) from None
+        return url
 
     def clean_secret(self) -> str:
         from .webhooks import SECRET_PREFIX, new_secret

@@ -21,7 +21,6 @@ import base64
 import hashlib
 import hmac
 import http.client
-import ipaddress
 import json
 import secrets
 import socket
@@ -37,15 +36,13 @@ from django.utils import timezone
 
 from commitments.models import Milestone
 
+from .. import netguard
 from ..models import Alert, WebhookAttempt, WebhookEndpoint
+from ..netguard import Refused
 from .links import milestone_links
 
 SECRET_PREFIX = "whsec_"
 EXCERPT = 500
-
-
-class Refused(Exception):
-    """The endpoint's address may not be called (SSRF guard) or is malformed."""
 
 
 def new_secret() -> str:
@@ -85,25 +82,8 @@ def payload(alert: Alert) -> dict[str, Any]:
 
 
 def vetted_address(url: str) -> tuple[str, str, int, str]:
-    """(scheme, host, port, ip) for ``url``, or Refused."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise Refused(f"{url!r} is not an http(s) address")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise Refused(f"cannot resolve {parts.hostname}: {exc}") from None
-    ips = [str(info[4][0]) for info in infos]
-    if not settings.TRACKER_WEBHOOK_ALLOW_PRIVATE:
-        for ip in ips:
-            address = ipaddress.ip_address(ip)
-            if not address.is_global or address.is_multicast:
-                raise Refused(
-                    f"{parts.hostname} resolves to {ip}, a non-public address "
-                    "(set TRACKER_WEBHOOK_ALLOW_PRIVATE=true to allow it)"
-                )
-    return parts.scheme, parts.hostname, port, ips[0]
+    """(scheme, host, port, ip) for ``url``, or Refused (tracker/netguard.py)."""
+    return netguard.vet(url, allow_private=settings.TRACKER_WEBHOOK_ALLOW_PRIVATE)
 
 
 class _Pinned(http.client.HTTPConnection):

@@ -1,6 +1,7 @@
-"""Event becomes AlertEvent (the API's feed has events of its own, FeedEvent): the
-model's name only; its table, indexes and constraints keep their names. And the
-admin says "digests sent", not "digest sents"."""
+"""Event becomes AlertEvent (the API's feed has events of its own, FeedEvent). Its
+table is named first, so that the rename keeps it: table, indexes and constraints keep
+their names, and the content type and permissions follow the rename. And the admin
+says "digests sent", not "digest sents"."""
 
 from django.db import migrations
 
@@ -11,12 +12,8 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.SeparateDatabaseAndState(
-            state_operations=[
-                migrations.RenameModel("Event", "AlertEvent"),
-                migrations.AlterModelTable("AlertEvent", "tracker_event"),
-            ],
-        ),
+        migrations.AlterModelTable("Event", "tracker_event"),
+        migrations.RenameModel("Event", "AlertEvent"),
         migrations.AlterModelOptions(
             name="digestsent",
             options={"verbose_name": "digest sent", "verbose_name_plural": "digests sent"},
