@@ -44,7 +44,26 @@ class FollowForm(forms.Form):
 
 
 def confirm_token(subscription: Subscription) -> str:
-    return signing.dumps({"s": subscription.pk, "e": subscription.email}, salt=CONFIRM_SALT)
+    """A signed reference to this request to follow, and no address: the link shows in
+    access logs. It confirms only the request it was sent for (``pending_since``)."""
+    assert subscription.pending_since is not None
+    return signing.dumps(
+        {"s": subscription.pk, "p": subscription.pending_since.isoformat()}, salt=CONFIRM_SALT
+    )
+
+
+def _pending(data: object) -> Subscription | None:
+    if not isinstance(data, dict) or not isinstance(data.get("s"), int):
+        return None
+    subscription = Subscription.objects.filter(pk=data["s"]).first()
+    if subscription is None:
+        return None
+    if "e" in data:  # a link sent before links carried no address
+        return subscription if subscription.email == data["e"] else None
+    pending = subscription.pending_since
+    if pending is None:  # confirmed already (a second click): shown, nothing changes
+        return subscription if subscription.active else None
+    return subscription if pending.isoformat() == data.get("p") else None
 
 
 @require_POST
@@ -88,9 +107,11 @@ def follow_confirm(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "tracker/public/confirm.html", {"expired": True}, status=400)
     except signing.BadSignature:
         return render(request, "tracker/public/confirm.html", {"invalid": True}, status=400)
-    subscription = Subscription.objects.filter(pk=data["s"], email=data["e"]).first()
+    subscription = _pending(data)
     if subscription is None:
         return render(request, "tracker/public/confirm.html", {"invalid": True}, status=400)
+    if subscription.pending_since is None:
+        return render(request, "tracker/public/confirm.html", {"done": True, "s": subscription})
     if request.method == "GET":
         # A GET only asks: mail scanners follow links and must not confirm for anyone.
         return render(request, "tracker/public/confirm.html", {"ask": True, "s": subscription})

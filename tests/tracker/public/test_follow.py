@@ -124,3 +124,19 @@ def test_behind_a_proxy_clients_are_told_apart_by_the_forwarded_address(
         for i in range(3)
     ]
     assert codes == [200, 200, 429]
+
+
+def test_the_confirmation_link_carries_no_address(client, ministerial):
+    """The link shows in access logs: it carries a signed reference, not the address
+    (not even base64-encoded inside the signed value)."""
+    import base64
+
+    follow(client, f"milestone:{ministerial.pk}", email="private.reader@example.org")
+    token = link_in(mail.outbox[0]).rstrip("/").rsplit("/", 1)[1]
+    payload = token.split(":")[0]
+    decoded = base64.urlsafe_b64decode(payload.lstrip(".") + "=" * (-len(payload) % 4))
+    assert b"private.reader" not in decoded and "private.reader" not in token
+    path = link_in(mail.outbox[0]).removeprefix("http://127.0.0.1:8000")
+    assert client.post(path).status_code == 200
+    assert Subscription.objects.get(email="private.reader@example.org").active
+    assert client.post(path).status_code == 200  # a second click: still fine
