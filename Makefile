@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROD_STAMP := $(VENV)/.installed-prod
 
-.PHONY: run test bench bench-api bench-proxy lint install install-prod clean
+.PHONY: run test manage bench bench-api bench-proxy lint install install-prod clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ install-prod: $(PROD_STAMP)
 
 run: $(PROD_STAMP)
 	scripts/run
+
+# Any management command, from a fresh shell: make manage ARGS="changepassword admin"
+manage: $(PROD_STAMP)
+	scripts/manage $(ARGS)
 
 test: $(STAMP)
 	scripts/test $(ARGS)

@@ -199,7 +199,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "tracker@localhost")
 # The embedded default is Kombu's filesystem transport: no server to install. The
 # broker is only a doorbell; the database is the truth (see tracker/sweep.py).
 _BROKER_DIR = VAR_DIR / "broker"
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
+# "localhost" names no server (the filesystem transport has none); without a name Kombu
+# warns "No hostname was supplied" at every connection.
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR / "queue"),
@@ -220,6 +222,9 @@ CELERY_TASK_IGNORE_RESULT = True
 # Serialise as JSON: tasks take ids and ISO strings, never pickled objects.
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
+# What a task prints (the console email backend's messages, in the embedded default)
+# goes to the worker's output as printed, not as one WARNING log record per line.
+CELERY_WORKER_REDIRECT_STDOUTS = False
 # Acknowledge after the task ran, and give the message back if the worker died
 # mid-task: a crash means "run it again", and every task is safe to run twice.
 CELERY_TASK_ACKS_LATE = True

@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import threading
 import time
+from dataclasses import asdict
 
 from celery import Task, shared_task
 from celery.signals import task_postrun, task_prerun
@@ -20,7 +21,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..api import events
-from . import delivery, digests, sweep
+from ..models import Channel
+from . import delivery, digests, dispatch, sweep
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +37,24 @@ def sweep_deadlines() -> dict[str, int]:
 
 @shared_task(acks_late=True)
 def deliver_alerts() -> dict[str, int]:
-    """Dispatch new events into alerts, then send them (tracker.delivery)."""
-    r = delivery.deliver()
-    return {
-        "sent": r.sent,
-        "emails": r.emails,
-        "webhooks": r.webhooks,
-        "failed": r.failed,
-        "skipped": r.skipped,
-        "dispatched": r.dispatched,
-    }
+    """Dispatch new events into alerts, then hand each channel that has alerts due to
+    its own task: a dashboard's webhook does not wait behind 10,000 emails."""
+    r = dispatch.run()
+    now = timezone.now()
+    for channel, task in ((Channel.WEBHOOK, deliver_webhooks), (Channel.EMAIL, deliver_emails)):
+        if delivery.due(channel, now):
+            ring(task)
+    return {"discovered": r.discovered, "dispatched": r.dispatched, "queued": r.queued}
+
+
+@shared_task(acks_late=True)
+def deliver_emails() -> dict[str, int]:
+    return asdict(delivery.deliver(channel=Channel.EMAIL))
+
+
+@shared_task(acks_late=True)
+def deliver_webhooks() -> dict[str, int]:
+    return asdict(delivery.deliver(channel=Channel.WEBHOOK))
 
 
 @shared_task(acks_late=True)

@@ -40,6 +40,6 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Created the staff login {username} / {password} (shown once; "
-                f"change it with `python manage.py changepassword {username}`)."
+                f'change it with `make manage ARGS="changepassword {username}"`).'
             )
         )

@@ -251,19 +251,21 @@ def test_smtp_down_then_back_through_the_worker(celery_worker, agreements, smtp_
     with time_machine.travel(AFTER, tick=True):
         tasks.sweep_deadlines.delay()
         celery_worker.wait("deliver_alerts", 1)
+        celery_worker.wait("deliver_emails", 1)
     pending = list(Alert.objects.filter(sent_at__isnull=True))
     down = (len(pending), sorted({a.attempts for a in pending}))
     assert down == (4, [1]) and all("ConnectionRefused" in a.last_error for a in pending)
 
     settings.EMAIL_PORT = smtp_server.port
     with time_machine.travel(AFTER + dt.timedelta(seconds=30), tick=True):
-        tasks.deliver_alerts.delay()  # within the backoff: not retried yet
+        tasks.deliver_alerts.delay()  # within the backoff: nothing due, no email task
         celery_worker.wait("deliver_alerts", 2)
     assert Alert.objects.filter(sent_at__isnull=True).count() == 4
     assert smtp_server.messages == []
     with time_machine.travel(AFTER + dt.timedelta(minutes=2), tick=True):
         tasks.deliver_alerts.delay()
         celery_worker.wait("deliver_alerts", 3)
+        celery_worker.wait("deliver_emails", 2)
     lost = Alert.objects.filter(sent_at__isnull=True).count()
     print(
         f"\n[smtp down, worker] {down[0]} alerts failed once and stayed pending; after the "

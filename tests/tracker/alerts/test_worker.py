@@ -42,6 +42,7 @@ def test_a_deadline_passing_alerts_once_through_the_worker(
         tasks.deliver_alerts.delay()
         celery_worker.wait("sweep_deadlines", 2)
         celery_worker.wait("deliver_alerts", 2)
+        celery_worker.wait("deliver_emails", 1)  # rung by the dispatch: an email was due
     assert smtp_server.subjects() == [f"DUE IN 1 DAY: {TITLE}"]
 
     with time_machine.travel(AFTER, tick=True):
@@ -52,6 +53,7 @@ def test_a_deadline_passing_alerts_once_through_the_worker(
         tasks.deliver_alerts.delay()
         celery_worker.wait("sweep_deadlines", 4)
         celery_worker.wait("deliver_alerts", 4)
+        celery_worker.wait("deliver_emails", 2)
         ministerial.refresh_from_db()
         assert ministerial.overdue_since is not None
         assert ministerial.overdue_since - AFTER < dt.timedelta(minutes=1)
@@ -67,6 +69,7 @@ def test_a_deadline_passing_alerts_once_through_the_worker(
             evidence_url="https://example.org/ministerial-held",
         )
         celery_worker.wait("deliver_alerts", 5)
+        celery_worker.wait("deliver_emails", 3)
         tasks.sweep_deadlines.delay()
         celery_worker.wait("sweep_deadlines", 5)
 
@@ -78,7 +81,8 @@ def test_a_deadline_passing_alerts_once_through_the_worker(
     ran = celery_worker.counts
     print(
         f"\n[worker] {ran['tracker.alerts.tasks.sweep_deadlines']} sweeps and "
-        f"{ran['tracker.alerts.tasks.deliver_alerts']} deliveries run by the worker; "
+        f"{ran['tracker.alerts.tasks.deliver_alerts']} dispatches and "
+        f"{ran['tracker.alerts.tasks.deliver_emails']} email deliveries run by the worker; "
         f"emails {dict(counts)}; events {dict(events)}"
     )
     assert ministerial.overdue_since is None and ministerial.status == Status.COMPLETED
