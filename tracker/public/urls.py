@@ -14,6 +14,7 @@ urlpatterns = [
         name="commitment",
     ),
     path("milestones/<int:pk>/", views.milestone_page, name="milestone"),
+    path("sources/", views.sources_page, name="sources"),
     path("agreements/<slug:slug>/timeline.svg", downloads.timeline_svg, name="timeline_svg"),
     path("agreements/<slug:slug>/timeline.png", downloads.timeline_png, name="timeline_png"),
     path("agreements/<slug:slug>/milestones.csv", downloads.agreement_csv, name="export_csv"),

@@ -282,3 +282,13 @@ def milestone_page(request: HttpRequest, moment: Moment, pk: int) -> HttpRespons
         "follow_target": f"milestone:{m.pk}",
     }
     return render(request, "tracker/public/milestone.html", context)
+
+
+@judged
+def sources_page(request: HttpRequest, moment: Moment) -> HttpResponse:
+    """Where the record comes from: the articles the seeds copy, with their addresses,
+    and the tracker's own searches (what, where, when). No query."""
+    from .citations import searches, seeds
+
+    context = {"moment": moment, "seeds": seeds(), "searches": searches()}
+    return render(request, "tracker/public/sources.html", context)
