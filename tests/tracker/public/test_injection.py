@@ -90,9 +90,7 @@ def test_a_title_with_markup_is_plain_text_in_the_feed(client, ministerial, alic
     assert IMG in entry.title
 
 
-def test_staff_text_and_addresses_on_the_pages_are_escaped_and_never_javascript(
-    client, hostile
-):
+def test_staff_text_and_addresses_on_the_pages_are_escaped_and_never_javascript(client, hostile):
     Milestone.objects.filter(pk=hostile.pk).update(evidence_url="javascript:alert(4)")
     pages = [
         f"/milestones/{hostile.pk}/",
