@@ -50,6 +50,9 @@ def test_a_large_agreements_picture_has_one_lane_per_commitment(client, db):
     svg = client.get(f"/agreements/{a.slug}/timeline.svg").content.decode()
     assert lanes(svg) == 5 and "120 dated: " in svg
     assert len(svg) < 60 * 1024
+    # A lane per milestone made 600 lanes: a picture cairo refused to render (a 500).
+    png = client.get(f"/agreements/{a.slug}/timeline.png")
+    assert png.status_code == 200 and png["Content-Type"] == "image/png"
 
 
 def test_past_max_lanes_commitments_the_rest_share_a_lane(client, db):
