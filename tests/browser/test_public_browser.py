@@ -1,6 +1,7 @@
 """A reader's path through the public site in headless Chromium: home → agreement →
 commitment → milestone → the day-180 view → follow by email and confirm from the
-message the test's SMTP server caught. Every page type is checked with axe-core (no
+message the test's SMTP server caught; then the sources page, a 404 and the favicon.
+Every page type is checked with axe-core (no
 serious or critical violation) and by keyboard (Tab reaches every link); screenshots
 at 1280 and 390 px are saved in SCREENSHOT_DIR (default var/screenshots)."""
 
@@ -94,6 +95,16 @@ def test_a_reader_finds_a_commitment_reads_day_180_and_follows_it(
             check(page, "5-as-of-day-180", problems)
             page.goto(live_server.url + "/?as_of=2026-02-30")
             check(page, "6-bad-as-of", problems)
+            page.goto(live_server.url + "/")
+            page.get_by_role("link", name="Sources", exact=True).click()
+            assert "US and Japan Seal Rare Earths Pact" in page.content()
+            check(page, "10-sources", problems)
+            response = page.goto(live_server.url + "/agreements/no-such-agreement/")
+            assert response is not None and response.status == 404
+            assert "Page not found" in page.content()
+            check(page, "11-not-found", problems)
+            icon = page.goto(live_server.url + "/favicon.ico")
+            assert icon is not None and icon.ok and "icon" in icon.headers["content-type"]
             context.close()
 
         dark = browser.new_context(viewport={"width": 390, "height": 900}, color_scheme="dark")

@@ -1,6 +1,11 @@
 """Atom feeds of changes (Django's syndication framework), per agreement and for all:
 status changes, overdue flags (dated at the deadline moment), deadline changes,
-assessments and log entries, newest first."""
+assessments and log entries, newest first.
+
+An entry's summary is sent as ``type="html"`` (Django's Atom feed): every word staff
+typed (a status note, a deadline change's reason, an assessment's note, a log entry)
+is escaped into it by ``_html``, never passed through, so a note reading ``<img …>``
+reaches a feed reader as those characters, not as an element."""
 
 from __future__ import annotations
 
@@ -15,9 +20,12 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.html import format_html, linebreaks
 
 from commitments import deadlines
 from commitments.models import Agreement, Commitment, LogEntry, StatusUpdate
+
+from .citations import cite
 
 LIMIT = 50
 
@@ -26,9 +34,21 @@ LIMIT = 50
 class Change:
     guid: str
     title: str
-    text: str
+    html: str  # built by _html: staff text escaped
     link: str
     at: dt.datetime
+
+
+def _html(text: str, source: str = "") -> str:
+    """Staff text as the HTML of an entry's summary: escaped, its paragraphs and line
+    breaks kept; the source named as on the pages, linked only when it is a web
+    address."""
+    html = linebreaks(text, autoescape=True)
+    if source:
+        c = cite(source)
+        named = format_html('<a href="{}">{}</a>', c.url, c.label) if c.url else c.label
+        html += format_html("<p>Source: {}</p>", named)
+    return html
 
 
 def _milestone_link(pk: int) -> str:
@@ -73,7 +93,7 @@ def _update(u: StatusUpdate) -> Change | None:
         title = f"{m.title}{party}: {u.get_from_status_display()} → {u.get_to_status_display()}"
     else:
         return None  # a no-op row: nothing a reader needs to hear about
-    return Change(f"update-{u.pk}", title, u.note or title, _milestone_link(m.pk), at)
+    return Change(f"update-{u.pk}", title, _html(u.note or title), _milestone_link(m.pk), at)
 
 
 def _assessment(c: Commitment) -> Change:
@@ -83,7 +103,7 @@ def _assessment(c: Commitment) -> Change:
     return Change(
         f"assessment-{c.pk}-{c.assessed_on.isoformat()}-{c.assessment}",
         f"Assessed “{c.get_assessment_display()}”: {c.title}",
-        c.assessment_note or c.get_assessment_display(),
+        _html(c.assessment_note or c.get_assessment_display()),
         reverse("tracker:commitment", args=[c.agreement.slug, c.key]),
         at,
     )
@@ -104,7 +124,7 @@ def _log(e: LogEntry) -> Change:
     return Change(
         f"log-{e.key}",
         f"{e.get_kind_display()}: {e.text[:80]}",
-        f"{e.text}\nSource: {e.source_address}",
+        _html(e.text, e.source_address),
         link,
         dt.datetime.combine(e.on, dt.time(), tzinfo=tz),
     )
@@ -138,7 +158,7 @@ class ChangesFeed(Feed):
         return item.title
 
     def item_description(self, item: Change) -> str:
-        return item.text
+        return item.html
 
     def item_link(self, item: Change) -> str:
         return item.link

@@ -1,7 +1,13 @@
-"""The timeline picture: one SVG per agreement, drawn on the server. The signature,
-each dated milestone's due date, today (or the "as of" day), completed milestones on
-time (green) or late (amber, with the delay), overdue ones as red bars growing from
-their deadline, recurring obligations as their occurrences.
+"""The timeline picture: one SVG per agreement, drawn on the server. It is headed by
+the agreement's name (it is downloaded and shown on its own), then the signature,
+today (or the "as of" day) and the months. Up to MAX_LANES dated milestones get a lane
+each: the title in full (wrapped, never cut), the due date, completion on time
+(green) or late (amber, with the delay), overdue as a red bar growing from the
+deadline, a recurring obligation's occurrences. More than that, and a lane stands for
+a commitment: its dated milestones as marks along the axis, each column in the colour
+of its worst news, and the counts in words; past MAX_LANES commitments the rest share
+one lane. So the picture stays readable, and its size bounded, at any number of
+milestones.
 
 Colours are presentation attributes (no inline style: the site's CSP forbids it); the
 stylesheet overrides them through the classes for dark mode when the picture is
@@ -10,18 +16,22 @@ inlined in a page. The same markup is served as a file and rendered to PNG."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import textwrap
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
 from commitments import deadlines
 from commitments.models import Agreement
 
-from .record import Moment, Row, verdict
+from .record import Brief, Moment, Row
 
 WIDTH = 320  # viewBox units: at 360 px wide a unit is a pixel or more
 MARGIN = 8
-LANE = 46
-TOP = 58
+MAX_LANES = 12
+LINE = 14  # one line of a lane's label (12 units high)
+LABEL_CHARS = 46  # of a 12-unit label in the width (a title line is 13 units: 40)
+BIN = 4  # a column of the commitment lanes, in units
 COLOURS = {
     "bg": "#ffffff",
     "text": "#1f2937",
@@ -31,7 +41,39 @@ COLOURS = {
     "overdue": "#b91c1c",
     "due": "#1d4ed8",
 }
-TITLE_CHARS = 46
+# Worst news first: a column of several milestones takes the colour of the first here.
+KINDS = ("overdue", "late", "due", "ok", "muted")
+KIND_WORDS = {
+    "overdue": "overdue",
+    "late": "completed late",
+    "due": "not yet due",
+    "ok": "completed on time",
+    "muted": "cancelled",
+}
+
+X = Callable[[dt.date], float]
+
+
+@dataclass(frozen=True)
+class Lane:
+    """One lane as the page's table lists it: a milestone, or a commitment's dated
+    milestones counted by kind."""
+
+    label: str
+    briefs: list[Brief]
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def words(self) -> str:
+        return ", ".join(f"{n} {KIND_WORDS[k]}" for k in KINDS if (n := self.counts.get(k)))
+
+    @property
+    def first_due(self) -> dt.date | None:
+        return self.briefs[0].s.due_on if self.briefs else None
+
+    @property
+    def last_due(self) -> dt.date | None:
+        return self.briefs[-1].s.due_on if self.briefs else None
 
 
 @dataclass(frozen=True)
@@ -39,14 +81,29 @@ class Picture:
     svg: str
     title: str
     desc: str
+    lanes: list[Lane]
+    by_commitment: bool  # lanes stand for commitments, not milestones
 
 
-def draw(agreement: Agreement, rows: list[Row], moment: Moment) -> Picture:
+def draw(
+    agreement: Agreement,
+    rows: Sequence[Row | Brief],
+    moment: Moment,
+    commitments: Mapping[int, str] | None = None,
+) -> Picture:
+    """The picture of ``rows`` (full rows or briefs) at ``moment``. ``commitments``
+    (id -> title, in the agreement's order) names the lanes when there are too many
+    milestones for one each; full rows carry their commitment's title themselves."""
+    briefs = [r if isinstance(r, Brief) else Brief.of(r) for r in rows]
+    if commitments is None:
+        full = sorted(
+            (r.m.commitment for r in rows if isinstance(r, Row)), key=lambda c: (c.number, c.pk)
+        )
+        commitments = {c.pk: c.title for c in full}
     today = moment.today(agreement.time_zone)
-    dated = [r for r in rows if r.s.due_on is not None]
-    dated.sort(key=lambda r: (r.s.due_on, r.m.pk))
+    dated = sorted((b for b in briefs if b.s.due_on is not None), key=lambda b: (b.s.due_on, b.pk))
     ends: list[dt.date | None] = [today, agreement.signed_on + dt.timedelta(days=30)]
-    ends += [r.s.due_on for r in dated] + [r.s.completed_on for r in dated if r.s.completed_on]
+    ends += [b.s.due_on for b in dated] + [b.s.completed_on for b in dated if b.s.completed_on]
     start = agreement.signed_on - dt.timedelta(days=7)
     end = max(d for d in ends if d) + dt.timedelta(days=14)
     span = max((end - start).days, 1)
@@ -54,10 +111,26 @@ def draw(agreement: Agreement, rows: list[Row], moment: Moment) -> Picture:
     def x(day: dt.date) -> float:
         return round(MARGIN + (WIDTH - 2 * MARGIN) * (day - start).days / span, 1)
 
-    height = TOP + LANE * max(len(dated), 1) + 10
+    by_commitment = len(dated) > MAX_LANES
+    lanes = _commitment_lanes(dated, commitments) if by_commitment else _milestone_lanes(dated)
+    name = agreement.short_name or agreement.title
+    heading = textwrap.wrap(name, 40) or [name]
+    top = 18 * len(heading) + 6  # the heading's height; everything below moves down by it
+    body: list[str] = []
+    y = top + 58
+    for lane in lanes:
+        if by_commitment:
+            body += _commitment_lane(lane, y, x, start, end)
+        else:
+            body += _milestone_lane(lane, y, x, today, start, end, agreement.signed_on)
+        y += _lane_height(lane)
+    if not dated:
+        body.append(_text(MARGIN, y + 16, "No dated deadline yet.", "muted", size=11))
+        y += 24
+    height = y + 10
     uid = f"tl-{agreement.pk}"
-    title = f"Timeline of {agreement.short_name or agreement.title}"
-    desc = _describe(agreement, dated, rows, today, moment)
+    title = f"Timeline of {name}"
+    desc = _describe(agreement, lanes, by_commitment, briefs, dated, today, moment)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
         f'width="{WIDTH}" height="{height}" role="img" class="timeline" '
@@ -67,74 +140,142 @@ def draw(agreement: Agreement, rows: list[Row], moment: Moment) -> Picture:
         f'<rect class="tl-bg" x="0" y="0" width="{WIDTH}" height="{height}" '
         f'fill="{COLOURS["bg"]}"/>',
     ]
-    out += _axis(start, end, x, height)
+    out += [
+        _text(MARGIN, 17 + 18 * i, line, "text", size=13, weight="bold")
+        for i, line in enumerate(heading)
+    ]
+    out += _axis(start, end, x, top, height)
     sx, tx = x(agreement.signed_on), x(today)
     now_label = f"As of {today.isoformat()}" if moment.as_of else f"Today {today.isoformat()}"
     out += [
-        _line(sx, 30, sx, height - 6, "muted", width=1.5),
-        _text(sx + 3, 14, f"Signed {agreement.signed_on.isoformat()}", "text", size=11),
-        _line(tx, 30, tx, height - 6, "text", width=1, dash="3 3"),
-        _text(tx - 3, 27, now_label, "text", size=11, anchor="end" if tx > WIDTH / 2 else "start"),
+        _line(sx, top + 30, sx, height - 6, "muted", width=1.5),
+        _text(sx + 3, top + 14, f"Signed {agreement.signed_on.isoformat()}", "text", size=11),
+        _line(tx, top + 30, tx, height - 6, "text", width=1, dash="3 3"),
+        _text(
+            tx - 3,
+            top + 27,
+            now_label,
+            "text",
+            size=11,
+            anchor="end" if tx > WIDTH / 2 else "start",
+        ),
     ]
-    for i, row in enumerate(dated):
-        out += _lane(row, TOP + i * LANE, x, today, start, end)
-    if not dated:
-        out.append(_text(MARGIN, TOP + 16, "No dated deadline yet.", "muted", size=11))
+    out += body
     out.append("</svg>")
-    return Picture(svg="\n".join(out), title=title, desc=desc)
+    return Picture(
+        svg="\n".join(out), title=title, desc=desc, lanes=lanes, by_commitment=by_commitment
+    )
 
 
-def _describe(agreement, dated, rows, today, moment) -> str:
-    overdue = [r for r in dated if r.s.overdue]
-    late = [r for r in dated if verdict(r)[0] == "late"]
-    ok = [r for r in dated if verdict(r)[0] == "ok"]
+def _milestone_lanes(dated: list[Brief]) -> list[Lane]:
+    return [Lane(b.title, [b], {b.verdict[0]: 1}) for b in dated]
+
+
+def _commitment_lanes(dated: list[Brief], commitments: Mapping[int, str]) -> list[Lane]:
+    """A lane per commitment with dated milestones, in the agreement's order; past
+    MAX_LANES, the rest share the last lane."""
+    grouped: dict[int, list[Brief]] = {}
+    for b in dated:
+        grouped.setdefault(b.commitment_id, []).append(b)
+    order = [pk for pk in commitments if pk in grouped] + [
+        pk for pk in grouped if pk not in commitments
+    ]
+    named = [(commitments.get(pk, "Other milestones"), grouped[pk]) for pk in order]
+    if len(named) > MAX_LANES:
+        rest = named[MAX_LANES - 1 :]
+        merged = sorted((b for _, bs in rest for b in bs), key=lambda b: (b.s.due_on, b.pk))
+        named = [*named[: MAX_LANES - 1], (f"{len(rest)} more commitments", merged)]
+    lanes = []
+    for label, bs in named:
+        counts: dict[str, int] = {}
+        for b in bs:
+            counts[b.verdict[0]] = counts.get(b.verdict[0], 0) + 1
+        lanes.append(Lane(label, bs, counts))
+    return lanes
+
+
+def _wrapped(label: str) -> list[str]:
+    return textwrap.wrap(label, LABEL_CHARS) or [label]
+
+
+def _lane_height(lane: Lane) -> int:
+    return LINE * len(_wrapped(lane.label)) + 32
+
+
+def _describe(
+    agreement: Agreement,
+    lanes: list[Lane],
+    by_commitment: bool,
+    briefs: list[Brief],
+    dated: list[Brief],
+    today: dt.date,
+    moment: Moment,
+) -> str:
+    counts = {k: sum(lane.counts.get(k, 0) for lane in lanes) for k in KINDS}
     parts = [
         f"Signed on {agreement.signed_on.isoformat()}; "
         f"{'as of' if moment.as_of else 'today is'} {today.isoformat()}.",
-        f"{len(dated)} of {len(rows)} milestones have a due date: "
-        f"{len(ok)} completed on time, {len(late)} completed late, {len(overdue)} overdue.",
+        f"{len(dated)} of {len(briefs)} milestones have a due date: "
+        f"{counts['ok']} completed on time, {counts['late']} completed late, "
+        f"{counts['overdue']} overdue.",
     ]
-    for r in dated:
-        kind, words = verdict(r)
-        parts.append(f"{r.m.title}: due {r.s.due_on}, {'not yet due' if kind == 'due' else words}.")
+    if by_commitment:
+        parts.append("One lane per commitment:")
+        for lane in lanes:
+            parts.append(
+                f"{lane.label}: {len(lane.briefs)} due from {lane.first_due} to "
+                f"{lane.last_due}, {lane.words}."
+            )
+        return " ".join(parts)
+    for b in dated:
+        kind, words = b.verdict
+        parts.append(f"{b.title}: due {b.s.due_on}, {'not yet due' if kind == 'due' else words}.")
     return " ".join(parts)
 
 
-def _axis(start: dt.date, end: dt.date, x, height: int) -> list[str]:
+def _axis(start: dt.date, end: dt.date, x: X, top: int, height: int) -> list[str]:
     """A tick on the first of each month (every third month on long spans)."""
     step = 1 if (end - start).days < 400 else 3
-    out = [_line(MARGIN, 40, WIDTH - MARGIN, 40, "muted", width=1)]
+    out = [_line(MARGIN, top + 40, WIDTH - MARGIN, top + 40, "muted", width=1)]
     day = dt.date(start.year, start.month, 1)
     while day <= end:
         if day >= start and (day.month - 1) % step == 0:
-            out.append(_line(x(day), 36, x(day), 44, "muted", width=1))
-            if day.month in (1, 7) or (step == 1 and day.month % 3 == 1):
-                out.append(_text(x(day) + 2, 54, f"{day:%Y-%m}", "muted", size=9))
+            out.append(_line(x(day), top + 36, x(day), top + 44, "muted", width=1))
+            labelled = day.month in (1, 7) or (step == 1 and day.month % 3 == 1)
+            if labelled and x(day) + 34 <= WIDTH:  # a label cut by the edge says nothing
+                out.append(_text(x(day) + 2, top + 54, f"{day:%Y-%m}", "muted", size=9))
         day = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
     return out
 
 
-def _lane(row: Row, y: int, x, today: dt.date, start: dt.date, end: dt.date) -> list[str]:
-    s, m = row.s, row.m
-    kind, words = verdict(row)
+def _label(lane: Lane, y: int) -> tuple[list[str], int]:
+    """The lane's label, every word of it, one line under another; and the y of the
+    lane's axis below it."""
+    lines = _wrapped(lane.label)
+    out = [_text(MARGIN, y + 12 + LINE * i, line, "text", size=12) for i, line in enumerate(lines)]
+    return out, y + LINE * (len(lines) - 1) + 22
+
+
+def _milestone_lane(
+    lane: Lane, y: int, x: X, today: dt.date, start: dt.date, end: dt.date, signed_on: dt.date
+) -> list[str]:
+    (b,) = lane.briefs
+    s = b.s
+    kind, words = b.verdict
     assert s.due_on is not None
-    label = m.title if len(m.title) <= TITLE_CHARS else m.title[: TITLE_CHARS - 1] + "…"
-    base = y + 22
+    out, base = _label(lane, y)
     due = x(s.due_on)
-    out = [
-        _text(MARGIN, y + 12, label, "text", size=12),
-        _line(MARGIN, base, WIDTH - MARGIN, base, "grid", width=0.5),
-    ]
+    out.append(_line(MARGIN, base, WIDTH - MARGIN, base, "grid", width=0.5))
     if kind == "overdue":
         out.append(_rect(due, base - 4, max(x(today) - due, 2), 8, "overdue"))
     elif kind == "late" and s.completed_on:
         out.append(_rect(due, base - 4, max(x(s.completed_on) - due, 2), 8, "late"))
-    if m.rule_kind == "recurring" and m.rule_rrule:
+    if b.rule_kind == "recurring" and b.rule_rrule:
         # Every occurrence in the picture's span, drawn over any bar so it shows.
-        rule = deadlines.parse_rrule(m.rule_rrule, m.commitment.agreement.signed_on)
+        rule = deadlines.parse_rrule(b.rule_rrule, signed_on)
         span = (dt.datetime.combine(start, dt.time()), dt.datetime.combine(end, dt.time()))
         for when in rule.between(*span, inc=True)[:200]:
-            if when.date() > m.commitment.agreement.signed_on:
+            if when.date() > signed_on:
                 out.append(_line(x(when.date()), base - 7, x(when.date()), base + 7, "due", 2))
     out.append(
         f'<path class="tl-due" d="M{due} {base - 6} l5 6 l-5 6 l-5 -6 z" fill="{COLOURS["due"]}"/>'
@@ -145,8 +286,31 @@ def _lane(row: Row, y: int, x, today: dt.date, start: dt.date, end: dt.date) -> 
             f'<circle class="tl-{kind}" cx="{cx}" cy="{base}" r="4.5" fill="{COLOURS[kind]}"/>'
         )
     said = words if kind == "due" else f"due {s.due_on.isoformat()} · {words}"
-    out.append(_text(MARGIN, y + 39, said, kind, size=11, weight="bold"))
+    out.append(_text(MARGIN, base + 17, said, kind, size=11, weight="bold"))
     return out
+
+
+def _commitment_lane(lane: Lane, y: int, x: X, start: dt.date, end: dt.date) -> list[str]:
+    """A commitment's dated milestones as columns along the axis: each column BIN
+    units wide, in the colour of its worst news."""
+    out, base = _label(lane, y)
+    out.append(_line(MARGIN, base, WIDTH - MARGIN, base, "grid", width=0.5))
+    columns: dict[int, str] = {}
+    for b in lane.briefs:
+        assert b.s.due_on is not None
+        column = int((x(b.s.due_on) - MARGIN) // BIN)
+        kind = b.verdict[0]
+        if column not in columns or KINDS.index(kind) < KINDS.index(columns[column]):
+            columns[column] = kind
+    for column, kind in sorted(columns.items()):
+        out.append(_rect(MARGIN + column * BIN, base - 5, BIN - 0.5, 10, kind, corner=1))
+    said = f"{len(lane.briefs)} dated: {lane.words}"
+    out.append(_text(MARGIN, base + 17, said, _worst(lane), size=11, weight="bold"))
+    return out
+
+
+def _worst(lane: Lane) -> str:
+    return next((k for k in KINDS if lane.counts.get(k)), "muted")
 
 
 def _line(x1, y1, x2, y2, kind: str, width: float = 1, dash: str = "") -> str:
@@ -158,10 +322,10 @@ def _line(x1, y1, x2, y2, kind: str, width: float = 1, dash: str = "") -> str:
     )
 
 
-def _rect(x0: float, y0: float, w: float, h: float, kind: str) -> str:
+def _rect(x0: float, y0: float, w: float, h: float, kind: str, corner: float = 2) -> str:
     return (
         f'<rect class="tl-{kind}" x="{x0}" y="{y0}" width="{round(w, 1)}" height="{h}" '
-        f'rx="2" fill="{COLOURS[kind]}"/>'
+        f'rx="{corner}" fill="{COLOURS[kind]}"/>'
     )
 
 

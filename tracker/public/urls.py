@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+from django.templatetags.static import static
 from django.urls import path
+from django.views.generic.base import RedirectView
 
 from . import badges, calendar, downloads, feeds, follow, views
 
@@ -14,6 +16,7 @@ urlpatterns = [
         name="commitment",
     ),
     path("milestones/<int:pk>/", views.milestone_page, name="milestone"),
+    path("sources/", views.sources_page, name="sources"),
     path("agreements/<slug:slug>/timeline.svg", downloads.timeline_svg, name="timeline_svg"),
     path("agreements/<slug:slug>/timeline.png", downloads.timeline_png, name="timeline_png"),
     path("agreements/<slug:slug>/milestones.csv", downloads.agreement_csv, name="export_csv"),
@@ -29,4 +32,6 @@ urlpatterns = [
     path("badges/milestones/<int:pk>.json", badges.milestone_json, name="badge_milestone_json"),
     path("follow/", follow.follow, name="follow"),
     path("follow/confirm/<str:token>/", follow.follow_confirm, name="follow_confirm"),
+    # Browsers ask for /favicon.ico whatever the page says; the file is a static one.
+    path("favicon.ico", RedirectView.as_view(url=static("tracker/favicon.ico"), permanent=True)),
 ]

@@ -37,8 +37,11 @@ from . import timeline
 from .follow import FollowForm
 from .record import (
     BadAsOf,
+    Brief,
     Moment,
     Row,
+    briefs_for,
+    full_rows,
     last_checked,
     milestones,
     moment_of,
@@ -59,6 +62,7 @@ def judged(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
                 request,
                 "tracker/public/bad_request.html",
                 {
+                    "field": "as_of",
                     "value": exc.value,
                     "reason": exc.reason,
                     "moment": Moment(now=timezone.now()),
@@ -132,38 +136,54 @@ def _commitments(agreement: Agreement) -> list[Commitment]:
     )
 
 
+SHOWN_PER_COMMITMENT = 10  # milestones listed under each commitment on the agreement page
+PAGE_SIZE = 50  # milestones a page of a commitment lists
+
+
 @judged
 def agreement_page(request: HttpRequest, moment: Moment, slug: str) -> HttpResponse:
+    """Every commitment with its progress and its first SHOWN_PER_COMMITMENT
+    milestones (the commitment's own page lists them all, a page at a time); the
+    picture's lanes are bounded too (timeline.MAX_LANES). So the page's size and time
+    stay flat as an agreement grows: every milestone is counted, in brief, and only
+    those listed are loaded whole."""
     a = get_object_or_404(Agreement.objects.prefetch_related("parties", "sources"), slug=slug)
     commitments = _commitments(a)
-    rows = rows_for(list(milestones().filter(commitment__agreement=a)), moment)
-    by_commitment: dict[int, list[Row]] = defaultdict(list)
-    for row in rows:
-        by_commitment[row.m.commitment_id].append(row)
+    briefs, loaded = briefs_for(moment, a.time_zone, commitment__agreement=a)
+    by_commitment: dict[int, list[Brief]] = defaultdict(list)
+    for b in briefs:
+        by_commitment[b.commitment_id].append(b)
+    shown = [b.pk for c in commitments for b in by_commitment[c.pk][:SHOWN_PER_COMMITMENT]]
+    rows: dict[int, list[Row]] = defaultdict(list)
+    for row in full_rows(shown, moment, loaded):
+        rows[row.m.commitment_id].append(row)
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for c in commitments:
-        progress = progress_from_states(r.s for r in by_commitment[c.pk])
+        progress = progress_from_states(b.s for b in by_commitment[c.pk])
         groups[c.get_category_display()].append(
             {
                 "c": c,
-                "rows": by_commitment[c.pk],
+                "rows": rows[c.pk],
+                "more": progress["total"] - len(rows[c.pk]),
                 "progress": progress,
                 "status": derived_status(progress),
                 "assessment": assessment_as_of(c, moment.as_of),
             }
         )
-    progress = progress_from_states(r.s for r in rows)
+    progress = progress_from_states(b.s for b in briefs)
     today = moment.today(a.time_zone)
-    deadline_days = sorted({r.s.due_on for r in rows if r.s.due_on and r.s.due_on < today} | set())
+    passed = sorted({b.s.due_on for b in briefs if b.s.due_on and b.s.due_on < today})
+    titles = {c.pk: c.title for c in commitments}
     context = {
         "moment": moment,
         "a": a,
         "groups": sorted(groups.items(), key=lambda g: _category_order(g[0])),
         "progress": progress,
         "meter": _meter(progress),
-        "rows": rows,
-        "timeline": timeline.draw(a, rows, moment),
-        "deadline_days": [(d, (d - a.signed_on).days) for d in deadline_days],
+        "timeline": timeline.draw(a, briefs, moment, titles),
+        # The latest deadline days (any other is a day for the "as of" form).
+        "deadline_days": [(d, (d - a.signed_on).days) for d in passed[-DEADLINE_DAYS:]],
+        "earlier_deadline_days": max(len(passed) - DEADLINE_DAYS, 0),
         "follow": FollowForm(initial={"target": f"agreement:{a.pk}"}),
         "follow_target": f"agreement:{a.pk}",
         "json_url": f"/api/v1/milestones/?agreement={a.slug}&page_size=200",
@@ -171,9 +191,26 @@ def agreement_page(request: HttpRequest, moment: Moment, slug: str) -> HttpRespo
     return render(request, "tracker/public/agreement.html", context)
 
 
+DEADLINE_DAYS = 12
+
+
 def _category_order(label: str) -> int:
     labels = [lbl for _, lbl in Category.choices]
     return labels.index(label) if label in labels else len(labels)
+
+
+class BadPage(ValueError):
+    pass
+
+
+def page_number(request: HttpRequest, pages: int) -> int:
+    """``?page=N``: 1 without it; BadPage for anything but a page that exists."""
+    value = request.GET.get("page")
+    if value is None:
+        return 1
+    if not value.isdigit() or not 1 <= int(value) <= pages:
+        raise BadPage(value, f"is not a page of this list: there are pages 1 to {pages}")
+    return int(value)
 
 
 @judged
@@ -185,8 +222,16 @@ def commitment_page(request: HttpRequest, moment: Moment, slug: str, key: str) -
         agreement__slug=slug,
         key=key,
     )
-    rows = rows_for(list(milestones().filter(commitment=c)), moment)
-    progress = progress_from_states(r.s for r in rows)
+    briefs, loaded = briefs_for(moment, c.agreement.time_zone, commitment=c)
+    pages = max(1, -(-len(briefs) // PAGE_SIZE))
+    try:
+        number = page_number(request, pages)
+    except BadPage as exc:
+        context = {"field": "page", "value": exc.args[0], "reason": exc.args[1], "moment": moment}
+        return render(request, "tracker/public/bad_request.html", context, status=400)
+    listed = briefs[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
+    rows = full_rows([b.pk for b in listed], moment, loaded)
+    progress = progress_from_states(b.s for b in briefs)
     log = LogEntry.objects.filter(Q(commitment=c) | Q(milestone__commitment=c)).select_related(
         "milestone"
     )
@@ -197,6 +242,13 @@ def commitment_page(request: HttpRequest, moment: Moment, slug: str, key: str) -
         "a": c.agreement,
         "c": c,
         "rows": rows,
+        "page": {
+            "number": number,
+            "pages": pages,
+            "first": (number - 1) * PAGE_SIZE + 1,
+            "last": (number - 1) * PAGE_SIZE + len(rows),
+            "total": len(briefs),
+        },
         "progress": progress,
         "status": derived_status(progress),
         "assessment": assessment_as_of(c, moment.as_of),
@@ -282,3 +334,13 @@ def milestone_page(request: HttpRequest, moment: Moment, pk: int) -> HttpRespons
         "follow_target": f"milestone:{m.pk}",
     }
     return render(request, "tracker/public/milestone.html", context)
+
+
+@judged
+def sources_page(request: HttpRequest, moment: Moment) -> HttpResponse:
+    """Where the record comes from: the articles the seeds copy, with their addresses,
+    and the tracker's own searches (what, where, when). No query."""
+    from .citations import searches, seeds
+
+    context = {"moment": moment, "seeds": seeds(), "searches": searches()}
+    return render(request, "tracker/public/sources.html", context)

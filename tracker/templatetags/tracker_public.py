@@ -50,3 +50,20 @@ def deadline(m: Milestone) -> str:
     if m.overdue_from is None:
         return ""
     return deadlines.moment_words(m.overdue_from, m.time_zone())
+
+
+@register.inclusion_tag("tracker/public/_citation.html")
+def citation(reference: str) -> dict[str, object]:
+    """A source as a reader reads it (tracker.public.citations): a link where one can
+    be followed, a seed as the article it copies."""
+    from tracker.public.citations import cite
+
+    return {"c": cite(reference)}
+
+
+@register.filter
+def web_address(value: str) -> str:
+    """The address if a link may point at it (http or https), else ""."""
+    from tracker.public.citations import web_address as checked
+
+    return checked(value or "")

@@ -43,6 +43,8 @@ def test_every_page_type_is_valid_html(client, ministerial, tmp_path):
         "milestone": f"/milestones/{ministerial.pk}/",
         "as-of": f"/agreements/{a.slug}/?as_of=2026-04-26",
         "bad-as-of": "/?as_of=2026-02-30",
+        "sources": "/sources/",
+        "not-found": "/agreements/nope/",
         "unsubscribe": f"/unsubscribe/{unsubscribe_token('r@example.org')}/",
         "follow-error": None,
         "follow-sent": None,
