@@ -1,0 +1,213 @@
+"""The inlines: sources, leads, parts, and the read-only histories (status, deadline
+revisions, the sourced log) on a record's page. Summaries link to the record's own
+page, where it is edited through the services with its version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from ..models import (
+    Commitment,
+    DeadlineRevision,
+    Lead,
+    LogEntry,
+    Milestone,
+    MilestonePart,
+    Source,
+    StatusUpdate,
+)
+from .labels import archived_badge, current_zone_label, due_label, milestone_badges
+
+
+class SourceInline(admin.TabularInline):
+    model = Source
+    extra = 0
+    fields = ["reference", "kind", "passage", "fact"]
+
+
+class AgreementSourceInline(SourceInline):
+    fk_name = "agreement"
+
+
+class CommitmentSourceInline(SourceInline):
+    fk_name = "commitment"
+
+
+class MilestoneSourceInline(SourceInline):
+    fk_name = "milestone"
+
+
+class CommitmentInline(admin.TabularInline):
+    """A summary with links: commitments are edited on their own page, through the
+    service, with their version."""
+
+    model = Commitment
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ("number", "title", "category", "assessment", "owner", "archived")
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="archived")
+    def archived(self, obj: Commitment) -> str:
+        return archived_badge() if obj.archived_at else ""
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Commitment]:
+        return super().get_queryset(request).select_related("owner")
+
+
+class LeadInline(admin.TabularInline):
+    model = Lead
+    extra = 0
+
+
+class MilestoneInline(admin.TabularInline):
+    """Milestones on their commitment's page: a summary with a link; status and
+    deadlines are changed on the milestone's own page, through the services."""
+
+    model = Milestone
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ("key", "title", "rule_text", "due_local", "status_display", "owner")
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Milestone]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("rule_anchor_milestone", "owner", "commitment__agreement")
+        )
+
+    @admin.display(description="deadline rule")
+    def rule_text(self, obj: Milestone) -> str:
+        return obj.rule.describe()
+
+    @admin.display(description="status")
+    def status_display(self, obj: Milestone) -> str:
+        return milestone_badges(obj, timezone.now())
+
+    @admin.display(description="due on")
+    def due_local(self, obj: Milestone) -> str:
+        return due_label(obj)
+
+
+class MilestonePartInline(admin.TabularInline):
+    model = MilestonePart
+    extra = 0
+    fields = ["party", "status", "completed_on"]
+    readonly_fields = ["status", "completed_on"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[MilestonePart]:
+        return super().get_queryset(request).select_related("party")
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class StatusUpdateInline(ReadOnlyInline):
+    model = StatusUpdate
+    verbose_name_plural = "status history"
+    fields = (
+        "at_local",
+        "by_label",
+        "party",
+        "kind",
+        "from_status",
+        "to_status",
+        "note",
+        "evidence_url",
+        "completed_on",
+    )
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[StatusUpdate]:
+        return super().get_queryset(request).select_related("by", "party")
+
+    @admin.display(description="by")
+    def by_label(self, obj: StatusUpdate) -> str:
+        return obj.by_label
+
+    @admin.display(description="at")
+    def at_local(self, obj: StatusUpdate) -> str:
+        return current_zone_label(obj.at)
+
+
+class DeadlineRevisionInline(ReadOnlyInline):
+    model = DeadlineRevision
+    fields = (
+        "at_local",
+        "by",
+        "old_rule",
+        "old_due_on",
+        "new_rule",
+        "new_due_on",
+        "reason",
+        "source",
+    )
+    readonly_fields = fields
+
+    @admin.display(description="at")
+    def at_local(self, obj: DeadlineRevision) -> str:
+        return current_zone_label(obj.at)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DeadlineRevision]:
+        return super().get_queryset(request).select_related("by")
+
+
+class LogInline(ReadOnlyInline):
+    """The sourced log of what happened since signature, newest first, read-only here
+    (each entry is edited on its own page, with its version)."""
+
+    model = LogEntry
+    verbose_name = "log entry"
+    verbose_name_plural = "sourced log (what happened since signature)"
+    fields = ("on", "kind", "text", "source_address", "source_passage", "by", "archived")
+    readonly_fields = fields
+    show_change_link = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LogEntry]:
+        return super().get_queryset(request).select_related("by")
+
+    @admin.display(description="archived")
+    def archived(self, obj: LogEntry) -> str:
+        return archived_badge() if obj.archived_at else ""
+
+
+LOG_ADD_FIELDS = ("on", "kind", "text", "source_address", "source_kind", "source_passage")
+
+
+class LogAddInline(admin.StackedInline):
+    """Add an entry to the sourced log: saved through ``services.logentry_create``."""
+
+    model = LogEntry
+    extra = 0
+    can_delete = False
+    verbose_name = "new log entry"
+    verbose_name_plural = "add to the sourced log"
+    fields = LOG_ADD_FIELDS
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[LogEntry]:
+        return super().get_queryset(request).none()
