@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
 from .. import services
 from ..models import Agreement, Commitment, Party
@@ -17,7 +16,7 @@ from .inlines import (
     LogInline,
     MilestoneInline,
 )
-from .records import LoggedRecordAdmin, RecordAdmin, staff
+from .records import LoggedRecordAdmin, RecordAdmin, RecordWrites
 
 
 @admin.register(Party)
@@ -36,16 +35,10 @@ class AgreementAdmin(RecordAdmin):
     inlines = [CommitmentInline, AgreementSourceInline]
     readonly_fields = ["version", "archived_at"]
     edit_fields = services.AGREEMENT_FIELDS
-
-    def edit(self, request: HttpRequest, obj: Agreement, version: int, changes: dict) -> None:
-        # The signature date and the time zone are anchors: the service moves every
-        # deadline that counts from them, in the same transaction.
-        services.agreement_edit(
-            agreement=obj, expected_version=version, changes=changes, by=staff(request)
-        )
-
-    def archive(self, request: HttpRequest, obj: Agreement) -> None:
-        services.agreement_archive(agreement=obj, by=staff(request))
+    # The signature date and the time zone are anchors: the edit service moves every
+    # deadline that counts from them, in the same transaction.
+    writes = RecordWrites(services.agreement_edit, services.agreement_archive, "agreement")
+    zone_path = "time_zone"
 
 
 @admin.register(Commitment)
@@ -66,12 +59,5 @@ class CommitmentAdmin(LoggedRecordAdmin):
     inlines = [LeadInline, MilestoneInline, CommitmentSourceInline, LogInline, LogAddInline]
     readonly_fields = ["version", "archived_at"]
     edit_fields = services.COMMITMENT_FIELDS
-    log_owner = "commitment"
-
-    def edit(self, request: HttpRequest, obj: Commitment, version: int, changes: dict) -> None:
-        services.commitment_edit(
-            commitment=obj, expected_version=version, changes=changes, by=staff(request)
-        )
-
-    def archive(self, request: HttpRequest, obj: Commitment) -> None:
-        services.commitment_archive(commitment=obj, by=staff(request))
+    writes = RecordWrites(services.commitment_edit, services.commitment_archive, "commitment")
+    zone_path = "agreement__time_zone"

@@ -12,69 +12,67 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from .. import selectors
-from ..models import Milestone, MilestoneQuerySet
+from ..models import MilestoneQuerySet
 
 
-class ArchiveFilter(admin.SimpleListFilter):
-    title = "archived"
-    parameter_name = "archived"
+class OptionsFilter(admin.SimpleListFilter):
+    """A filter with fixed options (value, label); ``narrow`` applies a chosen one. A
+    value that is not an option (a typed address) leaves the list as it is."""
+
+    options: list[tuple[str, str]] = []
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("no", "Current"), ("yes", "Archived")]
+        return self.options
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value() == "no":
-            return queryset.filter(archived_at__isnull=True)
-        if self.value() == "yes":
-            return queryset.filter(archived_at__isnull=False)
-        return queryset
+        value = self.value()
+        if value not in dict(self.options):
+            return queryset
+        return self.narrow(queryset, value)
+
+    def narrow(self, queryset: QuerySet, value: str) -> QuerySet:
+        raise NotImplementedError
 
 
-class NotCheckedFilter(admin.SimpleListFilter):
+class ArchiveFilter(OptionsFilter):
+    title = "archived"
+    parameter_name = "archived"
+    options = [("no", "Current"), ("yes", "Archived")]
+
+    def narrow(self, queryset: QuerySet, value: str) -> QuerySet:
+        return queryset.filter(archived_at__isnull=value == "no")
+
+
+class NotCheckedFilter(OptionsFilter):
     """Nothing in the sourced log for 90 days (or ever)."""
 
     title = "last checked"
     parameter_name = "unchecked"
+    options = [("90", f"Not checked for {selectors.UNCHECKED_DAYS} days")]
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("90", f"Not checked for {selectors.UNCHECKED_DAYS} days")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value() == "90":
-            stale = selectors.not_checked_since(queryset.model.objects.all(), timezone.now())
-            return queryset.filter(pk__in=stale.values("pk"))
-        return queryset
+    def narrow(self, queryset: QuerySet, value: str) -> QuerySet:
+        stale = selectors.not_checked_since(queryset.model.objects.all(), timezone.now())
+        return queryset.filter(pk__in=stale.values("pk"))
 
 
-class OverdueFilter(admin.SimpleListFilter):
+class OverdueFilter(OptionsFilter):
     title = "overdue"
     parameter_name = "overdue"
+    options = [("yes", "Overdue"), ("no", "Not overdue")]
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("yes", "Overdue"), ("no", "Not overdue")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Milestone]) -> QuerySet[Milestone]:
+    def narrow(self, queryset: QuerySet, value: str) -> QuerySet:
         # The milestone changelist's queryset comes from Milestone.objects; the filter's
         # signature (any model's QuerySet) cannot say so.
         milestones = cast(MilestoneQuerySet, queryset)
         now = timezone.now()
-        if self.value() == "yes":
-            return milestones.overdue_at(now)
-        if self.value() == "no":
-            return milestones.not_overdue_at(now)
-        return queryset
+        return milestones.overdue_at(now) if value == "yes" else milestones.not_overdue_at(now)
 
 
-class DueSoonFilter(admin.SimpleListFilter):
+class DueSoonFilter(OptionsFilter):
     title = "due soon"
     parameter_name = "due_within"
+    options = [("7", "Next 7 days"), ("30", "Next 30 days")]
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("7", "Next 7 days"), ("30", "Next 30 days")]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[Milestone]) -> QuerySet[Milestone]:
-        days = self.value()
-        if days in {"7", "30"}:
-            due = selectors.milestones_due_within(timezone.now(), int(days))
-            return queryset.filter(pk__in=due.values("pk"))
-        return queryset
+    def narrow(self, queryset: QuerySet, value: str) -> QuerySet:
+        due = selectors.milestones_due_within(timezone.now(), int(value))
+        return queryset.filter(pk__in=due.values("pk"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import flatten
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -21,7 +22,7 @@ from ..models import (
     Source,
     StatusUpdate,
 )
-from .labels import archived_badge, current_zone_label, due_label, milestone_badges
+from .labels import ArchivedColumn, current_zone_label, due_label, milestone_badges
 
 
 class SourceInline(admin.TabularInline):
@@ -42,24 +43,35 @@ class MilestoneSourceInline(SourceInline):
     fk_name = "milestone"
 
 
-class CommitmentInline(admin.TabularInline):
-    """A summary with links: commitments are edited on their own page, through the
-    service, with their version."""
+class ListedInline(admin.TabularInline):
+    """Rows listed on their parent's page and read-only there: none is added or
+    deleted here; each is edited, if at all, on its own page through the services."""
 
-    model = Commitment
     extra = 0
     max_num = 0
     can_delete = False
-    fields = ("number", "title", "category", "assessment", "owner", "archived")
-    readonly_fields = fields
-    show_change_link = True
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="archived")
-    def archived(self, obj: Commitment) -> str:
-        return archived_badge() if obj.archived_at else ""
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return flatten(self.fields or ())
+
+
+class ReadOnlyInline(ListedInline):
+    """A history: not changed here or anywhere."""
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class CommitmentInline(ArchivedColumn, ListedInline):
+    """A summary with links: commitments are edited on their own page, through the
+    service, with their version."""
+
+    model = Commitment
+    fields = ("number", "title", "category", "assessment", "owner", "archived")
+    show_change_link = True
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Commitment]:
         return super().get_queryset(request).select_related("owner")
@@ -70,20 +82,13 @@ class LeadInline(admin.TabularInline):
     extra = 0
 
 
-class MilestoneInline(admin.TabularInline):
+class MilestoneInline(ListedInline):
     """Milestones on their commitment's page: a summary with a link; status and
     deadlines are changed on the milestone's own page, through the services."""
 
     model = Milestone
-    extra = 0
-    max_num = 0
-    can_delete = False
     fields = ("key", "title", "rule_text", "due_local", "status_display", "owner")
-    readonly_fields = fields
     show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Milestone]:
         return (
@@ -115,18 +120,6 @@ class MilestonePartInline(admin.TabularInline):
         return super().get_queryset(request).select_related("party")
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    max_num = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 class StatusUpdateInline(ReadOnlyInline):
     model = StatusUpdate
     verbose_name_plural = "status history"
@@ -141,7 +134,6 @@ class StatusUpdateInline(ReadOnlyInline):
         "evidence_url",
         "completed_on",
     )
-    readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[StatusUpdate]:
         return super().get_queryset(request).select_related("by", "party")
@@ -167,7 +159,6 @@ class DeadlineRevisionInline(ReadOnlyInline):
         "reason",
         "source",
     )
-    readonly_fields = fields
 
     @admin.display(description="at")
     def at_local(self, obj: DeadlineRevision) -> str:
@@ -177,7 +168,7 @@ class DeadlineRevisionInline(ReadOnlyInline):
         return super().get_queryset(request).select_related("by")
 
 
-class LogInline(ReadOnlyInline):
+class LogInline(ArchivedColumn, ReadOnlyInline):
     """The sourced log of what happened since signature, newest first, read-only here
     (each entry is edited on its own page, with its version)."""
 
@@ -185,15 +176,10 @@ class LogInline(ReadOnlyInline):
     verbose_name = "log entry"
     verbose_name_plural = "sourced log (what happened since signature)"
     fields = ("on", "kind", "text", "source_address", "source_passage", "by", "archived")
-    readonly_fields = fields
     show_change_link = True
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[LogEntry]:
         return super().get_queryset(request).select_related("by")
-
-    @admin.display(description="archived")
-    def archived(self, obj: LogEntry) -> str:
-        return archived_badge() if obj.archived_at else ""
 
 
 LOG_ADD_FIELDS = ("on", "kind", "text", "source_address", "source_kind", "source_passage")

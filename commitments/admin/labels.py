@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from typing import Any
 
+from django.contrib import admin
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -36,6 +38,14 @@ def overdue_badge(n: int) -> str:
 
 def archived_badge() -> str:
     return format_html('<span class="archived-badge">{}</span>', "Archived")
+
+
+class ArchivedColumn:
+    """The "Archived" badge as a column, for lists and inlines."""
+
+    @admin.display(description="archived", ordering="archived_at")
+    def archived(self, obj: Any) -> str:
+        return archived_badge() if obj.archived_at else ""
 
 
 def zone_label(moment: dt.datetime, time_zone: str) -> str:

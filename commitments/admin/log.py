@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from .. import services
 from ..models import LogEntry
 from .filters import ArchiveFilter
-from .records import RecordAdmin, staff
+from .records import RecordAdmin, RecordWrites
 
 
 @admin.register(LogEntry)
@@ -35,18 +35,11 @@ class LogEntryAdmin(RecordAdmin):
     ]
     readonly_fields = ["subject", "by", "version", "archived_at"]
     edit_fields = services.LOGENTRY_FIELDS
+    writes = RecordWrites(services.logentry_edit, services.logentry_archive, "entry")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # Added from the commitment's or milestone's page, which names what it is about.
         return False
-
-    def edit(self, request: HttpRequest, obj: LogEntry, version: int, changes: dict) -> None:
-        services.logentry_edit(
-            entry=obj, expected_version=version, changes=changes, by=staff(request)
-        )
-
-    def archive(self, request: HttpRequest, obj: LogEntry) -> None:
-        services.logentry_archive(entry=obj, by=staff(request))
 
     @admin.display(description="about")
     def subject(self, obj: LogEntry) -> str:

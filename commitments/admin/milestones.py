@@ -28,7 +28,7 @@ from .inlines import (
     StatusUpdateInline,
 )
 from .labels import due_label, milestone_badges, utc_label, zone_label
-from .records import LoggedRecordAdmin, can_set_status, staff
+from .records import LoggedRecordAdmin, RecordWrites, can_set_status, staff
 
 
 def overdue_first(now: dt.datetime) -> Case:
@@ -102,7 +102,9 @@ class MilestoneAdmin(LoggedRecordAdmin):
         "archived_at",
     ]
     edit_fields = services.MILESTONE_FIELDS
-    log_owner = "milestone"
+    # Plain fields; status and rule go through their own services (save_model).
+    writes = RecordWrites(services.milestone_edit, services.milestone_archive, "milestone")
+    zone_path = "commitment__agreement__time_zone"
 
     def get_fieldsets(self, request: HttpRequest, obj: Milestone | None = None) -> Any:
         status = ["new_status", "party", "note", "evidence", "completed", "seen_version"]
@@ -274,30 +276,6 @@ class MilestoneAdmin(LoggedRecordAdmin):
                 party=data.get("party"),
                 expected_version=version,
             )
-
-    def archive(self, request: HttpRequest, obj: Milestone) -> None:
-        services.milestone_archive(milestone=obj, by=staff(request))
-
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        # Times on a milestone's page read in its agreement's zone (stored in UTC).
-        zone = (
-            Milestone.objects.filter(pk=object_id)
-            .values_list("commitment__agreement__time_zone", flat=True)
-            .first()
-            if object_id and object_id.isdigit()
-            else None
-        )
-        with timezone.override(zone or timezone.get_current_timezone()):
-            response = super().changeform_view(request, object_id, form_url, extra_context)
-            if hasattr(response, "render"):
-                response.render()
-            return response
 
     # Actions -----------------------------------------------------------------------
 

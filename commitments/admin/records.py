@@ -4,6 +4,8 @@ Nothing here writes a record directly; ``commitments.services`` does."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, cast
 
 from django.contrib import admin, messages
@@ -11,13 +13,15 @@ from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import SimpleTemplateResponse
+from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from .. import services
 from ..models import LogEntry
 from .forms import VersionedForm
 from .inlines import LOG_ADD_FIELDS
-from .labels import BADGE_MEDIA, archived_badge
+from .labels import BADGE_MEDIA, ArchivedColumn
 
 
 def can_set_status(request: HttpRequest) -> bool:
@@ -31,7 +35,17 @@ def staff(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
-class RecordAdmin(SimpleHistoryAdmin):
+@dataclass(frozen=True)
+class RecordWrites:
+    """The services that write one kind of record: its edit and archive services, and
+    the keyword they take the record by (``agreement=``, ``entry=``)."""
+
+    edit: Callable[..., object]
+    archive: Callable[..., object]
+    record: str
+
+
+class RecordAdmin(ArchivedColumn, SimpleHistoryAdmin):
     """What agreements, commitments, milestones and log entries share: saves through
     an edit service with the loaded version, an audit trail (the History button),
     archive instead of delete, an "Archived" badge and filter."""
@@ -42,13 +56,22 @@ class RecordAdmin(SimpleHistoryAdmin):
     form = VersionedForm
     change_form_template = "admin/commitments/record_change_form.html"
     edit_fields: frozenset[str] = frozenset()
+    # The lookup from the record to its agreement's time zone; empty: the site's zone.
+    zone_path = ""
     actions = ["archive_selected"]
 
+    writes: RecordWrites
+
     def edit(self, request: HttpRequest, obj: Any, version: int, changes: dict) -> None:
-        raise NotImplementedError
+        self.writes.edit(
+            **{self.writes.record: obj},
+            expected_version=version,
+            changes=changes,
+            by=staff(request),
+        )
 
     def archive(self, request: HttpRequest, obj: Any) -> None:
-        raise NotImplementedError
+        self.writes.archive(**{self.writes.record: obj}, by=staff(request))
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Everything here has an audit trail: archive it instead.
@@ -75,6 +98,28 @@ class RecordAdmin(SimpleHistoryAdmin):
         object_id: str | None = None,
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # Times on a record's page read in its agreement's zone (stored in UTC). The
+        # response renders inside the override: a TemplateResponse renders late.
+        with timezone.override(self.page_zone(object_id) or timezone.get_current_timezone()):
+            response = self._change_or_refusal(request, object_id, form_url, extra_context)
+            if isinstance(response, SimpleTemplateResponse):
+                response.render()
+            return response
+
+    def page_zone(self, object_id: str | None) -> str | None:
+        """The agreement's zone of the record on this page (one small query)."""
+        if not (self.zone_path and object_id and object_id.isdigit()):
+            return None
+        rows = self.model._default_manager.filter(pk=object_id)
+        return rows.values_list(self.zone_path, flat=True).first()
+
+    def _change_or_refusal(
+        self,
+        request: HttpRequest,
+        object_id: str | None,
+        form_url: str,
+        extra_context: dict[str, Any] | None,
     ) -> HttpResponse:
         if request.method == "POST" and "_archive" in request.POST and object_id:
             return self._archive_view(request, object_id)
@@ -117,15 +162,10 @@ class RecordAdmin(SimpleHistoryAdmin):
             actions.pop("archive_selected", None)
         return actions
 
-    @admin.display(description="archived", ordering="archived_at")
-    def archived(self, obj: Any) -> str:
-        return archived_badge() if obj.archived_at else ""
-
 
 class LoggedRecordAdmin(RecordAdmin):
-    """A record with a sourced log: new entries go through the service."""
-
-    log_owner = ""
+    """A record with a sourced log: new entries go through the service, which takes
+    their owner by the same keyword as the record's own services."""
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         if formset.model is not LogEntry:
@@ -139,7 +179,7 @@ class LoggedRecordAdmin(RecordAdmin):
             data = entry_form.cleaned_data
             entry = services.logentry_create(
                 by=staff(request),
-                **{self.log_owner: form.instance},
+                **{self.writes.record: form.instance},
                 **{f: data[f] for f in LOG_ADD_FIELDS if f in data},
             )
             formset.new_objects.append(entry)
