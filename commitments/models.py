@@ -515,7 +515,13 @@ class StatusUpdate(models.Model):
         indexes = [models.Index(fields=["milestone", "-at"], name="statusupdate_ms_at_idx")]
 
     def __str__(self) -> str:
-        return f"{self.milestone_id}: {self.from_status} → {self.to_status}"
+        # The admin heads each history row with this: in words, as the page reads.
+        if self.from_status == self.to_status:
+            return f"{self.get_kind_display()} ({self.get_to_status_display()})"
+        return (
+            f"{self.get_kind_display()}: "
+            f"{self.get_from_status_display()} → {self.get_to_status_display()}"
+        )
 
     @property
     def by_label(self) -> str:
@@ -542,7 +548,7 @@ class DeadlineRevision(models.Model):
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.old_due_on} → {self.new_due_on}"
+        return f"due {self.old_due_on or 'none'} → {self.new_due_on or 'none'}"
 
 
 class LogEntry(models.Model):

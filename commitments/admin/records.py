@@ -20,6 +20,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from .. import services
 from ..models import LogEntry
 from .forms import VersionedForm
+from .history import HistoryLabels
 from .inlines import LOG_ADD_FIELDS
 from .labels import BADGE_MEDIA, ArchivedColumn
 
@@ -76,6 +77,11 @@ class RecordAdmin(ArchivedColumn, SimpleHistoryAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Everything here has an audit trail: archive it instead.
         return False
+
+    def get_historical_record_context_helper(
+        self, request: HttpRequest, historical_record: Any
+    ) -> HistoryLabels:
+        return HistoryLabels(self.model, historical_record)
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kw: Any):
         form = super().get_form(request, obj, change, **kw)
