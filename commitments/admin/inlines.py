@@ -8,6 +8,8 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.utils import flatten
+from django.contrib.admin.widgets import AdminTextareaWidget, AdminTextInputWidget
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -25,10 +27,18 @@ from ..models import (
 from .labels import ArchivedColumn, current_zone_label, due_label, milestone_badges
 
 
-class SourceInline(admin.TabularInline):
+class SourceInline(admin.StackedInline):
+    """Stacked: a source's passage and fact are paragraphs, which side by side in a
+    table made the milestone's page twice as wide as a 1,280 px window."""
+
     model = Source
     extra = 0
     fields = ["reference", "kind", "passage", "fact"]
+    formfield_overrides = {
+        # Wide enough to read an address; the kind (a choice) keeps its select.
+        models.CharField: {"widget": AdminTextInputWidget(attrs={"class": "vLargeTextField"})},
+        models.TextField: {"widget": AdminTextareaWidget(attrs={"rows": 3})},
+    }
 
 
 class AgreementSourceInline(SourceInline):

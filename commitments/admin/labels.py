@@ -49,13 +49,15 @@ class ArchivedColumn:
 
 
 def zone_label(moment: dt.datetime, time_zone: str) -> str:
-    """Local wall time with its zone named: "2026-04-27 00:00 JST"; zones without a
-    lettered abbreviation read "2026-04-27 00:00 UTC+07"."""
+    """Local wall time with its zone named, abbreviation and name:
+    "2026-04-27 00:00 JST (Asia/Tokyo)"; a zone without a lettered abbreviation reads
+    "2026-04-27 00:00 UTC+07 (Asia/Bangkok)", and UTC just "2026-04-27 00:00 UTC"."""
     local = moment.astimezone(zoneinfo.ZoneInfo(time_zone))
     abbr = local.tzname() or time_zone
     if abbr[:1] in "+-":
         abbr = f"UTC{abbr}"
-    return f"{local:%Y-%m-%d %H:%M} {abbr}"
+    named = "" if time_zone in {abbr, "UTC"} else f" ({time_zone})"
+    return f"{local:%Y-%m-%d %H:%M} {abbr}{named}"
 
 
 def utc_label(moment: dt.datetime | None) -> str:

@@ -27,7 +27,7 @@ from .inlines import (
     MilestoneSourceInline,
     StatusUpdateInline,
 )
-from .labels import due_label, milestone_badges, utc_label, zone_label
+from .labels import count_of, date_label, days, due_label, milestone_badges, utc_label, zone_label
 from .records import LoggedRecordAdmin, RecordWrites, can_set_status, staff
 
 
@@ -177,11 +177,11 @@ class MilestoneAdmin(LoggedRecordAdmin):
             return "—"
         if obj.is_closed:
             return "—"
-        days = deadlines.days_remaining(obj.due_on, now=timezone.now(), time_zone=obj.time_zone())
-        assert days is not None
-        if days < 0:
+        left = deadlines.days_remaining(obj.due_on, now=timezone.now(), time_zone=obj.time_zone())
+        assert left is not None
+        if left < 0:
             return "—"  # the red badge beside the status says how overdue
-        return "due today" if days == 0 else f"{days} days left"
+        return "due today" if left == 0 else f"{days(left)} left"
 
     @admin.display(description="status", ordering="overdue_rank")
     def status_badge(self, obj: Milestone) -> str:
@@ -194,9 +194,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
     @admin.display(description="original due on")
     def original_due_local(self, obj: Milestone) -> str:
         """The due date before any revision, a date in the agreement's zone."""
-        if obj.original_due_on is None:
-            return "—"
-        return f"{obj.original_due_on.isoformat()} ({obj.time_zone()})"
+        return date_label(obj.original_due_on, obj)
 
     @admin.display(description="overdue since")
     def overdue_display(self, obj: Milestone) -> str:
@@ -210,12 +208,11 @@ class MilestoneAdmin(LoggedRecordAdmin):
             if obj.overdue_since
             else "; not yet flagged by the sweep"
         )
-        days = -(deadlines.days_remaining(obj.due_on, now=now, time_zone=obj.time_zone()) or 0)
+        late = -(deadlines.days_remaining(obj.due_on, now=now, time_zone=obj.time_zone()) or 0)
         return format_html(
-            "overdue since {} ({} day{}) <span class='help'>{}</span>",
+            "overdue since {} ({}) <span class='help'>{}</span>",
             zone_label(obj.overdue_from, obj.time_zone()),
-            days,
-            "" if days == 1 else "s",
+            days(late),
             flagged.lstrip("; "),
         )
 
@@ -342,6 +339,8 @@ class MilestoneAdmin(LoggedRecordAdmin):
             except services.TransitionError as exc:
                 refused.append(f"{milestone.title}: {exc.message}")
         if done:
-            self.message_user(request, f"{done} milestone(s) set to {status}.", messages.SUCCESS)
+            done_text = count_of(done, "milestone", "milestones")
+            label = Status(status).label
+            self.message_user(request, f"{done_text} set to “{label}”.", messages.SUCCESS)
         for line in refused:
             self.message_user(request, line, messages.WARNING)
