@@ -197,6 +197,24 @@ class Source(models.Model):
         return self.reference
 
 
+def last_checked(entries: models.QuerySet[LogEntry]) -> models.Subquery:
+    """The date of the newest current (not archived) log entry among ``entries``,
+    which refer to the outer row with ``OuterRef``; None when there is none."""
+    newest = entries.filter(archived_at__isnull=True).order_by("-on").values("on")[:1]
+    return models.Subquery(newest, output_field=models.DateField())
+
+
+class CommitmentQuerySet(models.QuerySet["Commitment"]):
+    def with_last_checked(self) -> CommitmentQuerySet:
+        """Annotates ``last_checked_on``: the newest check of the commitment, that is
+        of a log entry on the commitment itself or on any of its milestones (a check
+        of a milestone is a check of its commitment). One subquery, no extra rows."""
+        entries = LogEntry.objects.filter(
+            Q(commitment=models.OuterRef("pk")) | Q(milestone__commitment=models.OuterRef("pk"))
+        )
+        return self.annotate(last_checked_on=last_checked(entries))
+
+
 class CommitmentManager(models.Manager["Commitment"]):
     def get_by_natural_key(self, agreement_slug: str, key: str) -> Commitment:
         return self.get(agreement__slug=agreement_slug, key=key)
@@ -235,7 +253,7 @@ class Commitment(models.Model):
     archived_at = models.DateTimeField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = CommitmentManager()
+    objects = CommitmentManager.from_queryset(CommitmentQuerySet)()
     history = audit_trail(excluded_fields=["updated_at"])
 
     class Meta:
@@ -279,6 +297,12 @@ class MilestoneQuerySet(models.QuerySet["Milestone"]):
         return self.filter(
             Q(overdue_from__isnull=True) | Q(overdue_from__gt=now) | Q(status__in=CLOSED_STATUSES)
         )
+
+    def with_last_checked(self) -> MilestoneQuerySet:
+        """Annotates ``last_checked_on``: the newest current log entry on the milestone
+        (None if none); ``CommitmentQuerySet.with_last_checked`` counts these too."""
+        entries = LogEntry.objects.filter(milestone=models.OuterRef("pk"))
+        return self.annotate(last_checked_on=last_checked(entries))
 
     def due_within(self, now: dt.datetime, days: int) -> MilestoneQuerySet:
         """Open milestones whose due date falls in the next ``days`` days (UTC)."""
@@ -491,7 +515,13 @@ class StatusUpdate(models.Model):
         indexes = [models.Index(fields=["milestone", "-at"], name="statusupdate_ms_at_idx")]
 
     def __str__(self) -> str:
-        return f"{self.milestone_id}: {self.from_status} → {self.to_status}"
+        # The admin heads each history row with this: in words, as the page reads.
+        if self.from_status == self.to_status:
+            return f"{self.get_kind_display()} ({self.get_to_status_display()})"
+        return (
+            f"{self.get_kind_display()}: "
+            f"{self.get_from_status_display()} → {self.get_to_status_display()}"
+        )
 
     @property
     def by_label(self) -> str:
@@ -518,7 +548,7 @@ class DeadlineRevision(models.Model):
         ordering = ["-at", "-id"]
 
     def __str__(self) -> str:
-        return f"{self.old_due_on} → {self.new_due_on}"
+        return f"due {self.old_due_on or 'none'} → {self.new_due_on or 'none'}"
 
 
 class LogEntry(models.Model):

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 
 from . import deadlines
 from .deadlines import Anchor, RuleKind
@@ -18,9 +18,11 @@ from .models import (
     Agreement,
     Assessment,
     Commitment,
+    CommitmentQuerySet,
     DeadlineRevision,
     Milestone,
     MilestonePart,
+    MilestoneQuerySet,
     Status,
     StatusUpdate,
 )
@@ -105,11 +107,14 @@ def milestones_due_within(now: dt.datetime, days: int) -> QuerySet[Milestone]:
     return Milestone.objects.open().filter(in_window, archived_at__isnull=True)
 
 
-def not_checked_since(queryset: QuerySet[Any], now: dt.datetime) -> QuerySet[Any]:
-    """Commitments or milestones whose newest sourced-log entry is older than
-    ``UNCHECKED_DAYS`` days (UTC dates), or that have none."""
+def not_checked_since(
+    queryset: CommitmentQuerySet | MilestoneQuerySet, now: dt.datetime
+) -> QuerySet[Any]:
+    """Current commitments or milestones whose last check (``with_last_checked``: for a
+    commitment, its milestones' entries count too) is older than ``UNCHECKED_DAYS``
+    days (UTC dates), or that were never checked."""
     cutoff = now.date() - dt.timedelta(days=UNCHECKED_DAYS)
-    return queryset.annotate(last_checked_on=Max("log__on")).filter(
+    return queryset.with_last_checked().filter(
         Q(last_checked_on__isnull=True) | Q(last_checked_on__lt=cutoff), archived_at__isnull=True
     )
 

@@ -17,6 +17,7 @@ from django.core.validators import URLValidator
 from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.text import Truncator
 
 from . import deadlines
 from .deadlines import Anchor, DeadlineRule, RuleKind
@@ -221,7 +222,7 @@ def _apply(
         changes=fields,
         by=by,
         now=now,
-        reason=f"status {before} → {status}",
+        reason=f"status {Status(before).label} → {Status(status).label}",
     )
     update = StatusUpdate.objects.create(
         milestone=milestone,
@@ -287,7 +288,7 @@ def _set_part_status(
         changes={},
         by=by,
         now=now,
-        reason=f"{party.code}'s part {part.status} → {status}",
+        reason=f"{party.code}'s part {Status(part.status).label} → {Status(status).label}",
     )
     update = StatusUpdate.objects.create(
         milestone=milestone,
@@ -708,12 +709,15 @@ def _write_versioned(
     if updated != 1:
         raise ConflictError(_describe_conflict(model, obj.pk, expected_version), field="version")
     obj.refresh_from_db()
+    # The trail's reason column is short (100): a long deadline reason is cut there and
+    # kept whole in its DeadlineRevision.
+    limit = model.history.model._meta.get_field("history_change_reason").max_length
     model.history.bulk_history_create(
         [obj],
         update=True,
         default_user=by,
         default_date=now,
-        default_change_reason=reason,
+        default_change_reason=Truncator(reason).chars(limit or 100),
         custom_historical_attrs={"history_username": by.get_username() if by else ""},
     )
 

@@ -309,3 +309,49 @@ def test_times_on_a_milestone_page_read_in_the_agreement_zone(client, alice, min
     # The list mixes agreements: its time column reads in one zone, named.
     listing = client.get(reverse("admin:commitments_milestone_changelist")).content.decode()
     assert "2026-11-21 03:00 UTC" in listing and "12:00 JST" not in listing
+
+
+def test_times_django_formats_name_the_zone_too(client, alice, ministerial):
+    """Read-only times that Django formats itself (here "archived at") read in the
+    page's zone and name it, not "Nov. 21, 2026, noon" (config/formats)."""
+    from commitments.services import milestone_archive
+
+    milestone_archive(milestone=ministerial, by=alice)
+    client.force_login(alice)
+    page = client.get(change_url(ministerial)).content.decode()
+    assert '<div class="readonly">2026-11-21 12:00 JST</div>' in page
+    assert "noon" not in page and "p.m." not in page
+
+
+@pytest.mark.parametrize(
+    ("moment", "zone", "label"),
+    [
+        (dt.datetime(2026, 12, 7, 4, 33, tzinfo=dt.UTC), "Asia/Tokyo", "2026-12-07 13:33 JST"),
+        (NOW, "Asia/Kuala_Lumpur", "2026-11-21 11:00 UTC+08"),
+        (NOW, "America/New_York", "2026-11-20 22:00 EST"),
+    ],
+)
+def test_a_time_names_its_zone_by_abbreviation_and_name(moment, zone, label):
+    from commitments.admin import utc_label, zone_label
+
+    assert zone_label(moment, zone) == f"{label} ({zone})"
+    assert utc_label(moment) == f"{moment:%Y-%m-%d %H:%M} UTC"
+
+
+def test_counts_of_one_are_singular(client, alice, agreements):
+    one_day = MilestoneFactory(rule_kind="fixed", rule_amount=None, rule_fixed_date=NOW.date())
+    client.force_login(alice)
+    url = reverse("admin:commitments_milestone_changelist")
+    # Due on the 21st in Tokyo (now noon there): one day overdue on the 22nd.
+    with time_machine.travel(NOW + dt.timedelta(days=1), tick=False):
+        html = client.get(url).content.decode()
+    assert "overdue 1 day<" in html and "1 days" not in html
+    listing = client.get(url + "?q=" + one_day.title).content.decode()
+    assert "due today" in listing
+    with time_machine.travel(NOW - dt.timedelta(days=1), tick=False):
+        assert "1 day left" in client.get(url + "?q=" + one_day.title).content.decode()
+    response = client.post(
+        url, {"action": "mark_in_progress", "_selected_action": [one_day.pk]}, follow=True
+    )
+    assert "1 milestone set to “In progress”." in response.content.decode()
+    assert "(s)" not in response.content.decode()

@@ -450,3 +450,66 @@ def test_the_history_page_names_a_deleted_editor_and_labels_times(client, alice)
     page = client.get(url).content.decode()
     assert "alice (account deleted)" in page
     assert "2026-11-21 03:00 UTC" in page and "Old title" in page
+
+
+def test_the_history_page_shows_labels_not_stored_values(client, alice):
+    """Choices by their labels, nothing as "—", an empty text as "(empty)"."""
+    from commitments import services
+    from commitments.models import Milestone
+
+    milestone = MilestoneFactory()
+    services.milestone_set_status(
+        milestone=milestone, status="in_progress", by=alice, note="Talks began"
+    )
+    commitment = milestone.commitment
+    services.commitment_edit(
+        commitment=commitment,
+        expected_version=commitment.version,
+        changes={"owner": alice, "assessment": "on_track", "section": "Section 2(a)"},
+        by=alice,
+    )
+    commitment.refresh_from_db()
+    services.commitment_edit(
+        commitment=commitment,
+        expected_version=commitment.version,
+        changes={"section": ""},
+        by=alice,
+    )
+    client.force_login(alice)
+
+    def history(model: str, pk: int) -> str:
+        page = client.get(reverse(f"admin:commitments_{model}_history", args=[pk]))
+        return " ".join(page.content.decode().split())
+
+    of_milestone = history("milestone", milestone.pk)
+    assert "Status:</strong> Not started &nbsp;&rarr;&nbsp;&nbsp;In progress" in of_milestone
+    assert "status Not started → In progress" in of_milestone  # the change's reason
+    assert "not_started" not in of_milestone and "None" not in of_milestone
+    # The status history on the milestone's page heads its rows in words too.
+    url = reverse("admin:commitments_milestone_change", args=[milestone.pk])
+    page = client.get(url).content.decode()
+    assert "Status change: Not started → In progress" in page and "not_started →" not in page
+    of_commitment = history("commitment", commitment.pk)
+    assert "Owner:</strong> — &nbsp;&rarr;&nbsp;&nbsp;alice" in of_commitment
+    assert "Not yet rated &nbsp;&rarr;&nbsp;&nbsp;On track" in of_commitment
+    assert "Section 2(a) &nbsp;&rarr;&nbsp;&nbsp;(empty)" in of_commitment
+    assert "None" not in of_commitment
+    assert Milestone.objects.get(pk=milestone.pk).status == "in_progress"
+
+
+def test_a_long_deadline_reason_is_kept_whole_and_cut_in_the_trail(alice):
+    """The trail's reason column holds 100 characters; PostgreSQL refused a longer one."""
+    from commitments import services
+
+    milestone = MilestoneFactory()
+    reason = "The parties moved the ministerial to the spring, after the elections. " * 3
+    revision = services.milestone_revise_deadline(
+        milestone=milestone,
+        rule=milestone.rule,
+        reason=reason,
+        source="https://a.example/",
+        by=alice,
+    )
+    assert revision.reason == reason
+    cut = milestone.history.latest().history_change_reason
+    assert len(cut) == 100 and cut.startswith("deadline: The parties") and cut.endswith("…")

@@ -71,7 +71,7 @@ def test_the_status_service_uses_the_same_check(alice):
     services.milestone_set_status(
         milestone=Milestone.objects.get(pk=milestone.pk), status="in_progress", by=alice
     )
-    assert milestone.history.latest().history_change_reason == "status not_started → in_progress"
+    assert milestone.history.latest().history_change_reason == "status Not started → In progress"
 
 
 @pytest.mark.parametrize(

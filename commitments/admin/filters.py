@@ -1,0 +1,78 @@
+"""The lists' filters: archived or current, not checked for 90 days, overdue, due
+soon. Each asks the domain's predicate (a queryset method or a selector), never a
+copy of it."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from .. import selectors
+from ..models import MilestoneQuerySet
+
+
+class OptionsFilter(admin.SimpleListFilter):
+    """A filter with fixed options (value, label); ``narrow`` applies a chosen one. A
+    value that is not an option (a typed address) leaves the list as it is."""
+
+    options: list[tuple[str, str]] = []
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return self.options
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value not in dict(self.options):
+            return queryset
+        return self.narrow(queryset, value)
+
+    def narrow(self, queryset: QuerySet, value: str) -> QuerySet:
+        raise NotImplementedError
+
+
+class ArchiveFilter(OptionsFilter):
+    title = "archived"
+    parameter_name = "archived"
+    options = [("no", "Current"), ("yes", "Archived")]
+
+    def narrow(self, queryset: QuerySet, value: str) -> QuerySet:
+        return queryset.filter(archived_at__isnull=value == "no")
+
+
+class NotCheckedFilter(OptionsFilter):
+    """Nothing in the sourced log for 90 days (or ever)."""
+
+    title = "last checked"
+    parameter_name = "unchecked"
+    options = [("90", f"Not checked for {selectors.UNCHECKED_DAYS} days")]
+
+    def narrow(self, queryset: QuerySet, value: str) -> QuerySet:
+        stale = selectors.not_checked_since(queryset.model.objects.all(), timezone.now())
+        return queryset.filter(pk__in=stale.values("pk"))
+
+
+class OverdueFilter(OptionsFilter):
+    title = "overdue"
+    parameter_name = "overdue"
+    options = [("yes", "Overdue"), ("no", "Not overdue")]
+
+    def narrow(self, queryset: QuerySet, value: str) -> QuerySet:
+        # The milestone changelist's queryset comes from Milestone.objects; the filter's
+        # signature (any model's QuerySet) cannot say so.
+        milestones = cast(MilestoneQuerySet, queryset)
+        now = timezone.now()
+        return milestones.overdue_at(now) if value == "yes" else milestones.not_overdue_at(now)
+
+
+class DueSoonFilter(OptionsFilter):
+    title = "due soon"
+    parameter_name = "due_within"
+    options = [("7", "Next 7 days"), ("30", "Next 30 days")]
+
+    def narrow(self, queryset: QuerySet, value: str) -> QuerySet:
+        due = selectors.milestones_due_within(timezone.now(), int(value))
+        return queryset.filter(pk__in=due.values("pk"))
