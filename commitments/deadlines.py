@@ -178,14 +178,20 @@ def overdue_at(due_on: dt.date | None, time_zone: str) -> dt.datetime | None:
     return local_midnight.astimezone(dt.UTC)
 
 
+def zone_abbreviation(moment: dt.datetime, time_zone: str) -> str:
+    """ "JST"; a zone without a lettered abbreviation gives "UTC+07"."""
+    abbr = moment.astimezone(zoneinfo.ZoneInfo(time_zone)).tzname() or time_zone
+    return f"UTC{abbr}" if abbr[:1] in "+-" else abbr
+
+
 def zone_label(moment: dt.datetime, time_zone: str) -> str:
-    """Local wall time with its zone named: "2026-04-27 00:00 JST"; zones without a
-    lettered abbreviation read "2026-04-27 00:00 UTC+07"."""
+    """Local wall time with its zone named, abbreviation and name:
+    "2026-04-27 00:00 JST (Asia/Tokyo)"; a zone without a lettered abbreviation reads
+    "2026-04-27 00:00 UTC+07 (Asia/Bangkok)", and UTC just "2026-04-27 00:00 UTC"."""
     local = moment.astimezone(zoneinfo.ZoneInfo(time_zone))
-    abbr = local.tzname() or time_zone
-    if abbr[:1] in "+-":
-        abbr = f"UTC{abbr}"
-    return f"{local:%Y-%m-%d %H:%M} {abbr}"
+    abbr = zone_abbreviation(moment, time_zone)
+    named = "" if time_zone in {abbr, "UTC"} else f" ({time_zone})"
+    return f"{local:%Y-%m-%d %H:%M} {abbr}{named}"
 
 
 def zone_city(time_zone: str) -> str:
@@ -197,7 +203,7 @@ def moment_words(moment: dt.datetime, time_zone: str) -> str:
     """An instant in words, in a zone named twice, by place and by abbreviation:
     "27 April 2026, 00:00 Tokyo time (JST)"."""
     local = moment.astimezone(zoneinfo.ZoneInfo(time_zone))
-    abbr = zone_label(moment, time_zone).rsplit(" ", 1)[-1]
+    abbr = zone_abbreviation(moment, time_zone)
     return f"{local.day} {local:%B %Y, %H:%M} {zone_city(time_zone)} time ({abbr})"
 
 

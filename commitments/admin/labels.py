@@ -4,7 +4,6 @@ with the zone they are dates in, counts in words."""
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from typing import Any
 
 from django.contrib import admin
@@ -12,6 +11,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from .. import deadlines
+from ..deadlines import zone_label
 from ..models import Milestone
 
 # Badges are coloured by class (commitments/static/commitments/admin.css): no inline
@@ -46,18 +46,6 @@ class ArchivedColumn:
     @admin.display(description="archived", ordering="archived_at")
     def archived(self, obj: Any) -> str:
         return archived_badge() if obj.archived_at else ""
-
-
-def zone_label(moment: dt.datetime, time_zone: str) -> str:
-    """Local wall time with its zone named, abbreviation and name:
-    "2026-04-27 00:00 JST (Asia/Tokyo)"; a zone without a lettered abbreviation reads
-    "2026-04-27 00:00 UTC+07 (Asia/Bangkok)", and UTC just "2026-04-27 00:00 UTC"."""
-    local = moment.astimezone(zoneinfo.ZoneInfo(time_zone))
-    abbr = local.tzname() or time_zone
-    if abbr[:1] in "+-":
-        abbr = f"UTC{abbr}"
-    named = "" if time_zone in {abbr, "UTC"} else f" ({time_zone})"
-    return f"{local:%Y-%m-%d %H:%M} {abbr}{named}"
 
 
 def utc_label(moment: dt.datetime | None) -> str:

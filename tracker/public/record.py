@@ -4,7 +4,6 @@ milestones loaded with their state at that moment, in a constant number of queri
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -207,11 +206,8 @@ def rule_sentence(m: Milestone, anchor: MilestoneState | None = None) -> str:
 
 
 def moment_text(instant: dt.datetime | None, time_zone: str) -> str:
-    """An instant in the agreement's zone, named: "2026-04-27 00:00 JST"."""
-    if instant is None:
-        return ""
-    local = instant.astimezone(zoneinfo.ZoneInfo(time_zone))
-    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+    """An instant in the agreement's zone, named: "2026-04-27 00:00 JST (Asia/Tokyo)"."""
+    return deadlines.zone_label(instant, time_zone) if instant else ""
 
 
 def last_checked(agreement_ids: list[int], as_of: dt.date | None) -> dict[int, dt.date]:

@@ -9,7 +9,8 @@ from django import template
 from django.utils import timezone
 
 from commitments import deadlines
-from commitments.admin import zone_label
+from commitments.admin import days
+from commitments.deadlines import zone_label
 from commitments.models import Milestone
 
 from .. import attention
@@ -34,9 +35,9 @@ def _when(m: Milestone, now: dt.datetime) -> tuple[str, str]:
     """The due date with the zone it is a date in, and how far off it is there."""
     zone = m.time_zone()
     due = f"{m.due_on.isoformat()} ({zone})" if m.due_on else "no deadline"
-    days = deadlines.days_remaining(m.due_on, now=now, time_zone=zone)
-    if days is None:
+    left = deadlines.days_remaining(m.due_on, now=now, time_zone=zone)
+    if left is None:
         return due, ""
     if m.is_overdue_at(now) and m.overdue_from is not None:
-        return due, f"overdue {-days} day(s), since {zone_label(m.overdue_from, zone)}"
-    return due, "due today" if days == 0 else f"in {days} day(s)"
+        return due, f"overdue {days(-left)}, since {zone_label(m.overdue_from, zone)}"
+    return due, "due today" if left == 0 else f"in {days(left)}"
