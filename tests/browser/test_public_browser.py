@@ -87,7 +87,7 @@ def test_a_reader_finds_a_commitment_reads_day_180_and_follows_it(
             page.get_by_role(
                 "link", name="Mining, Minerals and Metals Investment Ministerial"
             ).first.click()
-            assert "since 2026-04-27 00:00 JST (209 days)" in page.content()
+            assert "since 2026-04-27 00:00 JST (Asia/Tokyo) (209 days)" in page.content()
             check(page, "4-milestone", problems)
             page.get_by_role("link", name=AGREEMENT).first.click()
             page.get_by_role("link", name="Day 180 (2026-04-26)").click()

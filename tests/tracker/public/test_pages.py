@@ -81,7 +81,7 @@ def test_milestone_page_says_rule_due_date_and_overdue_since_in_the_zone(client,
         f'<dt>Due</dt><dd>2026-04-26 (<a href="/milestones/{ministerial.pk}/?as_of=2026-04-26">'
         in page
     )
-    assert "since 2026-04-27 00:00 JST (209 days)" in page
+    assert "since 2026-04-27 00:00 JST (Asia/Tokyo) (209 days)" in page
 
 
 def test_history_shows_the_deadline_moment_staff_names_and_no_no_op_rows(
@@ -99,7 +99,7 @@ def test_history_shows_the_deadline_moment_staff_names_and_no_no_op_rows(
         completed_on=dt.date(2026, 11, 20),
     )
     page = text(client.get(f"/milestones/{ministerial.pk}/"))
-    assert "2026-04-27 00:00 JST</span> <strong>Overdue: the deadline passed</strong>" in page
+    assert "2026-04-27 00:00 JST (Asia/Tokyo)</span> <strong>Overdue: the deadline passed</strong>" in page
     assert "Not started → Not started" not in page and "<strong>Note</strong>" in page
     assert "Not started → Completed" in page
     assert "alice" not in page and "by staff" in page
@@ -122,7 +122,7 @@ def test_as_of_shows_the_record_of_that_day_with_a_banner(client, ministerial, a
     assert "overdue" not in day180.split("<main")[1].split("</dl>")[0]
     assert "Not started" in day180
     day181 = text(client.get(f"/milestones/{ministerial.pk}/?as_of=2026-04-27"))
-    assert "since 2026-04-27 00:00 JST (1 day)" in day181
+    assert "since 2026-04-27 00:00 JST (Asia/Tokyo) (1 day)" in day181
     today = text(client.get(f"/milestones/{ministerial.pk}/"))
     assert "As of" not in today and "208 days late" in today
     # Links keep the reader on the same day.
