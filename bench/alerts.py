@@ -39,15 +39,18 @@ HOOKS = 10
 
 # Each prints "<monotonic time>" on a line per message or request it takes.
 SMTP_SINK = """
-import sys, time
+import socket, sys, time
 from aiosmtpd.controller import Controller
 class Sink:
     async def handle_DATA(self, server, session, envelope):
         print(time.time(), flush=True)
         return "250 OK"
-c = Controller(Sink(), hostname="127.0.0.1", port=0)
+with socket.socket() as s:  # a free port (aiosmtpd checks its own by connecting)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+c = Controller(Sink(), hostname="127.0.0.1", port=port)
 c.start()
-print(c.server.sockets[0].getsockname()[1], flush=True)
+print(port, flush=True)
 sys.stdin.read()
 """
 HTTP_SINK = """
