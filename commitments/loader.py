@@ -14,10 +14,13 @@ naming the fields, and keeps the staff's version. A snapshot whose record is gon
 existed are compared with the first shipped fixture (``fixtures/legacy``), which is
 exactly what the first loader wrote.
 
-Status, completion, owners, assessments and history are never loader-owned: staff
-decide them. Deadline rules are, but a rule changes only through
+Status, completion, owners and history are never loader-owned: staff decide them.
+Deadline rules are, but a rule changes only through
 ``services.milestone_revise_deadline`` (which keeps the revision), and only when staff
-have not revised it themselves.
+have not revised it themselves. An assessment the fixture ships (dated and sourced) is
+set only on a commitment no one has rated, under the same snapshot rule. A log entry
+the fixture withdraws (``withdrawn``) is archived, never deleted, and only while no
+one has edited it.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from . import deadlines, services
 from .deadlines import Anchor, DeadlineRule, RuleKind
 from .models import (
     Agreement,
+    Assessment,
     Category,
     Commitment,
     Lead,
@@ -60,6 +64,15 @@ LEGACY_PATH = FIXTURES / "legacy" / "agreements-v1.json"
 SEED_NAME = re.compile(r"^\d{3}_[0-9a-f]{16}\.txt$")
 # Where a "checked, nothing found" entry records what was searched: our own notes.
 NOTES_ADDRESS = re.compile(r"^docs/[\w./-]+(#[\w-]+)?$")
+# The language of a quotation, as a BCP 47 tag: "en", "ja", "pt-BR".
+LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+# A commitment no one has rated: what a shipped assessment may replace.
+UNRATED = {
+    "assessment": Assessment.NOT_YET_RATED.value,
+    "assessment_note": "",
+    "assessment_evidence_url": "",
+    "assessed_on": None,
+}
 
 Data = dict[str, Any]
 
@@ -95,6 +108,23 @@ def check_source(src: Data, *, allow_notes: bool = False) -> None:
     check_reference(src.get("reference", ""), allow_notes=allow_notes)
     if kind == SourceKind.QUOTE and not (src.get("passage") or "").strip():
         raise FixtureError(f"a quotation of '{src['reference']}' with no passage (its words)")
+    if not LANGUAGE_TAG.match(src.get("lang", "en")):
+        raise FixtureError(f"language '{src['lang']}' is not a language tag such as en or ja")
+
+
+def check_assessment(raw: Data) -> None:
+    """A shipped assessment is dated, explained and sourced, and never "not yet rated"."""
+    value = raw.get("value")
+    if value not in Assessment.values or value == Assessment.NOT_YET_RATED:
+        rated = [v for v in Assessment.values if v != Assessment.NOT_YET_RATED]
+        raise FixtureError(f"assessment '{value}' is not one of {', '.join(rated)}")
+    dt.date.fromisoformat(raw["on"])
+    if not (raw.get("note") or "").strip():
+        raise FixtureError("an assessment without a note saying why")
+    evidence = raw.get("evidence", "")
+    check_reference(evidence)
+    if not evidence.startswith("https://"):
+        raise FixtureError(f"assessment evidence '{evidence}' is not a page address (https://…)")
 
 
 def validate(data: Data, known_parties: set[str]) -> None:
@@ -107,6 +137,13 @@ def validate(data: Data, known_parties: set[str]) -> None:
             raise FixtureError(f"{where}: {exc}") from None
         except (KeyError, TypeError, ValueError) as exc:
             raise FixtureError(f"{where}: bad or missing field {exc}") from None
+    shipped = {row.get("key") for where, row in _walk(data) if where.startswith("log ")}
+    for row in data.get("withdrawn", []):
+        key = row.get("key", "?")
+        if not (row.get("reason") or "").strip():
+            raise FixtureError(f"withdrawn log entry {key}: give the reason")
+        if key in shipped:
+            raise FixtureError(f"withdrawn log entry {key}: it is still in the log")
 
 
 def _validate_row(where: str, row: Data, parties: set[str]) -> None:
@@ -119,6 +156,8 @@ def _validate_row(where: str, row: Data, parties: set[str]) -> None:
             raise FixtureError(str(exc)) from None
     if kind == "commitment" and row.get("category") not in Category.values:
         raise FixtureError(f"category '{row.get('category')}' is not one of {Category.values}")
+    if kind == "commitment" and "assessment" in row:
+        check_assessment(row["assessment"])
     if kind == "milestone":
         _rule(row.get("rule", {}))
     if kind == "source":
@@ -244,7 +283,11 @@ def _part_fields(row: Data) -> Data:
 
 
 def _source_fields(row: Data) -> Data:
-    return {"kind": row.get("kind", SourceKind.QUOTE), "fact": row.get("fact", "")}
+    return {
+        "kind": row.get("kind", SourceKind.QUOTE),
+        "fact": row.get("fact", ""),
+        "language": row.get("lang", "en"),
+    }
 
 
 def _log_fields(row: Data) -> Data:
@@ -256,6 +299,16 @@ def _log_fields(row: Data) -> Data:
         "source_address": src["reference"],
         "source_kind": src.get("kind", SourceKind.QUOTE),
         "source_passage": src.get("passage", ""),
+        "source_language": src.get("lang", "en"),
+    }
+
+
+def _assessment_fields(raw: Data) -> Data:
+    return {
+        "assessment": raw["value"],
+        "assessment_note": raw["note"],
+        "assessment_evidence_url": raw["evidence"],
+        "assessed_on": raw["on"],
     }
 
 
@@ -312,6 +365,7 @@ class _Loader:
         for row in data.get("agreements", []):
             self.agreement(row)
         self.retire_legacy_sources(data)
+        self.withdraw(data.get("withdrawn", []))
         self.write_snapshots()
 
     # One rule for every kind of record.
@@ -338,6 +392,10 @@ class _Loader:
             return None
         current = _current(obj, list(desired))
         baseline = snapshot if snapshot is not None else self.baseline.get((model, key))
+        if baseline is not None:
+            # A field the loader did not own when it took the snapshot (a newer loader's)
+            # is compared as it is now: its arrival alone is no staff edit.
+            baseline = {**{f: current[f] for f in desired if f not in baseline}, **baseline}
         if current == desired:
             if snapshot != desired:
                 self.remember(model, key, desired)
@@ -407,6 +465,8 @@ class _Loader:
         if commitment is None:
             return
         assert isinstance(commitment, Commitment)
+        if "assessment" in row:
+            self.assessment(commitment, key, row["assessment"])
         commitment.parties.add(*(self.parties[code] for code in row["parties"]))
         for lead in row.get("leads", []):
             party = self.parties[lead["party"]] if lead.get("party") else None
@@ -456,6 +516,18 @@ class _Loader:
         self.sources(row.get("sources", []), "milestone", key, milestone=milestone)
         self.log(row.get("log", []), milestone=milestone)
 
+    def assessment(self, commitment: Commitment, key: str, raw: Data) -> None:
+        """Its own record: set on an unrated commitment, kept once staff rate it."""
+        self.baseline.setdefault(("assessment", key), UNRATED)
+        self.sync(
+            "assessment",
+            key,
+            commitment,
+            _assessment_fields(raw),
+            lambda: commitment,  # never called: the commitment exists by now
+            _update_versioned,
+        )
+
     def part(self, milestone: Milestone, mkey: str, row: Data) -> None:
         party = self.parties[row["party"]]
         desired = _part_fields(row)
@@ -491,6 +563,28 @@ class _Loader:
             existing = LogEntry.objects.filter(key=row["key"]).first()
             self.sync("logentry", row["key"], existing, desired, create, _update_versioned)
 
+    def withdraw(self, rows: list[Data]) -> None:
+        """Archive the log entries the fixture withdrew (contradicted by later events),
+        only where no one edited them since the loader wrote them; never re-create."""
+        names = list(_log_fields({"on": "", "kind": "", "text": "", "source": {"reference": ""}}))
+        for row in rows:
+            key = row["key"]
+            entry = LogEntry.objects.filter(key=key, archived_at__isnull=True).first()
+            if entry is None:
+                continue
+            snapshot = self.snapshots.get(("logentry", key))
+            current = _current(entry, names)
+            if snapshot is None or current != {**current, **snapshot}:
+                self.report.conflicts.append(
+                    f"logentry {key}: withdrawn from the shipped record ({row['reason']}) "
+                    "but changed since loaded; kept the staff's version"
+                )
+                continue
+            services.logentry_archive(
+                entry=entry, by=None, reason="withdrawn from the shipped record"
+            )
+            self.report.retired["logentry"] += 1
+
     def retire_legacy_sources(self, data: Data) -> None:
         """Withdraw what the first fixture shipped and this one no longer does (the
         invented quotations, the bare domains), but only rows no one has edited."""
@@ -512,7 +606,7 @@ class _Loader:
 def _typed(data: Data) -> Data:
     """Fixture JSON values to model values (ISO dates to dates)."""
     out = dict(data)
-    for name in ("signed_on", "on", "rule_fixed_date"):
+    for name in ("signed_on", "on", "rule_fixed_date", "assessed_on"):
         if out.get(name):
             out[name] = dt.date.fromisoformat(out[name])
     return out
@@ -577,5 +671,9 @@ def _legacy_baseline(legacy: Data) -> tuple[dict[tuple[str, str], Data], list[tu
     sources = list(_sources_by_owner(legacy))
     for owner, s in sources:
         key = _source_key(owner, s["reference"], "")
-        baseline[("source", key)] = {"kind": SourceKind.QUOTE.value, "fact": s["fact"]}
+        baseline[("source", key)] = {
+            "kind": SourceKind.QUOTE.value,
+            "fact": s["fact"],
+            "language": "en",
+        }
     return baseline, sources

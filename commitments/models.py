@@ -176,6 +176,10 @@ class Source(models.Model):
     passage = models.TextField(
         blank=True, help_text="The source's own words, exactly as they appear in it"
     )
+    # A quotation stays in the language its source wrote it in; pages mark it (lang).
+    language = models.CharField(
+        max_length=16, default="en", help_text="Language of the passage (BCP 47, e.g. en, ja)"
+    )
     fact = models.TextField(help_text="The fact it supports, in our words")
 
     history = audit_trail()
@@ -581,6 +585,9 @@ class LogEntry(models.Model):
         max_length=8, choices=SourceKind.choices, default=SourceKind.QUOTE
     )
     source_passage = models.TextField(blank=True, help_text="The source's own words")
+    source_language = models.CharField(
+        max_length=16, default="en", help_text="Language of the passage (BCP 47, e.g. en, ja)"
+    )
     by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -641,12 +641,12 @@ def milestone_archive(*, milestone: Milestone, by: User | None) -> Milestone:
     return _archive(milestone, by=by)
 
 
-def logentry_archive(*, entry: LogEntry, by: User | None) -> LogEntry:
-    return _archive(entry, by=by)
+def logentry_archive(*, entry: LogEntry, by: User | None, reason: str = "archived") -> LogEntry:
+    return _archive(entry, by=by, reason=reason)
 
 
 @transaction.atomic
-def _archive(obj: V, *, by: User | None) -> V:
+def _archive(obj: V, *, by: User | None, reason: str = "archived") -> V:
     """Records with history are archived, never deleted: the trail stays readable and
     the loader does not bring an archived record back."""
     if obj.archived_at is not None:
@@ -658,7 +658,7 @@ def _archive(obj: V, *, by: User | None) -> V:
         changes={"archived_at": now},
         by=by,
         now=now,
-        reason="archived",
+        reason=reason,
     )
     return obj
 

@@ -190,12 +190,14 @@ def test_a_viewer_has_no_bulk_actions(client, bob, agreements):
 
 
 # The shipped milestones past their deadline on 2026-11-21: US–Japan's two, US–Australia's
-# money (2026-04-20) and follow-up (2026-04-18), Malaysia's first quarterly meeting.
+# money (2026-04-20), follow-up and Investment Ministerial (2026-04-18), Malaysia's first
+# quarterly meeting.
 OVERDUE_AT_TODAY = {
     "ministerial-convened",
     "projects-selected-and-funded",
     "projects-funded",
     "follow-up-meeting",
+    "investment-ministerial-convened",
     "working-level-meeting",
 }
 

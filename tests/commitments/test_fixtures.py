@@ -133,6 +133,11 @@ def test_the_over_statements_are_corrected():
         ("us-japan-critical-minerals-2025", "projects-selected-and-funded", dt.date(2026, 4, 28)),
         ("us-australia-critical-minerals-2025", "projects-funded", dt.date(2026, 4, 20)),
         ("us-australia-critical-minerals-2025", "follow-up-meeting", dt.date(2026, 4, 18)),
+        (
+            "us-australia-critical-minerals-2025",
+            "investment-ministerial-convened",
+            dt.date(2026, 4, 18),
+        ),
         ("us-malaysia-critical-minerals-2025", "working-level-meeting", dt.date(2026, 1, 26)),
     ],
 )
@@ -164,16 +169,93 @@ def test_australias_dated_money_is_one_part_per_government(agreements):
 
 def test_the_log_is_context_and_completes_nothing(agreements):
     ministerial = Milestone.objects.get(key="ministerial-convened")
-    entry = ministerial.log.get(on=dt.date(2026, 2, 4))
+    entry = ministerial.log.get(key="multilateral-critical-minerals-ministerial-2026-02-04")
     assert entry.kind == LogEntry.Kind.CONTEXT and "not the bilateral" in entry.text
+    assert "54 countries and the European Commission" in entry.text
+    assert "54 countries and the European Commission" in entry.source_passage
     assert set(Milestone.objects.values_list("status", flat=True)) == {Status.NOT_STARTED}
     japan = Agreement.objects.get(slug="us-japan-critical-minerals-2025")
     ms = Milestone.objects.filter(commitment__agreement=japan)
     checked = LogEntry.objects.filter(kind=LogEntry.Kind.CHECKED, on=dt.date(2026, 11, 21))
-    assert set(checked.values_list("milestone", flat=True)) == set(ms.values_list("pk", flat=True))
+    # The two checks that later events contradict were withdrawn; the others stand.
+    contradicted = {"partners-joined", "marketplace-measures"}
+    assert set(checked.values_list("milestone", flat=True)) == set(
+        ms.exclude(key__in=contradicted).values_list("pk", flat=True)
+    )
     keys = set(LogEntry.objects.values_list("key", flat=True))
     assert {
         "project-vault-2026-02-02",
         "malaysia-raw-rare-earth-export-ban-2025-10-29",
         "japan-550bn-first-projects-2026-02-17",
+        "ec-us-japan-joint-statement-pricing-2026-02-04",
     } <= keys
+    assert not {w["key"] for w in DATA["withdrawn"]} & keys
+
+
+def test_every_deadline_passed_by_the_check_has_a_dated_check(agreements):
+    looked = dt.date(2026, 12, 7)
+    passed = Milestone.objects.exclude(due_on=None).filter(due_on__lt=looked)
+    assert passed.count() >= 6
+    for m in passed:
+        assert m.log.filter(kind=LogEntry.Kind.CHECKED, on=looked).exists(), m.key
+
+
+def test_the_events_since_signature_are_dated_and_sourced():
+    events = [
+        (e, where)
+        for where, row in _owners()
+        for e in row.get("log", [])
+        if e["kind"] != LogEntry.Kind.CHECKED and e["on"] > "2025-10-19"
+    ]
+    assert len(events) >= 25
+    for e, where in events:
+        assert e["source"]["kind"] == "quote" and e["source"]["reference"].startswith("https://")
+        assert e["on"] <= "2026-12-07", f"{where}: {e['key']} is dated after the check"
+
+
+def test_the_joint_statement_names_the_framework():
+    statement = [
+        e["source"]
+        for _, row in _owners()
+        for e in row.get("log", [])
+        if e["key"].startswith("ec-us-japan-joint-statement")
+    ]
+    assert len(statement) == 2
+    assert all("statement-26-323" in s["reference"] for s in statement)
+
+
+def test_japanese_quotations_say_they_are_japanese():
+    japanese = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+    found = 0
+    for where, src in sources():
+        if japanese.search(src.get("passage", "")):
+            assert src.get("lang") == "ja", f"{where}: a Japanese passage not marked ja"
+            found += 1
+        else:
+            assert src.get("lang", "en") == "en", f"{where}: marked {src.get('lang')}"
+    assert found >= 5
+    text = [s for _, s in sources() if s["reference"].startswith("https://worldjpn.net/")]
+    assert "採掘及び加工を通じた重要鉱物及びレアアースの供給確保のための日米枠組み" in {
+        s["passage"] for s in text
+    }
+
+
+def test_shipped_assessments_are_dated_sourced_and_claim_no_kept_promise():
+    rated = [c for a in DATA["agreements"] for c in a["commitments"] if "assessment" in c]
+    assert len(rated) >= 2
+    listed = (REPO / "docs" / "sources.md").read_text(encoding="utf-8")
+    for c in rated:
+        raw = c["assessment"]
+        assert raw["value"] in ("on_track", "partly_kept"), c["key"]
+        assert dt.date.fromisoformat(raw["on"]) <= dt.date(2026, 12, 7)
+        assert raw["note"].startswith("In progress:") and raw["evidence"] in listed
+
+
+def _owners() -> list[tuple[str, dict]]:
+    found = []
+    for a in DATA["agreements"]:
+        found.append((a["slug"], a))
+        for c in a["commitments"]:
+            found.append((f"{a['slug']}/{c['key']}", c))
+            found.extend((f"{a['slug']}/{c['key']}/{m['key']}", m) for m in c["milestones"])
+    return found

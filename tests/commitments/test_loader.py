@@ -13,6 +13,7 @@ from commitments.deadlines import DeadlineRule, RuleKind
 from commitments.loader import DEFAULT_PATH, LEGACY_PATH, _Loader, load_agreements
 from commitments.models import (
     Agreement,
+    Assessment,
     Commitment,
     Lead,
     LoadedRecord,
@@ -57,7 +58,9 @@ def test_loading_twice_changes_nothing(db):
     assert counts() == first
     assert "0 created, 0 updated, 0 conflicts, 0 skipped" in second_out
     assert "0 created" not in first_out
-    assert (first["Agreement"], first["Commitment"], first["Milestone"]) == (4, 31, 23)
+    assert (first["Agreement"], first["Commitment"], first["Milestone"]) == (4, 32, 24)
+    # The two withdrawn checks are never created on a fresh database.
+    assert (first["Source"], first["LogEntry"]) == (106, 52)
 
 
 def test_the_us_japan_framework_as_the_sources_give_it(agreements):
@@ -190,6 +193,73 @@ def test_records_the_first_loader_wrote_are_corrected_unless_staff_edited_them(d
     assert Commitment.objects.get(key="like-minded-partners").title == "Staff wording"
 
 
+def test_a_shipped_assessment_rates_an_unrated_commitment_then_staff_decide(agreements, tmp_path):
+    pricing = Commitment.objects.get(key="marketplaces-and-pricing")
+    assert pricing.assessment == Assessment.ON_TRACK
+    assert pricing.assessed_on == dt.date(2026, 12, 7)
+    assert pricing.assessment_note.startswith("In progress:")
+    assert pricing.assessment_evidence_url.startswith("https://openrijk.nl/")
+    assert Commitment.objects.get(key="stockpiling").assessment == Assessment.NOT_YET_RATED
+    Commitment.objects.filter(pk=pricing.pk).update(
+        assessment=Assessment.PARTLY_KEPT, assessment_note="Staff", assessed_on=dt.date(2026, 12, 8)
+    )
+    data = fixture()
+    rated = _commitment(data, "marketplaces-and-pricing")
+    rated["assessment"]["note"] = "In progress: a newer shipped note."
+    out = load(write(tmp_path, data))
+    assert f"conflict: assessment {JAPAN}/marketplaces-and-pricing: assessment, " in out
+    assert "0 updated, 1 conflicts" in out
+    pricing.refresh_from_db()
+    assert (pricing.assessment, pricing.assessment_note) == (Assessment.PARTLY_KEPT, "Staff")
+
+
+def test_a_withdrawn_log_entry_is_archived_unless_staff_edited_it(db, tmp_path):
+    data = fixture()
+    measures = _commitment(data, "marketplaces-and-pricing")["milestones"][0]
+    keys = [e["key"] for e in measures["log"]]
+    assert len(keys) >= 3
+    load(write(tmp_path, data))
+    LogEntry.objects.filter(key=keys[0]).update(text="Edited by staff")
+    measures["log"] = []
+    data["withdrawn"] = [{"key": k, "reason": "contradicted by a test"} for k in keys]
+    out = load(write(tmp_path, data))
+    assert f"conflict: logentry {keys[0]}: withdrawn from the shipped record" in out
+    assert LogEntry.objects.get(key=keys[0]).archived_at is None
+    assert all(LogEntry.objects.get(key=k).archived_at for k in keys[1:])
+    assert f"{len(keys) - 1} retired" in out
+    latest = LogEntry.history.filter(key=keys[-1]).order_by("-history_id").first()
+    assert latest.history_change_reason == "withdrawn from the shipped record"
+    assert "0 retired" in load(write(tmp_path, data))
+
+
+def test_a_japanese_passage_keeps_its_language_and_the_page_marks_it(agreements, client):
+    japanese = Source.objects.filter(agreement__slug=JAPAN, reference__contains="worldjpn.net")
+    title = japanese.get(passage__endswith="日米枠組み")
+    assert title.language == "ja"
+    assert {s.language for s in Source.objects.filter(reference__contains="qazinform")} == {"en"}
+    entry = LogEntry.objects.get(key="japan-at-multilateral-ministerial-2026-02-04")
+    assert entry.source_language == "ja"
+    page = client.get(f"/agreements/{JAPAN}/").content.decode()
+    assert f'<blockquote lang="ja">{title.passage}</blockquote>' in page
+
+
+def test_a_field_newer_than_the_snapshot_is_no_staff_edit(agreements, tmp_path):
+    # Snapshots taken before sources had a language: the field's arrival alone must not
+    # turn the next correction of the fixture into a conflict.
+    for record in LoadedRecord.objects.filter(model__in=["source", "logentry"]):
+        record.data.pop("language", None)
+        record.data.pop("source_language", None)
+        record.save()
+    data = fixture()
+    data["agreements"][0]["sources"][0]["fact"] = "A corrected fact."
+    out = load(write(tmp_path, data))
+    assert "1 updated, 0 conflicts" in out
+
+
+def _commitment(data: dict, key: str) -> dict:
+    return next(c for a in data["agreements"] for c in a["commitments"] if c["key"] == key)
+
+
 def _tiny(**changes) -> dict:
     source = {
         "reference": "https://example.org/a/page",
@@ -221,6 +291,10 @@ def _tiny(**changes) -> dict:
             }
         ],
     }
+    if "withdrawn" in changes:
+        data["withdrawn"] = changes.pop("withdrawn")
+    if "assessment" in changes:
+        data["agreements"][0]["commitments"][0]["assessment"] = changes.pop("assessment")
     for name, value in changes.items():
         data["agreements"][0][name] = value
     return copy.deepcopy(data)
@@ -249,6 +323,29 @@ def _tiny(**changes) -> dict:
         (_tiny(parties=["US", "ZZ"]), "agreement x: unknown party code(s): ZZ"),
         (_tiny(time_zone="Mars/Olympus"), "agreement x: 'Mars/Olympus' is not an IANA time zone"),
         (_tiny(signed_on="2025-13-01"), "agreement x: bad or missing field"),
+        (
+            _tiny(source={"lang": "Japanese"}),
+            "source 1 of commitment x/c1: language 'Japanese' is not a language tag",
+        ),
+        (
+            _tiny(withdrawn=[{"key": "gone", "reason": " "}]),
+            "withdrawn log entry gone: give the reason",
+        ),
+        (
+            _tiny(assessment={"value": "not_yet_rated", "on": "2026-12-07", "note": "n"}),
+            "commitment x/c1: assessment 'not_yet_rated' is not one of",
+        ),
+        (
+            _tiny(
+                assessment={
+                    "value": "on_track",
+                    "on": "2026-12-07",
+                    "note": "In progress",
+                    "evidence": "docs/sources.md",
+                }
+            ),
+            "commitment x/c1: 'docs/sources.md' is neither a page address",
+        ),
     ],
 )
 def test_a_bad_fixture_is_refused_naming_the_record_and_loads_nothing(db, tmp_path, data, words):

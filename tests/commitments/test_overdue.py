@@ -61,7 +61,7 @@ def test_the_admin_and_the_queryset_agree_at_2026_11_21(agreements):
         now = timezone.now()
         in_python = {m.key for m in Milestone.objects.all() if m.is_overdue_at(now)}
         in_sql = set(Milestone.objects.overdue_at(now).values_list("key", flat=True))
-    # US–Japan's two, US–Australia's money and follow-up, Malaysia's first quarter.
+    # US–Japan's two, US–Australia's money, follow-up and Ministerial, Malaysia's first quarter.
     assert (
         in_python
         == in_sql
@@ -70,6 +70,7 @@ def test_the_admin_and_the_queryset_agree_at_2026_11_21(agreements):
             "projects-selected-and-funded",
             "projects-funded",
             "follow-up-meeting",
+            "investment-ministerial-convened",
             "working-level-meeting",
         }
     )

@@ -17,8 +17,14 @@ from tracker.selectors import last_sweep_at
 BOUNDARY = dt.datetime(2026, 4, 26, 15, 0, tzinfo=dt.UTC)  # 2026-04-27 00:00 in Tokyo
 EVIDENCE = "https://example.org/evidence"
 # Shipped milestones already past due at BOUNDARY: Malaysia's first quarterly meeting
-# (2026-01-26), US–Australia's follow-up (2026-04-18) and its money (2026-04-20).
-ALREADY_OVERDUE = {"working-level-meeting", "follow-up-meeting", "projects-funded"}
+# (2026-01-26), US–Australia's follow-up and Investment Ministerial (2026-04-18) and its
+# money (2026-04-20).
+ALREADY_OVERDUE = {
+    "working-level-meeting",
+    "follow-up-meeting",
+    "investment-ministerial-convened",
+    "projects-funded",
+}
 
 
 @pytest.fixture
@@ -43,7 +49,7 @@ def flagged_keys() -> set[str]:
 
 def test_the_ministerial_is_flagged_at_midnight_in_tokyo_not_before(ministerial, follower):
     early = swept(now=BOUNDARY - dt.timedelta(seconds=1))
-    assert early.flagged == 3 and flagged_keys() == ALREADY_OVERDUE
+    assert early.flagged == len(ALREADY_OVERDUE) and flagged_keys() == ALREADY_OVERDUE
     result = swept(now=BOUNDARY)
     assert result.flagged == 1 and flagged_keys() == ALREADY_OVERDUE | {"ministerial-convened"}
     ministerial.refresh_from_db()
@@ -62,7 +68,7 @@ def test_sweep_alerts_once_when_run_twice(ministerial, follower):
     third = swept(now=BOUNDARY + dt.timedelta(minutes=1))
     assert (first.flagged, second.flagged, third.flagged) == (1 + len(ALREADY_OVERDUE), 0, 0)
     assert second.queued == third.queued == 0
-    assert StatusUpdate.objects.filter(kind="overdue_flagged").count() == 4
+    assert StatusUpdate.objects.filter(kind="overdue_flagged").count() == 1 + len(ALREADY_OVERDUE)
     assert Alert.objects.filter(kind="overdue").count() == 1
     assert SweepRun.objects.count() == 3
 
@@ -173,8 +179,8 @@ def test_the_command_prints_what_it_did(ministerial, follower, capsys):
     out = capsys.readouterr().out
     # The ministerial's "overdue", and project selection's "due in 7 days" (2 days left):
     # reminders for 30 and 7 days (each reaches whoever's nearest lead time it is). The
-    # three shipped milestones already past due are flagged too (4 flags, 3 reminders).
-    assert "flagged 4, cleared 0, 7 event(s); queued 2 alert(s)" in out
+    # four shipped milestones already past due are flagged too (5 flags, 3 reminders).
+    assert "flagged 5, cleared 0, 8 event(s); queued 2 alert(s)" in out
 
 
 @pytest.mark.parametrize(
