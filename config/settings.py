@@ -246,6 +246,9 @@ TRACKER_SWEEP_INTERVAL = env_int("TRACKER_SWEEP_INTERVAL", 60)
 TRACKER_DELIVERY_INTERVAL = env_int("TRACKER_DELIVERY_INTERVAL", 60)
 TRACKER_DIGEST_INTERVAL = env_int("TRACKER_DIGEST_INTERVAL", 300)
 TRACKER_DELIVERY_BATCH = env_int("TRACKER_DELIVERY_BATCH", 100)
+# Email delivery tasks queued at once for a long list (each claims its own batches):
+# as many as the worker runs side by side, so a mailing list uses every process.
+TRACKER_EMAIL_SENDERS = env_int("TRACKER_EMAIL_SENDERS", 2)
 # Delivery claims a batch for this long (tracker/delivery.py). A worker killed mid-batch
 # leaves its claims to expire, and the rows are sent again after that: it bounds how
 # long a crash delays alerts. Keep it longer than a batch can take to send (at worst

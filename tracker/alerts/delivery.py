@@ -74,9 +74,9 @@ def deliver(
         now = None  # later batches are judged at their own time
 
 
-def due(channel: str, now: dt.datetime) -> bool:
-    """Whether any alert of ``channel`` waits to be sent (the doorbell asks)."""
-    return Alert.objects.filter(pending(), channel=channel, next_attempt_at__lte=now).exists()
+def due(channel: str, now: dt.datetime) -> int:
+    """How many alerts of ``channel`` wait to be sent (the doorbell asks)."""
+    return Alert.objects.filter(pending(), channel=channel, next_attempt_at__lte=now).count()
 
 
 def _claim(now: dt.datetime, batch_size: int, channel: str | None) -> list[Alert]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ from django.utils import timezone
 
 from commitments.models import Milestone, Status, StatusUpdate
 
-from ..models import Alert, AlertEvent, AlertKind, DispatchCursor
+from ..models import Alert, AlertEvent, AlertKind, Channel, DispatchCursor
 from .audience import Audience, milestones_for
 
 log = logging.getLogger(__name__)
@@ -112,11 +113,18 @@ def discover(now: dt.datetime | None = None) -> int:
     return found
 
 
-def run(*, now: dt.datetime | None = None, batch_size: int = BATCH) -> DispatchResult:
-    """Discover, then dispatch every pending event. Safe to run twice at once."""
+def run(
+    *,
+    now: dt.datetime | None = None,
+    batch_size: int = BATCH,
+    on_webhooks: Callable[[], None] | None = None,
+) -> DispatchResult:
+    """Discover, then dispatch every pending event. Safe to run twice at once.
+    ``on_webhooks`` is called once webhook alerts are committed (the webhook task's
+    doorbell)."""
     result = DispatchResult(discovered=discover(now))
     tried: set[int] = set()  # an event that failed waits for the next run
-    while _dispatch_batch(now or timezone.now(), batch_size, result, tried):
+    while _dispatch_batch(now or timezone.now(), batch_size, result, tried, on_webhooks):
         pass
     return result
 
@@ -126,8 +134,18 @@ def pending() -> QuerySet[AlertEvent]:
 
 
 def _dispatch_batch(
-    now: dt.datetime, batch_size: int, result: DispatchResult, tried: set[int]
+    now: dt.datetime,
+    batch_size: int,
+    result: DispatchResult,
+    tried: set[int],
+    on_webhooks: Callable[[], None] | None,
 ) -> int:
+    """Expands a batch of events into alerts in two transactions: the webhook alerts
+    first, committed and announced (``on_webhooks``, once committed), so that a
+    dashboard hears of a deadline while 10,000 email alerts are still being written;
+    then the email alerts, with the events marked dispatched. A crash between the two
+    leaves the events pending: the next run writes them again, and the unique
+    (event, recipient, channel) keeps what was written once."""
     with transaction.atomic():
         events = list(
             pending()
@@ -150,11 +168,20 @@ def _dispatch_batch(
                 result.failed += 1
                 continue
             ok.append(event.pk)
-        Alert.objects.bulk_create(alerts, batch_size=2000, ignore_conflicts=True)
+        hooks = [a for a in alerts if a.channel == Channel.WEBHOOK]
+        if hooks:
+            Alert.objects.bulk_create(hooks, ignore_conflicts=True)
+            if on_webhooks is not None:
+                transaction.on_commit(on_webhooks)
+    with transaction.atomic():
+        emails = [a for a in alerts if a.channel != Channel.WEBHOOK]
+        Alert.objects.bulk_create(emails, batch_size=2000, ignore_conflicts=True)
         # Ours (a concurrent dispatcher's copies were ignored, and bear its own stamp
         # unless it judged the same instant).
         result.queued += Alert.objects.filter(event_id__in=ok, created_at=now).count()
-        AlertEvent.objects.filter(pk__in=ok).update(dispatched_at=now, last_error="")
+        AlertEvent.objects.filter(pk__in=ok, dispatched_at__isnull=True).update(
+            dispatched_at=now, last_error=""
+        )
         result.dispatched += len(ok)
     return len(events)
 

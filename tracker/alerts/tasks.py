@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import threading
 import time
 from dataclasses import asdict
@@ -39,11 +40,21 @@ def sweep_deadlines() -> dict[str, int]:
 def deliver_alerts() -> dict[str, int]:
     """Dispatch new events into alerts, then hand each channel that has alerts due to
     its own task: a dashboard's webhook does not wait behind 10,000 emails."""
-    r = dispatch.run()
+    rung: set[str] = set()
+
+    def ring_hooks() -> None:  # once per run, as soon as the first are committed
+        if "webhooks" not in rung:
+            rung.add("webhooks")
+            ring(deliver_webhooks)
+
+    r = dispatch.run(on_webhooks=ring_hooks)
     now = timezone.now()
-    for channel, task in ((Channel.WEBHOOK, deliver_webhooks), (Channel.EMAIL, deliver_emails)):
-        if delivery.due(channel, now):
-            ring(task)
+    if delivery.due(Channel.WEBHOOK, now):
+        ring_hooks()  # retries due, or webhook alerts written by an earlier run
+    # Email batches are claimed with SKIP LOCKED: several senders share a long list.
+    batches = math.ceil(delivery.due(Channel.EMAIL, now) / settings.TRACKER_DELIVERY_BATCH)
+    for _ in range(min(batches, settings.TRACKER_EMAIL_SENDERS)):
+        ring(deliver_emails)
     return {"discovered": r.discovered, "dispatched": r.dispatched, "queued": r.queued}
 
 
