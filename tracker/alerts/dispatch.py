@@ -140,12 +140,28 @@ def _dispatch_batch(
     tried: set[int],
     on_webhooks: Callable[[], None] | None,
 ) -> int:
-    """Expands a batch of events into alerts in two transactions: the webhook alerts
-    first, committed and announced (``on_webhooks``, once committed), so that a
-    dashboard hears of a deadline while 10,000 email alerts are still being written;
-    then the email alerts, with the events marked dispatched. A crash between the two
-    leaves the events pending: the next run writes them again, and the unique
-    (event, recipient, channel) keeps what was written once."""
+    """Expands a batch of events into alerts, channel by channel: the webhook alerts
+    first (the endpoints are a handful of rows), committed and announced
+    (``on_webhooks``), so that a dashboard hears of a deadline while the alerts of
+    10,000 email subscribers are still being written; then the email alerts, with the
+    events marked dispatched. A crash between the two leaves the events pending: the
+    next run writes them again, and the unique (event, recipient, channel) keeps what
+    was written once."""
+    hooks = _expand_batch(now, batch_size, result, tried, Channel.WEBHOOK)
+    if hooks is None:
+        return 0
+    if hooks and on_webhooks is not None:
+        on_webhooks()
+    _expand_batch(now, batch_size, result, tried, Channel.EMAIL)
+    return 1
+
+
+def _expand_batch(
+    now: dt.datetime, batch_size: int, result: DispatchResult, tried: set[int], channel: str
+) -> int | None:
+    """One transaction: claims pending events, writes their alerts of ``channel`` and,
+    for email (the last channel), marks the events dispatched. None: no event left."""
+    last = channel == Channel.EMAIL
     with transaction.atomic():
         events = list(
             pending()
@@ -154,36 +170,32 @@ def _dispatch_batch(
             .order_by("id")[:batch_size]
         )
         if not events:
-            return 0
-        audience = Audience.load()
+            return None
+        # Webhooks need no subscription: read the endpoints alone (no address).
+        audience = Audience.load() if last else Audience.load(addresses=())
         milestones = milestones_for(events)
         alerts: list[Alert] = []
         ok: list[int] = []
         for event in events:
             try:
-                alerts += _expand(event, milestones[event.milestone_id], audience, now)
+                found = _expand(event, milestones[event.milestone_id], audience, now)
             except Exception as exc:  # this event's fault; the others go on
                 _record_failure(event, exc)
                 tried.add(event.pk)
                 result.failed += 1
                 continue
+            alerts += [a for a in found if (a.channel == Channel.WEBHOOK) != last]
             ok.append(event.pk)
-        hooks = [a for a in alerts if a.channel == Channel.WEBHOOK]
-        if hooks:
-            Alert.objects.bulk_create(hooks, ignore_conflicts=True)
-            if on_webhooks is not None:
-                transaction.on_commit(on_webhooks)
-    with transaction.atomic():
-        emails = [a for a in alerts if a.channel != Channel.WEBHOOK]
-        Alert.objects.bulk_create(emails, batch_size=2000, ignore_conflicts=True)
+        Alert.objects.bulk_create(alerts, batch_size=2000, ignore_conflicts=True)
         # Ours (a concurrent dispatcher's copies were ignored, and bear its own stamp
         # unless it judged the same instant).
-        result.queued += Alert.objects.filter(event_id__in=ok, created_at=now).count()
-        AlertEvent.objects.filter(pk__in=ok, dispatched_at__isnull=True).update(
-            dispatched_at=now, last_error=""
-        )
-        result.dispatched += len(ok)
-    return len(events)
+        result.queued += Alert.objects.filter(
+            event_id__in=ok, created_at=now, channel=channel
+        ).count()
+        if last:
+            AlertEvent.objects.filter(pk__in=ok).update(dispatched_at=now, last_error="")
+            result.dispatched += len(ok)
+    return len(alerts)
 
 
 def _expand(
