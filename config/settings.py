@@ -16,6 +16,11 @@ from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django_stubs_ext import monkeypatch
+
+# Django's generic classes (ModelAdmin[Model], ModelForm[Model]…) subscriptable at run
+# time, as the type checker reads them (django-stubs-ext).
+monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TRACKER_VAR_DIR", BASE_DIR / "var"))

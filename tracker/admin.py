@@ -7,6 +7,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 
 from commitments.admin import MilestoneAdmin
+from commitments.models import Milestone
 
 from .alerts import delivery, webhooks
 from .alerts.forms import SubscriptionForm, WebhookEndpointForm
@@ -61,7 +62,7 @@ class AlertStateFilter(admin.SimpleListFilter):
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(admin.ModelAdmin[Alert]):
     list_display = [
         "created_at",
         "kind",
@@ -92,7 +93,7 @@ class AlertAdmin(admin.ModelAdmin):
 
 
 @admin.register(AlertEvent)
-class EventAdmin(admin.ModelAdmin):
+class AlertEventAdmin(admin.ModelAdmin[AlertEvent]):
     list_display = ["created_at", "kind", "milestone", "due_on", "state", "attempts", "last_error"]
     list_filter = ["failed", "kind"]
     list_select_related = ["milestone"]
@@ -130,7 +131,7 @@ class ProblemFilter(admin.SimpleListFilter):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(admin.ModelAdmin[Subscription]):
     form = SubscriptionForm
     list_display = [
         "address",
@@ -185,14 +186,14 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(OptOut)
-class OptOutAdmin(admin.ModelAdmin):
+class OptOutAdmin(admin.ModelAdmin[OptOut]):
     list_display = ["email", "subscription", "at"]
     list_select_related = ["subscription"]
     search_fields = ["email"]
     raw_id_fields = ["subscription"]
 
 
-class WebhookAttemptInline(admin.TabularInline):
+class WebhookAttemptInline(admin.TabularInline[WebhookAttempt, WebhookEndpoint]):
     model = WebhookAttempt
     extra = 0
     max_num = 0
@@ -206,7 +207,7 @@ class WebhookAttemptInline(admin.TabularInline):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(admin.ModelAdmin[WebhookEndpoint]):
     form = WebhookEndpointForm
     list_display = [
         "name",
@@ -237,7 +238,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookAttempt)
-class WebhookAttemptAdmin(admin.ModelAdmin):
+class WebhookAttemptAdmin(admin.ModelAdmin[WebhookAttempt]):
     list_display = ["at", "endpoint", "alert", "status_code", "ok", "duration_ms", "error"]
     list_filter = ["ok", "endpoint"]
     list_select_related = ["endpoint", "alert"]
@@ -248,7 +249,7 @@ class WebhookAttemptAdmin(admin.ModelAdmin):
 
 
 @admin.register(SweepRun)
-class SweepRunAdmin(admin.ModelAdmin):
+class SweepRunAdmin(admin.ModelAdmin[SweepRun]):
     list_display = ["started_at", "evaluated_at", "finished_at", "flagged", "cleared", "queued"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -259,12 +260,12 @@ class SweepRunAdmin(admin.ModelAdmin):
 
 
 @admin.register(DigestSent)
-class DigestSentAdmin(admin.ModelAdmin):
+class DigestSentAdmin(admin.ModelAdmin[DigestSent]):
     list_display = ["subscription", "week_of", "sent_at"]
     list_select_related = ["subscription"]
 
 
-class AlertInline(admin.TabularInline):
+class AlertInline(admin.TabularInline[Alert, Milestone]):
     model = Alert
     extra = 0
     max_num = 0

@@ -20,7 +20,7 @@ from .records import LoggedRecordAdmin, RecordAdmin, RecordWrites
 
 
 @admin.register(Party)
-class PartyAdmin(admin.ModelAdmin):
+class PartyAdmin(admin.ModelAdmin[Party]):
     list_display = ["code", "name"]
     search_fields = ["code", "name"]
 

@@ -24,13 +24,13 @@ class OptionsFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return self.options
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
         if value not in dict(self.options):
             return queryset
         return self.narrow(queryset, value)
 
-    def narrow(self, queryset: QuerySet, value: str) -> QuerySet:
+    def narrow(self, queryset: QuerySet[Any], value: str) -> QuerySet[Any]:
         raise NotImplementedError
 
 
@@ -39,7 +39,7 @@ class ArchiveFilter(OptionsFilter):
     parameter_name = "archived"
     options = [("no", "Current"), ("yes", "Archived")]
 
-    def narrow(self, queryset: QuerySet, value: str) -> QuerySet:
+    def narrow(self, queryset: QuerySet[Any], value: str) -> QuerySet[Any]:
         return queryset.filter(archived_at__isnull=value == "no")
 
 
@@ -50,7 +50,7 @@ class NotCheckedFilter(OptionsFilter):
     parameter_name = "unchecked"
     options = [("90", f"Not checked for {selectors.UNCHECKED_DAYS} days")]
 
-    def narrow(self, queryset: QuerySet, value: str) -> QuerySet:
+    def narrow(self, queryset: QuerySet[Any], value: str) -> QuerySet[Any]:
         stale = selectors.not_checked_since(queryset.model.objects.all(), timezone.now())
         return queryset.filter(pk__in=stale.values("pk"))
 
@@ -60,7 +60,7 @@ class OverdueFilter(OptionsFilter):
     parameter_name = "overdue"
     options = [("yes", "Overdue"), ("no", "Not overdue")]
 
-    def narrow(self, queryset: QuerySet, value: str) -> QuerySet:
+    def narrow(self, queryset: QuerySet[Any], value: str) -> QuerySet[Any]:
         # The milestone changelist's queryset comes from Milestone.objects; the filter's
         # signature (any model's QuerySet) cannot say so.
         milestones = cast(MilestoneQuerySet, queryset)
@@ -73,6 +73,6 @@ class DueSoonFilter(OptionsFilter):
     parameter_name = "due_within"
     options = [("7", "Next 7 days"), ("30", "Next 30 days")]
 
-    def narrow(self, queryset: QuerySet, value: str) -> QuerySet:
+    def narrow(self, queryset: QuerySet[Any], value: str) -> QuerySet[Any]:
         due = selectors.milestones_due_within(timezone.now(), int(value))
         return queryset.filter(pk__in=due.values("pk"))

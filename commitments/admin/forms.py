@@ -13,7 +13,7 @@ from ..deadlines import Anchor, DeadlineRule, RuleKind
 from ..models import Milestone, Party, Status
 
 
-class VersionedForm(forms.ModelForm):
+class VersionedForm(forms.ModelForm[Any]):
     """Carries the version the editor loaded. The check itself is the service's; when
     it refuses, the admin shows this form again with the editor's input and the
     refusal (``refusal``) as an error."""
@@ -102,8 +102,8 @@ class MilestoneForm(VersionedForm):
         m = self.instance
         if m.pk:
             # Both are declared above as ModelChoiceFields; ``fields`` is typed by Field.
-            party = cast(forms.ModelChoiceField, self.fields["party"])
-            anchor = cast(forms.ModelChoiceField, self.fields["rule_anchor_milestone"])
+            party = cast(forms.ModelChoiceField[Any], self.fields["party"])
+            anchor = cast(forms.ModelChoiceField[Any], self.fields["rule_anchor_milestone"])
             party.queryset = Party.objects.filter(milestone_parts__milestone=m)
             anchor.queryset = Milestone.objects.filter(
                 commitment__agreement_id=m.commitment.agreement_id

@@ -27,7 +27,7 @@ from ..models import (
 from .labels import ArchivedColumn, current_zone_label, due_label, milestone_badges
 
 
-class SourceInline(admin.StackedInline):
+class SourceInline(admin.StackedInline[Any, Any]):
     """Stacked: a source's passage and fact are paragraphs, which side by side in a
     table made the milestone's page twice as wide as a 1,280 px window."""
 
@@ -53,7 +53,7 @@ class MilestoneSourceInline(SourceInline):
     fk_name = "milestone"
 
 
-class ListedInline(admin.TabularInline):
+class ListedInline(admin.TabularInline[Any, Any]):
     """Rows listed on their parent's page and read-only there: none is added or
     deleted here; each is edited, if at all, on its own page through the services."""
 
@@ -87,7 +87,7 @@ class CommitmentInline(ArchivedColumn, ListedInline):
         return super().get_queryset(request).select_related("owner")
 
 
-class LeadInline(admin.TabularInline):
+class LeadInline(admin.TabularInline[Any, Any]):
     model = Lead
     extra = 0
 
@@ -120,7 +120,7 @@ class MilestoneInline(ListedInline):
         return due_label(obj)
 
 
-class MilestonePartInline(admin.TabularInline):
+class MilestonePartInline(admin.TabularInline[Any, Any]):
     model = MilestonePart
     extra = 0
     fields = ["party", "status", "completed_on"]
@@ -195,7 +195,7 @@ class LogInline(ArchivedColumn, ReadOnlyInline):
 LOG_ADD_FIELDS = ("on", "kind", "text", "source_address", "source_kind", "source_passage")
 
 
-class LogAddInline(admin.StackedInline):
+class LogAddInline(admin.StackedInline[Any, Any]):
     """Add an entry to the sourced log: saved through ``services.logentry_create``."""
 
     model = LogEntry

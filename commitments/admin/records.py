@@ -63,7 +63,7 @@ class RecordAdmin(ArchivedColumn, SimpleHistoryAdmin):
 
     writes: RecordWrites
 
-    def edit(self, request: HttpRequest, obj: Any, version: int, changes: dict) -> None:
+    def edit(self, request: HttpRequest, obj: Any, version: int, changes: dict[str, Any]) -> None:
         self.writes.edit(
             **{self.writes.record: obj},
             expected_version=version,
@@ -151,7 +151,7 @@ class RecordAdmin(ArchivedColumn, SimpleHistoryAdmin):
         return HttpResponseRedirect(request.path)
 
     @admin.action(description="Archive the selected records (they stay, marked archived)")
-    def archive_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def archive_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         done = 0
         for obj in queryset:
             try:

@@ -52,7 +52,7 @@ class KindsField(forms.MultipleChoiceField):
         super().__init__(choices=list(KNOWN_KINDS.items()), **kwargs)
 
 
-class SubscriptionForm(forms.ModelForm):
+class SubscriptionForm(forms.ModelForm[Subscription]):
     kinds = KindsField()
     lead_days = LeadDaysField(
         help_text=(
@@ -87,7 +87,7 @@ class SubscriptionForm(forms.ModelForm):
         return data
 
 
-class WebhookEndpointForm(forms.ModelForm):
+class WebhookEndpointForm(forms.ModelForm[WebhookEndpoint]):
     kinds = KindsField()
 
     class Meta:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
@@ -130,7 +131,7 @@ def _log(e: LogEntry) -> Change:
     )
 
 
-class ChangesFeed(Feed):
+class ChangesFeed(Feed[Any, Any]):
     feed_type = Atom1Feed
 
     def get_object(self, request: HttpRequest, slug: str | None = None) -> Agreement | None:

@@ -99,7 +99,10 @@ def test_history_shows_the_deadline_moment_staff_names_and_no_no_op_rows(
         completed_on=dt.date(2026, 11, 20),
     )
     page = text(client.get(f"/milestones/{ministerial.pk}/"))
-    assert "2026-04-27 00:00 JST (Asia/Tokyo)</span> <strong>Overdue: the deadline passed</strong>" in page
+    assert (
+        "2026-04-27 00:00 JST (Asia/Tokyo)</span> <strong>Overdue: the deadline passed</strong>"
+        in page
+    )
     assert "Not started → Not started" not in page and "<strong>Note</strong>" in page
     assert "Not started → Completed" in page
     assert "alice" not in page and "by staff" in page
