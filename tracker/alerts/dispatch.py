@@ -147,30 +147,33 @@ def _dispatch_batch(
     events marked dispatched. A crash between the two leaves the events pending: the
     next run writes them again, and the unique (event, recipient, channel) keeps what
     was written once."""
-    hooks = _expand_batch(now, batch_size, result, tried, Channel.WEBHOOK)
-    if hooks is None:
+    claimed = pending().exclude(pk__in=tried).order_by("id")[:batch_size]
+    hooks, ids = _expand_batch(now, claimed, result, tried, Channel.WEBHOOK)
+    if not ids:
         return 0
     if hooks and on_webhooks is not None:
         on_webhooks()
-    _expand_batch(now, batch_size, result, tried, Channel.EMAIL)
-    return 1
+    # The same events (those another dispatcher has not finished meanwhile), and no
+    # other: an event is marked dispatched only after its webhook alerts were written.
+    _expand_batch(now, pending().filter(pk__in=ids), result, tried, Channel.EMAIL)
+    return len(ids)
 
 
 def _expand_batch(
-    now: dt.datetime, batch_size: int, result: DispatchResult, tried: set[int], channel: str
-) -> int | None:
-    """One transaction: claims pending events, writes their alerts of ``channel`` and,
-    for email (the last channel), marks the events dispatched. None: no event left."""
+    now: dt.datetime,
+    claimed: QuerySet[AlertEvent],
+    result: DispatchResult,
+    tried: set[int],
+    channel: str,
+) -> tuple[int, list[int]]:
+    """One transaction: locks the ``claimed`` events (``SKIP LOCKED``), writes their
+    alerts of ``channel`` and, for email (the last channel), marks them dispatched.
+    Returns how many alerts it wrote, and the events it locked."""
     last = channel == Channel.EMAIL
     with transaction.atomic():
-        events = list(
-            pending()
-            .exclude(pk__in=tried)
-            .select_for_update(skip_locked=True)
-            .order_by("id")[:batch_size]
-        )
+        events = list(claimed.select_for_update(skip_locked=True))
         if not events:
-            return None
+            return 0, []
         # Webhooks need no subscription: read the endpoints alone (no address).
         audience = Audience.load() if last else Audience.load(addresses=())
         milestones = milestones_for(events)
@@ -195,7 +198,7 @@ def _expand_batch(
         if last:
             AlertEvent.objects.filter(pk__in=ok).update(dispatched_at=now, last_error="")
             result.dispatched += len(ok)
-    return len(alerts)
+    return len(alerts), [e.pk for e in events]
 
 
 def _expand(
