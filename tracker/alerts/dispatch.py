@@ -155,7 +155,8 @@ def _dispatch_batch(
         on_webhooks()
     # The same events (those another dispatcher has not finished meanwhile), and no
     # other: an event is marked dispatched only after its webhook alerts were written.
-    _expand_batch(now, pending().filter(pk__in=ids), result, tried, Channel.EMAIL)
+    again = pending().filter(pk__in=ids).exclude(pk__in=tried)
+    _expand_batch(now, again, result, tried, Channel.EMAIL)
     return len(ids)
 
 
