@@ -7,20 +7,16 @@ database's state.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
 import time
 
 from celery import shared_task
 from celery.signals import task_postrun, task_prerun
-from django.conf import settings
 from django.core.signals import request_finished, request_started
 from django.db import transaction
-from django.utils import timezone
 
 from . import delivery, digests, sweep
-from .api import events
 
 log = logging.getLogger(__name__)
 
@@ -50,15 +46,6 @@ def deliver_alerts() -> dict[str, int]:
 @shared_task(acks_late=True)
 def send_digests() -> int:
     return digests.send_due_digests()
-
-
-@shared_task(acks_late=True)
-def prune_events() -> int:
-    """Delete the event feed's events older than API_EVENT_RETENTION_DAYS (0: never)."""
-    days = settings.API_EVENT_RETENTION_DAYS
-    if days <= 0:
-        return 0
-    return events.prune(timezone.now() - dt.timedelta(days=days))
 
 
 # After the broker failed, later doorbells of the same request or task (in the same
