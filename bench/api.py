@@ -8,15 +8,14 @@
 Creates (or reuses) the database ``tracker_bench``, fills it once, starts gunicorn with
 bench.settings (the product plus /bench/bare/, a plain Django view returning a fixed
 small JSON: the ceiling; /bench/bare-80k/, the same with a body the size of
-/status/'s; and /bench/bare-80k-cached/, that body read from Redis as the API reads a
-cached body: the floor of a cached 200's cost), and runs wrk against:
+/status/'s), and runs wrk against:
 
-    bare view (200) | bare view, 80 KB | bare view, 80 KB from Redis |
+    bare view (200) | bare view, 80 KB |
     /api/v1/status/ 200 | ... 304 | /api/v1/milestones/?page_size=100 200 | ... 304
 
 The table also says how many times a worker turned the cache off during a case
-(``cache.guarded``: a Redis call that timed out; that worker then renders every body
-for API_CACHE_RETRY_SECONDS).
+(``ratelimit.guarded``: a Redis call that timed out; that worker then counts no rate
+limit for API_CACHE_RETRY_SECONDS).
 
 and then, in this process, a CSV export of every milestone (``?format=csv``): its time
 and the peak memory Python allocated while streaming it (tracemalloc).
@@ -171,8 +170,8 @@ SERVER_LOG = Path(ENV["TRACKER_VAR_DIR"]) / "gunicorn.log"
 
 
 def cache_trips() -> int:
-    """How many times a worker turned the cache off so far (``cache.guarded``'s log line):
-    each costs that worker API_CACHE_RETRY_SECONDS without the body cache."""
+    """How many times a worker turned the cache off so far (``ratelimit.guarded``'s log
+    line): each costs that worker API_CACHE_RETRY_SECONDS without rate limits."""
     return SERVER_LOG.read_text(errors="replace").count("cache unavailable")
 
 
@@ -245,7 +244,7 @@ def csv_export() -> tuple[int, int, float, float]:
 
 
 def cold_time(url: str) -> float:
-    """One render with nothing cached (the body cache keyed by ETag is emptied)."""
+    """One render with an empty cache (Redis emptied)."""
     import redis
 
     redis.Redis.from_url(ENV["CACHE_URL"]).flushdb()
@@ -314,7 +313,6 @@ def main() -> None:
         for label, url, expect in [
             ("bare Django view", f"{base}/bench/bare/", 200),
             ("bare Django view, 80 KB body", f"{base}/bench/bare-80k/", 200),
-            ("bare Django view, 80 KB body from Redis", f"{base}/bench/bare-80k-cached/", 200),
             ("/api/v1/status/", status_url, 200),
             ("/api/v1/milestones/?page_size=100", page_url, 200),
         ]:
@@ -371,8 +369,7 @@ def main() -> None:
     print(
         f"gunicorn: {args.workers} gthread workers x 4 threads; wrk -t2 -c50 -d{args.duration}s, "
         f"{args.pairs} pairs (bare view, case) per case, the row is the median pair; "
-        f"PostgreSQL {DB_NAME} with {MILESTONES} milestones; Redis cache; "
-        f"API_VALIDATOR_TTL_MS={os.environ.get('API_VALIDATOR_TTL_MS', '1000 (default)')}\n"
+        f"PostgreSQL {DB_NAME} with {MILESTONES} milestones; Redis cache\n"
     )
     print(
         f"| {'answer':<40} | {'req/s':>6} | {'p50 ms':>7} | {'p99 ms':>7} "

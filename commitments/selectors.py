@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Case, Count, F, Min, Q, QuerySet, Value, When
 
 from . import deadlines
 from .deadlines import Anchor, RuleKind
@@ -84,6 +84,25 @@ def derived_status(progress: dict[str, Any]) -> str:
     if progress[Status.IN_PROGRESS] or progress[Status.COMPLETED]:
         return Status.IN_PROGRESS
     return Status.NOT_STARTED
+
+
+def derived_status_expression() -> Case:
+    """``derived_status`` in SQL, over the progress annotations (for filtering; a test
+    holds the two against each other)."""
+    return Case(
+        When(progress_total=0, then=Value("no_milestones")),
+        When(progress_overdue__gt=0, then=Value("overdue")),
+        When(progress_at_risk__gt=0, then=Value(Status.AT_RISK.value)),
+        When(
+            progress_total=F("progress_completed") + F("progress_cancelled"),
+            then=Value(Status.COMPLETED.value),
+        ),
+        When(
+            Q(progress_in_progress__gt=0) | Q(progress_completed__gt=0),
+            then=Value(Status.IN_PROGRESS.value),
+        ),
+        default=Value(Status.NOT_STARTED.value),
+    )
 
 
 # --- What needs attention (the admin's index and filters) ------------------------------

@@ -155,8 +155,7 @@ CACHES: dict[str, dict[str, Any]]
 if REDIS_CACHE_URL:
     CACHES = {
         "default": {
-            # Django's Redis backend, keeping its client (tracker/api/cache.py).
-            "BACKEND": "tracker.api.cache.RedisCache",
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_CACHE_URL,
         }
     }
@@ -283,7 +282,7 @@ CELERY_BEAT_SCHEDULE = {
     # The event feed's retention (API_EVENT_RETENTION_DAYS, below): hourly, a few
     # batched DELETEs when there is anything to prune.
     "prune-events": {
-        "task": "tracker.tasks.prune_events",
+        "task": "tracker.api.tasks.prune_events",
         "schedule": 3600.0,
         "options": {"expires": 3600.0},
     },
@@ -315,19 +314,12 @@ API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200)
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 16 * 1024)
 # Seconds a shared cache (a CDN, a browser) may reuse a read without asking again.
 API_MAX_AGE = env_int("API_MAX_AGE", 15)
-# Rendered bodies are cached in the shared cache under their ETag (which changes with
-# the data), so this only bounds memory; a stale body cannot be served.
-API_BODY_CACHE_SECONDS = env_int("API_BODY_CACHE_SECONDS", 600)
-# Each web process remembers the change counter (the ETags' input) this many ms, so
-# most 304s cost no database round trip; a change is seen at most this much later. 0
-# reads it on every request.
-API_VALIDATOR_TTL_MS = env_int("API_VALIDATOR_TTL_MS", 1000)
 API_STATUS_OVERDUE_LIMIT = env_int("API_STATUS_OVERDUE_LIMIT", 200)
 
 REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "tracker.api.authentication.TokenOrBearerAuthentication",
-        "tracker.api.authentication.SessionAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["tracker.api.permissions.ReadOrSetStatus"],
     "DEFAULT_THROTTLE_CLASSES": ["tracker.api.throttling.RateLimitThrottle"],
@@ -340,7 +332,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "tracker.api.pagination.Pagination",
     "PAGE_SIZE": API_PAGE_SIZE,
-    "DEFAULT_SCHEMA_CLASS": "tracker.api.schema.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "tracker.api.exceptions.problem_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNICODE_JSON": True,
@@ -368,6 +360,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tracker.api.schema.typed_nullable_enums",
+        "tracker.api.schema.document_answers",
     ],
     "SERVERS": [{"url": SITE_URL, "description": "This tracker"}],
     "LICENSE": {"name": "MIT", "url": "https://spdx.org/licenses/MIT.html"},
@@ -441,9 +434,9 @@ TRACKER_PUBLIC_MAX_AGE = env_int("TRACKER_PUBLIC_MAX_AGE", 300)
 API_REVALIDATION_FACTOR = env_int("API_REVALIDATION_FACTOR", 10)
 # A PATCH body nested deeper than this is a 400 (Python's parser would recurse).
 API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
-# The cache (rate limits, rendered bodies) down or hanging: each call gives up after
-# API_CACHE_TIMEOUT_MS (connect and read), and the process leaves the cache alone for
-# API_CACHE_RETRY_SECONDS; the API answers without it meanwhile.
+# The cache (rate limits) down or hanging: each call gives up after API_CACHE_TIMEOUT_MS
+# (connect and read), and the process leaves the cache alone for
+# API_CACHE_RETRY_SECONDS (tracker.ops.ratelimit); limits are off meanwhile.
 API_CACHE_TIMEOUT_MS = env_int("API_CACHE_TIMEOUT_MS", 250)
 API_CACHE_RETRY_SECONDS = env_int("API_CACHE_RETRY_SECONDS", 5)
 if REDIS_CACHE_URL:

@@ -12,8 +12,7 @@ from django.db import connection
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from tracker.api import cache as api_cache
-from tracker.api import conditional, throttling
+from tracker.ops import ratelimit
 
 # 12:00 in Tokyo: the Ministerial (due 2026-04-26) and project selection (due
 # 2026-04-28) are both overdue.
@@ -24,23 +23,18 @@ EVIDENCE = "https://www.meti.go.jp/press/ministerial"
 @pytest.fixture(autouse=True)
 def counting(db, settings):
     """On PostgreSQL the counter's triggers are deferred to commit, and a test never
-    commits: make them fire at once. Generous rate limits, an empty cache, no
-    remembered counter."""
+    commits: make them fire at once. Generous rate limits, an empty cache, and no
+    failure of the cache remembered from another test."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     settings.API_ANON_RATE = "100000/min"
     settings.API_USER_RATE = "100000/min"
-    # Read the change counter on every request: these tests see a change at once.
-    # (test_validator_memory.py tests the remembered counter.)
-    settings.API_VALIDATOR_TTL_MS = 0
-    conditional.forget()
-    api_cache.reset_guard()
-    throttling.process_counts.clear()
+    ratelimit.reset()
     cache.clear()
     yield
     cache.clear()
-    conditional.forget()
+    ratelimit.reset()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from commitments.models import Milestone, Status
 from commitments.services import ConflictError, milestone_set_status
 from tests.factories import AgreementFactory, CommitmentFactory
 from tracker.api.events import decode_cursor, encode_cursor
-from tracker.api.models import Event
+from tracker.api.models import FeedEvent
 
 # On PostgreSQL the feed shows committed transactions only: these tests commit.
 pytestmark = [pytest.mark.usefixtures("frozen"), pytest.mark.django_db(transaction=True)]
@@ -85,7 +85,7 @@ def test_a_bad_cursor_is_400_naming_after(api, db, after):
 
 def test_every_event_once_in_order(api, agreements):
     events, _ = follow(api)
-    assert len(events) == Event.objects.count() > 50
+    assert len(events) == FeedEvent.objects.count() > 50
     assert len({e["cursor"] for e in events}) == len(events)
 
 
@@ -139,7 +139,7 @@ def test_a_follower_gets_every_event_exactly_once_under_slow_writers(settings):
         thread.join()
     seen += follow(client, url)[0]
 
-    truth = list(Event.objects.order_by("txid", "id").values_list("id", flat=True))
+    truth = list(FeedEvent.objects.order_by("txid", "id").values_list("id", flat=True))
     cursors = [e["cursor"] for e in seen]
     assert len(cursors) == len(set(cursors)), "an event came twice"
     assert len(seen) == len(truth), f"{len(truth) - len(seen)} events missed"
@@ -173,14 +173,14 @@ def test_pruning_keeps_the_newer_events_and_an_older_cursor_gets_410(api, minist
     first, after_first = follow(api, url)
     assert len(first) >= 2
     # Events carry the database's clock: cut just after the newest one so far.
-    cutoff = Event.objects.latest("at").at + dt.timedelta(microseconds=1)
+    cutoff = FeedEvent.objects.latest("at").at + dt.timedelta(microseconds=1)
     milestone_set_status(milestone=ministerial, status=Status.IN_PROGRESS, by=alice)
-    total, newer = Event.objects.count(), Event.objects.filter(at__gte=cutoff).count()
+    total, newer = FeedEvent.objects.count(), FeedEvent.objects.filter(at__gte=cutoff).count()
 
     pruned = prune(cutoff, batch=2)  # several batches: the horizon only moves forward
 
     assert pruned == total - newer > 0
-    assert Event.objects.count() == newer > 0
+    assert FeedEvent.objects.count() == newer > 0
     horizon = FeedHorizon.objects.get()
     assert (horizon.txid, horizon.event_id) == max(decode_cursor(e["cursor"]) for e in first), (
         "the horizon is the newest pruned event"
@@ -195,24 +195,49 @@ def test_pruning_keeps_the_newer_events_and_an_older_cursor_gets_410(api, minist
     later, _ = follow(api, after_first)
     assert later
     assert [e["cursor"] for e in later] == [
-        encode_cursor(e) for e in Event.objects.order_by("txid", "id")
+        encode_cursor(e) for e in FeedEvent.objects.order_by("txid", "id")
     ]
 
 
 def test_the_retention_task_prunes_after_the_configured_days(settings, ministerial, alice):
     from django.utils import timezone
 
-    from tracker.alerts.tasks import prune_events
+    from tracker.api.tasks import prune_events
 
     milestone_set_status(milestone=ministerial, status=Status.AT_RISK, by=alice)
-    old = list(Event.objects.order_by("id").values_list("id", flat=True))
-    Event.objects.filter(id__in=old[:2]).update(at=timezone.now() - dt.timedelta(days=91))
-    Event.objects.filter(id__in=old[2:]).update(at=timezone.now() - dt.timedelta(days=89))
+    old = list(FeedEvent.objects.order_by("id").values_list("id", flat=True))
+    FeedEvent.objects.filter(id__in=old[:2]).update(at=timezone.now() - dt.timedelta(days=91))
+    FeedEvent.objects.filter(id__in=old[2:]).update(at=timezone.now() - dt.timedelta(days=89))
 
     settings.API_EVENT_RETENTION_DAYS = 0
     assert prune_events() == 0
-    assert Event.objects.count() == len(old)
+    assert FeedEvent.objects.count() == len(old)
 
     settings.API_EVENT_RETENTION_DAYS = 90
     assert prune_events() == 2
-    assert set(Event.objects.values_list("id", flat=True)) == set(old[2:])
+    assert set(FeedEvent.objects.values_list("id", flat=True)) == set(old[2:])
+
+
+def test_beat_runs_the_retention_task_by_its_new_name():
+    """The task moved beside the feed; the beat entry keeps its name."""
+    from django.conf import settings
+
+    from config.celery import app
+    from tracker.api.tasks import prune_events
+
+    entry = settings.CELERY_BEAT_SCHEDULE["prune-events"]
+    assert entry["task"] == prune_events.name == "tracker.api.tasks.prune_events"
+    assert entry["task"] in app.tasks
+
+
+def test_the_feed_has_an_etag_and_nothing_new_is_a_304(api, ministerial, alice):
+    """Issue 20, item 7: every GET has an ETag, the feed's too (its content's)."""
+    _, url = follow(api)
+    first = api.get(url)
+    assert first.status_code == 200 and first.json()["events"] == []
+    again = api.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304 and again["ETag"] == first["ETag"]
+    assert again["Cache-Control"] == "no-cache"
+    milestone_set_status(milestone=ministerial, status=Status.AT_RISK, by=alice)
+    news = api.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert news.status_code == 200 and news.json()["events"]

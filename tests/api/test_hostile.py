@@ -194,7 +194,7 @@ def test_the_index_lists_the_endpoints(api, db):
 def _redis_cache(port: int) -> dict:
     return {
         "default": {
-            "BACKEND": "tracker.api.cache.RedisCache",
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": f"redis://127.0.0.1:{port}/0",
             "OPTIONS": {"socket_connect_timeout": 0.1, "socket_timeout": 0.1},
         }

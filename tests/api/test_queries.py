@@ -47,17 +47,18 @@ def thousand(db) -> list[Milestone]:
 @pytest.mark.parametrize(
     ("path", "limit"),
     [
-        # counter, time zones, count, page, parts (prefetch)
-        ("/api/v1/milestones/?page_size={n}", 5),
-        ("/api/v1/milestones/?page_size={n}&overdue=true&ordering=-updated_at", 5),
-        # counter, time zones, count, page, parties, leads, sources, milestones
-        ("/api/v1/commitments/?page_size={n}", 8),
-        # counter, time zones, count, page, parties, sources
-        ("/api/v1/agreements/?page_size={n}", 6),
-        # counter, time zones, as_of, agreements, overdue, overdue count, next 10
-        ("/api/v1/status/", 7),
-        # counter, time zones, exists, count, page
-        ("/api/v1/milestones/{first}/history/?page_size={n}", 5),
+        # counter, time zones, count, page, parts (prefetch), the counter again (the
+        # body's state: conditional.ConditionalMixin.respond)
+        ("/api/v1/milestones/?page_size={n}", 6),
+        ("/api/v1/milestones/?page_size={n}&overdue=true&ordering=-updated_at", 6),
+        # counter, time zones, count, page, parties, leads, sources, milestones, counter
+        ("/api/v1/commitments/?page_size={n}", 9),
+        # counter, time zones, count, page, parties, sources, counter
+        ("/api/v1/agreements/?page_size={n}", 7),
+        # counter, time zones, as_of, agreements, overdue, overdue count, next 10, counter
+        ("/api/v1/status/", 8),
+        # counter, time zones, exists, count, page, counter
+        ("/api/v1/milestones/{first}/history/?page_size={n}", 6),
     ],
 )
 @pytest.mark.parametrize("n", [1, 200])
@@ -70,5 +71,5 @@ def test_queries_do_not_grow_with_the_page(
 
 
 def test_detail_is_a_handful_of_queries(api, thousand, django_assert_max_num_queries):
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         assert api.get(f"/api/v1/milestones/{thousand[0].pk}/").status_code == 200

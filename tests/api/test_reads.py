@@ -6,10 +6,15 @@ import re
 import pytest
 from django.db.models import F
 
+from commitments import deadlines
 from commitments.models import Agreement, Commitment, Milestone, Status
-from commitments.selectors import commitments_with_progress, derived_status, progress_of
+from commitments.selectors import (
+    commitments_with_progress,
+    derived_status,
+    derived_status_expression,
+    progress_of,
+)
 from commitments.services import milestone_set_status
-from tracker.api.filters import derived_status_expression
 from tracker.models import SweepRun
 
 from .conftest import EVIDENCE, TODAY
@@ -71,7 +76,7 @@ def test_milestone_shows_rule_due_date_and_days_overdue(api, ministerial):
     assert body["due_on"] == "2026-04-26"
     assert body["deadline_rule"]["text"] == "180 days after signature"
     assert body["deadline_rule"]["kind"] == "days_after" and body["deadline_rule"]["amount"] == 180
-    assert body["is_overdue"] is True and body["overdue_since"] is None
+    assert body["is_overdue"] is True and body["flagged_overdue_at"] is None
     assert body["days_remaining"] == -209
     assert body["agreement"] == US_JAPAN and body["commitment"] == ministerial.commitment_id
     assert body["url"].endswith(f"/api/v1/milestones/{ministerial.pk}/")
@@ -85,12 +90,35 @@ def test_milestone_without_a_deadline_has_no_due_date(api, agreements):
     assert body["deadline_rule"]["text"] == "no deadline" and body["is_overdue"] is False
 
 
-def test_sweep_flag_is_shown(api, ministerial):
+def test_sweep_flag_is_shown_under_a_name_that_says_so(api, ministerial):
     Milestone.objects.filter(pk=ministerial.pk).update(
         overdue_since=TODAY, version=F("version") + 1
     )
     body = api.get(f"/api/v1/milestones/{ministerial.pk}/").json()
-    assert body["overdue_since"] == "2026-11-21T03:00:00Z"
+    assert body["flagged_overdue_at"] == "2026-11-21T03:00:00Z"
+    assert "overdue_since" not in body
+
+
+@pytest.mark.parametrize(
+    ("url", "where"),
+    [
+        ("/api/v1/milestones/{pk}/", lambda body: [body]),
+        (f"/api/v1/milestones/?agreement={US_JAPAN}", lambda body: body["results"]),
+        ("/api/v1/commitments/{commitment}/", lambda body: body["milestones"]),
+        ("/api/v1/status/", lambda body: body["overdue"]["milestones"]),
+        ("/api/v1/status/?as_of=2026-05-01", lambda body: body["overdue"]["milestones"]),
+    ],
+)
+def test_milestones_carry_the_deadline_moment_and_its_zone(api, ministerial, url, where):
+    """Issue 21, item 2: the deadline moment (2026-04-27 00:00 in Tokyo), in UTC, with the
+    agreement's zone, from the deadline arithmetic; not when the sweep noticed."""
+    body = api.get(url.format(pk=ministerial.pk, commitment=ministerial.commitment_id)).json()
+    found = next(m for m in where(body) if m["id"] == ministerial.pk)
+    moment = deadlines.overdue_at(dt.date(2026, 4, 26), "Asia/Tokyo")
+    assert moment == dt.datetime(2026, 4, 26, 15, 0, tzinfo=dt.UTC)
+    assert found["overdue_from"] == "2026-04-26T15:00:00Z"
+    assert found["time_zone"] == "Asia/Tokyo"
+    assert found["flagged_overdue_at"] is None
 
 
 def test_completed_milestone_is_not_overdue(api, ministerial, alice):

@@ -52,15 +52,30 @@ def test_headers_are_documented_where_they_are_sent(schema):
             continue
         ok = operation["responses"]["200"]["headers"]
         assert {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"} <= set(ok)
-        if path.endswith("/events/"):
-            assert "Link" in ok
-            continue
+        # Every GET has an ETag and a 304, the event feed's too (issue 20, item 7).
         assert "ETag" in ok and "ETag" in operation["responses"]["304"]["headers"], path
-        if "{" not in path and path.endswith(("/agreements/", "/milestones/", "/commitments/")):
+        if path.endswith(("/agreements/", "/milestones/", "/commitments/", "/events/")):
             assert "Link" in ok, path
         if path.endswith("/status/"):
             assert "X-Tracker-As-Of" in ok
             assert "X-Tracker-As-Of" in operation["responses"]["304"]["headers"]
+
+
+def test_the_400s_no_schema_can_express_are_described(schema):
+    """Issue 21, item 19: a page past the end, a cursor the feed did not issue, and
+    completed_on without status completed are 400s a client can read about."""
+
+    def bad_request(path: str, method: str = "get") -> str:
+        return schema["paths"][path][method]["responses"]["400"]["description"]
+
+    for path in ["/api/v1/milestones/", "/api/v1/commitments/{id}/log/"]:
+        assert "page past the end" in bad_request(path), path
+    assert "`after` cursor this feed did not issue" in bad_request("/api/v1/events/")
+    assert "`completed_on` without status `completed`" in bad_request(
+        "/api/v1/milestones/{id}/", "patch"
+    )
+    problem = schema["paths"]["/api/v1/events/"]["get"]["responses"]["400"]["content"]
+    assert problem["application/problem+json"]["schema"]["$ref"].endswith("/Problem")
 
 
 def test_examples_are_the_shipped_agreements_as_the_api_shows_them(api, ministerial, settings):
@@ -136,3 +151,11 @@ def test_links_lead_to_operations_and_their_parameters(schema):
         for parameter in link["parameters"]:
             where, _, named = parameter.rpartition(".")
             assert (where or "path", named) in known, (source, name, parameter)
+
+
+@pytest.mark.parametrize("url", ["/api/schema/", "/api/docs/", "/api/redoc/"])
+def test_the_schema_and_the_docs_revalidate_by_their_content(api, db, url):
+    first = api.get(url)
+    assert first.status_code == 200 and "max-age=300" in first["Cache-Control"]
+    again = api.get(url, HTTP_IF_NONE_MATCH=first["ETag"])
+    assert again.status_code == 304 and again["Cache-Control"] == first["Cache-Control"]

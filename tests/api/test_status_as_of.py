@@ -26,7 +26,6 @@ def overdue_ids(client, day: str) -> list[int]:
     response = client.get("/api/v1/status/", {"as_of": day})
     assert response.status_code == 200
     body = response.json()
-    assert body["as_of_day"] == day
     return [m["id"] for m in body["overdue"]["milestones"]]
 
 
@@ -55,10 +54,37 @@ def test_a_bad_as_of_is_a_problem_naming_the_field(client):
     ]
 
 
-def test_without_as_of_the_live_document_is_unchanged(client):
-    response = client.get("/api/v1/status/")
-    assert response.status_code == 200 and response.has_header("ETag")
-    assert "as_of_day" not in response.json()
+def shape(node):
+    """The keys of a document, all the way down (a list by its first item)."""
+    if isinstance(node, dict):
+        return {key: shape(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [shape(node[0])] if node else []
+    return None
+
+
+def test_as_of_answers_the_shape_of_the_live_document(client, settings):
+    """Issue 21, item 4: as_of_day instead of as_of, no truncated, no overdue_since."""
+    settings.API_STATUS_OVERDUE_LIMIT = 1
+    live = client.get("/api/v1/status/").json()
+    past = client.get("/api/v1/status/", {"as_of": "2026-05-01"}).json()
+    assert shape(past) == shape(live)
+    assert list(past) == ["as_of", "agreements", "overdue", "next_deadlines"]
+    assert past["overdue"]["truncated"] is True and len(past["overdue"]["milestones"]) == 1
+    # The end of 1 May in the last of the agreements' zones to end it (New York, EDT).
+    assert past["as_of"] == "2026-05-02T03:59:59.999999Z"
+    assert past["overdue"]["milestones"][0]["flagged_overdue_at"] is None
+
+
+def test_as_of_is_in_the_schema(client):
+    import yaml
+
+    schema = yaml.safe_load(client.get("/api/schema/").content)
+    operation = schema["paths"]["/api/v1/status/"]["get"]
+    (as_of,) = [p for p in operation["parameters"] if p["name"] == "as_of"]
+    assert as_of["in"] == "query" and as_of["schema"] == {"type": "string", "format": "date"}
+    document = schema["components"]["schemas"]["Status"]
+    assert "as_of" in document["properties"] and "as_of_day" not in document["properties"]
 
 
 def test_an_empty_as_of_is_a_problem_as_every_empty_parameter(client):

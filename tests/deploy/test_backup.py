@@ -20,7 +20,6 @@ from commitments.services import milestone_set_status
 from tests.conftest import require_service
 from tests.tracker.conftest import ROOT, database_url_for_subprocess, process_env
 from tracker.alerts import dispatch
-from tracker.api import conditional
 from tracker.api.models import ChangeCounter
 from tracker.models import Subscription
 
@@ -49,8 +48,6 @@ def test_a_dump_restores_into_a_tracker_whose_triggers_and_outbox_work(
 ):
     if connection.vendor != "postgresql":
         pytest.skip("pg_dump and pg_restore: PostgreSQL only")
-    settings.API_VALIDATOR_TTL_MS = 0
-    conditional.forget()
     ministerial = Milestone.objects.select_related("commitment__agreement").get(
         key="ministerial-convened"
     )
@@ -91,7 +88,6 @@ def test_a_dump_restores_into_a_tracker_whose_triggers_and_outbox_work(
         )
         env = process_env(
             DATABASE_URL=server_url(RESTORED),
-            API_VALIDATOR_TTL_MS="0",
             ALLOWED_HOSTS="testserver",
             CELERY_BROKER_URL="memory://",
             EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",

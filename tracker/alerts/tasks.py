@@ -7,7 +7,6 @@ database's state.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import math
 import threading
@@ -21,7 +20,6 @@ from django.core.signals import request_finished, request_started
 from django.db import transaction
 from django.utils import timezone
 
-from ..api import events
 from ..models import Channel
 from . import delivery, digests, dispatch, sweep
 
@@ -71,15 +69,6 @@ def deliver_webhooks() -> dict[str, int]:
 @shared_task(acks_late=True)
 def send_digests() -> int:
     return digests.send_due_digests()
-
-
-@shared_task(acks_late=True)
-def prune_events() -> int:
-    """Delete the event feed's events older than API_EVENT_RETENTION_DAYS (0: never)."""
-    days = settings.API_EVENT_RETENTION_DAYS
-    if days <= 0:
-        return 0
-    return events.prune(timezone.now() - dt.timedelta(days=days))
 
 
 # After the broker failed, later doorbells of the same request or task (in the same

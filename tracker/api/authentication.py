@@ -1,15 +1,14 @@
 """Tokens in ``Authorization: Token <key>`` (knox's word) or ``Bearer <key>`` (what
-most HTTP clients send); or the admin's session, for staff in a browser."""
+most HTTP clients send); or the admin's session, for staff in a browser (DRF's
+SessionAuthentication, in the settings)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
-from drf_spectacular import authentication as spectacular
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from knox.auth import TokenAuthentication
-from rest_framework import authentication, exceptions
+from rest_framework import exceptions
 from rest_framework.authentication import get_authorization_header
 
 SCHEMES = (b"token", b"bearer")
@@ -28,22 +27,6 @@ class TokenOrBearerAuthentication(TokenAuthentication):
 
     def authenticate_header(self, request: Any) -> str:
         return 'Bearer realm="api"'
-
-
-class SessionAuthentication(authentication.SessionAuthentication):
-    """DRF's, asked only when the request carries a session cookie: without one there is
-    no session, so no user, and the session machinery is spared on every anonymous
-    poll (bench/README.md). ``conditional.VARY`` names Cookie on every 200 and 304, so
-    their headers do not depend on whether a session was looked at."""
-
-    def authenticate(self, request: Any) -> Any:
-        if settings.SESSION_COOKIE_NAME not in request._request.COOKIES:
-            return None
-        return super().authenticate(request)
-
-
-class SessionScheme(spectacular.SessionScheme):
-    target_class = "tracker.api.authentication.SessionAuthentication"  # shown as DRF's was
 
 
 class TokenOrBearerScheme(OpenApiAuthenticationExtension):

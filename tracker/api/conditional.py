@@ -1,80 +1,66 @@
-"""Conditional requests: validators from a trigger-kept change counter, and one mixin
-that answers 304 and 412 through Django's ``get_conditional_response``.
+"""Conditional requests: validators from a change counter that the database keeps, and
+the mixin that answers 304 and 412 through Django's ``get_conditional_response``.
 
-The validator of every read is computed *before* the body, from one indexed read of
-the change counter (``tracker.api.models.ChangeCounter``, kept by database triggers):
+    ETag = hash(view and action, path, the query, the database's epoch, the counter,
+                the local date in every agreement's time zone, the media type)
 
-    ETag = hash(view, path, the query's known parameters, the database's epoch, the
-                counter, the local date in every agreement's time zone)
-
-- The counter grows with every committed write to anything the API shows, whatever
-  the write path, and becomes visible in the same commit as the write. So the ETag
-  changes whenever something shown changes. It may also change when something else
-  in the tracker changed: a spurious change costs a client one 200, never a stale 304.
-- The epoch changes when the database does (a restore, a new database): the random
-  value stored in the counter row, plus on PostgreSQL the cluster's system identifier
-  and the counter table's OID (both new after a restore). So a counter value that a
-  restore hands out again never makes an ETag seen before.
+- The counter (``tracker.api.models.ChangeCounter``) grows with every committed write
+  to anything the API shows, whatever the write path (database triggers), and becomes
+  visible in the same commit as the write. A spurious change (something not shown
+  here changed) costs a client one 200, never a stale 304.
+- The epoch changes with the database: the counter row's random epoch, plus on
+  PostgreSQL the cluster's system identifier and the counter table's OID (both new
+  after a restore), so a restored counter never repeats an ETag.
 - What is derived from time alone (``is_overdue``, ``days_remaining``, the overdue
-  counts, the next deadline) changes only at midnight in an agreement's time zone, so
-  the local dates cover it.
-- Every caller sees the same representation (reads are public), so the validator does
-  not vary with the caller.
+  counts) changes only at midnight in an agreement's zone: the local dates cover it.
+- Every caller sees the same representation, so the validator does not vary by caller.
 
-Reading the counter first and the data after means a body is never older than its
-ETag: a write that lands in between makes the body newer, and the next poll sees a new
-ETag anyway.
-
-Each process remembers the last counter it read for ``API_VALIDATOR_TTL_MS`` (default
-1000 ms; 0 reads it on every request), so most polls cost no database round trip: a
-change is then seen at most that much later. A conditional request whose condition
-fails against a remembered value is checked again against a fresh read before any body
-is sent: a poller that got a newer ETag from another worker never gets an older body.
-
-``ConditionalMixin.conditional_answer`` is the one road: the view validates the request
-first (parameters, the object exists, the page exists), and only then are If-None-Match,
-If-Modified-Since and If-Match evaluated (RFC 9110 section 13.2.1), so an error is never
-answered with a 304.
+The request is validated first (parameters, the object exists, the page exists); only
+then are the preconditions evaluated (RFC 9110 section 13.2.1), so an error is never a
+304. The body is read after the validators, and the counter read again once it is
+built: if a write committed in between, the body is built again under the new state,
+so an answer never carries an ETag older than its body (``ConditionalMixin.respond``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import threading
-import time
+import json
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Value
+from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.cache import get_conditional_response, patch_vary_headers
-from django.utils.dateparse import parse_datetime
-from django.utils.http import http_date
+from django.utils.http import http_date, parse_etags
+from rest_framework.response import Response
 
 from commitments import deadlines
 from commitments.models import Agreement
-from tracker.models import SweepRun
 
-from . import cache as safe_cache
+from .exceptions import PreconditionFailed
 from .models import ChangeCounter
+
+_Response = TypeVar("_Response", bound=HttpResponseBase)
 
 
 @dataclass(frozen=True)
 class State:
-    """What the validators are made of, read once per request."""
+    """What the validators are made of, read once per request (and again to check)."""
 
     now: dt.datetime
     counter: str
     changed_at: dt.datetime | None
     local_dates: tuple[tuple[str, dt.date], ...]
-    as_of: dt.datetime | None = None  # the last sweep; read only for /status/
-    remembered: bool = False  # the counter came from this process's memory, not the DB
-    with_as_of: bool = False
 
     @property
     def last_modified(self) -> dt.datetime:
@@ -82,160 +68,45 @@ class State:
         time-derived fields last moved). One-second resolution, as HTTP dates have:
         prefer If-None-Match, which is exact."""
         midnights = [
-            dt.datetime.combine(day, dt.time(), tzinfo=zoneinfo.ZoneInfo(tz))
+            dt.datetime.combine(day, dt.time(), tzinfo=zoneinfo.ZoneInfo(tz)).astimezone(dt.UTC)
             for tz, day in self.local_dates
         ]
-        candidates = [m.astimezone(dt.UTC) for m in midnights]
         if self.changed_at is not None:
-            candidates.append(self.changed_at)
-        return max(candidates, default=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+            midnights.append(self.changed_at)
+        return max(midnights, default=dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
 
     def key(self) -> str:
         days = ",".join(f"{tz}={day.isoformat()}" for tz, day in self.local_dates)
         return f"{self.counter}|{days}"
 
 
-_time_zones: dict[str, tuple[str, ...]] = {}
-_time_zones_lock = threading.Lock()
-
-
-def _agreement_time_zones(counter: str) -> tuple[str, ...]:
-    """The agreements' time zones change only with the counter: remember them per
-    counter value, per process, so a steady-state poll costs no second query."""
-    zones = _time_zones.get(counter)
-    if zones is None:
-        zones = tuple(
-            sorted(set(Agreement.objects.values_list("time_zone", flat=True))) or ("UTC",)
-        )
-        with _time_zones_lock:
-            _time_zones.clear()
-            _time_zones[counter] = zones
-    return zones
-
-
-_COUNTER = ChangeCounter._meta.db_table
-# ``tracker.selectors.last_sweep_at`` in plain SQL: /status/ reads it on every poll, 304s
-# included, in the same statement as the counter. test_conditional.py holds the two
-# together.
-_AS_OF = (
-    f"SELECT evaluated_at FROM {SweepRun._meta.db_table} WHERE finished_at IS NOT NULL "
-    "ORDER BY finished_at DESC LIMIT 1"
-)
 # What changes with the database itself (see the module's docstring).
-_DATABASE_EPOCH = {
-    "postgresql": (
-        "(SELECT system_identifier FROM pg_control_system())::text || '.' || "
-        f"'{_COUNTER}'::regclass::oid::text"
-    ),
-}
-_STATE_SQL = (
-    "SELECT c.epoch, c.value, c.changed_at, {database}{as_of} FROM (SELECT 1 AS one) AS one "
-    f"LEFT JOIN {_COUNTER} c ON c.id = 1"
+_POSTGRESQL_EPOCH = (
+    "(SELECT system_identifier FROM pg_control_system())::text || '.' || "
+    f"'{ChangeCounter._meta.db_table}'::regclass::oid::text"
 )
 
 
-def _read(with_as_of: bool) -> tuple[str, dt.datetime | None, dt.datetime | None]:
-    """The counter (and as_of), in one round trip of plain SQL: this runs on every
-    read, 304s included, and the ORM would double its cost."""
-    sql = _STATE_SQL.format(
-        database=_DATABASE_EPOCH.get(connection.vendor, "''"),
-        as_of=f", ({_AS_OF})" if with_as_of else "",
+def read_counter() -> tuple[str, dt.datetime | None]:
+    """The counter with its epochs, and when it last moved: one query by primary key."""
+    epoch = RawSQL(_POSTGRESQL_EPOCH, []) if connection.vendor == "postgresql" else Value("")
+    row = (
+        ChangeCounter.objects.filter(pk=1)
+        .annotate(database=epoch)
+        .values_list("database", "epoch", "value", "changed_at")
+        .first()
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-        row = cursor.fetchone()
-    stored = f"{row[0]}:{row[1]}" if row[0] is not None else "none:0"
-    counter = f"{row[3]}/{stored}"
-    return counter, _aware(row[2]), _aware(row[4]) if with_as_of else None
+    if row is None:  # flushed; the next write's trigger recreates it with a new epoch
+        return "none", None
+    return f"{row[0]}/{row[1]}:{row[2]}", row[3]
 
 
-def last_sweep_at_fast() -> dt.datetime | None:
-    return _read(with_as_of=True)[2]
-
-
-def _aware(value: Any) -> dt.datetime | None:
-    if isinstance(value, str):  # SQLite
-        value = parse_datetime(value)
-    if value is not None and timezone.is_naive(value):
-        value = value.replace(tzinfo=dt.UTC)
-    return value
-
-
-@dataclass(frozen=True)
-class _Reading:
-    started: float  # ``_clock()`` when the read began
-    counter: str
-    changed_at: dt.datetime | None
-    as_of: dt.datetime | None
-    with_as_of: bool
-
-
-_clock = time.monotonic  # tests replace it to freeze time
-_last: _Reading | None = None  # this process's last reading (one assignment: thread-safe)
-
-
-def _remembered(with_as_of: bool) -> _Reading | None:
-    ttl = settings.API_VALIDATOR_TTL_MS
-    reading = _last
-    if ttl <= 0 or reading is None or (with_as_of and not reading.with_as_of):
-        return None
-    age = _clock() - reading.started
-    return reading if 0 <= age * 1000 < ttl else None
-
-
-def forget() -> None:
-    """Drop the remembered reading: the next request reads the database."""
-    global _last
-    _last = None
-
-
-def current_state(
-    now: dt.datetime | None = None, *, with_as_of: bool = False, fresh: bool = False
-) -> State:
-    """No query while this process's last reading is younger than API_VALIDATOR_TTL_MS
-    (unless ``fresh``); else one (the counter row by primary key)."""
-    global _last
-    now = now or timezone.now()
-    reading = None if fresh else _remembered(with_as_of)
-    remembered = reading is not None
-    if reading is None:
-        started = _clock()
-        counter, changed_at, as_of = _read(with_as_of)
-        reading = _Reading(started, counter, changed_at, as_of, with_as_of)
-        if settings.API_VALIDATOR_TTL_MS > 0:
-            last = _last
-            # Never replace a reading with one that began earlier (threads race).
-            if last is None or last.started <= started:
-                _last = reading
-    zones = _agreement_time_zones(reading.counter)
-    return State(
-        now=now,
-        counter=reading.counter,
-        changed_at=reading.changed_at,
-        local_dates=tuple((tz, deadlines.local_today(now, tz)) for tz in zones),
-        as_of=reading.as_of if with_as_of else None,
-        remembered=remembered,
-        with_as_of=with_as_of,
-    )
-
-
-def request_state(request: HttpRequest, *, with_as_of: bool = False) -> State:
-    """The state of this request, read once and shared by its validator and body."""
-    state = getattr(request, "_tracker_state", None)
-    if state is None or (with_as_of and not state.with_as_of):
-        state = current_state(with_as_of=with_as_of)
-        request._tracker_state = state  # type: ignore[attr-defined]
-    return state
-
-
-def refresh_state(request: HttpRequest) -> bool:
-    """Replace a remembered state by a fresh read; False when it was fresh already."""
-    state = request_state(request)
-    if not state.remembered:
-        return False
-    fresh = current_state(with_as_of=state.with_as_of, fresh=True)
-    request._tracker_state = fresh  # type: ignore[attr-defined]
-    return True
+def read_state(now: dt.datetime) -> State:
+    """Two queries: the counter, and the agreements' time zones."""
+    counter, changed_at = read_counter()
+    zones = sorted(set(Agreement.objects.values_list("time_zone", flat=True))) or ["UTC"]
+    dates = tuple((tz, deadlines.local_today(now, tz)) for tz in zones)
+    return State(now=now, counter=counter, changed_at=changed_at, local_dates=dates)
 
 
 def make_etag(*parts: object, weak: bool = False) -> str:
@@ -250,96 +121,142 @@ def query_key(request: HttpRequest) -> str:
     return "&".join(f"{name}={value}" for name in sorted(params) for value in params.getlist(name))
 
 
-def default_cache_control() -> str:
-    return f"public, max-age={settings.API_MAX_AGE}, must-revalidate"
-
-
 # Every read answers with these, 304s included (RFC 9110 section 15.4.5: a 304 sends
 # the Vary its 200 would have). Accept: JSON or CSV; Accept-Encoding: gzip; Cookie: a
-# session may change the caller (and so the rate-limit headers), named here whether or
-# not the request's session was looked at (authentication.SessionAuthentication).
+# session may change the caller (and so the rate-limit headers).
 VARY = ("Accept", "Accept-Encoding", "Cookie")
 
 
-def is_conditional(request: HttpRequest) -> bool:
-    meta = request.META
-    return any(
-        name in meta
-        for name in (
-            "HTTP_IF_NONE_MATCH",
-            "HTTP_IF_MODIFIED_SINCE",
-            "HTTP_IF_MATCH",
-            "HTTP_IF_UNMODIFIED_SINCE",
-        )
-    )
+def write_preconditions_hold(request: HttpRequest, etag: str) -> bool:
+    """If-Match and If-None-Match of a write, against the target's current ``etag``.
 
+    Compared weakly: our tags name a state of the data, not bytes, and compression
+    weakens the tag a client was sent (Django's GZipMiddleware, nginx), so a client
+    that sends back what it got must succeed. A header with no tag in it is ignored,
+    as Django does."""
+    current = etag.removeprefix("W/")
 
-def _validators(etag: str, last_modified: dt.datetime, cache_control: str) -> HttpResponse:
-    response = HttpResponse()
-    response["ETag"] = etag
-    response["Last-Modified"] = http_date(last_modified.timestamp())
-    response["Cache-Control"] = cache_control
-    patch_vary_headers(response, VARY)
-    return response
+    def tags(header: str) -> list[str]:
+        return [tag.removeprefix("W/") for tag in parse_etags(header)]
 
-
-@dataclass
-class Answer:
-    """What ``conditional_answer`` decided: ``response`` is a 304 (or a 412 to raise)
-    when set; else send ``body`` with ``headers``."""
-
-    headers: HttpResponse
-    response: HttpResponse | None = None
+    if_match = tags(request.headers.get("If-Match", ""))
+    if if_match and if_match != ["*"] and current not in if_match:
+        return False
+    if_none_match = tags(request.headers.get("If-None-Match", ""))
+    return not (if_none_match and (if_none_match == ["*"] or current in if_none_match))
 
 
 class ConditionalMixin:
-    """One road for every read: call ``conditional_answer`` once the request is valid.
-
-    ``on_not_modified`` / ``on_modified`` are hooks (the rate limits charge a 304 to its
-    own bucket)."""
+    """Validators and the one road of a read, called once the request is valid:
+    ``respond``, or ``conditional_answer`` for a view that builds its answer itself."""
 
     request: Any
 
-    def on_not_modified(self) -> None:
-        pass
+    @cached_property
+    def now(self) -> dt.datetime:
+        """The one moment a request judges at: its body, its filters and its ETag."""
+        return timezone.now()
 
-    def on_modified(self) -> None:
-        pass
+    @cached_property
+    def state(self) -> State:
+        return read_state(self.now)
 
-    def conditional_answer(
-        self,
-        etag: Callable[[], str],
-        *,
-        cache_control: str | None = None,
-        last_modified: bool = True,
-    ) -> Answer:
-        """``etag`` makes the ETag from ``request_state(request)``: it may be called
-        twice (after a fresh read, see the module's docstring)."""
+    def on_answered_in_full(self) -> None:
+        """A conditional GET that is not a 304 (the throttles charge it in full)."""
+
+    def etag(self, action: str | None = None, *, weak: bool = False) -> str:
+        """What it is, where, the query, the state, and the media type."""
         request = self.request
-        cache_control = cache_control or default_cache_control()
-        answer = self._evaluate(request, etag(), cache_control, last_modified)
-        if answer.response is None and is_conditional(request) and refresh_state(request):
-            answer = self._evaluate(request, etag(), cache_control, last_modified)
-        if answer.response is not None and answer.response.status_code == 304:
-            _as_the_client_has_it(request, answer.response)
-            self.on_not_modified()
+        return make_etag(
+            f"{type(self).__name__}.{action or getattr(self, 'action', 'get')}",
+            request.build_absolute_uri(request.path),
+            query_key(request),
+            self.state.key(),
+            getattr(request, "accepted_media_type", ""),
+            weak=weak,
+        )
+
+    def validators(
+        self, etag: str, *, last_modified: bool = True, cache_control: str = ""
+    ) -> HttpResponse:
+        """An empty answer with the headers every answer of this state sends, 304s
+        included: ETag, Last-Modified, Cache-Control, Vary."""
+        headers = HttpResponse()
+        headers["ETag"] = etag
+        if last_modified:
+            headers["Last-Modified"] = http_date(self.state.last_modified.timestamp())
+        headers["Cache-Control"] = (
+            cache_control or f"public, max-age={settings.API_MAX_AGE}, must-revalidate"
+        )
+        patch_vary_headers(headers, VARY)
+        return headers
+
+    def conditional_answer(self, headers: HttpResponse) -> HttpResponse:
+        """A 304 when the client's copy still holds (a failed If-Match raises 412);
+        else ``headers`` itself, for the answer with a body to take."""
+        stamp = headers.get("Last-Modified")
+        answer = (
+            get_conditional_response(
+                self.request,
+                etag=headers["ETag"],
+                last_modified=int(self.state.last_modified.timestamp()) if stamp else None,
+                response=headers,
+            )
+            or headers
+        )
+        if answer.status_code == 412:
+            raise PreconditionFailed("If-Match or If-Unmodified-Since does not hold.")
+        if answer.status_code == 304:
+            _as_the_client_has_it(self.request, answer)
         else:
-            self.on_modified()
+            self.on_answered_in_full()
         return answer
 
-    def _evaluate(self, request: Any, etag: str, cache_control: str, last_modified: bool) -> Answer:
-        stamp = request_state(request).last_modified
-        headers = _validators(etag, stamp, cache_control)
-        if not last_modified:
-            del headers["Last-Modified"]
-        django_request = getattr(request, "_request", request)
-        result = get_conditional_response(
-            django_request,
-            etag=etag,
-            last_modified=int(stamp.timestamp()) if last_modified else None,
-            response=headers,
-        )
-        return Answer(headers=headers, response=None if result is headers else result)
+    def respond(
+        self,
+        body: Callable[[], Any],
+        *,
+        etag: Callable[[], str] | None = None,
+        headers: Callable[[], dict[str, str]] | None = None,
+    ) -> HttpResponse:
+        """The conditional answer; else ``body()`` (with ``headers()``), with the
+        validators of the state it was read in (see the module's docstring)."""
+        make = etag or self.etag
+        answer = self.conditional_answer(self.validators(make()))
+        if answer.status_code == 304:
+            return answer
+        for attempt in range(3):
+            counter = self.state.counter
+            data = body()
+            if read_counter()[0] == counter:
+                validators = answer if attempt == 0 else self.validators(make())
+                return with_headers(
+                    Response(data, headers=headers() if headers else None), validators
+                )
+            del self.state  # a write committed meanwhile: read the state again
+        response = Response(data, headers=headers() if headers else None)
+        response["Cache-Control"] = "no-store"  # still moving: no validator to give
+        return response
+
+    def respond_by_content(
+        self, data: Any, *, headers: dict[str, str] | None = None, cache_control: str = ""
+    ) -> HttpResponse:
+        """For an answer whose validator is its content's (the index, the event feed):
+        built first, then compared."""
+        tag = make_etag(json.dumps(data, sort_keys=True, default=str))
+        validators = self.validators(tag, last_modified=False, cache_control=cache_control)
+        answer = self.conditional_answer(validators)
+        if answer.status_code == 304:
+            return answer
+        return with_headers(Response(data, headers=headers), answer)
+
+
+def with_headers(response: _Response, headers: HttpResponse) -> _Response:
+    """``response`` with the validators' headers (its own Content-Type kept)."""
+    for name, value in headers.items():
+        if name != "Content-Type":
+            response[name] = value
+    return response
 
 
 def _as_the_client_has_it(request: Any, response: HttpResponse) -> None:
@@ -350,20 +267,3 @@ def _as_the_client_has_it(request: Any, response: HttpResponse) -> None:
     sent = request.META.get("HTTP_IF_NONE_MATCH", "")
     if not tag.startswith("W/") and f"W/{tag}" in sent and tag not in sent.replace(f"W/{tag}", ""):
         response["ETag"] = f"W/{tag}"
-
-
-_Body = TypeVar("_Body")
-
-
-def cached_body(key: str, render: Callable[[], _Body], read: Callable[[str], Any]) -> _Body:
-    """A rendered body from the shared cache, keyed by its ETag (which names one state
-    of the data, so a stale body cannot be served); rendered and stored on a miss.
-    ``read`` reads the cache: the rate limit's ``read_charged``, so that the request's
-    charge rides on the same round trip. The cache being down costs a render, never an
-    error (``cache.guarded``)."""
-    key = f"tracker-api:body:{key}"
-    body = read(key)
-    if body is None:
-        body = render()
-        safe_cache.guarded(lambda c: c.set(key, body, settings.API_BODY_CACHE_SECONDS))
-    return body

@@ -1,15 +1,17 @@
-"""The schema and the docs pages (Swagger UI and ReDoc from the sidecar: no CDN)."""
+"""The schema and the docs pages (Swagger UI and ReDoc from the sidecar: no CDN), each
+with an ETag from its content, which changes only with a deployment (Django's
+ConditionalGetMiddleware, on these views alone)."""
 
 from __future__ import annotations
 
-import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
 from django.http import HttpResponse
-from django.utils.cache import get_conditional_response
-from django.utils.decorators import method_decorator
+from django.middleware.http import ConditionalGetMiddleware
+from django.utils.decorators import decorator_from_middleware, method_decorator
+from django.views.decorators.cache import cache_control
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import (
     SpectacularAPIView,
@@ -17,34 +19,19 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 from rest_framework.request import Request
-from rest_framework.response import Response
 from rest_framework.views import APIView
 
-if TYPE_CHECKING:
-    # What the mixins are mixed into, so that mypy checks them against DRF's view.
-    _View = APIView
-else:
-    _View = object
+_View = TypeVar("_View", bound=type)
 
 
-class ContentETagMixin(_View):
-    """ETag from the content, which changes only with a deployment."""
-
-    def finalize_response(
-        self, request: Request, response: Response, *args: Any, **kwargs: Any
-    ) -> Response:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        if response.status_code != 200 or request.method not in ("GET", "HEAD"):
-            return response
-        response.render()
-        etag = f'"{hashlib.blake2b(response.content, digest_size=12).hexdigest()}"'
-        response["ETag"] = etag
-        response["Cache-Control"] = "public, max-age=300"
-        # A 304 is a plain HttpResponse; DRF returns whatever this gives (stubs: Response).
-        return get_conditional_response(request, etag=etag, response=response)  # type: ignore[return-value]
+def by_content(view: _View) -> _View:
+    """Reused for five minutes, then revalidated by an ETag of the content."""
+    view = method_decorator(cache_control(public=True, max_age=300), "dispatch")(view)
+    return method_decorator(decorator_from_middleware(ConditionalGetMiddleware), "dispatch")(view)
 
 
-class SchemaView(ContentETagMixin, SpectacularAPIView):
+@by_content
+class SchemaView(SpectacularAPIView):
     """The OpenAPI document (YAML; ``?format=json`` for JSON)."""
 
     @extend_schema(exclude=True)
@@ -52,7 +39,13 @@ class SchemaView(ContentETagMixin, SpectacularAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class PageOptionsMixin(_View):
+if TYPE_CHECKING:
+    _APIView = APIView  # what the mixin is mixed into
+else:
+    _APIView = object
+
+
+class PageOptions(_APIView):
     """OPTIONS on an HTML page: its Allow header, no body (DRF's metadata would render
     through the page's template renderer, and fail)."""
 
@@ -63,7 +56,8 @@ class PageOptionsMixin(_View):
         return response
 
 
-class SwaggerView(PageOptionsMixin, ContentETagMixin, SpectacularSwaggerSplitView):
+@by_content
+class SwaggerView(PageOptions, SpectacularSwaggerSplitView):
     """Swagger UI with its init script served as a file (``?script``): no inline
     script for the CSP to allow."""
 
@@ -71,5 +65,6 @@ class SwaggerView(PageOptionsMixin, ContentETagMixin, SpectacularSwaggerSplitVie
 # Redoc injects style elements and runs its search in a blob: worker; only this page
 # relaxes the CSP for that (config/settings.py, "Deployment and hardening").
 @method_decorator(csp_update({"style-src": [UNSAFE_INLINE], "worker-src": ["blob:"]}), "dispatch")
-class RedocView(PageOptionsMixin, ContentETagMixin, SpectacularRedocView):
+@by_content
+class RedocView(PageOptions, SpectacularRedocView):
     pass

@@ -1,6 +1,6 @@
 """The event feed: every change the tracker records, oldest first, after a cursor.
 
-Rows of ``tracker.api.models.Event`` are appended by database triggers in the writer's
+Rows of ``tracker.api.models.FeedEvent`` are appended by database triggers in the writer's
 own transaction. On PostgreSQL an event becomes visible only when its transaction
 commits, and transactions commit in any order, so ids alone would let a cursor pass an
 event that a slow transaction commits later. The feed therefore orders by (transaction
@@ -24,16 +24,14 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
-from django.http import HttpResponse, JsonResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.utils.urls import replace_query_param
-from rest_framework.views import APIView
 
 from .exceptions import CursorExpired
-from .models import Event, FeedHorizon
+from .models import FeedEvent, FeedHorizon
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
 _CURSOR = re.compile(r"([0-9]{1,19})\.([0-9]{1,19})")
@@ -48,7 +46,7 @@ _URLS = {
 }
 
 
-def encode_cursor(event: Event) -> str:
+def encode_cursor(event: FeedEvent) -> str:
     return base64.urlsafe_b64encode(f"{event.txid}.{event.pk}".encode()).decode().rstrip("=")
 
 
@@ -70,13 +68,13 @@ def prune(before: dt.datetime, *, batch: int = 10_000) -> int:
     while True:
         with transaction.atomic():
             rows = list(
-                Event.objects.filter(at__lt=before)
+                FeedEvent.objects.filter(at__lt=before)
                 .order_by("txid", "id")
                 .values_list("txid", "id")[:batch]
             )
             if not rows:
                 return deleted
-            Event.objects.filter(pk__in=[pk for _, pk in rows]).delete()
+            FeedEvent.objects.filter(pk__in=[pk for _, pk in rows]).delete()
             horizon = FeedHorizon.objects.select_for_update().filter(pk=1).first()
             newest = max(rows)
             if horizon is None:
@@ -105,8 +103,8 @@ def check_horizon(cursor: tuple[int, int]) -> None:
         )
 
 
-def events_after(cursor: tuple[int, int] | None, limit: int) -> list[Event]:
-    queryset: QuerySet[Event] = Event.objects.all()
+def events_after(cursor: tuple[int, int] | None, limit: int) -> list[FeedEvent]:
+    queryset: QuerySet[FeedEvent] = FeedEvent.objects.all()
     if cursor is not None:
         txid, pk = cursor
         queryset = queryset.filter(Q(txid__gt=txid) | Q(txid=txid, pk__gt=pk))
@@ -134,13 +132,13 @@ class EventSerializer(serializers.Serializer):
     commitment = serializers.IntegerField(source="commitment_id", allow_null=True)
     url = serializers.SerializerMethodField()
 
-    def get_cursor(self, event: Event) -> str:
+    def get_cursor(self, event: FeedEvent) -> str:
         return encode_cursor(event)
 
-    def get_type(self, event: Event) -> str:
+    def get_type(self, event: FeedEvent) -> str:
         return f"{event.subject}.{event.action}"
 
-    def get_url(self, event: Event) -> str | None:
+    def get_url(self, event: FeedEvent) -> str | None:
         place = _URLS.get(event.subject)
         if event.subject == "log_entry":  # the log of what it belongs to
             key: int | None
@@ -172,25 +170,22 @@ def read_limit(request: Request) -> int:
     return int(raw)
 
 
-def feed(view: APIView, request: Request, base_url: str) -> HttpResponse:
+def feed(request: Request, base_url: str) -> dict[str, Any]:
+    """The page of events after ``?after=``: the events, the last one's cursor, and the
+    address to poll next (the same while nothing happens)."""
     after = request.query_params.get("after")
     cursor = decode_cursor(after) if after is not None else None
     limit = read_limit(request)
     if cursor is not None:
         check_horizon(cursor)
-    events = events_after(cursor, limit)
-    last = encode_cursor(events[-1]) if events else after
+    found = events_after(cursor, limit)
+    last = encode_cursor(found[-1]) if found else after
     url = request.build_absolute_uri()
-    following = replace_query_param(url, "after", last) if last else url
-    body: dict[str, Any] = {
-        "events": EventSerializer(events, many=True, context={"base_url": base_url}).data,
+    return {
+        "events": EventSerializer(found, many=True, context={"base_url": base_url}).data,
         "cursor": last,
-        "next": following,
+        "next": replace_query_param(url, "after", last) if last else url,
     }
-    response = JsonResponse(body, json_dumps_params={"separators": (",", ":")})
-    response["Link"] = f'<{following}>; rel="next"'
-    response["Cache-Control"] = "no-cache"
-    return response
 
 
 FEED_SCHEMA = extend_schema(
@@ -202,7 +197,8 @@ FEED_SCHEMA = extend_schema(
         "never behind your cursor (the feed waits for the oldest running writer). "
         "Deletions and archivals come as tombstones (action deleted / archived). "
         "Events are kept API_EVENT_RETENTION_DAYS (90 by default); a cursor older than "
-        "the oldest kept event is answered 410 Gone."
+        "the oldest kept event is answered 410 Gone. The ETag is the page's content's: "
+        "send it in If-None-Match, and nothing new since is a 304."
     ),
     parameters=[
         OpenApiParameter(

@@ -12,7 +12,6 @@ the service names; a version conflict becomes 412 (with If-Match) or 409.
 from __future__ import annotations
 
 import logging
-from http import HTTPStatus
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -23,10 +22,9 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from commitments.services import ConflictError, NotAllowedError, TransitionError
+from tracker.ops.problems import PROBLEM, problem, problem_response
 
 logger = logging.getLogger(__name__)
-
-PROBLEM = "application/problem+json"
 
 
 class RequestTooLarge(exceptions.APIException):
@@ -81,27 +79,8 @@ def _flatten(detail: Any, field: str | None = None) -> list[dict[str, str | None
     return [{"field": field, "reason": str(detail)}]
 
 
-def problem(
-    status_code: int,
-    detail: str,
-    *,
-    request: HttpRequest | None = None,
-    errors: list[dict[str, str | None]] | None = None,
-    code: str | None = None,
-) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": HTTPStatus(status_code).phrase,
-        "status": status_code,
-        "detail": detail,
-    }
-    if request is not None:
-        body["instance"] = request.path
-    if code:
-        body["code"] = code
-    if errors:
-        body["errors"] = errors
-    return body
+def _path(request: HttpRequest | None) -> str | None:
+    return request.path if request is not None else None
 
 
 def _summary(errors: list[dict[str, str | None]]) -> str:
@@ -134,7 +113,7 @@ def problem_handler(exc: Exception, context: dict[str, Any]) -> Response:
         # A bug: say so in the log, and keep the promise of one format to the client.
         logger.exception("unhandled error in %s", view.__class__.__name__ if view else "API")
         set_rollback()
-        body = problem(500, "Internal error; it has been logged.", request=request)
+        body = problem(500, "Internal error; it has been logged.", instance=_path(request))
         return Response(body, status=500, content_type=PROBLEM)
 
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
@@ -157,23 +136,8 @@ def problem_handler(exc: Exception, context: dict[str, Any]) -> Response:
         detail = str(exc.detail)
         code = getattr(exc.detail, "code", None)
     set_rollback()
-    body = problem(exc.status_code, detail, request=request, errors=errors, code=code)
+    body = problem(exc.status_code, detail, instance=_path(request), errors=errors, code=code)
     response = Response(body, status=exc.status_code, headers=headers, content_type=PROBLEM)
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-def problem_response(
-    request: HttpRequest, status_code: int, detail: str, code: str
-) -> JsonResponse:
-    """A problem answered outside DRF (Django's 404, 500 and CSRF failure views)."""
-    body = problem(status_code, detail, request=request, code=code)
-    response = JsonResponse(
-        body,
-        status=status_code,
-        content_type=PROBLEM,
-        json_dumps_params={"separators": (",", ":"), "ensure_ascii": False},
-    )
     response["Cache-Control"] = "no-store"
     return response
 
@@ -184,13 +148,13 @@ def is_api(request: HttpRequest) -> bool:
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     """Unknown paths under /api/: the same format as every other error."""
-    return problem_response(request, 404, f"No API endpoint at {request.path}.", "not_found")
+    return problem_response(request, 404, f"No API endpoint at {request.path}.", code="not_found")
 
 
 def server_error(request: HttpRequest) -> Any:
     """handler500: problem details under /api/, Django's page elsewhere."""
     if is_api(request):
-        return problem_response(request, 500, "Internal error; it has been logged.", "error")
+        return problem_response(request, 500, "Internal error; it has been logged.", code="error")
     from django.views.defaults import server_error as django_server_error
 
     return django_server_error(request)
@@ -208,7 +172,7 @@ def page_not_found(request: HttpRequest, exception: Exception) -> Any:
 def csrf_failure(request: HttpRequest, reason: str = "") -> Any:
     """CSRF_FAILURE_VIEW: problem details under /api/, Django's page elsewhere."""
     if is_api(request):
-        return problem_response(request, 403, f"CSRF check failed: {reason}", "csrf_failed")
+        return problem_response(request, 403, f"CSRF check failed: {reason}", code="csrf_failed")
     from django.views.csrf import csrf_failure as django_csrf_failure
 
     return django_csrf_failure(request, reason)

@@ -1,32 +1,15 @@
-"""The API's own state: one change counter that the database keeps."""
+"""The API's own state, written by database triggers: the change counter behind the
+ETags, and the event feed (with its pruning horizon)."""
 
 from __future__ import annotations
 
 from django.db import models
 
-# Every table whose rows the API shows. A trigger on each (see migration 0001) bumps
-# the counter in the writer's own transaction, whatever the write path: the services'
-# conditional updates, the sweep, bulk_update, the admin, the loader, a delete.
-WATCHED_TABLES = [
-    "commitments_party",
-    "commitments_agreement",
-    "commitments_agreement_parties",
-    "commitments_source",
-    "commitments_commitment",
-    "commitments_commitment_parties",
-    "commitments_lead",
-    "commitments_milestone",
-    "commitments_milestonepart",
-    "commitments_statusupdate",
-    "commitments_deadlinerevision",
-    "commitments_logentry",  # migration 0003
-]
-# Owners are shown by name; only a change of name counts (not each login).
-WATCHED_USER_COLUMNS = ["username", "first_name", "last_name"]
-
 
 class ChangeCounter(models.Model):
     """One row (id 1), written only by database triggers, read by the API's validator.
+    The triggers sit on every table whose rows the API shows, whatever the write path
+    (migrations 0002 and 0003 list them).
 
     ``value`` grows with every committed change and becomes visible together with it.
     On PostgreSQL a deferred trigger bumps it once per transaction, at commit (so the
@@ -47,22 +30,7 @@ class ChangeCounter(models.Model):
         return f"{self.epoch}:{self.value}"
 
 
-# What the event feed follows (/api/v1/events/): the tables above and the log.
-EVENT_TABLES = {
-    "commitments_agreement": "agreement",
-    "commitments_commitment": "commitment",
-    "commitments_milestone": "milestone",
-    "commitments_milestonepart": "milestone_part",
-    "commitments_statusupdate": "status_update",
-    "commitments_deadlinerevision": "deadline_revision",
-    "commitments_logentry": "log_entry",
-    "commitments_source": "source",
-    "commitments_lead": "lead",
-    "commitments_party": "party",
-}
-
-
-class Event(models.Model):
+class FeedEvent(models.Model):
     """One change the tracker recorded, appended by database triggers (migration 0003)
     in the writer's transaction, whatever the write path. Never updated.
 
@@ -72,13 +40,14 @@ class Event(models.Model):
 
     txid = models.BigIntegerField()
     at = models.DateTimeField()
-    subject = models.CharField(max_length=32)  # EVENT_TABLES' values
+    subject = models.CharField(max_length=32)  # the table's, named (migration 0003)
     action = models.CharField(max_length=32)  # created, changed, deleted, archived, ...
     object_id = models.BigIntegerField()
     milestone_id = models.BigIntegerField(null=True)
     commitment_id = models.BigIntegerField(null=True)
 
     class Meta:
+        db_table = "tracker_api_event"  # kept through the rename from Event (0006)
         indexes = [models.Index(fields=["txid", "id"], name="event_cursor_idx")]
 
     def __str__(self) -> str:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -44,19 +43,14 @@ class Pagination(PageNumberPagination):
             raise ValidationError({"page": ["Give a page number from 1."]})
         return raw
 
-    def check_page(self, queryset: QuerySet | Callable[[], QuerySet], request: Request) -> None:
+    def check_page(self, queryset: QuerySet, request: Request) -> None:
         """Before any 304: a page past the end is an error, not "not modified". Page 1
-        always exists (empty or not), so a poller of page 1 pays no count (and the
-        queryset, which may be given as a callable, is not even built)."""
-        number = int(self.get_page_number(request))
-        size = self.get_page_size(request)
-        if number == 1:
-            return
-        if callable(queryset):
-            queryset = queryset()
-        last = self.django_paginator_class(queryset, size).num_pages  # one count
-        if number > last:
-            raise _past_the_end(number, last)
+        always exists (empty or not), so a poller of page 1 pays no count."""
+        number, size = int(self.get_page_number(request)), self.get_page_size(request)
+        if number > 1:
+            last = self.django_paginator_class(queryset, size).num_pages
+            if number > last:
+                raise _past_the_end(number, last)
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> Any:
         try:

@@ -1,31 +1,45 @@
 """OpenAPI: every operation also documents its error answers (problem details), its
-304, the headers it sends (validators, Link, rate limits, X-Tracker-As-Of) and, for
-the main reads, examples taken from the shipped agreements (examples.json, checked
-against the live API by tests/api/test_schema.py)."""
+304, the headers it sends (validators, Link, rate limits, X-Tracker-As-Of), the OpenAPI
+links between operations and, for the main reads, examples taken from the shipped
+agreements (examples.json, checked against the live API by tests/api/test_schema.py).
+All of it is added by the postprocessing hook ``document_answers``, keyed by
+operationId, to what drf-spectacular generates."""
 
 from __future__ import annotations
 
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from drf_spectacular import openapi
+from tracker.ops.problems import PROBLEM
 
-from .exceptions import PROBLEM
-
+PAGE_400 = (
+    " A page past the end is a 400 naming `page` and the last page (how many pages "
+    "there are is not in a schema)."
+)
 ERRORS_READ = {
-    "400": "A bad parameter or page; `errors` names the parameter.",
+    "400": "A bad parameter; `errors` names it.",
     "401": "A token was sent and is not valid (reads need none).",
     "404": "No such object.",
     "405": "Not a method of this address (see Allow).",
     "406": "Nothing acceptable: the API answers application/json (and text/csv for "
     "the milestone and commitment lists).",
-    "412": "If-Match does not hold.",
+    "412": "If-Match or If-Unmodified-Since does not hold.",
     "429": "Too many requests; see Retry-After and X-RateLimit-Reset.",
 }
+ERRORS_400 = {
+    "v1_events_retrieve": " An `after` cursor this feed did not issue is a 400 naming "
+    "`after` (cursors are opaque: any string of the pattern is schema-valid).",
+    "v1_status_retrieve": " An `as_of` that is not a day of the calendar, or is in the "
+    "future, is a 400 naming `as_of`.",
+}
 ERRORS_WRITE = {
-    "400": "Bad input; `errors` names each field at fault and why.",
+    "400": "Bad input; `errors` names each field at fault and why. A well-formed body "
+    "may still be refused by the transition's rules, a 400 naming the field: "
+    "`completed_on` without status `completed`; `completed` without `evidence_url`; a "
+    "`completed_on` in the future or before the agreement's signature; an evidence "
+    "address that is not public http(s).",
     "401": "No (valid) token.",
     "403": "The token's user may not change milestone status.",
     "404": "No such milestone.",
@@ -37,6 +51,10 @@ ERRORS_WRITE = {
     "413": "The body is too large.",
     "415": "The body is not JSON.",
     "429": "Too many requests; see Retry-After and X-RateLimit-Reset.",
+}
+ERRORS_410 = {
+    "v1_events_retrieve": "Events after your cursor were pruned "
+    "(API_EVENT_RETENTION_DAYS): start again without `after`."
 }
 
 
@@ -53,22 +71,50 @@ RATE_LIMIT_HEADERS = {
     "X-RateLimit-Reset": _header("When the window ends, in seconds since 1970 (UTC).", "integer"),
     "X-RateLimit-Resource": _header("The bucket: core."),
 }
+ETAG = _header(
+    "Validator of this answer: send it back in If-None-Match (304 while it holds), or "
+    "in If-Match on a PATCH. Weak for /status/ (as_of is outside it); a tag weakened by "
+    "compression (W/...) is one a client may send back as it got it."
+)
 VALIDATOR_HEADERS = {
-    "ETag": _header(
-        "Validator of this answer: send it back in If-None-Match (304 while it holds), or "
-        "in If-Match on a PATCH. Strong, but /status/'s (weak: as_of is outside it)."
-    ),
+    "ETag": ETAG,
     "Last-Modified": _header("HTTP date; If-None-Match is exact, prefer it."),
     "Cache-Control": _header("public, max-age=API_MAX_AGE, must-revalidate"),
-    "Vary": _header("Accept, Accept-Encoding (the same on a 304)."),
+    "Vary": _header("Accept, Accept-Encoding, Cookie (the same on a 304)."),
+}
+CONTENT_VALIDATORS = {  # the index and the event feed: an ETag from the content
+    "ETag": ETAG,
+    "Cache-Control": _header(
+        "public, max-age=API_MAX_AGE, must-revalidate; no-cache for the event feed"
+    ),
+    "Vary": VALIDATOR_HEADERS["Vary"],
 }
 LINK = {
     "Link": _header(
-        'RFC 8288 links to the first, prev, next and last pages: <url>; rel="next", ...'
+        'RFC 8288 links: the first, prev, next and last pages (<url>; rel="next", ...); '
+        "for the event feed, the next poll."
     )
 }
 AS_OF = {
     "X-Tracker-As-Of": _header("When the deadline sweep last ran (ISO 8601, UTC); on 304s too.")
+}
+_TEXT = {"type": "string"}
+PROBLEM_SCHEMA = {  # the body of every error (tracker.ops.problems)
+    "type": "object",
+    "description": "RFC 9457 problem details, the one error format of the API.",
+    "properties": {
+        **dict.fromkeys(["type", "title", "detail", "instance", "code"], _TEXT),
+        "status": {"type": "integer"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {**_TEXT, "nullable": True}, "reason": _TEXT},
+                "required": ["field", "reason"],
+            },
+        },
+    },
+    "required": ["type", "title", "status", "detail"],
 }
 
 
@@ -76,65 +122,67 @@ def _link(operation_id: str, description: str, **parameters: str) -> dict[str, A
     return {"operationId": operation_id, "description": description, "parameters": parameters}
 
 
-FIRST_RESULT = "$response.body#/results/0/id"
+FIRST, ITS = "$response.body#/results/0/id", "$response.body#/id"
+MILESTONE, HISTORY = "v1_milestones_retrieve", "v1_milestones_history_list"
 # OpenAPI links: where a client (and Schemathesis's stateful phase) goes from an answer.
 # Keyed by the operationId of the answer, then the link's name.
 LINKS: dict[str, dict[str, dict[str, Any]]] = {
     "v1_agreements_list": {
         "Agreement": _link(
-            "v1_agreements_retrieve",
-            "The first agreement of the page.",
-            slug="$response.body#/results/0/slug",
-        ),
+            "v1_agreements_retrieve", "The first agreement.", slug="$response.body#/results/0/slug"
+        )
     },
     "v1_commitments_list": {
-        "Commitment": _link("v1_commitments_retrieve", "The first commitment.", id=FIRST_RESULT),
-        "CommitmentLog": _link("v1_commitments_log_list", "Its log.", id=FIRST_RESULT),
+        "Commitment": _link("v1_commitments_retrieve", "The first commitment.", id=FIRST),
+        "CommitmentLog": _link("v1_commitments_log_list", "Its log.", id=FIRST),
     },
     "v1_commitments_retrieve": {
-        "Log": _link("v1_commitments_log_list", "Its log.", id="$response.body#/id"),
-        "Milestone": _link(
-            "v1_milestones_retrieve",
-            "Its first milestone.",
-            id="$response.body#/milestones/0/id",
-        ),
+        "Log": _link("v1_commitments_log_list", "Its log.", id=ITS),
+        "Milestone": _link(MILESTONE, "Its first milestone.", id="$response.body#/milestones/0/id"),
     },
     "v1_milestones_list": {
-        "Milestone": _link("v1_milestones_retrieve", "The first milestone.", id=FIRST_RESULT),
-        "History": _link("v1_milestones_history_list", "Its status updates.", id=FIRST_RESULT),
-        "Log": _link("v1_milestones_log_list", "Its log.", id=FIRST_RESULT),
+        "Milestone": _link(MILESTONE, "The first milestone.", id=FIRST),
+        "History": _link(HISTORY, "Its status updates.", id=FIRST),
+        "Log": _link("v1_milestones_log_list", "Its log.", id=FIRST),
     },
-    "v1_milestones_retrieve": {
+    MILESTONE: {
         "ChangeStatus": _link(
             "v1_milestones_partial_update",
             "Change its status, on condition that it has not changed since (If-Match).",
-            id="$response.body#/id",
+            id=ITS,
             **{"header.If-Match": "$response.header.ETag"},
         ),
-        "History": _link(
-            "v1_milestones_history_list", "Its status updates.", id="$response.body#/id"
-        ),
-        "Log": _link("v1_milestones_log_list", "Its log.", id="$response.body#/id"),
+        "History": _link(HISTORY, "Its status updates.", id=ITS),
+        "Log": _link("v1_milestones_log_list", "Its log.", id=ITS),
     },
     "v1_milestones_partial_update": {
-        "Milestone": _link("v1_milestones_retrieve", "It, as changed.", id="$response.body#/id"),
-        "History": _link(
-            "v1_milestones_history_list", "Its status updates.", id="$response.body#/id"
-        ),
+        "Milestone": _link(MILESTONE, "It, as changed.", id=ITS),
+        "History": _link(HISTORY, "Its status updates.", id=ITS),
     },
     "v1_status_retrieve": {
         "OverdueMilestone": _link(
-            "v1_milestones_retrieve",
+            MILESTONE,
             "The milestone overdue the longest.",
             id="$response.body#/overdue/milestones/0/id",
         ),
         "NextDeadline": _link(
-            "v1_milestones_retrieve",
-            "The milestone due next.",
-            id="$response.body#/next_deadlines/0/id",
+            MILESTONE, "The milestone due next.", id="$response.body#/next_deadlines/0/id"
         ),
     },
 }
+EXAMPLES = {
+    "v1_retrieve": "index",
+    "v1_status_retrieve": "status",
+    "v1_agreements_list": "agreement_list",
+    "v1_agreements_retrieve": "agreement",
+    "v1_commitments_retrieve": "commitment",
+    "v1_milestones_list": "milestone_list",
+    "v1_milestones_retrieve": "milestone",
+    "v1_milestones_partial_update": "milestone",
+}
+CSV_LISTS = {"v1_milestones_list", "v1_commitments_list"}
+CONTENT_TAGGED = {"v1_retrieve", "v1_events_retrieve"}
+PATCH_BODY = "PatchedMilestoneStatusRequest"  # MilestoneStatusSerializer, as a request
 
 
 @cache
@@ -142,110 +190,88 @@ def examples() -> dict[str, Any]:
     return json.loads((Path(__file__).with_name("examples.json")).read_text())
 
 
-class AutoSchema(openapi.AutoSchema):
-    def _problem(self, description: str) -> dict[str, Any]:
-        from .serializers import ProblemSerializer
+def document_answers(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
+    """Postprocessing hook: the answers every operation gives besides its 200."""
+    schemas = result.setdefault("components", {}).setdefault("schemas", {})
+    schemas["Problem"] = PROBLEM_SCHEMA
+    # Any other field is refused (serializers.MilestoneStatusSerializer), and so is {}.
+    schemas[PATCH_BODY].update(additionalProperties=False, minProperties=1)
+    for item in result["paths"].values():
+        for method, operation in item.items():
+            if method == "get":
+                # Said, not left out: no requirement at all (Redocly's security-defined).
+                operation["security"] = []
+                _document_read(operation)
+            else:
+                _document_write(operation)
+    return result
 
-        component = self.resolve_serializer(ProblemSerializer, "response")
-        return {
-            "description": description,
-            "content": {PROBLEM: {"schema": component.ref}},
-            "headers": dict(RATE_LIMIT_HEADERS),
+
+CONDITIONS = [  # the request headers of every read
+    {"in": "header", "name": "If-None-Match", "schema": _TEXT,
+     "description": "The ETag of your copy: 304 if it still holds."},
+    {"in": "header", "name": "If-Modified-Since", "schema": _TEXT,
+     "description": "An HTTP date; ignored when If-None-Match is sent."},
+]  # fmt: skip
+IF_MATCH = {"in": "header", "name": "If-Match", "schema": _TEXT,
+            "description": "The ETag from your GET of this milestone."}  # fmt: skip
+
+
+def _document_read(operation: dict[str, Any]) -> None:
+    key = operation["operationId"]
+    operation.setdefault("parameters", []).extend(CONDITIONS)
+    responses = operation["responses"]
+    ok = responses["200"]
+    headers = {**(CONTENT_VALIDATORS if key in CONTENT_TAGGED else VALIDATOR_HEADERS)}
+    if key.endswith("_list") or key == "v1_events_retrieve":
+        headers.update(LINK)
+    if key == "v1_status_retrieve":
+        headers.update(AS_OF)
+    ok["headers"] = {**headers, **RATE_LIMIT_HEADERS}
+    _example(key, ok)
+    if key in CSV_LISTS:
+        ok["content"]["text/csv"] = {
+            "schema": {"type": "string"},
+            "example": examples().get(f"{EXAMPLES.get(key, key)}_csv", ""),
         }
+    if key in LINKS:
+        ok["links"] = LINKS[key]
+    responses["304"] = {
+        "description": "Not Modified: your copy (If-None-Match / If-Modified-Since) still "
+        "holds. No body.",
+        "headers": {k: v for k, v in ok["headers"].items() if k != "Link"},
+    }
+    errors = {**ERRORS_READ, **({"410": ERRORS_410[key]} if key in ERRORS_410 else {})}
+    errors["400"] += ERRORS_400.get(key, PAGE_400 if key.endswith("_list") else "")
+    _problems(responses, errors)
 
-    def get_auth(self) -> list[dict[str, Any]]:
-        if self.method in ("GET", "HEAD"):
-            return []  # reads are public: no padlock (a token only raises the limit)
-        return super().get_auth()
 
-    def get_operation(self, *args: Any, **kwargs: Any) -> dict[str, Any] | None:
-        operation = super().get_operation(*args, **kwargs)
-        if operation is None:
-            return None
-        if self.method in ("GET", "HEAD"):
-            # Said, not left out: no requirement at all (Redocly's security-defined).
-            operation["security"] = []
-        links = LINKS.get(operation["operationId"])
-        if links:
-            operation["responses"]["200"]["links"] = links
-        return operation
+def _document_write(operation: dict[str, Any]) -> None:
+    operation.setdefault("parameters", []).append(IF_MATCH)
+    ok = operation["responses"]["200"]
+    ok["headers"] = {"ETag": ETAG, **RATE_LIMIT_HEADERS}
+    _example(operation["operationId"], ok)
+    if operation["operationId"] in LINKS:
+        ok["links"] = LINKS[operation["operationId"]]
+    _problems(operation["responses"], ERRORS_WRITE)
 
-    def _map_serializer(
-        self, serializer: Any, direction: str, bypass_extensions: bool = False
-    ) -> dict[str, Any]:
-        schema = super()._map_serializer(serializer, direction, bypass_extensions)
-        if getattr(serializer, "refuse_unknown_fields", False):
-            schema["additionalProperties"] = False
-            schema["minProperties"] = 1
-        return schema
 
-    def _example_key(self) -> str | None:
-        view = self.view
-        action = getattr(view, "action", None)
-        name = type(view).__name__
-        return {
-            ("AgreementViewSet", "list"): "agreement_list",
-            ("AgreementViewSet", "retrieve"): "agreement",
-            ("CommitmentViewSet", "retrieve"): "commitment",
-            ("MilestoneViewSet", "retrieve"): "milestone",
-            ("MilestoneViewSet", "list"): "milestone_list",
-            ("MilestoneViewSet", "partial_update"): "milestone",
-            ("StatusView", None): "status",
-            ("IndexView", None): "index",
-        }.get((name, action))
+def _example(key: str, ok: dict[str, Any]) -> None:
+    example = examples().get(EXAMPLES.get(key, ""))
+    if example is not None:
+        ok["content"]["application/json"]["example"] = example
 
-    def _get_response_bodies(
-        self, direction: Literal["request", "response"] = "response"
-    ) -> dict[str, Any]:
-        responses = super()._get_response_bodies(direction)
-        action = getattr(self.view, "action", None)
-        is_list = action in ("list", "history", "log")
-        headers = {**VALIDATOR_HEADERS, **RATE_LIMIT_HEADERS}
-        if type(self.view).__name__ == "StatusView":
-            headers.update(AS_OF)
-        if self.method in ("GET", "HEAD"):
-            if type(self.view).__name__ == "EventFeedView":
-                headers = {**RATE_LIMIT_HEADERS, **LINK}
-            elif is_list:
-                headers.update(LINK)
-            if "200" in responses:
-                responses["200"]["headers"] = headers
-                key = self._example_key()
-                if key and key in examples():
-                    for media in responses["200"].get("content", {}).values():
-                        media["example"] = examples()[key]
-                if action == "list" and getattr(self.view, "csv_export", False):
-                    responses["200"].setdefault("content", {})["text/csv"] = {
-                        "schema": {"type": "string"},
-                        "example": examples().get(f"{key}_csv", ""),
-                    }
-            if type(self.view).__name__ != "EventFeedView":
-                responses["304"] = {
-                    "description": "Not Modified: your copy (If-None-Match / "
-                    "If-Modified-Since) still holds. No body.",
-                    "headers": {k: v for k, v in headers.items() if k not in ("Link",)},
-                }
-            errors = ERRORS_READ
-            if type(self.view).__name__ == "EventFeedView":
-                errors = {
-                    **errors,
-                    "410": "Events after your cursor were pruned "
-                    "(API_EVENT_RETENTION_DAYS): start again without `after`.",
-                }
-        else:
-            if "200" in responses:
-                responses["200"]["headers"] = {
-                    "ETag": VALIDATOR_HEADERS["ETag"],
-                    **RATE_LIMIT_HEADERS,
-                }
-                key = self._example_key()
-                if key and key in examples():
-                    for media in responses["200"].get("content", {}).values():
-                        media["example"] = examples()[key]
-            errors = ERRORS_WRITE
-        for code, description in errors.items():
-            responses.setdefault(code, self._problem(description))
-        return responses
+
+def _problems(responses: dict[str, Any], errors: dict[str, str]) -> None:
+    for code, description in errors.items():
+        responses.setdefault(
+            code,
+            {
+                "description": description,
+                "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+                "headers": dict(RATE_LIMIT_HEADERS),
+            },
+        )
 
 
 def typed_nullable_enums(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from commitments.models import (
     Status,
     StatusUpdate,
 )
-from commitments.selectors import derived_status, progress_of
+from commitments.selectors import derived_status, end_of_day, progress_of
 
 from .filters import DERIVED_STATUSES
 
@@ -114,44 +114,57 @@ class PartStatusSerializer(serializers.ModelSerializer):
 
 class MilestoneBriefSerializer(serializers.ModelSerializer):
     """The status document's line per milestone. Expects ``commitment__agreement``
-    selected."""
+    selected. Judged at ``context["now"]``, or with ``context["as_of_day"]`` at the end
+    of that day in the agreement's zone."""
 
     url = serializers.SerializerMethodField()
     agreement = serializers.CharField(source="commitment.agreement.slug")
     is_overdue = serializers.SerializerMethodField()
-    overdue_since = UtcDateTimeField(
+    overdue_from = UtcDateTimeField(
         read_only=True,
         allow_null=True,
-        help_text="When the deadline sweep flagged it overdue (null when not flagged).",
+        help_text="The deadline moment: the first instant after the due date in the "
+        "agreement's time zone (time_zone), in UTC. Open and past it is overdue. Null "
+        "without a due date.",
+    )
+    time_zone = serializers.CharField(
+        source="commitment.agreement.time_zone",
+        help_text="The agreement's IANA time zone, in which due dates are judged.",
+    )
+    flagged_overdue_at = UtcDateTimeField(
+        source="overdue_since",
+        read_only=True,
+        allow_null=True,
+        help_text="When the deadline sweep noticed it overdue, at most a minute after "
+        "overdue_from (null when not flagged, and in an as_of document).",
     )
     days_remaining = serializers.SerializerMethodField()
 
     class Meta:
         model = Milestone
         fields = [
-            "id",
-            "url",
-            "agreement",
-            "commitment",
-            "title",
-            "due_on",
-            "status",
-            "is_overdue",
-            "overdue_since",
-            "days_remaining",
-        ]
+            "id", "url", "agreement", "commitment", "title", "due_on", "status", "is_overdue",
+            "overdue_from", "time_zone", "flagged_overdue_at", "days_remaining",
+        ]  # fmt: skip
         read_only_fields = fields
 
     def get_url(self, obj: Milestone) -> str:
         return _link(self.context, "milestones", obj.pk)
 
+    def _at(self, obj: Milestone) -> dt.datetime:
+        day = self.context.get("as_of_day")
+        if day is None:
+            return self.context["now"]
+        return end_of_day(day, obj.commitment.agreement.time_zone)
+
     @extend_schema_field(
         serializers.BooleanField(
-            help_text="Open and past its due date in the agreement's time zone, now."
+            help_text="Open and past its deadline moment (overdue_from), now or at the end "
+            "of an as_of day."
         )
     )
     def get_is_overdue(self, obj: Milestone) -> bool:
-        return obj.is_overdue_at(self.context["now"])
+        return obj.is_overdue_at(self._at(obj))
 
     @extend_schema_field(
         serializers.IntegerField(
@@ -164,7 +177,7 @@ class MilestoneBriefSerializer(serializers.ModelSerializer):
         if obj.is_closed:
             return None
         return deadlines.days_remaining(
-            obj.due_on, now=self.context["now"], time_zone=obj.commitment.agreement.time_zone
+            obj.due_on, now=self._at(obj), time_zone=obj.commitment.agreement.time_zone
         )
 
 
@@ -185,27 +198,11 @@ class InlineMilestoneSerializer(MilestoneBriefSerializer):
 
     class Meta(MilestoneBriefSerializer.Meta):
         fields = [
-            "id",
-            "url",
-            "commitment",
-            "agreement",
-            "key",
-            "title",
-            "deadline_rule",
-            "due_on",
-            "original_due_on",
-            "status",
-            "is_overdue",
-            "overdue_since",
-            "completed_on",
-            "days_remaining",
-            "evidence_url",
-            "note",
-            "version",
-            "last_checked_on",
-            "updated_at",
-            "history_url",
-        ]
+            "id", "url", "commitment", "agreement", "key", "title", "deadline_rule", "due_on",
+            "original_due_on", "status", "is_overdue", "overdue_from", "time_zone",
+            "flagged_overdue_at", "completed_on", "days_remaining", "evidence_url", "note",
+            "version", "last_checked_on", "updated_at", "history_url",
+        ]  # fmt: skip
         read_only_fields = fields
 
     def get_history_url(self, obj: Milestone) -> str:
@@ -285,18 +282,9 @@ class StatusUpdateSerializer(serializers.ModelSerializer):
     class Meta:
         model = StatusUpdate
         fields = [
-            "id",
-            "at",
-            "kind",
-            "party",
-            "by",
-            "from_status",
-            "to_status",
-            "note",
-            "evidence_url",
-            "completed_on",
-            "due_on",
-        ]
+            "id", "at", "kind", "party", "by", "from_status", "to_status", "note", "evidence_url",
+            "completed_on", "due_on",
+        ]  # fmt: skip
         read_only_fields = fields
 
     @extend_schema_field(
@@ -318,7 +306,9 @@ class ProgressMixin(serializers.Serializer):
 
     @extend_schema_field(ProgressSerializer)
     def get_progress(self, obj: Any) -> dict[str, Any]:
-        return progress_of(obj)
+        """From the row's annotations, or ``context["progress"]`` (a past day's)."""
+        past = self.context.get("progress")
+        return past[obj.pk] if past is not None else progress_of(obj)
 
 
 class AgreementBriefSerializer(ProgressMixin, serializers.ModelSerializer):
@@ -340,20 +330,9 @@ class AgreementSerializer(AgreementBriefSerializer):
 
     class Meta(AgreementBriefSerializer.Meta):
         fields = [
-            "slug",
-            "url",
-            "title",
-            "short_name",
-            "signed_on",
-            "signed_at",
-            "time_zone",
-            "binding",
-            "summary",
-            "parties",
-            "sources",
-            "progress",
-            "updated_at",
-        ]
+            "slug", "url", "title", "short_name", "signed_on", "signed_at", "time_zone", "binding",
+            "summary", "parties", "sources", "progress", "updated_at",
+        ]  # fmt: skip
         read_only_fields = fields
 
 
@@ -378,25 +357,10 @@ class CommitmentSerializer(ProgressMixin, serializers.ModelSerializer):
     class Meta:
         model = Commitment
         fields = [
-            "id",
-            "url",
-            "agreement",
-            "key",
-            "number",
-            "title",
-            "summary",
-            "category",
-            "parties",
-            "leads",
-            "owner",
-            "assessment",
-            "sources",
-            "status",
-            "progress",
-            "milestones",
-            "last_checked_on",
-            "updated_at",
-        ]
+            "id", "url", "agreement", "key", "number", "title", "summary", "category", "parties",
+            "leads", "owner", "assessment", "sources", "status", "progress", "milestones",
+            "last_checked_on", "updated_at",
+        ]  # fmt: skip
         read_only_fields = fields
 
     def get_url(self, obj: Commitment) -> str:
@@ -458,27 +422,11 @@ class StatusSerializer(serializers.Serializer):
 
     as_of = UtcDateTimeField(
         allow_null=True,
-        help_text="When the deadline sweep last ran (null before its first run); also "
-        "sent as the X-Tracker-As-Of header, on 304s too. Not part of the ETag.",
+        help_text="The moment the document judges: when the deadline sweep last ran "
+        "(null before its first run; also sent as the X-Tracker-As-Of header, on 304s "
+        "too, and not part of the ETag); with ?as_of=DAY, the end of that day in the "
+        "agreements' time zones (the last of them to end it).",
     )
     agreements = AgreementBriefSerializer(many=True)
     overdue = OverdueSerializer()
     next_deadlines = MilestoneBriefSerializer(many=True)
-
-
-class ProblemErrorSerializer(serializers.Serializer):
-    field = serializers.CharField(allow_null=True)
-    reason = serializers.CharField()
-
-
-class ProblemSerializer(serializers.Serializer):
-    """RFC 9457 problem details, the one error format of the API."""
-
-    type = serializers.CharField()
-    title = serializers.CharField()
-    status = serializers.IntegerField()
-    detail = serializers.CharField()
-    instance = serializers.CharField(required=False)
-    code = serializers.CharField(required=False)
-    # Named like Serializer.errors; see LogEntrySerializer.source.
-    errors = ProblemErrorSerializer(many=True, required=False)  # type: ignore[assignment]

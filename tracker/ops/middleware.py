@@ -15,6 +15,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.http import HttpRequest, HttpResponse
 
 from . import metrics
+from .problems import problem_response
 
 log = logging.getLogger(__name__)
 
@@ -139,17 +140,10 @@ class OpsMiddleware:
         # The database restarts or fails over: tell clients to come back, in the API's
         # format under /api/. Nothing was acknowledged, so nothing is lost.
         log.warning("database unavailable: %s", exc)
+        response: HttpResponse
         if request.path_info.startswith("/api/"):
-            body = {
-                "type": "about:blank",
-                "title": "Service Unavailable",
-                "status": 503,
-                "detail": "The database is unavailable; try again shortly.",
-                "instance": request.path_info,
-            }
-            response = HttpResponse(
-                json.dumps(body), status=503, content_type="application/problem+json"
-            )
+            detail = "The database is unavailable; try again shortly."
+            response = problem_response(request, 503, detail, code="unavailable")
         else:
             response = _plain("The service is briefly unavailable; try again shortly.\n", 503)
         response["Retry-After"] = "5"

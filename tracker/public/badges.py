@@ -1,22 +1,26 @@
 """Embeddable badges: an SVG in the shields.io look, and the shields.io "endpoint"
 JSON (schemaVersion 1) for newsrooms that draw their own. Both with an ETag and
-Cache-Control (see responses.cached)."""
+Cache-Control (see responses.cached); an unknown id is a 404 in problem details, as the
+API's (JSON, not a page, for what is fetched by programs)."""
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from commitments.selectors import agreements_with_progress, commitments_with_progress, progress_of
+from tracker.ops.problems import problem_response
 
 from .record import Moment, milestones, rows_for, verdict
-from .responses import cached
+from .responses import as_of_checked, cached
 
 COLOURS = {
     "ok": "#15803d",
@@ -98,25 +102,43 @@ def _json(request: HttpRequest, badge: Badge) -> HttpResponse:
     return cached(request, badge.json(), "application/json")
 
 
+def badge_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @functools.wraps(view)
+    @as_of_checked
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except Http404:
+            return problem_response(request, 404, "No such badge.", code="not_found")
+
+    return wrapped
+
+
+@badge_view
 def agreement_svg(request: HttpRequest, slug: str) -> HttpResponse:
     return _svg(request, agreement_badge(slug))
 
 
+@badge_view
 def agreement_json(request: HttpRequest, slug: str) -> HttpResponse:
     return _json(request, agreement_badge(slug))
 
 
+@badge_view
 def commitment_svg(request: HttpRequest, pk: int) -> HttpResponse:
     return _svg(request, commitment_badge(pk))
 
 
+@badge_view
 def commitment_json(request: HttpRequest, pk: int) -> HttpResponse:
     return _json(request, commitment_badge(pk))
 
 
+@badge_view
 def milestone_svg(request: HttpRequest, pk: int) -> HttpResponse:
     return _svg(request, milestone_badge(pk))
 
 
+@badge_view
 def milestone_json(request: HttpRequest, pk: int) -> HttpResponse:
     return _json(request, milestone_badge(pk))

@@ -18,7 +18,7 @@ from icalendar import Calendar, Event, vRecur
 from commitments.models import Agreement, Milestone
 
 from .record import milestones, rule_sentence
-from .responses import cached
+from .responses import as_of_checked, cached
 
 
 def build(ms: list[Milestone], name: str) -> bytes:
@@ -60,12 +60,14 @@ def _response(request: HttpRequest, body: bytes, filename: str) -> HttpResponse:
     return response
 
 
+@as_of_checked
 def agreement_calendar(request: HttpRequest, slug: str) -> HttpResponse:
     a = get_object_or_404(Agreement, slug=slug)
     ms = list(milestones().filter(commitment__agreement=a).order_by("due_on", "id"))
     return _response(request, build(ms, f"{a.short_name}: deadlines"), f"{a.slug}.ics")
 
 
+@as_of_checked
 def all_calendar(request: HttpRequest) -> HttpResponse:
     ms = list(milestones().order_by("due_on", "id"))
     return _response(request, build(ms, "Commitment tracker: all deadlines"), "deadlines.ics")

@@ -1,20 +1,20 @@
 """What a reader takes away whole: the timeline picture (SVG and PNG) and an
-agreement's commitments and milestones as CSV. The JSON download is the REST API's
-own list, filtered by agreement (linked from the page); this CSV is the one export of
-our own until the API has one."""
+agreement's commitments and milestones as CSV (the site's one CSV writer,
+``tracker.ops.csvfile``, as the API's lists). The JSON download is the REST API's own
+list, filtered by agreement (linked from the page)."""
 
 from __future__ import annotations
 
-import csv
-import io
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
 from commitments.models import Agreement
+from tracker.ops import csvfile
 
 from . import timeline
-from .record import BadAsOf, milestones, moment_of, rows_for
+from .record import BadAsOf, Row, milestones, moment_of, rows_for
 from .responses import cached
 
 CSV_COLUMNS = [
@@ -73,6 +73,29 @@ def timeline_png(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
+def _csv_row(slug: str, row: Row) -> list[Any]:
+    m, s, c = row.m, row.s, row.m.commitment
+    return [
+        slug,
+        c.key,
+        c.title,
+        c.get_category_display(),
+        c.section,
+        c.assessment,
+        c.assessed_on,
+        m.key,
+        m.title,
+        row.rule_sentence,
+        s.due_on,
+        s.status,
+        s.completed_on if s.status == "completed" else None,
+        s.days_late,
+        "yes" if s.overdue else "no",
+        s.days_overdue,
+        m.evidence_url,
+    ]
+
+
 def agreement_csv(request: HttpRequest, slug: str) -> HttpResponse:
     a = get_object_or_404(Agreement, slug=slug)
     try:
@@ -80,32 +103,7 @@ def agreement_csv(request: HttpRequest, slug: str) -> HttpResponse:
     except BadAsOf as exc:
         return HttpResponse(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
     ms = list(milestones().filter(commitment__agreement=a).order_by("commitment__number", "id"))
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for row in rows_for(ms, moment):
-        m, s, c = row.m, row.s, row.m.commitment
-        writer.writerow(
-            [
-                a.slug,
-                c.key,
-                c.title,
-                c.get_category_display(),
-                c.section,
-                c.assessment,
-                c.assessed_on.isoformat() if c.assessed_on else "",
-                m.key,
-                m.title,
-                row.rule_sentence,
-                s.due_on.isoformat() if s.due_on else "",
-                s.status,
-                s.completed_on.isoformat() if s.completed_on and s.status == "completed" else "",
-                "" if s.days_late is None else s.days_late,
-                "yes" if s.overdue else "no",
-                s.days_overdue,
-                m.evidence_url,
-            ]
-        )
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    rows = (_csv_row(a.slug, row) for row in rows_for(ms, moment))
+    response = HttpResponse(b"".join(csvfile.stream(CSV_COLUMNS, rows)), csvfile.CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{a.slug}-milestones.csv"'
     return response

@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.db.models import Q
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
@@ -27,6 +27,7 @@ from commitments import deadlines
 from commitments.models import Agreement, Commitment, LogEntry, StatusUpdate
 
 from .citations import cite
+from .responses import as_of_checked
 
 LIMIT = 50
 
@@ -133,6 +134,9 @@ def _log(e: LogEntry) -> Change:
 
 class ChangesFeed(Feed[Any, Any]):
     feed_type = Atom1Feed
+
+    def __call__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        return as_of_checked(super().__call__)(request, *args, **kwargs)
 
     def get_object(self, request: HttpRequest, slug: str | None = None) -> Agreement | None:
         return get_object_or_404(Agreement, slug=slug) if slug else None

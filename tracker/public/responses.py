@@ -1,13 +1,21 @@
 """Answers for what readers embed and poll (badges, calendars, feeds, pictures): an
-ETag from the body, 304 when it still holds, and a Cache-Control a CDN can use."""
+ETag from the body, 304 when it still holds, and a Cache-Control a CDN can use; a bad
+``?as_of`` is a 400 naming it (problem details), as it is a 400 page on the pages."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_cache_control
+
+from tracker.ops.problems import problem_response
+
+from .record import BadAsOf, moment_of
 
 
 def cached(request: HttpRequest, body: bytes | str, content_type: str) -> HttpResponse:
@@ -24,3 +32,18 @@ def cached(request: HttpRequest, body: bytes | str, content_type: str) -> HttpRe
     response["ETag"] = etag
     patch_cache_control(response, public=True, max_age=settings.TRACKER_PUBLIC_MAX_AGE)
     return response
+
+
+def as_of_checked(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A view whose ``?as_of``, if any, must be a day that can be shown."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            moment_of(request)
+        except BadAsOf as exc:
+            errors: list[dict[str, str | None]] = [{"field": "as_of", "reason": exc.reason}]
+            return problem_response(request, 400, str(exc), code="invalid", errors=errors)
+        return view(request, *args, **kwargs)
+
+    return wrapped

@@ -155,3 +155,61 @@ def test_the_csv_lists_every_milestone_of_the_agreement(client, ministerial):
     assert len(rows) == Milestone.objects.filter(commitment__agreement__slug=slug).count()
     row = next(r for r in rows if r["milestone_key"] == ministerial.key)
     assert (row["due_on"], row["overdue"], row["days_overdue"]) == ("2026-04-26", "yes", "209")
+
+
+# Cells that a spreadsheet would run as a formula (OWASP: = + - @ tab and carriage return).
+FORMULAS = ["=HYPERLINK(1)", "+1+1", "-2+3", "@SUM(1)", "\t=1+1", "\r=1+1"]
+
+
+@pytest.mark.parametrize("title", FORMULAS)
+def test_no_cell_of_the_csv_is_a_formula(client, ministerial, title):
+    """Issue 21, item 6: the public CSV passed all six through unchanged."""
+    Milestone.objects.filter(pk=ministerial.pk).update(title=title)
+    slug = ministerial.commitment.agreement.slug
+    response = client.get(f"/agreements/{slug}/milestones.csv")
+    rows = list(csv.DictReader(io.StringIO(response.content.decode(), newline="")))
+    row = next(r for r in rows if r["milestone_key"] == ministerial.key)
+    assert row["milestone"] == "'" + title
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/badges/agreements/no-such-agreement.svg",
+        "/badges/agreements/no-such-agreement.json",
+        "/badges/commitments/999999.svg",
+        "/badges/commitments/999999.json",
+        "/badges/milestones/999999.svg",
+        "/badges/milestones/999999.json",
+    ],
+)
+def test_a_badge_for_an_unknown_id_is_a_problem_404(client, db, url):
+    """Issue 21, item 19: it was Django's HTML 404."""
+    response = client.get(url)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["status"] == 404 and response.json()["instance"] == url
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/badges/agreements/{slug}.svg",
+        "/badges/agreements/{slug}.json",
+        "/badges/milestones/{pk}.json",
+        "/agreements/{slug}/calendar.ics",
+        "/calendar.ics",
+        "/agreements/{slug}/feed.atom",
+        "/feed.atom",
+    ],
+)
+@pytest.mark.parametrize("as_of", ["yesterday", "2026-02-30", "2099-01-01"])
+def test_a_bad_as_of_is_a_400_on_badges_calendars_and_feeds(client, ministerial, path, as_of):
+    """Issue 21, item 19: they answered 200 as if it were not there; pages say 400."""
+    slug = ministerial.commitment.agreement.slug
+    url = path.format(slug=slug, pk=ministerial.pk)
+    response = client.get(url, {"as_of": as_of})
+    assert response.status_code == 400, url
+    assert response["Content-Type"] == "application/problem+json"
+    assert response.json()["errors"][0]["field"] == "as_of"
+    assert client.get(url).status_code == 200
