@@ -416,6 +416,18 @@ TRACKER_DISPATCH_GRACE_SECONDS = env_int("TRACKER_DISPATCH_GRACE_SECONDS", 600)
 TRACKER_WEBHOOK_TIMEOUT_SECONDS = env_int("TRACKER_WEBHOOK_TIMEOUT_SECONDS", 5)
 TRACKER_WEBHOOK_ALLOW_PRIVATE = env_bool("TRACKER_WEBHOOK_ALLOW_PRIVATE", default=False)
 TRACKER_WEBHOOK_DISABLE_AFTER = env_int("TRACKER_WEBHOOK_DISABLE_AFTER", 20)
+# --- Fetching what someone typed (tracker/fetch.py; watched sources, tracker/intake) --
+# Loopback, private and link-local targets are refused unless allowed (tests allow them).
+TRACKER_FETCH_ALLOW_PRIVATE = env_bool("TRACKER_FETCH_ALLOW_PRIVATE", default=False)
+TRACKER_FETCH_CONNECT_TIMEOUT = env_int("TRACKER_FETCH_CONNECT_TIMEOUT", 5)
+TRACKER_FETCH_READ_TIMEOUT = env_int("TRACKER_FETCH_READ_TIMEOUT", 15)
+TRACKER_FETCH_TOTAL_SECONDS = env_int("TRACKER_FETCH_TOTAL_SECONDS", 60)
+# The decoded body (after gzip) past this many bytes is refused.
+TRACKER_FETCH_MAX_BYTES = env_int("TRACKER_FETCH_MAX_BYTES", 5 * 1024 * 1024)
+TRACKER_FETCH_ROBOTS_SECONDS = env_int("TRACKER_FETCH_ROBOTS_SECONDS", 3600)
+# After a failure a host is left alone this long, doubling per failure up to the max.
+TRACKER_FETCH_BACKOFF_SECONDS = env_int("TRACKER_FETCH_BACKOFF_SECONDS", 60)
+TRACKER_FETCH_BACKOFF_MAX_SECONDS = env_int("TRACKER_FETCH_BACKOFF_MAX_SECONDS", 6 * 3600)
 # Unsubscribe links in an email's body expire after this many days; the one-click
 # List-Unsubscribe header's link lasts for the message's lifetime (ONECLICK days).
 TRACKER_UNSUBSCRIBE_LINK_DAYS = env_int("TRACKER_UNSUBSCRIBE_LINK_DAYS", 30)
