@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "commitments",
     "tracker",
+    "tracker.intake",
 ]
 
 MIDDLEWARE = [
@@ -287,6 +288,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 3600.0},
     },
+    # Watched sources whose time has come (tracker/intake): each has its own interval.
+    "intake-fetch-due-sources": {
+        "task": "tracker.intake.tasks.fetch_due_sources",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    },
 }
 
 # --- Logging --------------------------------------------------------------------
@@ -428,6 +435,9 @@ TRACKER_FETCH_ROBOTS_SECONDS = env_int("TRACKER_FETCH_ROBOTS_SECONDS", 3600)
 # After a failure a host is left alone this long, doubling per failure up to the max.
 TRACKER_FETCH_BACKOFF_SECONDS = env_int("TRACKER_FETCH_BACKOFF_SECONDS", 60)
 TRACKER_FETCH_BACKOFF_MAX_SECONDS = env_int("TRACKER_FETCH_BACKOFF_MAX_SECONDS", 6 * 3600)
+# Intake (tracker/intake): a suggestion scoring below this is not shown (the figures of
+# tests/intake/test_quality.py are measured at it).
+TRACKER_INTAKE_MIN_SCORE = float(os.environ.get("TRACKER_INTAKE_MIN_SCORE", "6.0"))
 # Unsubscribe links in an email's body expire after this many days; the one-click
 # List-Unsubscribe header's link lasts for the message's lifetime (ONECLICK days).
 TRACKER_UNSUBSCRIBE_LINK_DAYS = env_int("TRACKER_UNSUBSCRIBE_LINK_DAYS", 30)

@@ -160,7 +160,9 @@ def fetch(
     host = host_key(url)
     wait = _host_wait(host)
     if wait > 0:
-        return FetchResult(url, "backoff", error=f"host backing off for {wait:.0f} s more")
+        return FetchResult(
+            url, "backoff", error=f"host backing off for {wait:.0f} s more", retry_after=wait
+        )
     with _host_lock(host, limits) as held:
         if not held:
             return FetchResult(url, "busy", error="another request to this host is under way")

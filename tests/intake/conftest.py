@@ -24,9 +24,10 @@ def _fresh_fetch_state():
 
 
 @pytest.fixture
-def site(settings, monkeypatch):
-    """A web server on 127.0.0.2 that the private-address guard lets through (every
-    other private address is still refused), with an empty robots.txt."""
+def sites(settings, monkeypatch):
+    """Makes web servers on 127.0.0.2, one host each (a port of its own), that the
+    private-address guard lets through (every other private address is still
+    refused), each with an empty robots.txt."""
     settings.TRACKER_FETCH_ALLOW_PRIVATE = False
     settings.TRACKER_FETCH_CONNECT_TIMEOUT = 2
     settings.TRACKER_FETCH_READ_TIMEOUT = 1
@@ -34,10 +35,22 @@ def site(settings, monkeypatch):
     real = netguard.is_public
     test_ip = ipaddress.ip_address(PUBLIC_TEST_IP)
     monkeypatch.setattr(netguard, "is_public", lambda a: a == test_ip or real(a))
-    server = HTTPServer(host=PUBLIC_TEST_IP, port=0)
-    server.start()
-    server.expect_request("/robots.txt").respond_with_data("", status=404)
-    yield server
-    server.clear()
-    if server.is_running():
-        server.stop()
+    started: list[HTTPServer] = []
+
+    def make() -> HTTPServer:
+        server = HTTPServer(host=PUBLIC_TEST_IP, port=0)
+        server.start()
+        server.expect_request("/robots.txt").respond_with_data("", status=404)
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.clear()
+        if server.is_running():
+            server.stop()
+
+
+@pytest.fixture
+def site(sites):
+    return sites()
