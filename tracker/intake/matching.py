@@ -75,7 +75,7 @@ ITEM_TITLE_FACTOR = 1.5
 SENTENCE_DECAY = (1.0, 0.5, 0.25)
 MAX_SUGGESTIONS = 5
 # A suggestion below this score is not shown (tuned on tests/data; see README).
-DEFAULT_MIN_SCORE = 6.0
+DEFAULT_MIN_SCORE = 25.0
 
 _STOPWORDS = """a about above after again against all also am an and any are as at be because
     been before being below between both but by can could did do does doing down during
@@ -89,7 +89,8 @@ _STOPWORDS = """a about above after again against all also am an and any are as 
 STOPWORDS = frozenset(_STOPWORDS.split())
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)]*\s+(?=[\"'“‘(]?[A-Z0-9])")
+# After a full stop (and a closing quote or bracket), before a capital or a digit.
+_SENTENCE_END = re.compile(r"(?:(?<=[.!?…])|(?<=[.!?…][\"'”’)]))\s+(?=[\"'“‘(]?[A-Z0-9])")
 
 
 def stem(word: str) -> str:
@@ -114,7 +115,7 @@ def stem(word: str) -> str:
 
 def words(text: str) -> list[str]:
     """Lower-case words; hyphens and dashes separate words ("rare-earth")."""
-    text = text.lower().replace("’", "'")
+    text = text.lower().replace("’", "'").replace("&", " and ")
     return [w.removesuffix("'s") for w in _WORD.findall(re.sub(r"[-–—/]", " ", text))]
 
 
@@ -214,6 +215,11 @@ class Matcher:
         self.targets = {t.id: t for t in targets}
         self.gates = gates
         self.min_score = min_score
+        # Every party's names, longest first: masked out of the words that are scored.
+        self.aliases = sorted(
+            {tuple(words(a)) for codes in PARTY_ALIASES.values() for a in codes},
+            key=lambda a: (-len(a), a),
+        )
         df: dict[str, int] = defaultdict(int)
         for t in targets:
             for s in t.weights:
@@ -387,10 +393,27 @@ class Matcher:
         matches.sort(key=lambda m: (-round(m.score, 6), m.commitment_id))
         return matches[:limit]
 
+    def _topic_words(self, sentence: str) -> list[str]:
+        """The sentence's words that say what it is about: stopwords, numbers and the
+        parties' names are left out ("Ministry of Economy, Trade and Industry" opens
+        the US–Japan gate; it is not news about trade measures)."""
+        all_words = words(sentence)
+        masked: set[int] = set()
+        for alias in self.aliases:
+            n = len(alias)
+            for i in range(len(all_words) - n + 1):
+                if all_words[i] == alias[0] and tuple(all_words[i : i + n]) == alias:
+                    masked.update(range(i, i + n))
+        return [
+            w
+            for i, w in enumerate(all_words)
+            if i not in masked and w not in STOPWORDS and not w.isdigit()
+        ]
+
     def _score_sentence(
         self, sentence: str, factor: float, open_: set[int], surface: dict[str, str]
     ) -> list[tuple[float, int, set[str]]]:
-        raw = [w for w in words(sentence) if w not in STOPWORDS and not w.isdigit()]
+        raw = self._topic_words(sentence)
         seq = [stem(w) for w in raw]
         for w, s in zip(raw, seq, strict=True):
             surface.setdefault(s, w)
