@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
+import threading
 
 import pytest
 import time_machine
@@ -139,13 +140,25 @@ def hostile_sources(sites):
         server = sites()
         server.expect_request(path).respond_with_response(response)
         made.append(source(server, path))
+    hanging = sites()
+    hanging.expect_request("/hang").respond_with_handler(
+        lambda request: (RELEASE.wait(10), Response(FEED))[1]
+    )
+    made.append(source(hanging, "/hang"))
     return made
+
+
+RELEASE = threading.Event()
 
 
 def test_every_fault_is_recorded_on_its_source_and_none_stops_the_others(sites, record):
     sources = hostile_sources(sites)
-    with time_machine.travel(T0, tick=False):
-        outcomes = watch.run_due()
+    RELEASE.clear()
+    try:
+        with time_machine.travel(T0, tick=False):
+            outcomes = watch.run_due()
+    finally:
+        RELEASE.set()
     assert sum(outcomes.values()) == len(sources)
     seen = {s.name: (s.last_outcome, s.last_error) for s in WatchedSource.objects.all()}
     assert seen["/big"][0] == "too_large"
@@ -155,6 +168,7 @@ def test_every_fault_is_recorded_on_its_source_and_none_stops_the_others(sites, 
         "the document declares XML entities (refused: entity expansion)",
     )
     assert seen["/garbage"][0] == "parse_error"
+    assert seen["/hang"][0] == "timeout"
     assert seen["/meta"][0] == "refused" and "169.254.169.254" in seen["/meta"][1]
     assert seen["/loop"][0] == "refused" and "127.0.0.1" in seen["/loop"][1]
     # a wrong charset is a warning, and the entries are read all the same
