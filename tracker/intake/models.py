@@ -162,3 +162,14 @@ class Keyword(models.Model):
 
     def __str__(self) -> str:
         return f"{'−' if self.negative else '+'}{self.phrase}"
+
+
+class FetchTally(models.Model):
+    """How many fetches ended with each outcome, since the start: a counter every
+    worker adds to (a conditional ``F() + 1``) and /metrics reads."""
+
+    outcome = models.CharField(max_length=20, unique=True)
+    count = models.PositiveBigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.outcome}: {self.count}"

@@ -20,7 +20,7 @@ from tracker import fetch
 
 from . import parsing, services
 from .matching import Matcher
-from .models import WatchedSource
+from .models import FetchTally, WatchedSource
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,6 @@ MAX_BACKOFF = dt.timedelta(days=1)
 # "busy" and "backoff" are the host's rules, not the source's fault: try again soon.
 NOT_TRIED = ("busy", "backoff")
 NOT_TRIED_WAIT = dt.timedelta(minutes=5)
-# Fetch outcomes since the process started, by outcome (/metrics reads them).
-OUTCOME_COUNTS: Counter[str] = Counter()
 
 
 def run_due(now: dt.datetime | None = None) -> Counter[str]:
@@ -68,7 +66,7 @@ def fetch_source(source: WatchedSource, *, matcher: Matcher, now: dt.datetime) -
         else:
             error = source.last_error  # a malformed feed's warning, read all the same
     _record(source, result, outcome, error, now)
-    OUTCOME_COUNTS[outcome] += 1
+    tally(outcome)
     log.info("intake: %s -> %s (%d new)", source.url, outcome, created)
     return outcome
 
@@ -115,3 +113,11 @@ def _record(
             wait = max(wait, dt.timedelta(seconds=result.retry_after))
         fields.update(consecutive_failures=F("consecutive_failures") + 1, next_fetch_at=now + wait)
     WatchedSource.objects.filter(pk=source.pk).update(**fields)
+
+
+def tally(outcome: str) -> None:
+    """Count one fetch (for /metrics); a row per outcome, added to in the database so
+    that every worker's fetches are counted."""
+    if not FetchTally.objects.filter(outcome=outcome).update(count=F("count") + 1):
+        FetchTally.objects.get_or_create(outcome=outcome)
+        FetchTally.objects.filter(outcome=outcome).update(count=F("count") + 1)
