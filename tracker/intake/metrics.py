@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterator
 
 from django.db import DatabaseError
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from .models import FetchTally
 from .selectors import pending_findings
@@ -16,7 +16,7 @@ from .selectors import pending_findings
 log = logging.getLogger(__name__)
 
 
-def families(now: dt.datetime) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+def families(now: dt.datetime) -> Iterator[Metric]:
     """Two cheap queries; nothing (and a log line) if the tables do not answer."""
     try:
         tallies = list(FetchTally.objects.values_list("outcome", "count"))

@@ -20,7 +20,7 @@ from django.db import DatabaseError
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, Counter, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from tracker.intake import metrics as intake_metrics
@@ -90,7 +90,7 @@ class TrackerCollector:
     """Read from the database at each scrape: a handful of cheap queries (the pending
     alerts through their partial index; the failed count scans the alert table)."""
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         now = timezone.now()
         up = GaugeMetricFamily("tracker_database_up", "1 if the database answered the scrape")
         finished = None
