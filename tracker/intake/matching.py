@@ -136,10 +136,10 @@ def _contains(haystack: Sequence[str], needle: Sequence[str]) -> bool:
     n = len(needle)
     if n == 0 or n > len(haystack):
         return False
-    first = needle[0]
+    first, rest = needle[0], tuple(needle[1:])
     return any(
-        haystack[i] == first and list(haystack[i : i + n]) == list(needle)
-        for i in range(len(haystack) - n + 1)
+        word == first and tuple(haystack[i + 1 : i + n]) == rest
+        for i, word in enumerate(haystack[: len(haystack) - n + 1])
     )
 
 
@@ -226,11 +226,23 @@ class Matcher:
                 df[s] += 1
         n = len(targets)
         self.idf = {s: math.log((n + 1) / (d + 0.5)) for s, d in df.items()}
-        # stem -> [(commitment id, idf × weight)]: a sentence touches only its stems.
-        self.postings: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        # stem -> agreement -> [(commitment id, idf × weight)]: a sentence touches only
+        # its own stems, in the agreements whose gate it opened.
+        self.postings: dict[str, dict[int, list[tuple[int, float]]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
         for t in targets:
             for s, w in t.weights.items():
-                self.postings[s].append((t.id, self.idf[s] * w))
+                self.postings[s][t.agreement_id].append((t.id, self.idf[s] * w))
+        # first word -> [(alias, the agreements it opens)]: one pass over an item.
+        self.gate_index: dict[str, list[tuple[tuple[str, ...], set[int]]]] = defaultdict(list)
+        opens: dict[tuple[str, ...], set[int]] = defaultdict(set)
+        for pk, gate in gates.items():
+            for alias in gate.aliases:
+                if alias:
+                    opens[alias].add(pk)
+        for alias, pks in opens.items():
+            self.gate_index[alias[0]].append((alias, pks))
 
     # --- Building ---------------------------------------------------------------------
 
@@ -339,11 +351,12 @@ class Matcher:
     # --- Asking -----------------------------------------------------------------------
 
     def open_agreements(self, item_words: Sequence[str]) -> set[int]:
-        return {
-            pk
-            for pk, gate in self.gates.items()
-            if any(_contains(item_words, alias) for alias in gate.aliases)
-        }
+        found: set[int] = set()
+        for i, word in enumerate(item_words):
+            for alias, pks in self.gate_index.get(word, ()):
+                if tuple(item_words[i : i + len(alias)]) == alias:
+                    found |= pks
+        return found
 
     def match(
         self,
@@ -420,8 +433,11 @@ class Matcher:
         scores: dict[int, float] = defaultdict(float)
         terms: dict[int, set[str]] = defaultdict(set)
         for s in set(seq):
-            for tid, weight in self.postings.get(s, ()):
-                if self.targets[tid].agreement_id in open_:
+            by_agreement = self.postings.get(s)
+            if not by_agreement:
+                continue
+            for agreement_id in open_ & by_agreement.keys():
+                for tid, weight in by_agreement[agreement_id]:
                     scores[tid] += weight
                     terms[tid].add(surface[s])
         penalty = {

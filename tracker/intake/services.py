@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.utils import timezone
 
 from commitments import services as record
@@ -55,6 +55,9 @@ def stored_suggestions(finding: Finding) -> list[dict[str, object]]:
     ]
 
 
+BATCH = 500
+
+
 def items_ingest(
     candidates: Iterable[Candidate],
     *,
@@ -64,39 +67,58 @@ def items_ingest(
 ) -> list[Ingested]:
     """A finding for each candidate not seen before (by address or by content), with
     its ranked suggestions; a candidate seen before gives back the existing finding.
-    Safe to run twice and concurrently: the unique keys decide."""
+    Safe to run twice and concurrently: the unique keys decide. What exists is looked
+    up a batch at a time (three queries per 500 candidates)."""
     now = now or timezone.now()
     agreement_ids = None
     if source is not None and source.pk:
         agreement_ids = [a.pk for a in source.agreements.all()] or None
+    pending = list(candidates)
     out = []
-    for candidate in candidates:
-        key = address_key(candidate.address)
-        digest = content_hash(candidate.title, candidate.text)
-        existing = _existing(key, digest)
-        if existing is not None:
+    for start in range(0, len(pending), BATCH):
+        rows = [
+            (c, address_key(c.address), content_hash(c.title, c.text))
+            for c in pending[start : start + BATCH]
+        ]
+        known = _known([k for _, k, _ in rows], [d for _, _, d in rows])
+        for candidate, key, digest in rows:
+            existing = known.get(key) or known.get(digest)
+            if existing is not None:
+                out.append(Ingested(candidate, existing, False, stored_suggestions(existing)))
+                continue
+            matches = matcher.match(candidate.title, candidate.text, agreement_ids=agreement_ids)
+            created = _create(candidate, key, digest, source, matches, now)
+            if created is not None:
+                known[key] = known[digest] = created
+                rows_out = [m.as_json() for m in matches]
+                out.append(Ingested(candidate, created, True, rows_out))
+                continue
+            again = _known([key], [digest])  # stored by another worker meanwhile
+            existing = again.get(key) or again.get(digest)
+            assert existing is not None
             out.append(Ingested(candidate, existing, False, stored_suggestions(existing)))
-            continue
-        matches = matcher.match(candidate.title, candidate.text, agreement_ids=agreement_ids)
-        created = _create(candidate, key, digest, source, matches, now)
-        if created is not None:
-            rows = [m.as_json() for m in matches]
-            out.append(Ingested(candidate, created, True, rows))
-            continue
-        existing = _existing(key, digest)  # stored by another worker meanwhile
-        assert existing is not None
-        out.append(Ingested(candidate, existing, False, stored_suggestions(existing)))
     return out
 
 
-def _existing(key: str, digest: str) -> Finding | None:
-    return (
-        Finding.objects.filter(Q(item__key=key) | Q(item__content_hash=digest))
+def _known(keys: list[str], digests: list[str]) -> dict[str, Finding]:
+    """The findings of the items with these address keys or content hashes, by both."""
+    found: dict[str, Finding] = {}
+    for finding in (
+        Finding.objects.filter(Q(item__key__in=keys) | Q(item__content_hash__in=digests))
         .select_related("item")
-        .prefetch_related("suggestions__commitment__agreement")
+        .prefetch_related(
+            Prefetch(
+                "suggestions",
+                queryset=Suggestion.objects.select_related("commitment__agreement").order_by(
+                    "rank"
+                ),
+            )
+        )
         .order_by("id")
-        .first()
-    )
+    ):
+        found.setdefault(finding.item.key, finding)
+        found.setdefault(finding.item.content_hash, finding)
+    return found
 
 
 def _create(
