@@ -203,7 +203,9 @@ def _fetch_following(
 
 def _vet(url: str, limits: Limits) -> tuple[str, str, int, str]:
     try:
-        return netguard.vet(url, allow_private=limits.allow_private)
+        return netguard.vet(
+            url, allow_private=limits.allow_private, setting="TRACKER_FETCH_ALLOW_PRIVATE"
+        )
     except netguard.Refused as exc:
         raise _Stop("refused", f"refused: {exc}") from None
 

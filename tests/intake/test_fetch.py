@@ -93,6 +93,7 @@ def test_a_redirect_to_a_private_address_is_refused_at_that_hop(site, target):
     site.expect_request("/moved").respond_with_data("", status=302, headers={"Location": target})
     result = fetch.fetch(site.url_for("/moved"))
     assert result.outcome == "refused" and "non-public" in result.error
+    assert "TRACKER_FETCH_ALLOW_PRIVATE" in result.error
     assert result.final_url == target
 
 
