@@ -237,3 +237,15 @@ def test_a_disabled_source_is_never_fetched(site, record):
 def test_the_shipped_sources_arrive_disabled(record):
     assert WatchedSource.objects.count() >= 5
     assert not WatchedSource.objects.filter(enabled=True).exists()
+
+
+def test_the_task_is_on_beat_and_found_by_the_worker(settings, db):
+    from config.celery import app
+    from tracker.intake.tasks import fetch_due_sources
+
+    app.loader.import_default_modules()
+    name = "tracker.intake.tasks.fetch_due_sources"
+    assert name in app.tasks
+    entry = settings.CELERY_BEAT_SCHEDULE["intake-fetch-due-sources"]
+    assert entry["task"] == name
+    assert fetch_due_sources() == {}  # nothing enabled, nothing fetched
