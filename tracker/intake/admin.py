@@ -50,7 +50,7 @@ class PendingFirst(admin.SimpleListFilter):
         return queryset if value == "all" else queryset.filter(state=value)
 
 
-def ranked_suggestions() -> Prefetch:
+def ranked_suggestions() -> Prefetch[str, QuerySet[Suggestion], str]:
     return Prefetch(
         "suggestions",
         queryset=Suggestion.objects.select_related("commitment__agreement").order_by("rank"),
@@ -58,7 +58,7 @@ def ranked_suggestions() -> Prefetch:
 
 
 @admin.register(Finding)
-class FindingAdmin(admin.ModelAdmin):
+class FindingAdmin(admin.ModelAdmin[Finding]):
     list_display = ["title", "best", "top_score_shown", "source", "published", "state", "found"]
     list_display_links = ["title"]
     list_filter = [PendingFirst, ("item__source", admin.RelatedOnlyFieldListFilter)]
@@ -263,7 +263,7 @@ class FindingAdmin(admin.ModelAdmin):
 
 
 @admin.register(WatchedSource)
-class WatchedSourceAdmin(admin.ModelAdmin):
+class WatchedSourceAdmin(admin.ModelAdmin[WatchedSource]):
     list_display = [
         "name",
         "kind",
@@ -314,7 +314,7 @@ class WatchedSourceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Keyword)
-class KeywordAdmin(admin.ModelAdmin):
+class KeywordAdmin(admin.ModelAdmin[Keyword]):
     list_display = ["phrase", "negative", "weight", "agreement", "commitment", "note"]
     list_filter = ["negative", "agreement"]
     list_select_related = ["agreement", "commitment__agreement"]
@@ -323,7 +323,7 @@ class KeywordAdmin(admin.ModelAdmin):
 
 
 @admin.register(Item)
-class ItemAdmin(admin.ModelAdmin):
+class ItemAdmin(admin.ModelAdmin[Item]):
     list_display = ["title", "address", "source", "published_at", "created_at"]
     list_select_related = ["source"]
     search_fields = ["title", "address", "text"]
