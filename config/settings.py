@@ -95,6 +95,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "commitments",
     "tracker",
+    "tracker.intake",
 ]
 
 MIDDLEWARE = [
@@ -286,6 +287,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 3600.0},
     },
+    # Watched sources whose time has come (tracker/intake): each has its own interval.
+    "intake-fetch-due-sources": {
+        "task": "tracker.intake.tasks.fetch_due_sources",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    },
 }
 
 # --- Logging --------------------------------------------------------------------
@@ -409,6 +416,21 @@ TRACKER_DISPATCH_GRACE_SECONDS = env_int("TRACKER_DISPATCH_GRACE_SECONDS", 600)
 TRACKER_WEBHOOK_TIMEOUT_SECONDS = env_int("TRACKER_WEBHOOK_TIMEOUT_SECONDS", 5)
 TRACKER_WEBHOOK_ALLOW_PRIVATE = env_bool("TRACKER_WEBHOOK_ALLOW_PRIVATE", default=False)
 TRACKER_WEBHOOK_DISABLE_AFTER = env_int("TRACKER_WEBHOOK_DISABLE_AFTER", 20)
+# --- Fetching what someone typed (tracker/fetch.py; watched sources, tracker/intake) --
+# Loopback, private and link-local targets are refused unless allowed (tests allow them).
+TRACKER_FETCH_ALLOW_PRIVATE = env_bool("TRACKER_FETCH_ALLOW_PRIVATE", default=False)
+TRACKER_FETCH_CONNECT_TIMEOUT = env_int("TRACKER_FETCH_CONNECT_TIMEOUT", 5)
+TRACKER_FETCH_READ_TIMEOUT = env_int("TRACKER_FETCH_READ_TIMEOUT", 15)
+TRACKER_FETCH_TOTAL_SECONDS = env_int("TRACKER_FETCH_TOTAL_SECONDS", 60)
+# The decoded body (after gzip) past this many bytes is refused.
+TRACKER_FETCH_MAX_BYTES = env_int("TRACKER_FETCH_MAX_BYTES", 5 * 1024 * 1024)
+TRACKER_FETCH_ROBOTS_SECONDS = env_int("TRACKER_FETCH_ROBOTS_SECONDS", 3600)
+# After a failure a host is left alone this long, doubling per failure up to the max.
+TRACKER_FETCH_BACKOFF_SECONDS = env_int("TRACKER_FETCH_BACKOFF_SECONDS", 60)
+TRACKER_FETCH_BACKOFF_MAX_SECONDS = env_int("TRACKER_FETCH_BACKOFF_MAX_SECONDS", 6 * 3600)
+# Intake (tracker/intake): a suggestion scoring below this is not shown (the figures of
+# tests/intake/test_quality.py are measured at it).
+TRACKER_INTAKE_MIN_SCORE = float(os.environ.get("TRACKER_INTAKE_MIN_SCORE", "25.0"))
 # Unsubscribe links in an email's body expire after this many days; the one-click
 # List-Unsubscribe header's link lasts for the message's lifetime (ONECLICK days).
 TRACKER_UNSUBSCRIBE_LINK_DAYS = env_int("TRACKER_UNSUBSCRIBE_LINK_DAYS", 30)

@@ -1,6 +1,7 @@
 """What needs a staff editor's attention, at the top of the admin index: overdue now,
 due in the next 30 days (days counted in each agreement's zone), alerts that failed,
-and records nothing was checked on for 90 days. Reads only, in a constant number of
+records nothing was checked on for 90 days, and findings of the watched sources to
+review (tracker/intake). Reads only, in a constant number of
 queries whatever the number of milestones (a test pins it)."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from django.urls import reverse
 from commitments import selectors
 from commitments.models import Commitment, Milestone
 
+from .intake import selectors as intake
 from .models import Alert
 
 SHOWN = 8  # rows listed under each heading; the count says how many there are
@@ -25,13 +27,26 @@ class Heading:
     title: str
     count: int
     link: str
-    rows: list[Any] = field(default_factory=list)
+    rows: list[Any] = field(default_factory=list)  # milestones
+    links: list[tuple[str, str]] = field(default_factory=list)  # (address, words)
 
 
 def failed_alert_count() -> int:
     """Alerts that gave up. The one place the index asks the alert pipeline (which is
     being reworked): change this function when the delivery rows change."""
     return Alert.objects.filter(failed=True).count()
+
+
+def findings_heading() -> Heading:
+    """Findings waiting for a staff decision, the best suggestions first."""
+    pending, _ = intake.pending_findings()
+    rows = intake.findings_to_review(SHOWN) if pending else []
+    return Heading(
+        "Findings to review",
+        pending,
+        reverse("admin:intake_finding_changelist"),
+        links=[(reverse("admin:intake_finding_change", args=[f.pk]), str(f.item)) for f in rows],
+    )
 
 
 def needs_attention(now: dt.datetime) -> list[Heading]:
@@ -72,4 +87,5 @@ def needs_attention(now: dt.datetime) -> list[Heading]:
             unchecked_m.count(),
             f"{milestone_list}?unchecked=90&archived=no",
         ),
+        findings_heading(),
     ]

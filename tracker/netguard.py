@@ -43,10 +43,13 @@ def is_public(address: IPAddress) -> bool:
     return all(a.is_global and not a.is_multicast for a in [address, *embedded_ipv4(address)])
 
 
-def vet(url: str, *, allow_private: bool) -> tuple[str, str, int, str]:
+def vet(
+    url: str, *, allow_private: bool, setting: str = "TRACKER_WEBHOOK_ALLOW_PRIVATE"
+) -> tuple[str, str, int, str]:
     """(scheme, host, port, ip) for an http(s) ``url`` whose host resolves only to
     public addresses (any address if ``allow_private``); the caller connects to that
-    ip, so that a second lookup cannot rebind the name. Raises Refused."""
+    ip, so that a second lookup cannot rebind the name. Raises Refused, naming the
+    caller's ``setting`` that would allow the address."""
     try:
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -64,6 +67,6 @@ def vet(url: str, *, allow_private: bool) -> tuple[str, str, int, str]:
             if not is_public(ipaddress.ip_address(ip.split("%", 1)[0])):
                 raise Refused(
                     f"{parts.hostname} resolves to {ip}, a non-public address "
-                    "(set TRACKER_WEBHOOK_ALLOW_PRIVATE=true to allow it)"
+                    f"(set {setting}=true to allow it)"
                 )
     return parts.scheme, parts.hostname, port, ips[0]

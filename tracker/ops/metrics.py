@@ -3,7 +3,8 @@
 Requests are counted by status in every web process (added up across gunicorn's
 workers through ``PROMETHEUS_MULTIPROC_DIR``). The rest is read from the database when
 /metrics is scraped: the age of the last finished sweep (alert on it: "no sweep for 5
-minutes" is ``tracker_sweep_last_success_age_seconds > 300``), and the alert outbox.
+minutes" is ``tracker_sweep_last_success_age_seconds > 300``), the alert outbox, and
+the intake's fetches and findings to review (tracker/intake/metrics.py).
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from django.db import DatabaseError
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, Counter, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from tracker.intake import metrics as intake_metrics
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +90,7 @@ class TrackerCollector:
     """Read from the database at each scrape: a handful of cheap queries (the pending
     alerts through their partial index; the failed count scans the alert table)."""
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         now = timezone.now()
         up = GaugeMetricFamily("tracker_database_up", "1 if the database answered the scrape")
         finished = None
@@ -129,6 +132,7 @@ class TrackerCollector:
                 "Age of the oldest pending alert (0 when none is pending)",
                 value=(now - oldest).total_seconds() if oldest else 0.0,
             )
+        yield from intake_metrics.families(now)
 
 
 def render() -> bytes:

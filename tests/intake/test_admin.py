@@ -1,0 +1,181 @@
+"""Staff triage in the admin: the index lists findings to review; a finding shows its
+excerpt with the matched words marked (escaped), its suggestions, and three decisions.
+Logging writes a sourced log entry and nothing else."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from commitments.models import Commitment, LogEntry, Milestone
+from tracker.intake import parsing, seeds, services
+from tracker.intake.matching import Matcher
+from tracker.intake.models import Finding, Keyword
+
+TEXT = (
+    "Ministers of Japan and the United States met for the Mining, Minerals and Metals "
+    "Investment Ministerial. They set investment priorities <script>alert(1)</script>."
+)
+
+
+@pytest.fixture
+def finding(agreements) -> Finding:
+    seeds.load()
+    return make("https://example.org/ministerial", "Japan and US hold the Ministerial", TEXT)
+
+
+def make(address: str, title: str, text: str) -> Finding:
+    candidate = parsing.Candidate(address, title, dt.datetime(2026, 2, 3, 16, tzinfo=dt.UTC), text)
+    (row,) = services.items_ingest([candidate], source=None, matcher=Matcher.from_db())
+    return row.finding
+
+
+def test_the_index_lists_findings_to_review(client, alice, finding):
+    client.force_login(alice)
+    page = client.get(reverse("admin:index")).content.decode()
+    section = page[page.index('id="needs-attention"') :]
+    assert "Findings to review" in section
+    assert reverse("admin:intake_finding_change", args=[finding.pk]) in section
+    assert "Japan and US hold the Ministerial" in section
+
+
+def test_the_review_page_marks_the_matched_words_and_escapes_the_rest(client, alice, finding):
+    client.force_login(alice)
+    page = client.get(reverse("admin:intake_finding_change", args=[finding.pk])).content.decode()
+    assert "<mark>Investment Ministerial</mark>" in page or "<mark>Ministerial</mark>" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<script>alert(1)</script>" not in page
+    assert "Log it here" in page
+
+
+def test_log_it_opens_a_prefilled_entry_and_saves_it_through_the_service(client, alice, finding):
+    suggestion = finding.suggestions.first()
+    assert suggestion.commitment.key == "investment-ministerial"
+    milestone = Milestone.objects.get(key="ministerial-convened")
+    before = Milestone.objects.filter(pk=milestone.pk).values("status", "due_on", "version")[0]
+    assessment = suggestion.commitment.assessment
+    client.force_login(alice)
+    url = reverse("admin:intake_finding_log", args=[finding.pk]) + f"?suggestion={suggestion.pk}"
+    form = client.get(url).context["form"]
+    assert form.initial["commitment"] == suggestion.commitment
+    assert form.initial["source_address"] == "https://example.org/ministerial"
+    assert form.initial["on"] == dt.date(2026, 2, 4)  # 16:00 UTC is the 4th in Tokyo
+    ticked = [form.item_sentences[int(i)] for i in form.initial["quoted"]]
+    assert ticked and all(s in suggestion.sentences for s in ticked)
+    body = {
+        "commitment": suggestion.commitment.pk,
+        "milestone": milestone.pk,
+        "on": "2026-02-04",
+        "kind": LogEntry.Kind.PROGRESS,
+        "text": "The ministerial met.",
+        "source_address": "https://example.org/ministerial",
+        "quoted": form.initial["quoted"],
+    }
+    response = client.post(url, body)
+    assert response.status_code == 302
+    entry = LogEntry.objects.get(milestone=milestone, text="The ministerial met.")
+    assert entry.source_kind == "quote" and entry.by == alice
+    assert entry.source_passage == " ".join(ticked)
+    assert all(s in f"{finding.item.title}\n{TEXT}" for s in ticked)  # the source's words
+    finding.refresh_from_db()
+    assert finding.state == Finding.State.LOGGED and finding.log_entry == entry
+    # a finding never changes a status, an assessment or a deadline
+    assert (
+        Milestone.objects.filter(pk=milestone.pk).values("status", "due_on", "version")[0] == before
+    )
+    assert Commitment.objects.get(pk=suggestion.commitment.pk).assessment == assessment
+
+
+def test_a_milestone_of_another_commitment_is_a_form_error(client, alice, finding):
+    client.force_login(alice)
+    other = Milestone.objects.exclude(commitment=finding.suggestions.first().commitment).first()
+    response = client.post(
+        reverse("admin:intake_finding_log", args=[finding.pk]),
+        {
+            "commitment": finding.suggestions.first().commitment.pk,
+            "milestone": other.pk,
+            "on": "2026-02-04",
+            "kind": "context",
+            "text": "x",
+            "source_address": "https://example.org/ministerial",
+            "quoted": ["0"],
+        },
+    )
+    assert response.status_code == 200
+    assert "milestone" in response.context["form"].errors
+    assert Finding.objects.get(pk=finding.pk).state == Finding.State.PENDING
+
+
+def test_not_relevant_keeps_the_reason_and_can_make_a_negative_keyword(client, alice, finding):
+    client.force_login(alice)
+    response = client.post(
+        reverse("admin:intake_finding_dismiss", args=[finding.pk]),
+        {"reason": "A sports page", "negative_keyword": "baseball  game"},
+    )
+    assert response.status_code == 302
+    finding.refresh_from_db()
+    assert (finding.state, finding.reason, finding.decided_by) == (
+        Finding.State.NOT_RELEVANT,
+        "A sports page",
+        alice,
+    )
+    keyword = Keyword.objects.get(phrase="baseball game")
+    assert keyword.negative and keyword.agreement.slug == "us-japan-critical-minerals-2025"
+
+
+def test_duplicate(client, alice, finding):
+    other = make(
+        "https://example.org/again", "Again", "Japan and the US met at the Ministerial again."
+    )
+    client.force_login(alice)
+    client.post(
+        reverse("admin:intake_finding_duplicate", args=[other.pk]), {"duplicate_of": finding.pk}
+    )
+    other.refresh_from_db()
+    assert other.state == Finding.State.DUPLICATE and other.duplicate_of == finding
+
+
+def test_bulk_dismiss_asks_for_the_reason_then_dismisses(client, alice, finding):
+    other = make("https://example.org/b", "Japan weather", "Japan had rain and stockpiling talk.")
+    client.force_login(alice)
+    url = reverse("admin:intake_finding_changelist")
+    ids = [str(finding.pk), str(other.pk)]
+    page = client.post(url, {"action": "dismiss_selected", "_selected_action": ids})
+    assert page.status_code == 200 and b"Mark not relevant" in page.content
+    client.post(
+        url,
+        {"action": "dismiss_selected", "_selected_action": ids, "apply": "1", "reason": "Noise"},
+    )
+    assert set(Finding.objects.values_list("state", flat=True)) == {Finding.State.NOT_RELEVANT}
+
+
+def test_a_viewer_sees_but_cannot_decide(client, bob, finding):
+    client.force_login(bob)
+    assert client.get(reverse("admin:intake_finding_change", args=[finding.pk])).status_code == 200
+    assert client.get(reverse("admin:intake_finding_log", args=[finding.pk])).status_code == 403
+    response = client.post(
+        reverse("admin:intake_finding_dismiss", args=[finding.pk]), {"reason": "no"}
+    )
+    assert response.status_code == 403
+    assert Finding.objects.get(pk=finding.pk).state == Finding.State.PENDING
+
+
+def test_the_findings_list_runs_a_constant_number_of_queries(client, alice, finding):
+    client.force_login(alice)
+    url = reverse("admin:intake_finding_changelist")
+    with CaptureQueriesContext(connection) as small:
+        assert client.get(url).status_code == 200
+    for i in range(30):
+        make(
+            f"https://example.org/{i}",
+            f"Japan stockpiling news {i}",
+            f"Japan and the US stockpile {i}.",
+        )
+    with CaptureQueriesContext(connection) as large:
+        page = client.get(url)
+    assert page.content.decode().count("Japan stockpiling news") >= 30
+    assert len(large.captured_queries) == len(small.captured_queries)

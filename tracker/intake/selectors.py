@@ -1,0 +1,27 @@
+"""Reads the rest of the tracker makes of the intake (the admin index, /metrics)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Count, Min, Q
+
+from .models import Finding
+
+
+def pending_findings() -> tuple[int, dt.datetime | None]:
+    """How many findings wait for review, and since when (one query)."""
+    row = Finding.objects.aggregate(
+        pending=Count("pk", filter=Q(state=Finding.State.PENDING)),
+        oldest=Min("created_at", filter=Q(state=Finding.State.PENDING)),
+    )
+    return row["pending"], row["oldest"]
+
+
+def findings_to_review(limit: int) -> list[Finding]:
+    """The best pending findings first (one query)."""
+    return list(
+        Finding.objects.filter(state=Finding.State.PENDING)
+        .select_related("item")
+        .order_by("-top_score", "-created_at", "-id")[:limit]
+    )
