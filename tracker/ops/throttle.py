@@ -11,6 +11,8 @@ take the site down with it.
 from __future__ import annotations
 
 import hashlib
+from email.errors import HeaderParseError
+from email.headerregistry import Address
 
 from django.http import HttpRequest
 
@@ -21,11 +23,30 @@ WINDOW_SECONDS = 3600
 RETRY_AFTER = str(WINDOW_SECONDS)  # the Retry-After of a 429: at most the window
 
 
-def allowed(scope: str, key: str, limit: int) -> bool:
-    """Counts one request for ``key``; False once more than ``limit`` came this hour."""
+def count(scope: str, key: str) -> int | None:
+    """Counts one request for ``key`` this hour and says how many came; None when the
+    cache does not answer."""
     digest = hashlib.sha256(f"{scope}:{key}".encode()).hexdigest()[:32]
     window = ratelimit.hit(f"throttle:{digest}", WINDOW_SECONDS)
-    return window is None or window.count <= limit
+    return None if window is None else window.count
+
+
+def allowed(scope: str, key: str, limit: int) -> bool:
+    """Counts one request for ``key``; False once more than ``limit`` came this hour."""
+    counted = count(scope, key)
+    return counted is None or counted <= limit
+
+
+def mailbox(address: str) -> str:
+    """The mailbox an address delivers to, as a limit must count it: the local part
+    unquoted and unescaped (``"\\v\\ictim"@example.test`` is victim@example.test), lower
+    case, without a ``+tag``; the domain in lower case."""
+    try:
+        parsed = Address(addr_spec=address.strip())
+        local, domain = parsed.username, parsed.domain
+    except (HeaderParseError, ValueError, IndexError):
+        local, _, domain = address.strip().rpartition("@")
+    return f"{local.lower().split('+', 1)[0]}@{domain.lower().rstrip('.')}"
 
 
 def client_allowed(request: HttpRequest, scope: str, limit: int) -> bool:
@@ -33,4 +54,4 @@ def client_allowed(request: HttpRequest, scope: str, limit: int) -> bool:
 
 
 def address_allowed(address: str, scope: str, limit: int) -> bool:
-    return allowed(scope, f"address:{address.strip().lower()}", limit)
+    return allowed(scope, f"address:{mailbox(address)}", limit)

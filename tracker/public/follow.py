@@ -5,6 +5,8 @@ on. Throttled per address and per client (tracker.ops.throttle)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django import forms
 from django.conf import settings
 from django.core import signing
@@ -66,6 +68,22 @@ def _pending(data: object) -> Subscription | None:
     return subscription if pending.isoformat() == data.get("p") else None
 
 
+def _mailbox_allowed(email: str) -> tuple[bool, bool]:
+    """At most TRACKER_FOLLOW_PER_ADDRESS confirmation emails an hour to one mailbox,
+    however its address is spelled. Counted in the cache; while the cache is down,
+    from the requests to follow of the last hour in the database (they are kept), and
+    then a request renewed within the hour sends nothing (it would not be counted).
+    Returns (allowed, counted in the database)."""
+    limit = settings.TRACKER_FOLLOW_PER_ADDRESS
+    box = throttle.mailbox(email)
+    counted = throttle.count("follow", f"address:{box}")
+    if counted is not None:
+        return counted <= limit, False
+    since = timezone.now() - dt.timedelta(seconds=throttle.WINDOW_SECONDS)
+    recent = Subscription.objects.filter(pending_since__gte=since).values_list("email", flat=True)
+    return sum(throttle.mailbox(e) == box for e in recent[:10_000]) < limit, True
+
+
 @require_POST
 def follow(request: HttpRequest) -> HttpResponse:
     form = FollowForm(request.POST)
@@ -73,9 +91,10 @@ def follow(request: HttpRequest) -> HttpResponse:
         return render(request, "tracker/public/follow.html", {"form": form}, status=400)
     email = form.cleaned_data["email"].lower()
     kind, target = form.cleaned_data["target"]
+    mailbox_allowed, from_database = _mailbox_allowed(email)
     if not (
         throttle.client_allowed(request, "follow", settings.TRACKER_FOLLOW_PER_CLIENT)
-        and throttle.address_allowed(email, "follow", settings.TRACKER_FOLLOW_PER_ADDRESS)
+        and mailbox_allowed
     ):
         form.add_error("email", "Too many requests: try again in an hour.")
         response = render(request, "tracker/public/follow.html", {"form": form}, status=429)
@@ -86,13 +105,17 @@ def follow(request: HttpRequest) -> HttpResponse:
         # Inactive as well as pending until confirmed: any alert path that reads only
         # ``active`` skips it too.
         pending = existing.filter(pending_since__isnull=False).first()
-        subscription = pending or Subscription(email=email, **{kind: target})
-        subscription.pending_since, subscription.active = timezone.now(), False
-        subscription.save()
-        url = settings.SITE_URL + reverse(
-            "tracker:follow_confirm", args=[confirm_token(subscription)]
-        )
-        send_follow_confirmation(email, target, url)
+        now = timezone.now()
+        window = dt.timedelta(seconds=throttle.WINDOW_SECONDS)
+        renewed = pending is not None and (pending.pending_since or now) >= now - window
+        if not (from_database and renewed):
+            subscription = pending or Subscription(email=email, **{kind: target})
+            subscription.pending_since, subscription.active = now, False
+            subscription.save()
+            url = settings.SITE_URL + reverse(
+                "tracker:follow_confirm", args=[confirm_token(subscription)]
+            )
+            send_follow_confirmation(email, target, url)
     # The same answer whether or not the address already follows: nothing to learn here.
     return render(request, "tracker/public/follow.html", {"sent": True, "email": email})
 

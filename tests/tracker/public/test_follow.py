@@ -140,3 +140,52 @@ def test_the_confirmation_link_carries_no_address(client, ministerial):
     assert client.post(path).status_code == 200
     assert Subscription.objects.get(email="private.reader@example.org").active
     assert client.post(path).status_code == 200  # a second click: still fine
+
+
+SPELLINGS = [
+    "victim@example.test",
+    "Victim@Example.TEST",
+    '"victim"@example.test',
+    '"\\v\\ictim"@example.test',
+    '"vi\\ctim"@example.test',
+    "victim+1@example.test",
+    "VICTIM+news@example.test",
+    "victim+a.b@example.test",
+] * 3
+
+
+def _flood(client, ministerial, addresses) -> int:
+    """One POST per address, each from another client (the per-client limit is not
+    what is tested): how many confirmation emails went out."""
+    for i, address in enumerate(addresses):
+        follow(client, f"milestone:{ministerial.pk}", email=address, REMOTE_ADDR=f"10.9.0.{i}")
+    return len(mail.outbox)
+
+
+def test_the_per_address_limit_counts_a_mailbox_however_it_is_spelled(
+    client, ministerial, settings
+):
+    """Quoted, escaped, upper-case and plus-addressed spellings of one mailbox share its
+    limit: 24 POSTs put at most TRACKER_FOLLOW_PER_ADDRESS emails in it."""
+    assert _flood(client, ministerial, SPELLINGS) == settings.TRACKER_FOLLOW_PER_ADDRESS
+    assert {m.to[0] for m in mail.outbox} <= set(SPELLINGS)
+
+
+def test_the_per_address_limit_holds_while_the_cache_is_down(client, ministerial, settings):
+    """With the cache unreachable the limit is counted from the requests to follow kept
+    in the database, so a Redis outage does not open the mailbox to a flood."""
+    from tracker.ops import ratelimit
+
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    ratelimit.reset()
+    try:
+        sent = _flood(client, ministerial, SPELLINGS[:10])
+    finally:
+        ratelimit.reset()
+    assert sent == settings.TRACKER_FOLLOW_PER_ADDRESS
