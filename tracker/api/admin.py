@@ -17,7 +17,7 @@ from knox.settings import knox_settings
 admin.site.unregister(AuthToken)
 
 
-class IssueTokenForm(forms.ModelForm):
+class IssueTokenForm(forms.ModelForm[Any]):
     valid_days = forms.IntegerField(
         min_value=1,
         max_value=3650,
@@ -37,7 +37,7 @@ class ExpiredFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [("active", "Active"), ("expired", "Expired")]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet[AuthToken]) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[AuthToken]) -> QuerySet[AuthToken]:
         now = timezone.now()
         if self.value() == "active":
             return queryset.exclude(expiry__lte=now)
@@ -47,7 +47,7 @@ class ExpiredFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuthToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(admin.ModelAdmin[Any]):
     list_display = ["token_key", "user", "created", "expiry", "active"]
     list_filter = [ExpiredFilter]
     list_select_related = ["user"]
@@ -59,7 +59,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
-    ) -> type[forms.ModelForm]:
+    ) -> type[forms.ModelForm[Any]]:
         if obj is None:
             kwargs["form"] = IssueTokenForm
         return super().get_form(request, obj, change=change, **kwargs)

@@ -34,7 +34,7 @@ class CSVRenderer(renderers.BaseRenderer):
 Window = tuple[int, int] | None  # [start, stop) of one page; None: every row
 
 
-def _window(queryset: QuerySet, window: Window) -> QuerySet:
+def _window(queryset: QuerySet[Any], window: Window) -> QuerySet[Any]:
     return queryset if window is None else queryset[window[0] : window[1]]
 
 

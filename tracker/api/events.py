@@ -113,7 +113,7 @@ def events_after(cursor: tuple[int, int] | None, limit: int) -> list[FeedEvent]:
     return list(queryset.order_by("txid", "id")[:limit])
 
 
-class EventSerializer(serializers.Serializer):
+class EventSerializer(serializers.Serializer[Any]):
     cursor = serializers.SerializerMethodField(help_text="Send it as ?after= to go on from here.")
     at = serializers.DateTimeField(help_text="When the change was written (UTC).")
     type = serializers.SerializerMethodField(
@@ -153,7 +153,7 @@ class EventSerializer(serializers.Serializer):
         return f"{self.context['base_url']}{place[0]}/{key}/" if key else None
 
 
-class FeedSerializer(serializers.Serializer):
+class FeedSerializer(serializers.Serializer[Any]):
     events = EventSerializer(many=True)
     cursor = serializers.CharField(
         allow_null=True, help_text="The last event's cursor (or the one you sent)."

@@ -77,7 +77,7 @@ class ChangedSinceFilter(df.IsoDateTimeFilter):
         super().__init__(**kwargs)
         self.through = through
 
-    def filter(self, queryset: QuerySet, value: dt.datetime | None) -> QuerySet:
+    def filter(self, queryset: QuerySet[Any], value: dt.datetime | None) -> QuerySet[Any]:
         if value is None:
             return queryset
         changed = Q(updated_at__gte=value)
@@ -175,7 +175,7 @@ class CommitmentFilter(df.FilterSet):
         model = Commitment
         fields: list[str] = []
 
-    def filter_lead(self, queryset: QuerySet[Commitment], name: str, value: str) -> QuerySet:
+    def filter_lead(self, queryset: QuerySet[Commitment], name: str, value: str) -> QuerySet[Any]:
         matching = Commitment.objects.filter(
             Q(leads__party__code__iexact=value) | Q(leads__title__icontains=value)
         ).values("pk")
@@ -183,7 +183,7 @@ class CommitmentFilter(df.FilterSet):
 
     def filter_status(
         self, queryset: QuerySet[Commitment], name: str, value: list[str]
-    ) -> QuerySet:
+    ) -> QuerySet[Any]:
         if not value:
             return queryset
         return queryset.annotate(derived=derived_status_expression()).filter(derived__in=value)

@@ -43,7 +43,7 @@ class Pagination(PageNumberPagination):
             raise ValidationError({"page": ["Give a page number from 1."]})
         return raw
 
-    def check_page(self, queryset: QuerySet, request: Request) -> None:
+    def check_page(self, queryset: QuerySet[Any], request: Request) -> None:
         """Before any 304: a page past the end is an error, not "not modified". Page 1
         always exists (empty or not), so a poller of page 1 pays no count."""
         number, size = int(self.get_page_number(request)), self.get_page_size(request)

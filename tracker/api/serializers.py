@@ -58,24 +58,24 @@ def _link(context: dict[str, Any], kind: str, key: object) -> str:
 # --- Small parts -----------------------------------------------------------------------
 
 
-class PartySerializer(serializers.ModelSerializer):
+class PartySerializer(serializers.ModelSerializer[Any]):
     class Meta:
         model = Party
         fields = ["code", "name"]
 
 
-class SourceSerializer(serializers.ModelSerializer):
+class SourceSerializer(serializers.ModelSerializer[Any]):
     class Meta:
         model = Source
         fields = ["reference", "fact"]
 
 
-class LeadSerializer(serializers.Serializer):
+class LeadSerializer(serializers.Serializer[Any]):
     title = serializers.CharField()
     party = serializers.CharField(source="party.code", allow_null=True, default=None)
 
 
-class ProgressSerializer(serializers.Serializer):
+class ProgressSerializer(serializers.Serializer[Any]):
     total = serializers.IntegerField()
     not_started = serializers.IntegerField()
     in_progress = serializers.IntegerField()
@@ -91,7 +91,7 @@ class ProgressSerializer(serializers.Serializer):
     )
 
 
-class DeadlineRuleSerializer(serializers.Serializer):
+class DeadlineRuleSerializer(serializers.Serializer[Any]):
     kind = serializers.ChoiceField(choices=[k.value for k in deadlines.RuleKind])
     amount = serializers.IntegerField(allow_null=True)
     anchor = serializers.ChoiceField(choices=[a.value for a in deadlines.Anchor], allow_null=True)
@@ -101,7 +101,7 @@ class DeadlineRuleSerializer(serializers.Serializer):
     text = serializers.CharField(help_text='For people: "180 days after signature".')
 
 
-class PartStatusSerializer(serializers.ModelSerializer):
+class PartStatusSerializer(serializers.ModelSerializer[Any]):
     party = serializers.CharField(source="party.code")
 
     class Meta:
@@ -112,7 +112,7 @@ class PartStatusSerializer(serializers.ModelSerializer):
 # --- Milestones -------------------------------------------------------------------------
 
 
-class MilestoneBriefSerializer(serializers.ModelSerializer):
+class MilestoneBriefSerializer(serializers.ModelSerializer[Any]):
     """The status document's line per milestone. Expects ``commitment__agreement``
     selected. Judged at ``context["now"]``, or with ``context["as_of_day"]`` at the end
     of that day in the agreement's zone."""
@@ -232,7 +232,7 @@ class MilestoneSerializer(InlineMilestoneSerializer):
 PATCHABLE = ("status", "note", "evidence_url", "completed_on")
 
 
-class MilestoneStatusSerializer(serializers.Serializer):
+class MilestoneStatusSerializer(serializers.Serializer[Any]):
     """The body of a PATCH: these four fields only; any other is refused."""
 
     refuse_unknown_fields = True  # and said so in the schema (tracker.api.schema)
@@ -273,7 +273,7 @@ class MilestoneStatusSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class StatusUpdateSerializer(serializers.ModelSerializer):
+class StatusUpdateSerializer(serializers.ModelSerializer[Any]):
     at = UtcDateTimeField()
     by = serializers.SerializerMethodField()
     party = serializers.CharField(source="party.code", allow_null=True, default=None)
@@ -301,7 +301,7 @@ class StatusUpdateSerializer(serializers.ModelSerializer):
 # --- Agreements and commitments ---------------------------------------------------------
 
 
-class ProgressMixin(serializers.Serializer):
+class ProgressMixin(serializers.Serializer[Any]):
     progress = serializers.SerializerMethodField()
 
     @extend_schema_field(ProgressSerializer)
@@ -311,7 +311,7 @@ class ProgressMixin(serializers.Serializer):
         return past[obj.pk] if past is not None else progress_of(obj)
 
 
-class AgreementBriefSerializer(ProgressMixin, serializers.ModelSerializer):
+class AgreementBriefSerializer(ProgressMixin, serializers.ModelSerializer[Any]):
     url = serializers.SerializerMethodField()
 
     class Meta:
@@ -336,7 +336,7 @@ class AgreementSerializer(AgreementBriefSerializer):
         read_only_fields = fields
 
 
-class CommitmentSerializer(ProgressMixin, serializers.ModelSerializer):
+class CommitmentSerializer(ProgressMixin, serializers.ModelSerializer[Any]):
     url = serializers.SerializerMethodField()
     last_checked_on = serializers.DateField(
         read_only=True,
@@ -385,13 +385,13 @@ class CommitmentSerializer(ProgressMixin, serializers.ModelSerializer):
 # --- The log -----------------------------------------------------------------------------
 
 
-class LogSourceSerializer(serializers.Serializer):
+class LogSourceSerializer(serializers.Serializer[Any]):
     address = serializers.CharField(source="source_address")
     kind = serializers.CharField(source="source_kind")
     passage = serializers.CharField(source="source_passage")
 
 
-class LogEntrySerializer(serializers.ModelSerializer):
+class LogEntrySerializer(serializers.ModelSerializer[Any]):
     """What happened since signature, with its source; never a status or assessment."""
 
     # A field named like Field.source: the metaclass moves it off the class, the stubs
@@ -408,7 +408,7 @@ class LogEntrySerializer(serializers.ModelSerializer):
 # --- The status document ------------------------------------------------------------------
 
 
-class OverdueSerializer(serializers.Serializer):
+class OverdueSerializer(serializers.Serializer[Any]):
     count = serializers.IntegerField()
     truncated = serializers.BooleanField(
         help_text="True when there are more than listed; page through "
@@ -417,7 +417,7 @@ class OverdueSerializer(serializers.Serializer):
     milestones = MilestoneBriefSerializer(many=True)
 
 
-class StatusSerializer(serializers.Serializer):
+class StatusSerializer(serializers.Serializer[Any]):
     """Documents /status/; the view assembles the body itself (see views.StatusView)."""
 
     as_of = UtcDateTimeField(

@@ -82,7 +82,7 @@ def base_url(request: Request) -> str:
 
 if TYPE_CHECKING:
     # What the mixin is mixed into, so that mypy checks its calls to DRF's view.
-    _View = GenericAPIView
+    _View = GenericAPIView[Any]
 else:
     _View = object
 
@@ -194,7 +194,7 @@ class ApiView(ConditionalMixin, _View):
             renderers.append(csv_export.CSVRenderer())
         return renderers
 
-    def paginated(self, queryset: QuerySet, serializer: type | None = None) -> HttpResponse:
+    def paginated(self, queryset: QuerySet[Any], serializer: type | None = None) -> HttpResponse:
         """One page, with its Link header (a page past the end is a 400, never a 304)."""
         paginator = self.paginator
         paginator.check_page(queryset, self.request)
@@ -207,7 +207,7 @@ class ApiView(ConditionalMixin, _View):
 
         return self.respond(body, headers=lambda: {"Link": paginator.links()})
 
-    def csv_list(self, queryset: QuerySet) -> HttpResponse | StreamingHttpResponse:
+    def csv_list(self, queryset: QuerySet[Any]) -> HttpResponse | StreamingHttpResponse:
         """Every row; or one page when ``page`` or ``page_size`` is given. The ETag is
         the state's at the start; rows committed during a long download may be in it."""
         window = None
@@ -239,7 +239,7 @@ def read_schema(items: str, item: str, **more: Any) -> Callable[[type], type]:
     )
 
 
-class ReadViewSet(ApiView, viewsets.GenericViewSet):
+class ReadViewSet(ApiView, viewsets.GenericViewSet[Any]):
     """A list (JSON, or CSV with ``csv_export``) and its items, for one model."""
 
     model: type[Model]
