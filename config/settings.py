@@ -334,7 +334,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     # Clients are told apart by REMOTE_ADDR; behind N reverse proxies set
     # API_NUM_PROXIES=N so X-Forwarded-For is read, and cannot be forged, correctly.
     "NUM_PROXIES": env_int("API_NUM_PROXIES", 0),
-    "DEFAULT_RENDERER_CLASSES": ["tracker.api.renderers.JSONRenderer"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["tracker.api.parsers.LimitedJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "tracker.api.pagination.Pagination",

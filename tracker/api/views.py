@@ -32,6 +32,7 @@ from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, MethodNotAllowed, ValidationError
 from rest_framework.generics import GenericAPIView
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -59,7 +60,6 @@ from .filters import MILESTONE_ORDERINGS, AgreementFilter, CommitmentFilter, Mil
 from .pagination import Pagination
 from .params import allowed_params, check_filters, check_query, free_text
 from .parsers import check_length
-from .renderers import JSONRenderer
 from .serializers import (
     AgreementBriefSerializer,
     AgreementSerializer,
