@@ -189,15 +189,20 @@ def test_a_viewer_has_no_bulk_actions(client, bob, agreements):
     assert b"mark_completed_today" not in page.content
 
 
-# The shipped milestones past their deadline on 2026-11-21: US–Japan's two, US–Australia's
+# The shipped milestones past their deadline on 2026-12-07: US–Japan's two, US–Australia's
 # money (2026-04-20) and follow-up (2026-04-18), Malaysia's first quarterly meeting.
 OVERDUE_AT_TODAY = {
     "ministerial-convened",
     "projects-selected-and-funded",
     "projects-funded",
     "follow-up-meeting",
-    "working-level-meeting",
+    # Malaysia's quarterly meetings, each occurrence on its own (the series never).
+    "working-level-meeting-2026-01-26",
+    "working-level-meeting-2026-04-26",
+    "working-level-meeting-2026-07-26",
+    "working-level-meeting-2026-10-26",
 }
+TODAY = dt.datetime(2026, 12, 7, 4, 0, tzinfo=dt.UTC)
 
 
 @pytest.mark.parametrize(
@@ -209,8 +214,9 @@ OVERDUE_AT_TODAY = {
     ],
 )
 def test_list_filters_and_search(client, alice, agreements, query, expected):
-    client.force_login(alice)
-    page = client.get(reverse("admin:commitments_milestone_changelist") + "?" + query)
+    with time_machine.travel(TODAY, tick=False):
+        client.force_login(alice)
+        page = client.get(reverse("admin:commitments_milestone_changelist") + "?" + query)
     shown = {m.key for m in page.context["cl"].result_list}
     assert expected <= shown
     if query.startswith("overdue"):

@@ -133,7 +133,12 @@ def test_the_over_statements_are_corrected():
         ("us-japan-critical-minerals-2025", "projects-selected-and-funded", dt.date(2026, 4, 28)),
         ("us-australia-critical-minerals-2025", "projects-funded", dt.date(2026, 4, 20)),
         ("us-australia-critical-minerals-2025", "follow-up-meeting", dt.date(2026, 4, 18)),
-        ("us-malaysia-critical-minerals-2025", "working-level-meeting", dt.date(2026, 1, 26)),
+        # The recurring obligation's first occurrence (the series has no date itself).
+        (
+            "us-malaysia-critical-minerals-2025",
+            "working-level-meeting-2026-01-26",
+            dt.date(2026, 1, 26),
+        ),
     ],
 )
 def test_every_dated_rule_gives_the_date_its_arithmetic_gives(agreements, slug, key, due):

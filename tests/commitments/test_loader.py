@@ -57,7 +57,8 @@ def test_loading_twice_changes_nothing(db):
     assert counts() == first
     assert "0 created, 0 updated, 0 conflicts, 0 skipped" in second_out
     assert "0 created" not in first_out
-    assert (first["Agreement"], first["Commitment"], first["Milestone"]) == (4, 31, 23)
+    shipped = Milestone.objects.filter(series__isnull=True).count()
+    assert (first["Agreement"], first["Commitment"], shipped) == (4, 31, 23)
 
 
 def test_the_us_japan_framework_as_the_sources_give_it(agreements):

@@ -17,8 +17,11 @@ from tracker.selectors import last_sweep_at
 BOUNDARY = dt.datetime(2026, 4, 26, 15, 0, tzinfo=dt.UTC)  # 2026-04-27 00:00 in Tokyo
 EVIDENCE = "https://example.org/evidence"
 # Shipped milestones already past due at BOUNDARY: Malaysia's first quarterly meeting
-# (2026-01-26), US–Australia's follow-up (2026-04-18) and its money (2026-04-20).
-ALREADY_OVERDUE = {"working-level-meeting", "follow-up-meeting", "projects-funded"}
+# (2026-01-26, one occurrence of the series), US–Australia's follow-up (2026-04-18) and
+# its money (2026-04-20).
+ALREADY_OVERDUE = {"working-level-meeting-2026-01-26", "follow-up-meeting", "projects-funded"}
+# A day later Malaysia's second quarterly meeting (2026-04-26) is missed too.
+NEXT_QUARTER = "working-level-meeting-2026-04-26"
 
 
 @pytest.fixture
@@ -79,7 +82,7 @@ def test_completion_clears_the_flag(ministerial, alice, follower):
             completed_on=dt.date(2026, 4, 27),
         )
     result = swept(now=BOUNDARY + dt.timedelta(days=1, minutes=1))
-    assert result.cleared == 1 and flagged_keys() == ALREADY_OVERDUE
+    assert result.cleared == 1 and flagged_keys() == ALREADY_OVERDUE | {NEXT_QUARTER}
     assert StatusUpdate.objects.filter(milestone=ministerial, kind="overdue_cleared").count() == 1
     assert Alert.objects.filter(milestone=ministerial, kind="completed").count() == 1
 
