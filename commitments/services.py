@@ -525,7 +525,7 @@ def _extend(series: Milestone, *, now: dt.datetime) -> list[Milestone]:
     if not dates:
         return []
     keys = _occurrence_keys(series, dates)
-    made = bulk_create_with_history(
+    made: list[Milestone] = bulk_create_with_history(
         [
             Milestone(
                 commitment_id=series.commitment_id,

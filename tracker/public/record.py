@@ -317,11 +317,9 @@ def rule_sentence(m: Milestone, anchor: MilestoneState | None = None) -> str:
         return f"{words[:1].upper()}{words[1:]}, counted from {signed}"
     if m.series_id is not None and m.series is not None and m.original_due_on is not None:
         occurs = deadlines.date_words(m.original_due_on)
-        moved = (
-            f", moved to {rule.fixed_date.isoformat()}"
-            if rule.kind == RuleKind.FIXED and rule.fixed_date != m.original_due_on
-            else ""
-        )
+        moved = ""
+        if rule.kind == RuleKind.FIXED and rule.fixed_date not in (None, m.original_due_on):
+            moved = f", moved to {m.rule_fixed_date}"
         of = f"One occurrence ({occurs}{moved}) of a recurring obligation"
         series = m.series.rule
         if series.kind != RuleKind.RECURRING:

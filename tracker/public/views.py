@@ -4,6 +4,7 @@ number of queries whatever the number of milestones."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections import defaultdict
 from collections.abc import Callable
@@ -346,7 +347,7 @@ def milestone_page(request: HttpRequest, moment: Moment, pk: int) -> HttpRespons
     return render(request, "tracker/public/milestone.html", context)
 
 
-def _occurrences(series: Milestone, row: Row, moment: Moment, at: Any) -> list[Row]:
+def _occurrences(series: Milestone, row: Row, moment: Moment, at: dt.datetime) -> list[Row]:
     """A series' occurrences at the page's moment, each with its evidence: the
     addresses given with its status changes, and the sourced log entries about it
     (``extra["evidence"]``, ``extra["log"]``); the series' summary on ``row``. Four
@@ -363,7 +364,8 @@ def _occurrences(series: Milestone, row: Row, moment: Moment, at: Any) -> list[R
     if moment.as_of:
         log = log.filter(on__lte=moment.as_of)
     for entry in log.order_by("on", "id"):
-        logged[entry.milestone_id].append(entry)
+        if entry.milestone_id is not None:
+            logged[entry.milestone_id].append(entry)
     for r in found:
         r.extra["evidence"] = list(dict.fromkeys(given[r.m.pk]))
         r.extra["log"] = logged[r.m.pk]
