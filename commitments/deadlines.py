@@ -6,6 +6,11 @@ or Celery. ``commitments.services`` feeds it the anchors and stores what it retu
 A rule is kept, not only its date: "180 days after signature" and "six months after
 signature" give different dates (2026-04-26 and 2026-04-28 from 2025-10-28), and a
 rule anchored on another milestone has no date until that milestone completes.
+
+A recurring rule (an RRULE counted from signature) gives no date of its own: it
+gives a series of dates, its occurrences (``occurrences``), each of which the
+services store as a milestone due on that date. Readers see the rule in words
+(``recurrence_sentence``: "every 3 months from 26 January 2026"), never its text.
 """
 
 from __future__ import annotations
@@ -72,6 +77,12 @@ class DeadlineRule:
                 raise RuleError("a fixed-date rule needs its date")
         elif self.kind == RuleKind.RECURRING:
             parse_rrule(self.rrule, dt.date(2000, 1, 1))
+            freq = rule_parts(self.rrule).get("FREQ")
+            if freq not in _UNITS:
+                raise RuleError(
+                    f"'{self.rrule}' recurs {str(freq).lower()}: a deadline recurs by day, "
+                    "week, month or year (FREQ=DAILY, WEEKLY, MONTHLY or YEARLY)"
+                )
 
     def describe(self) -> str:
         """A sentence for people: "180 days after signature"."""
@@ -89,7 +100,9 @@ class DeadlineRule:
             unit = "month" if self.amount == 1 else "months"
             return f"{self.amount} {unit} after {anchor}"
         if self.kind == RuleKind.RECURRING:
-            return f"recurring ({self.rrule}) from signature"
+            parts = rule_parts(self.rrule)
+            ends = ", for a set number of times" if "COUNT" in parts or "UNTIL" in parts else ""
+            return f"{recurrence_words(self.rrule)}, counted from signature{ends}"
         return "no deadline"
 
     def as_dict(self) -> dict[str, object]:
@@ -132,16 +145,14 @@ def due_date(
     *,
     signed_on: dt.date,
     anchor_completed_on: dt.date | None = None,
-    last_completed_on: dt.date | None = None,
 ) -> dt.date | None:
     """The due date a rule gives, or None while it is unknown (no deadline, or the
-    anchor milestone has not completed yet)."""
-    if rule.kind == RuleKind.NONE:
+    anchor milestone has not completed yet). A recurring rule has none of its own:
+    each of its ``occurrences`` is due on its date."""
+    if rule.kind in (RuleKind.NONE, RuleKind.RECURRING):
         return None
     if rule.kind == RuleKind.FIXED:
         return rule.fixed_date
-    if rule.kind == RuleKind.RECURRING:
-        return next_occurrence(rule.rrule, start=signed_on, after=last_completed_on)
     anchor = signed_on if rule.anchor == Anchor.SIGNATURE else anchor_completed_on
     if anchor is None:
         return None
@@ -152,14 +163,128 @@ def due_date(
 
 
 def next_occurrence(text: str, *, start: dt.date, after: dt.date | None) -> dt.date | None:
-    """The first occurrence strictly after the last completion (or the first one at
-    all, before any completion). None once a finite rule has run out."""
+    """The first occurrence strictly after ``after`` (or the first one at all: the
+    rule counts from ``start``, which is not itself an occurrence). None once a
+    finite rule has run out."""
     rule = parse_rrule(text, start)
-    if after is None:
-        nxt = rule.after(dt.datetime.combine(start, dt.time()), inc=False)
-    else:
-        nxt = rule.after(dt.datetime.combine(after, dt.time()), inc=False)
+    nxt = rule.after(dt.datetime.combine(after or start, dt.time()), inc=False)
     return nxt.date() if nxt else None
+
+
+# However long ago a series began, one call makes at most this many occurrences (a
+# daily rule over 27 years); the next call goes on from the last one.
+MAX_OCCURRENCES = 10_000
+
+
+def occurrences(
+    text: str, *, start: dt.date, through: dt.date, after: dt.date | None = None
+) -> list[dt.date]:
+    """The rule's dates strictly after ``after`` (or from the first one: the rule
+    counts from ``start``, which is not itself an occurrence), up to and including
+    the first date after ``through``, so that the next one ahead is always known.
+    Fewer once a finite rule (COUNT, UNTIL) has run out."""
+    rule = parse_rrule(text, start)
+    found: list[dt.date] = []
+    for when in rule.xafter(dt.datetime.combine(after or start, dt.time()), inc=False):
+        found.append(when.date())
+        if found[-1] > through or len(found) >= MAX_OCCURRENCES:
+            break
+    return found
+
+
+_UNITS = {"DAILY": "day", "WEEKLY": "week", "MONTHLY": "month", "YEARLY": "year"}
+_WEEKDAYS = {
+    "MO": "Monday",
+    "TU": "Tuesday",
+    "WE": "Wednesday",
+    "TH": "Thursday",
+    "FR": "Friday",
+    "SA": "Saturday",
+    "SU": "Sunday",
+}
+_ORDINALS = {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", -1: "last"}
+_MONTHS = [dt.date(2000, n, 1).strftime("%B") for n in range(1, 13)]
+# The parts a rule may have and still be said in words; others are said generally.
+_WORDED = {"FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYMONTH", "WKST"}
+
+
+def rule_parts(text: str) -> dict[str, str]:
+    """``FREQ=MONTHLY;INTERVAL=3`` as ``{"FREQ": "MONTHLY", "INTERVAL": "3"}`` (the
+    text as RFC 5545 writes it; ``parse_rrule`` says whether it is valid)."""
+    body = text.strip().removeprefix("RRULE:")
+    pairs = (part.partition("=") for part in body.split(";") if part)
+    return {name.strip().upper(): value.strip().upper() for name, _, value in pairs}
+
+
+def date_words(day: dt.date) -> str:
+    """ "26 January 2026"."""
+    return f"{day.day} {day:%B %Y}"
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def _weekday(code: str) -> str:
+    """ "MO" -> "Monday"; "1MO" -> "the first Monday"; "-1FR" -> "the last Friday"."""
+    day = _WEEKDAYS[code[-2:]]
+    n = int(code[:-2]) if code[:-2] else 0
+    if not n:
+        return day
+    return f"the {_ORDINALS.get(n, f'{n}th')} {day}"
+
+
+def _month_day(value: str) -> str:
+    n = int(value)
+    if n == -1:
+        return "the last day"
+    if n < 0:
+        return f"{-n} days before the month ends"
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"the {n}{suffix}"
+
+
+def recurrence_words(text: str) -> str:
+    """How often, in words: "every 3 months", "every week on Monday and Thursday",
+    "every month on the last day", "every year in January and July". A rule with
+    parts that words would misstate reads "on the dates of a calendar rule". An end
+    (COUNT, UNTIL) is not said here: ``recurrence_sentence`` says it in dates."""
+    parts = rule_parts(text)
+    unit = _UNITS.get(parts.get("FREQ", ""))
+    if unit is None or set(parts) - _WORDED:
+        return "on the dates of a calendar rule"
+    try:
+        interval = int(parts.get("INTERVAL", "1"))
+        words = f"every {unit}" if interval == 1 else f"every {interval} {unit}s"
+        if "BYMONTH" in parts:
+            words += " in " + _and([_MONTHS[int(m) - 1] for m in parts["BYMONTH"].split(",")])
+        if "BYMONTHDAY" in parts:
+            words += " on " + _and([_month_day(d) for d in parts["BYMONTHDAY"].split(",")])
+        if "BYDAY" in parts:
+            words += " on " + _and([_weekday(d) for d in parts["BYDAY"].split(",")])
+    except (KeyError, IndexError, ValueError):
+        return "on the dates of a calendar rule"
+    return words
+
+
+def recurrence_sentence(text: str, *, start: dt.date) -> str:
+    """The rule in words with its dates: "every 3 months from 26 January 2026"; a
+    rule that ends says so in dates ("…, 4 times, the last on 26 October 2026"). The
+    rule counts from ``start`` (the signature), which is not itself an occurrence."""
+    words = recurrence_words(text)
+    parts = rule_parts(text)
+    if "COUNT" not in parts and "UNTIL" not in parts:
+        first = next_occurrence(text, start=start, after=None)
+        return f"{words} from {date_words(first)}" if first else f"{words} (no date)"
+    dates = occurrences(text, start=start, through=dt.date.max - dt.timedelta(days=1))
+    if not dates:
+        return f"{words} (the rule gives no date after {date_words(start)})"
+    if len(dates) == 1:
+        return f"once, on {date_words(dates[0])}"
+    return (
+        f"{words} from {date_words(dates[0])}, {len(dates)} times, "
+        f"the last on {date_words(dates[-1])}"
+    )
 
 
 @overload

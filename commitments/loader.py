@@ -15,7 +15,9 @@ existed are compared with the first shipped fixture (``fixtures/legacy``), which
 exactly what the first loader wrote.
 
 Status, completion, owners and history are never loader-owned: staff decide them.
-Deadline rules are, but a rule changes only through
+After loading, each recurring obligation gets its occurrences up to the next one ahead
+(``services.series_extend``); they are the tracker's records, not the fixture's, and the
+loader never changes them. Deadline rules are, but a rule changes only through
 ``services.milestone_revise_deadline`` (which keeps the revision), and only when staff
 have not revised it themselves. An assessment the fixture ships (dated and sourced) is
 set only on a commitment no one has rated, under the same snapshot rule. A log entry
@@ -230,6 +232,9 @@ class Report:
     retired: Counter[str] = field(default_factory=Counter)
     conflicts: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    # Occurrences of recurring obligations made after loading (services.series_extend):
+    # the tracker's, not the fixture's records, so not in the counts.
+    occurrences: int = 0
 
     def counts(self) -> dict[str, int]:
         return {
@@ -337,6 +342,7 @@ def load_agreements(path: Path = DEFAULT_PATH, *, legacy_path: Path = LEGACY_PAT
     with transaction.atomic():
         loader = _Loader(legacy)
         loader.run(data)
+        loader.report.occurrences = services.series_extend()
     return loader.report
 
 

@@ -38,13 +38,16 @@ PROGRESS_KEYS = (
 def progress_aggregates(now: dt.datetime, prefix: str = "") -> dict[str, Any]:
     """Aggregate expressions for a set of milestones reached through ``prefix`` (e.g.
     ``"commitments__milestones__"`` from an agreement). Use with ``annotate`` (one row
-    per parent) or ``aggregate`` (one total)."""
+    per parent) or ``aggregate`` (one total). A recurring obligation counts through
+    its occurrences, each a deadline met or missed; the series itself is not counted
+    (``progress_from_states`` alike)."""
     p = prefix
+    counted = ~Q(**{f"{p}rule_kind": RuleKind.RECURRING})
     open_ = ~Q(**{f"{p}status__in": CLOSED_STATUSES})
-    exprs: dict[str, Any] = {"progress_total": Count(f"{p}id", distinct=True)}
+    exprs: dict[str, Any] = {"progress_total": Count(f"{p}id", filter=counted, distinct=True)}
     for status in Status.values:
         exprs[f"progress_{status}"] = Count(
-            f"{p}id", filter=Q(**{f"{p}status": status}), distinct=True
+            f"{p}id", filter=Q(**{f"{p}status": status}) & counted, distinct=True
         )
     exprs["progress_overdue"] = Count(
         f"{p}id", filter=Q(**{f"{p}overdue_from__lte": now}) & open_, distinct=True
@@ -158,6 +161,8 @@ class MilestoneState:
     due_on: dt.date | None
     overdue_from: dt.datetime | None
     parts: dict[int, str]  # party id -> status of that party's part
+    # A recurring obligation: never due itself, counted through its occurrences.
+    is_series: bool = False
 
     @property
     def is_closed(self) -> bool:
@@ -212,6 +217,7 @@ def milestone_state_now(m: Milestone, now: dt.datetime) -> MilestoneState:
         due_on=m.due_on,
         overdue_from=m.overdue_from,
         parts={p.party_id: p.status for p in m.parts.all()},
+        is_series=m.is_series,
     )
 
 
@@ -259,7 +265,7 @@ def _rebuild(
     at = end_of_day(day, agreement.time_zone)
     status, completed_on = _status_at(m, at, [u for u in updates if u.party_id is None])
     parts = {p.party_id: _part_status_at(m, p, at, status, updates) for p in m.parts.all()}
-    due_on = _due_on_at(m, at, completed_on, revisions, by_id, state)
+    due_on = _due_on_at(m, at, revisions, by_id, state)
     return MilestoneState(
         milestone_id=m.pk,
         at=at,
@@ -268,6 +274,7 @@ def _rebuild(
         due_on=due_on,
         overdue_from=deadlines.overdue_at(due_on, agreement.time_zone),
         parts=parts,
+        is_series=m.is_series,
     )
 
 
@@ -306,15 +313,14 @@ def _part_status_at(
 def _due_on_at(
     m: Milestone,
     at: dt.datetime,
-    completed_on: dt.date | None,
     revisions: list[DeadlineRevision],
     by_id: dict[int, Milestone],
     state: Callable[[Milestone], MilestoneState],
 ) -> dt.date | None:
     """The due date the services gave at ``at``. A rule revised later: the due date the
     first later revision replaced (its ``old_due_on``). Otherwise the current rule,
-    fed the anchors as they stood (the anchor milestone's completion, the recurring
-    obligation's last completion), exactly as ``services.refresh_deadlines`` does."""
+    fed the anchor as it stood (the anchor milestone's completion), exactly as
+    ``services.refresh_deadlines`` does."""
     later = [r for r in revisions if r.at > at]
     if later:
         return later[0].old_due_on
@@ -323,10 +329,7 @@ def _due_on_at(
         anchor = state(by_id[m.rule_anchor_milestone_id])
         anchor_done = anchor.completed_on if anchor.status == Status.COMPLETED else None
     return deadlines.due_date(
-        m.rule,
-        signed_on=m.commitment.agreement.signed_on,
-        anchor_completed_on=anchor_done,
-        last_completed_on=completed_on if m.rule_kind == RuleKind.RECURRING else None,
+        m.rule, signed_on=m.commitment.agreement.signed_on, anchor_completed_on=anchor_done
     )
 
 
@@ -356,6 +359,8 @@ def progress_from_states(states: Iterable[MilestoneState]) -> dict[str, Any]:
     data: dict[str, Any] = {key: 0 for key in PROGRESS_KEYS}
     upcoming = []
     for s in states:
+        if s.is_series:
+            continue
         data["total"] += 1
         data[s.status] += 1
         if s.overdue:

@@ -149,8 +149,9 @@ class Subscription(models.Model):
         return not (self.agreement_id or self.commitment_id or self.milestone_id)
 
     def covers(self, milestone: Milestone) -> bool:
+        """Following a recurring obligation is following each of its occurrences."""
         if self.milestone_id:
-            return self.milestone_id == milestone.pk
+            return self.milestone_id in (milestone.pk, milestone.series_id)
         if self.commitment_id:
             return self.commitment_id == milestone.commitment_id
         if self.agreement_id:
@@ -161,7 +162,9 @@ class Subscription(models.Model):
         """The same rule as ``covers``, for milestones reached through ``prefix``
         (e.g. ``"milestone__"`` from a status update)."""
         if self.milestone_id:
-            return models.Q(**{f"{prefix}pk": self.milestone_id})
+            return models.Q(**{f"{prefix}pk": self.milestone_id}) | models.Q(
+                **{f"{prefix}series_id": self.milestone_id}
+            )
         if self.commitment_id:
             return models.Q(**{f"{prefix}commitment_id": self.commitment_id})
         if self.agreement_id:

@@ -120,6 +120,31 @@ class MilestoneInline(ListedInline):
         return due_label(obj)
 
 
+class OccurrenceInline(ListedInline):
+    """A recurring obligation's occurrences on its page, by due date, each with a
+    link to its own page, where its outcome is recorded through the status service
+    like any milestone's. The list is read in one query, however long."""
+
+    model = Milestone
+    fk_name = "series"
+    verbose_name = "occurrence"
+    verbose_name_plural = "occurrences (each due on its date, met or not on its own)"
+    fields = ("due_local", "status_display", "completed_on", "evidence_url")
+    show_change_link = True
+    ordering = ("due_on", "id")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Milestone]:
+        return super().get_queryset(request).select_related("commitment__agreement")
+
+    @admin.display(description="due on")
+    def due_local(self, obj: Milestone) -> str:
+        return due_label(obj)
+
+    @admin.display(description="status")
+    def status_display(self, obj: Milestone) -> str:
+        return milestone_badges(obj, timezone.now())
+
+
 class MilestonePartInline(admin.TabularInline[Any, Any]):
     model = MilestonePart
     extra = 0

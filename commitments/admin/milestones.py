@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -25,6 +26,7 @@ from .inlines import (
     LogInline,
     MilestonePartInline,
     MilestoneSourceInline,
+    OccurrenceInline,
     StatusUpdateInline,
 )
 from .labels import count_of, date_label, days, due_label, milestone_badges, utc_label, zone_label
@@ -92,6 +94,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
         LogAddInline,
     ]
     readonly_fields = [
+        "series_link",
         "rule_text",
         "due_local",
         "original_due_local",
@@ -106,7 +109,19 @@ class MilestoneAdmin(LoggedRecordAdmin):
     writes = RecordWrites(services.milestone_edit, services.milestone_archive, "milestone")
     zone_path = "commitment__agreement__time_zone"
 
+    def get_inlines(self, request: HttpRequest, obj: Milestone | None) -> list[Any]:
+        # A recurring obligation lists its occurrences, before its own history.
+        if obj is not None and obj.is_series:
+            return [self.inlines[0], OccurrenceInline, *self.inlines[1:]]
+        return list(self.inlines)
+
     def get_fieldsets(self, request: HttpRequest, obj: Milestone | None = None) -> Any:
+        fieldsets = self._fieldsets(request, obj)
+        if obj is not None and obj.series_id is not None:
+            fieldsets[0][1]["fields"].insert(0, "series_link")
+        return fieldsets
+
+    def _fieldsets(self, request: HttpRequest, obj: Milestone | None) -> list[Any]:
         status = ["new_status", "party", "note", "evidence", "completed", "seen_version"]
         rule = [*RULE_FIELDS, "revision_reason", "revision_source"]
         if obj is None or not self.has_change_permission(request, obj):
@@ -156,7 +171,11 @@ class MilestoneAdmin(LoggedRecordAdmin):
             super()
             .get_queryset(request)
             .select_related(
-                "commitment__agreement", "commitment__owner", "owner", "rule_anchor_milestone"
+                "commitment__agreement",
+                "commitment__owner",
+                "owner",
+                "rule_anchor_milestone",
+                "series",
             )
             .annotate(overdue_rank=overdue_first(timezone.now()))
         )
@@ -170,6 +189,14 @@ class MilestoneAdmin(LoggedRecordAdmin):
     @admin.display(description="deadline rule")
     def rule_text(self, obj: Milestone) -> str:
         return obj.rule.describe()
+
+    @admin.display(description="occurrence of")
+    def series_link(self, obj: Milestone) -> str:
+        """An occurrence's recurring obligation, linked."""
+        if obj.series is None:
+            return "—"
+        url = reverse("admin:commitments_milestone_change", args=[obj.series_id])
+        return format_html('<a href="{}">{}</a> (a recurring obligation)', url, obj.series.title)
 
     @admin.display(description="days left")
     def days_left(self, obj: Milestone) -> str:

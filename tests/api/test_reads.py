@@ -22,17 +22,26 @@ from .conftest import EVIDENCE, TODAY
 pytestmark = pytest.mark.usefixtures("frozen")
 
 US_JAPAN = "us-japan-critical-minerals-2025"
+# Malaysia's quarterly meetings, one occurrence each (docs/recurring.md): four missed by
+# 2026-11-21, the next due 2027-01-26.
+MEETING = "working-level-meeting-{}"
+MISSED = [MEETING.format(d) for d in ("2026-01-26", "2026-04-26", "2026-07-26", "2026-10-26")]
 # The shipped dated milestones besides US–Japan's two, all overdue on 2026-11-21:
-# Malaysia's first quarterly meeting, US–Australia's follow-up and Investment Ministerial
-# (both 2026-04-18, in loading order) and its money.
-OVERDUE_SOONEST_FIRST = [
-    "working-level-meeting",
-    "follow-up-meeting",
-    "investment-ministerial-convened",
-    "projects-funded",
+# Malaysia's four meetings, US–Australia's follow-up and Investment Ministerial (both
+# 2026-04-18, in loading order) and its money.
+OVERDUE = {*MISSED, "follow-up-meeting", "investment-ministerial-convened", "projects-funded"}
+DATED = [
+    "2026-01-26",
+    "2026-04-18",
+    "2026-04-18",
+    "2026-04-20",
+    "2026-04-26",
+    "2026-04-26",
+    "2026-04-28",
+    "2026-07-26",
+    "2026-10-26",
+    "2027-01-26",
 ]
-OVERDUE = set(OVERDUE_SOONEST_FIRST)
-DATED = ["2026-01-26", "2026-04-18", "2026-04-18", "2026-04-20", "2026-04-26", "2026-04-28"]
 
 
 def results(response) -> list[dict]:
@@ -138,11 +147,23 @@ def test_completed_milestone_is_not_overdue(api, ministerial, alice):
     ("query", "keys"),
     [
         ("overdue=true", OVERDUE | {"ministerial-convened", "projects-selected-and-funded"}),
-        ("due_before=2026-04-27", OVERDUE | {"ministerial-convened"}),
-        ("due_after=2026-04-26", {"projects-selected-and-funded"}),
+        (
+            "due_before=2026-04-27",
+            {
+                *MISSED[:2],
+                "follow-up-meeting",
+                "investment-ministerial-convened",
+                "projects-funded",
+                "ministerial-convened",
+            },
+        ),
+        (
+            "due_after=2026-04-26",
+            {"projects-selected-and-funded", *MISSED[2:], MEETING.format("2027-01-26")},
+        ),
         (
             "due_after=2026-04-25&due_before=2026-04-29",
-            {"ministerial-convened", "projects-selected-and-funded"},
+            {"ministerial-convened", "projects-selected-and-funded", MISSED[1]},
         ),
         ("status=in_progress", {"ministerial-convened"}),
         (
@@ -160,7 +181,7 @@ def test_milestone_filters(api, ministerial, project_selection, alice, query, ke
 
 def test_overdue_false_is_everything_else(api, agreements):
     found = results(api.get("/api/v1/milestones/?overdue=false&page_size=100"))
-    assert len(found) == Milestone.objects.count() - len(OVERDUE) - 2
+    assert len(found) == Milestone.objects.count() - len(OVERDUE) - 2  # and US–Japan's two
     assert not any(m["is_overdue"] for m in found)
 
 
@@ -334,12 +355,19 @@ def test_status_document(api, ministerial, project_selection, alice):
     assert body["as_of"] is None and "X-Tracker-As-Of" not in response
     overdue = body["overdue"]["milestones"]
     keys = [Milestone.objects.get(pk=m["id"]).key for m in overdue]
-    assert keys == [*OVERDUE_SOONEST_FIRST, "ministerial-convened"]
-    assert body["overdue"]["count"] == 5 and body["overdue"]["truncated"] is False
-    assert overdue[-1]["id"] == ministerial.pk and overdue[-1]["days_remaining"] == -209
+    assert keys == [
+        MISSED[0],
+        "follow-up-meeting",
+        "investment-ministerial-convened",
+        "projects-funded",
+        "ministerial-convened",
+        *MISSED[1:],
+    ]
+    assert body["overdue"]["count"] == 8 and body["overdue"]["truncated"] is False
+    assert overdue[4]["id"] == ministerial.pk and overdue[4]["days_remaining"] == -209
     japan = next(a for a in body["agreements"] if a["slug"] == US_JAPAN)
     assert japan["progress"]["completed"] == 1 and japan["progress"]["overdue"] == 1
-    assert body["next_deadlines"] == []
+    assert [m["due_on"] for m in body["next_deadlines"]] == ["2027-01-26"]  # the next meeting
 
 
 def test_status_lists_next_deadlines_soonest_first(api, agreements, frozen):
@@ -361,7 +389,7 @@ def test_status_as_of_is_the_last_sweep(api, agreements):
 def test_status_truncates_a_long_overdue_list(api, agreements, settings):
     settings.API_STATUS_OVERDUE_LIMIT = 1
     overdue = api.get("/api/v1/status/").json()["overdue"]
-    assert overdue["count"] == 6 and overdue["truncated"] is True
+    assert overdue["count"] == len(OVERDUE) + 2 and overdue["truncated"] is True
     assert len(overdue["milestones"]) == 1
 
 

@@ -191,14 +191,18 @@ def test_a_viewer_has_no_bulk_actions(client, bob, agreements):
 
 # The shipped milestones past their deadline on 2026-11-21: US–Japan's two, US–Australia's
 # money (2026-04-20), follow-up and Investment Ministerial (2026-04-18), Malaysia's first
-# quarterly meeting.
+# four quarterly meetings.
 OVERDUE_AT_TODAY = {
     "ministerial-convened",
     "projects-selected-and-funded",
     "projects-funded",
     "follow-up-meeting",
     "investment-ministerial-convened",
-    "working-level-meeting",
+    # Malaysia's quarterly meetings, each occurrence on its own (the series never).
+    "working-level-meeting-2026-01-26",
+    "working-level-meeting-2026-04-26",
+    "working-level-meeting-2026-07-26",
+    "working-level-meeting-2026-10-26",
 }
 
 
@@ -357,3 +361,52 @@ def test_counts_of_one_are_singular(client, alice, agreements):
     )
     assert "1 milestone set to “In progress”." in response.content.decode()
     assert "(s)" not in response.content.decode()
+
+
+def test_a_recurring_obligation_lists_its_occurrences_in_constant_queries(
+    client, alice, agreements, django_assert_max_num_queries
+):
+    from commitments.deadlines import DeadlineRule, RuleKind
+    from commitments.services import milestone_revise_deadline
+
+    quarterly = Milestone.objects.get(
+        commitment__agreement__slug="us-malaysia-critical-minerals-2025",
+        key="working-level-meeting",
+    )
+    client.force_login(alice)
+    page = client.get(change_url(quarterly))
+    first = quarterly.occurrences.get(due_on=dt.date(2026, 1, 26))
+    assert f'href="{change_url(first)}"'.encode() in page.content
+    assert b"ccurrences (each due on its date" in page.content
+    assert b"every 3 months, counted from signature" in page.content
+    small = _count(client, change_url(quarterly))
+    # Thailand's meetings, made daily: hundreds of occurrences on one page.
+    daily = Milestone.objects.get(
+        commitment__agreement__slug="us-thailand-critical-minerals-2025",
+        key="working-level-meeting",
+    )
+    milestone_revise_deadline(
+        milestone=daily,
+        rule=DeadlineRule(kind=RuleKind.RECURRING, rrule="FREQ=DAILY"),
+        reason="Daily stand-ups",
+        source="https://example.org/daily",
+        by=alice,
+    )
+    assert daily.occurrences.count() > 300
+    with django_assert_max_num_queries(small):
+        page = client.get(change_url(daily))
+    assert page.content.count(b"(Asia/Kuala_Lumpur)") > 300
+
+
+def test_an_occurrence_page_links_its_series(client, alice, agreements):
+    series = Milestone.objects.get(
+        commitment__agreement__slug="us-malaysia-critical-minerals-2025",
+        key="working-level-meeting",
+    )
+    first = series.occurrences.get(due_on=dt.date(2026, 1, 26))
+    client.force_login(alice)
+    page = client.get(change_url(first))
+    assert f'<a href="{change_url(series)}">Quarterly working-level meeting held</a>'.encode() in (
+        page.content
+    )
+    assert b"ccurrences (each due on its date" not in page.content

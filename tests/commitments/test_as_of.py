@@ -19,7 +19,7 @@ from commitments.selectors import (
     milestone_states_as_of,
     progress_from_states,
 )
-from commitments.services import milestone_revise_deadline, milestone_set_status
+from commitments.services import milestone_revise_deadline, milestone_set_status, series_extend
 from tests.factories import AgreementFactory, CommitmentFactory, MilestoneFactory, add_parts
 from tracker.alerts import sweep
 
@@ -84,6 +84,21 @@ def script(ms: dict[str, Milestone]) -> dict[dt.date, list]:
     def done(key: str, on: dt.date, **kw):
         return status(key, Status.COMPLETED, evidence_url=EVIDENCE, completed_on=on, **kw)
 
+    def meeting_held(on: dt.date):
+        """The recurring obligation's first occurrence (2026-01-28), met late."""
+
+        def act():
+            first = Milestone.objects.get(series=ms["recurring"], due_on=dt.date(2026, 1, 28))
+            milestone_set_status(
+                milestone=first,
+                status=Status.COMPLETED,
+                by=None,
+                evidence_url=EVIDENCE,
+                completed_on=on,
+            )
+
+        return act
+
     def revise():
         m = Milestone.objects.get(pk=ms["ministerial"].pk)
         milestone_revise_deadline(
@@ -101,7 +116,7 @@ def script(ms: dict[str, Milestone]) -> dict[dt.date, list]:
         ],
         dt.date(2026, 1, 10): [done("fixed", dt.date(2026, 1, 9), party=jp)],
         dt.date(2026, 1, 20): [done("fixed", dt.date(2026, 1, 20), party=us)],
-        dt.date(2026, 2, 3): [done("recurring", dt.date(2026, 2, 2))],
+        dt.date(2026, 2, 3): [meeting_held(dt.date(2026, 2, 2))],
         dt.date(2026, 3, 1): [revise],
         dt.date(2026, 4, 10): [status("ministerial", Status.AT_RISK, note="No date")],
         dt.date(2026, 5, 20): [done("ministerial", dt.date(2026, 5, 19))],
@@ -111,8 +126,14 @@ def script(ms: dict[str, Milestone]) -> dict[dt.date, list]:
     }
 
 
+def with_occurrences(record: dict[str, Milestone]) -> list[int]:
+    """The record's milestones and the occurrences the sweep has made so far."""
+    ids = [m.pk for m in record.values()]
+    made = Milestone.objects.filter(series__in=ids).values_list("pk", flat=True)
+    return sorted([*ids, *made])
+
+
 def test_each_past_day_is_rebuilt_as_the_services_left_it(record):
-    ids = sorted(m.pk for m in record.values())
     actions = script(record)
     snapshots = {}
     day = FIRST
@@ -123,7 +144,7 @@ def test_each_past_day_is_rebuilt_as_the_services_left_it(record):
             with time_machine.travel(at_local(day, 10), tick=False):
                 act()
         end = end_of_day(day, "Asia/Tokyo")
-        snapshots[day] = {m.pk: milestone_state_now(m, end) for m in load(ids)}
+        snapshots[day] = {m.pk: milestone_state_now(m, end) for m in load(with_occurrences(record))}
         day += dt.timedelta(days=1)
 
     # The script did change things: the comparison below is not of constants.
@@ -132,9 +153,14 @@ def test_each_past_day_is_rebuilt_as_the_services_left_it(record):
     assert snapshots[dt.date(2026, 5, 16)][record["ministerial"].pk].overdue
     assert snapshots[dt.date(2026, 6, 2)][record["follow_up"].pk].due_on is None
     assert snapshots[LAST][record["follow_up"].pk].due_on == dt.date(2026, 7, 4)
+    first = Milestone.objects.get(series=record["recurring"], due_on=dt.date(2026, 1, 28))
+    assert snapshots[dt.date(2026, 2, 2)][first.pk].overdue
+    assert snapshots[dt.date(2026, 2, 3)][first.pk].days_late == 5
+    assert len(snapshots[LAST]) == len(record) + 3  # 2026-01-28, 04-28, and 07-28 ahead
 
+    # Each day, every milestone there was then (occurrences are made as they come).
     for day, expected in snapshots.items():
-        assert milestone_states_as_of(load(ids), day) == expected, day
+        assert milestone_states_as_of(load(list(expected)), day) == expected, day
 
 
 def test_as_of_reads_history_in_constant_queries(record, django_assert_num_queries):
@@ -153,10 +179,13 @@ def test_overdue_counts_from_local_midnight_after_the_due_date(record):
 
 
 def test_progress_is_counted_from_states(record):
-    ms = load([m.pk for m in record.values()])
+    series_extend(now=at_local(dt.date(2026, 4, 27), 9))
+    ms = load(with_occurrences(record))
     later = progress_from_states(milestone_states_as_of(ms, dt.date(2026, 4, 27)).values())
-    assert (later["total"], later[Status.NOT_STARTED], later["overdue"]) == (5, 5, 3)
-    assert later["next_deadline"] is None
+    # The recurring obligation counts as its occurrences (2026-01-28, overdue, and
+    # 2026-04-28, ahead), not as one more milestone.
+    assert (later["total"], later[Status.NOT_STARTED], later["overdue"]) == (6, 6, 3)
+    assert later["next_deadline"] == dt.date(2026, 4, 28)
     early = progress_from_states(milestone_states_as_of(ms, dt.date(2026, 1, 1)).values())
     assert (early["overdue"], early["next_deadline"]) == (0, dt.date(2026, 1, 15))
 

@@ -101,14 +101,62 @@ def test_no_deadline_and_fixed_date():
     assert deadlines.due_date(fixed, signed_on=SIGNED) == dt.date(2026, 7, 1)
 
 
-def test_quarterly_obligation_is_next_due_after_each_completion():
+def test_a_recurring_rule_has_no_date_of_its_own_its_occurrences_do():
     rule = DeadlineRule(kind=RuleKind.RECURRING, rrule="FREQ=MONTHLY;INTERVAL=3")
-    first = deadlines.due_date(rule, signed_on=SIGNED)
-    assert first == dt.date(2026, 1, 28)
-    after = deadlines.due_date(rule, signed_on=SIGNED, last_completed_on=dt.date(2026, 1, 20))
-    assert after == dt.date(2026, 1, 28)
-    after = deadlines.due_date(rule, signed_on=SIGNED, last_completed_on=dt.date(2026, 1, 28))
-    assert after == dt.date(2026, 4, 28)
+    assert deadlines.due_date(rule, signed_on=SIGNED) is None
+    found = deadlines.occurrences(rule.rrule, start=SIGNED, through=dt.date(2026, 12, 7))
+    # Every date up to today, and the next one ahead; the signature is not one.
+    assert found == [
+        dt.date(2026, 1, 28),
+        dt.date(2026, 4, 28),
+        dt.date(2026, 7, 28),
+        dt.date(2026, 10, 28),
+        dt.date(2027, 1, 28),
+    ]
+    after = deadlines.occurrences(
+        rule.rrule, start=SIGNED, through=dt.date(2026, 12, 7), after=dt.date(2026, 10, 28)
+    )
+    assert after == [dt.date(2027, 1, 28)]
+
+
+def test_a_finite_rule_runs_out():
+    rule = "FREQ=MONTHLY;INTERVAL=3;UNTIL=20260801"
+    assert deadlines.occurrences(rule, start=SIGNED, through=dt.date(2027, 1, 1)) == [
+        dt.date(2026, 1, 28),
+        dt.date(2026, 4, 28),
+        dt.date(2026, 7, 28),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rrule", "words"),
+    [
+        ("FREQ=MONTHLY;INTERVAL=3", "every 3 months from 26 January 2026"),
+        ("RRULE:FREQ=MONTHLY;INTERVAL=3", "every 3 months from 26 January 2026"),
+        ("FREQ=YEARLY", "every year from 26 October 2026"),
+        ("FREQ=WEEKLY;BYDAY=MO,TH", "every week on Monday and Thursday from 27 October 2025"),
+        ("FREQ=MONTHLY;BYMONTHDAY=-1", "every month on the last day from 31 October 2025"),
+        ("FREQ=MONTHLY;BYDAY=1MO", "every month on the first Monday from 3 November 2025"),
+        ("FREQ=YEARLY;BYMONTH=1,7", "every year in January and July from 26 January 2026"),
+        (
+            "FREQ=MONTHLY;INTERVAL=3;UNTIL=20261231",
+            "every 3 months from 26 January 2026, 4 times, the last on 26 October 2026",
+        ),
+        (
+            "FREQ=MONTHLY;BYSETPOS=-1;BYDAY=MO,TU",
+            "on the dates of a calendar rule from 28 October 2025",
+        ),
+    ],
+)
+def test_a_recurring_rule_reads_as_words_never_as_its_text(rrule, words):
+    # Malaysia's memorandum was signed on 2025-10-26.
+    assert deadlines.recurrence_sentence(rrule, start=dt.date(2025, 10, 26)) == words
+    assert "FREQ" not in DeadlineRule(kind=RuleKind.RECURRING, rrule=rrule).describe()
+
+
+def test_a_deadline_recurs_by_day_at_the_finest():
+    with pytest.raises(RuleError, match="recurs hourly"):
+        DeadlineRule(kind=RuleKind.RECURRING, rrule="FREQ=HOURLY").validate()
 
 
 @given(done=st.dates(min_value=SIGNED, max_value=dt.date(2040, 1, 1)))
@@ -147,6 +195,10 @@ def test_incomplete_rules_are_refused(rule):
                 anchor_title="Ministerial",
             ),
             "30 days after completion of “Ministerial”",
+        ),
+        (
+            DeadlineRule(kind=RuleKind.RECURRING, rrule="FREQ=MONTHLY;INTERVAL=3"),
+            "every 3 months, counted from signature",
         ),
         (DeadlineRule(), "no deadline"),
     ],

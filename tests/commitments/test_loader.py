@@ -58,7 +58,8 @@ def test_loading_twice_changes_nothing(db):
     assert counts() == first
     assert "0 created, 0 updated, 0 conflicts, 0 skipped" in second_out
     assert "0 created" not in first_out
-    assert (first["Agreement"], first["Commitment"], first["Milestone"]) == (4, 32, 24)
+    shipped = Milestone.objects.filter(series__isnull=True).count()
+    assert (first["Agreement"], first["Commitment"], shipped) == (4, 32, 24)
     # The two withdrawn checks are never created on a fresh database.
     assert (first["Source"], first["LogEntry"]) == (106, 52)
 

@@ -266,7 +266,7 @@ def test_a_cycle_of_anchors_is_refused(ministerial, alice):
     assert ministerial.rule_kind == RuleKind.DAYS_AFTER and ministerial.rule_anchor == "signature"
 
 
-def test_a_recurring_obligation_rolls_over_to_its_next_occurrence(ministerial, alice):
+def test_a_recurring_obligation_is_met_occurrence_by_occurrence(ministerial, alice):
     milestone_revise_deadline(
         milestone=ministerial,
         rule=DeadlineRule(kind=RuleKind.RECURRING, rrule="FREQ=MONTHLY;INTERVAL=3"),
@@ -275,20 +275,32 @@ def test_a_recurring_obligation_rolls_over_to_its_next_occurrence(ministerial, a
         by=alice,
     )
     ministerial.refresh_from_db()
-    assert ministerial.due_on == dt.date(2026, 1, 28)
+    # The series has no date of its own; its occurrences do, up to the next one ahead.
+    assert ministerial.due_on is None and not ministerial.is_overdue_at(TODAY)
+    assert list(ministerial.occurrences.values_list("due_on", flat=True)) == [
+        dt.date(2026, 1, 28),
+        dt.date(2026, 4, 28),
+        dt.date(2026, 7, 28),
+        dt.date(2026, 10, 28),
+        dt.date(2027, 1, 28),
+    ]
+    with pytest.raises(TransitionError, match="occurrence by occurrence") as refused:
+        milestone_set_status(
+            milestone=ministerial, status=Status.COMPLETED, by=alice, evidence_url=EVIDENCE
+        )
+    assert refused.value.field == "status"
+    april = ministerial.occurrences.get(due_on=dt.date(2026, 4, 28))
     milestone_set_status(
-        milestone=ministerial,
+        milestone=april,
         status=Status.COMPLETED,
         by=alice,
         evidence_url=EVIDENCE,
-        completed_on=dt.date(2026, 11, 20),
+        completed_on=dt.date(2026, 4, 20),
     )
+    april.refresh_from_db()
+    assert (april.status, april.completed_on) == (Status.COMPLETED, dt.date(2026, 4, 20))
     ministerial.refresh_from_db()
-    assert ministerial.status == Status.NOT_STARTED
-    assert ministerial.completed_on == dt.date(2026, 11, 20)
-    assert ministerial.due_on == dt.date(2027, 1, 28)
-    kinds = list(ministerial.updates.values_list("from_status", "to_status"))
-    assert kinds[:2] == [("completed", "not_started"), ("not_started", "completed")]
+    assert ministerial.status == Status.NOT_STARTED and ministerial.due_on is None
 
 
 def test_each_party_part_is_tracked_and_the_milestone_follows(agreements, alice):

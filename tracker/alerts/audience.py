@@ -4,7 +4,8 @@ an opt-out or a subscription switched off in the meantime is obeyed.
 
 Recipients of an event on milestone M:
   the owner of M (or of its commitment), for due-soon, overdue and completed news,
-  + every active, confirmed subscription covering M that wants that kind,
+  + every active, confirmed subscription covering M that wants that kind (one to a
+    recurring obligation covers each of its occurrences),
   + every active webhook endpoint covering M's agreement that wants that kind (due-soon
     at the default lead times, 30, 7 and 1 days, as for owners),
   - addresses that opted out of everything, and subscriptions opted out of,
@@ -211,6 +212,7 @@ def scope(milestones: QuerySet[Milestone]) -> QuerySet[Milestone]:
         Q(owner__isnull=False)
         | Q(commitment__owner__isnull=False)
         | Q(Exists(subs.filter(milestone=OuterRef("pk"))))
+        | Q(Exists(subs.filter(milestone=OuterRef("series_id"))))
         | Q(Exists(subs.filter(commitment=OuterRef("commitment_id"))))
         | Q(Exists(subs.filter(agreement=agreement)))
         | Q(Exists(subs.filter(milestone=None, commitment=None, agreement=None)))

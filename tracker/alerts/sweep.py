@@ -18,6 +18,11 @@ next one. Running it twice at once is harmless by construction:
 
 The predicates are the domain's querysets (``Milestone.objects.overdue_at``…), turned
 into SQL by the ORM; no copy of them is kept here.
+
+A recurring obligation is judged occurrence by occurrence: each run first makes the
+occurrences its rule gives up to the next one ahead (``services.series_extend``, one
+query when none is missing), so that a missed occurrence is flagged, once, like any
+milestone; the series itself has no due date and is never flagged.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from commitments import deadlines
+from commitments import deadlines, services
 from commitments.models import Agreement, Milestone, StatusUpdate
 
 from ..models import AlertEvent, AlertKind, Subscription, SweepRun
@@ -63,6 +68,7 @@ def run(*, now: dt.datetime | None = None) -> SweepResult:
     started = timezone.now()
     now = now or started
     with transaction.atomic():
+        services.series_extend(now=now)
         flagged = _change(
             to_flag(now),
             now,

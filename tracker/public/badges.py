@@ -19,7 +19,7 @@ from django.utils import timezone
 from commitments.selectors import agreements_with_progress, commitments_with_progress, progress_of
 from tracker.ops.problems import problem_response
 
-from .record import Moment, milestones, rows_for, verdict
+from .record import Moment, SeriesSummary, milestones, occurrence_rows, rows_for, verdict
 from .responses import as_of_checked, cached
 
 COLOURS = {
@@ -71,7 +71,10 @@ def _short(title: str) -> str:
 
 def milestone_badge(pk: int) -> Badge:
     m = get_object_or_404(milestones(), pk=pk)
-    row = rows_for([m], Moment(now=timezone.now()))[0]
+    moment = Moment(now=timezone.now())
+    row = rows_for([m], moment)[0]
+    if m.is_series:
+        row.summary = SeriesSummary.of(r.s for r in occurrence_rows(m, moment))
     kind, words = verdict(row)
     return Badge(_short(m.title), words, kind)
 

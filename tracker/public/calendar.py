@@ -1,8 +1,10 @@
 """iCalendar feeds (RFC 5545, with the ``icalendar`` library): one per agreement and
 one for all. Each dated milestone is an all-day event on its due date with a stable
-UID, the rule in its description and a link back; a recurring obligation is one event
-with its RRULE. SEQUENCE and LAST-MODIFIED follow the milestone's version, so a
-calendar sees a moved date as a change to the same event."""
+UID, the rule in its description and a link back. A recurring obligation is its
+occurrences, each an event of its own on its date (met, missed or ahead, as the
+description says): no RRULE, which readers would see as its text, and which could not
+say which occurrences were met. SEQUENCE and LAST-MODIFIED follow the milestone's
+version, so a calendar sees a moved date as a change to the same event."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from icalendar import Calendar, Event, vRecur
+from icalendar import Calendar, Event
 
 from commitments.models import Agreement, Milestone
 
@@ -48,8 +50,6 @@ def build(ms: list[Milestone], name: str) -> bytes:
         )
         event.add("url", url)
         event.add("transp", "TRANSPARENT")
-        if m.rule_kind == "recurring" and m.rule_rrule:
-            event.add("rrule", vRecur.from_ical(m.rule_rrule.removeprefix("RRULE:")))
         cal.add_component(event)
     return cal.to_ical()
 

@@ -4,7 +4,9 @@ milestones loaded with their state at that moment, in a constant number of queri
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from django.db.models import Max, Prefetch, Q, QuerySet
@@ -53,7 +55,7 @@ def moment_of(request: HttpRequest) -> Moment:
 def milestones() -> QuerySet[Milestone]:
     """Milestones with what their page, their state and their rule need."""
     return Milestone.objects.select_related(
-        "commitment__agreement", "rule_anchor_milestone"
+        "commitment__agreement", "rule_anchor_milestone", "series"
     ).prefetch_related(Prefetch("parts", queryset=MilestonePart.objects.select_related("party")))
 
 
@@ -61,9 +63,70 @@ def _days(n: int) -> str:
     return f"{n} day{'s' if n != 1 else ''}"
 
 
+@dataclass(frozen=True)
+class SeriesSummary:
+    """A recurring obligation at the page's moment, counted from its occurrences'
+    states: met (completed, some late), missed (past their date and still open),
+    cancelled, and the next one due."""
+
+    met: int = 0
+    late: int = 0
+    missed: int = 0
+    cancelled: int = 0
+    next_due: dt.date | None = None
+
+    @classmethod
+    def of(cls, states: Iterable[MilestoneState]) -> SeriesSummary:
+        met = late = missed = cancelled = 0
+        ahead = []
+        for s in states:
+            if s.status == "completed":
+                met += 1
+                late += bool(s.days_late)
+            elif s.status == "cancelled":
+                cancelled += 1
+            elif s.overdue:
+                missed += 1
+            elif s.due_on is not None:
+                ahead.append(s.due_on)
+        return cls(met, late, missed, cancelled, min(ahead, default=None))
+
+    @property
+    def words(self) -> str:
+        """ "1 met, 3 missed; next due 2027-01-26"."""
+        counts = [f"{self.met} met" + (f" ({self.late} late)" if self.late else "")]
+        counts.append(f"{self.missed} missed")
+        if self.cancelled:
+            counts.append(f"{self.cancelled} cancelled")
+        ahead = f"next due {self.next_due.isoformat()}" if self.next_due else "none due ahead"
+        return f"{', '.join(counts)}; {ahead}"
+
+    @property
+    def verdict(self) -> tuple[str, str]:
+        if self.missed:
+            return "overdue", self.words
+        if self.next_due:
+            return "due", self.words
+        return ("ok" if self.met else "muted"), self.words
+
+
+def series_summaries(
+    items: Iterable[tuple[int | None, MilestoneState]],
+) -> dict[int, SeriesSummary]:
+    """Each series' summary from ``(series id, state)`` pairs of its occurrences."""
+    grouped: dict[int, list[MilestoneState]] = defaultdict(list)
+    for series_id, state in items:
+        if series_id is not None:
+            grouped[series_id].append(state)
+    return {pk: SeriesSummary.of(states) for pk, states in grouped.items()}
+
+
 def verdict(row: Row | Brief) -> tuple[str, str]:
-    """(class, words) for one milestone at the page's moment."""
+    """(class, words) for one milestone at the page's moment; for a recurring
+    obligation, its occurrences in brief (it is never due itself)."""
     s = row.s
+    if s.is_series:
+        return (row.summary or SeriesSummary()).verdict
     if s.status == "completed" and s.days_late is not None:
         if s.days_late == 0:
             return "ok", "completed on time"
@@ -87,6 +150,7 @@ class Row:
     s: MilestoneState
     anchor_state: MilestoneState | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    summary: SeriesSummary | None = None  # a series' occurrences (see ``summarise``)
 
     @cached_property
     def verdict(self) -> tuple[str, str]:
@@ -108,6 +172,14 @@ class Row:
     @property
     def rule_sentence(self) -> str:
         return rule_sentence(self.m, self.anchor_state)
+
+    @property
+    def recurrence(self) -> str:
+        """A series' rule in words: "every 3 months from 26 January 2026"."""
+        if not self.m.is_series:
+            return ""
+        signed_on = self.m.commitment.agreement.signed_on
+        return deadlines.recurrence_sentence(self.m.rule_rrule, start=signed_on)
 
     @property
     def overdue_since_text(self) -> str:
@@ -133,20 +205,46 @@ class Brief:
     title: str
     rule_kind: str
     rule_rrule: str
+    series_id: int | None
     s: MilestoneState
+    summary: SeriesSummary | None = None
 
     @classmethod
     def of(cls, row: Row) -> Brief:
         m = row.m
-        return cls(m.pk, m.commitment_id, m.title, m.rule_kind, m.rule_rrule, row.s)
+        return cls(
+            m.pk,
+            m.commitment_id,
+            m.title,
+            m.rule_kind,
+            m.rule_rrule,
+            m.series_id,
+            row.s,
+            row.summary,
+        )
 
     @cached_property
     def verdict(self) -> tuple[str, str]:
         return verdict(self)
 
 
-BRIEF_FIELDS = ("id", "commitment_id", "title", "rule_kind", "rule_rrule")
+BRIEF_FIELDS = ("id", "commitment_id", "title", "rule_kind", "rule_rrule", "series_id")
 LIVE_FIELDS = ("status", "completed_on", "due_on", "overdue_from")
+
+
+def summarise(briefs: list[Brief]) -> list[Brief]:
+    """The briefs, each series with its summary counted from its occurrences among
+    them (an agreement's or a commitment's briefs hold every occurrence of theirs)."""
+    found = series_summaries((b.series_id, b.s) for b in briefs)
+    return [
+        replace(b, summary=found.get(b.pk, SeriesSummary())) if b.s.is_series else b for b in briefs
+    ]
+
+
+def listed(briefs: list[Brief]) -> list[Brief]:
+    """What a page lists: occurrences are listed on their series' page, and counted
+    in its summary, not one by one beside it."""
+    return [b for b in briefs if b.series_id is None]
 
 
 def briefs_for(
@@ -162,25 +260,41 @@ def briefs_for(
     returned for reuse. Either way the query count does not grow with the rows."""
     if moment.as_of:
         rows = rows_for(list(milestones().filter(**where)), moment)
-        return [Brief.of(r) for r in rows], {r.m.pk: r for r in rows}
+        return summarise([Brief.of(r) for r in rows]), {r.m.pk: r for r in rows}
     at = moment.at(time_zone)
     out = []
     found = Milestone.objects.filter(**where).values_list(*BRIEF_FIELDS, *LIVE_FIELDS)
-    for pk, commitment_id, title, kind, rrule, status, completed_on, due_on, overdue in found:
-        state = MilestoneState(pk, at, status, completed_on, due_on, overdue, parts={})
-        out.append(Brief(pk, commitment_id, title, kind, rrule, state))
-    return out, {}
+    for pk, commitment_id, title, kind, rrule, series_id, *live in found:
+        status, completed_on, due_on, overdue = live
+        series = kind == RuleKind.RECURRING
+        state = MilestoneState(pk, at, status, completed_on, due_on, overdue, {}, series)
+        out.append(Brief(pk, commitment_id, title, kind, rrule, series_id, state))
+    return summarise(out), {}
 
 
-def full_rows(ids: list[int], moment: Moment, loaded: dict[int, Row]) -> list[Row]:
+def full_rows(
+    ids: list[int], moment: Moment, loaded: dict[int, Row], briefs: list[Brief]
+) -> list[Row]:
     """The full rows (parts, rule, anchor) of the milestones a page lists, in the
     order of ``ids``: from ``loaded`` when a past day loaded them already, else two
-    queries (the milestones, their parts)."""
+    queries (the milestones, their parts); each series with the summary its brief
+    carries."""
     missing = [pk for pk in ids if pk not in loaded]
     if missing:
         found = rows_for(list(milestones().filter(pk__in=missing)), moment)
         loaded = {**loaded, **{r.m.pk: r for r in found}}
-    return [loaded[pk] for pk in ids]
+    summaries = {b.pk: b.summary for b in briefs if b.summary is not None}
+    rows = [loaded[pk] for pk in ids]
+    for row in rows:
+        row.summary = summaries.get(row.m.pk, row.summary)
+    return rows
+
+
+def occurrence_rows(series: Milestone, moment: Moment) -> list[Row]:
+    """A series' occurrences as full rows at the page's moment, by due date: two
+    queries (four for a past day), however many there are."""
+    found = milestones().filter(series=series).order_by("due_on", "id")
+    return rows_for(list(found), moment)
 
 
 def rule_sentence(m: Milestone, anchor: MilestoneState | None = None) -> str:
@@ -199,7 +313,18 @@ def rule_sentence(m: Milestone, anchor: MilestoneState | None = None) -> str:
         )
         return f"{rule.describe()} ({counted})"
     if rule.kind == RuleKind.RECURRING:
-        return f"Recurring ({rule.rrule}), counted from {signed}"
+        words = deadlines.recurrence_sentence(rule.rrule, start=agreement.signed_on)
+        return f"{words[:1].upper()}{words[1:]}, counted from {signed}"
+    if m.series_id is not None and m.series is not None and m.original_due_on is not None:
+        occurs = deadlines.date_words(m.original_due_on)
+        moved = ""
+        if rule.kind == RuleKind.FIXED and rule.fixed_date not in (None, m.original_due_on):
+            moved = f", moved to {m.rule_fixed_date}"
+        of = f"One occurrence ({occurs}{moved}) of a recurring obligation"
+        series = m.series.rule
+        if series.kind != RuleKind.RECURRING:
+            return f"{of} that no longer recurs"
+        return f"{of}: {deadlines.recurrence_sentence(series.rrule, start=agreement.signed_on)}"
     if rule.kind == RuleKind.FIXED and rule.fixed_date:
         return f"By {rule.fixed_date.isoformat()}, a date the text gives"
     return "No deadline: the text gives no date"

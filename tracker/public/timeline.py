@@ -3,7 +3,8 @@ the agreement's name (it is downloaded and shown on its own), then the signature
 today (or the "as of" day) and the months. Up to MAX_LANES dated milestones get a lane
 each: the title in full (wrapped, never cut), the due date, completion on time
 (green) or late (amber, with the delay), overdue as a red bar growing from the
-deadline, a recurring obligation's occurrences. More than that, and a lane stands for
+deadline; a recurring obligation has one lane for all its occurrences, each marked in
+the colour of its own news. More than that, and a lane stands for
 a commitment: its dated milestones as marks along the axis, each column in the colour
 of its worst news, and the counts in words; past MAX_LANES commitments the rest share
 one lane. So the picture stays readable, and its size bounded, at any number of
@@ -24,7 +25,7 @@ from xml.sax.saxutils import escape
 from commitments import deadlines
 from commitments.models import Agreement
 
-from .record import Brief, Moment, Row
+from .record import Brief, Moment, Row, summarise
 
 WIDTH = 320  # viewBox units: at 360 px wide a unit is a pixel or more
 MARGIN = 8
@@ -62,6 +63,7 @@ class Lane:
     label: str
     briefs: list[Brief]
     counts: dict[str, int] = field(default_factory=dict)
+    series: Brief | None = None  # a recurring obligation; ``briefs`` its occurrences
 
     @property
     def words(self) -> str:
@@ -94,7 +96,7 @@ def draw(
     """The picture of ``rows`` (full rows or briefs) at ``moment``. ``commitments``
     (id -> title, in the agreement's order) names the lanes when there are too many
     milestones for one each; full rows carry their commitment's title themselves."""
-    briefs = [r if isinstance(r, Brief) else Brief.of(r) for r in rows]
+    briefs = summarise([r if isinstance(r, Brief) else Brief.of(r) for r in rows])
     if commitments is None:
         full = sorted(
             (r.m.commitment for r in rows if isinstance(r, Row)), key=lambda c: (c.number, c.pk)
@@ -111,8 +113,10 @@ def draw(
     def x(day: dt.date) -> float:
         return round(MARGIN + (WIDTH - 2 * MARGIN) * (day - start).days / span, 1)
 
-    by_commitment = len(dated) > MAX_LANES
-    lanes = _commitment_lanes(dated, commitments) if by_commitment else _milestone_lanes(dated)
+    lanes = _milestone_lanes(dated, {b.pk: b for b in briefs if b.s.is_series})
+    by_commitment = len(lanes) > MAX_LANES
+    if by_commitment:
+        lanes = _commitment_lanes(dated, commitments)
     name = agreement.short_name or agreement.title
     heading = textwrap.wrap(name, 40) or [name]
     top = 18 * len(heading) + 6  # the heading's height; everything below moves down by it
@@ -121,8 +125,10 @@ def draw(
     for lane in lanes:
         if by_commitment:
             body += _commitment_lane(lane, y, x, start, end)
+        elif lane.series is not None:
+            body += _series_lane(lane, y, x)
         else:
-            body += _milestone_lane(lane, y, x, today, start, end, agreement.signed_on)
+            body += _milestone_lane(lane, y, x, today)
         y += _lane_height(lane)
     if not dated:
         body.append(_text(MARGIN, y + 16, "No dated deadline yet.", "muted", size=11))
@@ -167,8 +173,23 @@ def draw(
     )
 
 
-def _milestone_lanes(dated: list[Brief]) -> list[Lane]:
-    return [Lane(b.title, [b], {b.verdict[0]: 1}) for b in dated]
+def _milestone_lanes(dated: list[Brief], series: Mapping[int, Brief]) -> list[Lane]:
+    """A lane per dated milestone; a recurring obligation's occurrences share one,
+    placed where its first occurrence falls."""
+    lanes: list[Lane] = []
+    shared: dict[int, Lane] = {}
+    for b in dated:
+        owner = series.get(b.series_id or 0)
+        if owner is None:
+            lanes.append(Lane(b.title, [b], {b.verdict[0]: 1}))
+            continue
+        if owner.pk not in shared:
+            shared[owner.pk] = Lane(owner.title, [], {}, owner)
+            lanes.append(shared[owner.pk])
+        lane = shared[owner.pk]
+        lane.briefs.append(b)
+        lane.counts[b.verdict[0]] = lane.counts.get(b.verdict[0], 0) + 1
+    return lanes
 
 
 def _commitment_lanes(dated: list[Brief], commitments: Mapping[int, str]) -> list[Lane]:
@@ -212,10 +233,11 @@ def _describe(
     moment: Moment,
 ) -> str:
     counts = {k: sum(lane.counts.get(k, 0) for lane in lanes) for k in KINDS}
+    counted = [b for b in briefs if not b.s.is_series]  # a series counts by occurrence
     parts = [
         f"Signed on {agreement.signed_on.isoformat()}; "
         f"{'as of' if moment.as_of else 'today is'} {today.isoformat()}.",
-        f"{len(dated)} of {len(briefs)} milestones have a due date: "
+        f"{len(dated)} of {len(counted)} milestones have a due date: "
         f"{counts['ok']} completed on time, {counts['late']} completed late, "
         f"{counts['overdue']} overdue.",
     ]
@@ -227,7 +249,12 @@ def _describe(
                 f"{lane.last_due}, {lane.words}."
             )
         return " ".join(parts)
-    for b in dated:
+    for lane in lanes:
+        if lane.series is not None:
+            every = deadlines.recurrence_sentence(lane.series.rule_rrule, start=agreement.signed_on)
+            parts.append(f"{lane.label}: {every}; {lane.series.verdict[1]}.")
+            continue
+        b = lane.briefs[0]
         kind, words = b.verdict
         parts.append(f"{b.title}: due {b.s.due_on}, {'not yet due' if kind == 'due' else words}.")
     return " ".join(parts)
@@ -256,9 +283,7 @@ def _label(lane: Lane, y: int) -> tuple[list[str], int]:
     return out, y + LINE * (len(lines) - 1) + 22
 
 
-def _milestone_lane(
-    lane: Lane, y: int, x: X, today: dt.date, start: dt.date, end: dt.date, signed_on: dt.date
-) -> list[str]:
+def _milestone_lane(lane: Lane, y: int, x: X, today: dt.date) -> list[str]:
     (b,) = lane.briefs
     s = b.s
     kind, words = b.verdict
@@ -270,13 +295,6 @@ def _milestone_lane(
         out.append(_rect(due, base - 4, max(x(today) - due, 2), 8, "overdue"))
     elif kind == "late" and s.completed_on:
         out.append(_rect(due, base - 4, max(x(s.completed_on) - due, 2), 8, "late"))
-    if b.rule_kind == "recurring" and b.rule_rrule:
-        # Every occurrence in the picture's span, drawn over any bar so it shows.
-        rule = deadlines.parse_rrule(b.rule_rrule, signed_on)
-        span = (dt.datetime.combine(start, dt.time()), dt.datetime.combine(end, dt.time()))
-        for when in rule.between(*span, inc=True)[:200]:
-            if when.date() > signed_on:
-                out.append(_line(x(when.date()), base - 7, x(when.date()), base + 7, "due", 2))
     out.append(
         f'<path class="tl-due" d="M{due} {base - 6} l5 6 l-5 6 l-5 -6 z" fill="{COLOURS["due"]}"/>'
     )
@@ -287,6 +305,30 @@ def _milestone_lane(
         )
     said = words if kind == "due" else f"due {s.due_on.isoformat()} · {words}"
     out.append(_text(MARGIN, base + 17, said, kind, size=11, weight="bold"))
+    return out
+
+
+def _series_lane(lane: Lane, y: int, x: X) -> list[str]:
+    """A recurring obligation: each occurrence a mark on its due date, in the colour
+    of its own news (met, late, missed, ahead), a dot where one was met; its summary
+    in words below."""
+    assert lane.series is not None
+    out, base = _label(lane, y)
+    out.append(_line(MARGIN, base, WIDTH - MARGIN, base, "grid", width=0.5))
+    for b in lane.briefs:
+        assert b.s.due_on is not None
+        kind, due = b.verdict[0], x(b.s.due_on)
+        out.append(
+            f'<path class="tl-{kind}" d="M{due} {base - 6} l5 6 l-5 6 l-5 -6 z" '
+            f'fill="{COLOURS[kind]}"/>'
+        )
+        if b.s.completed_on and b.s.status == "completed":
+            cx = x(b.s.completed_on)
+            out.append(
+                f'<circle class="tl-{kind}" cx="{cx}" cy="{base}" r="3.5" fill="{COLOURS[kind]}"/>'
+            )
+    kind, words = lane.series.verdict
+    out.append(_text(MARGIN, base + 17, words, kind, size=11, weight="bold"))
     return out
 
 

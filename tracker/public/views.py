@@ -4,6 +4,7 @@ number of queries whatever the number of milestones."""
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections import defaultdict
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from commitments.models import (
     Category,
     Commitment,
     LogEntry,
+    Milestone,
     Source,
     Status,
     StatusUpdate,
@@ -40,12 +42,15 @@ from .record import (
     Brief,
     Moment,
     Row,
+    SeriesSummary,
     briefs_for,
     full_rows,
     last_checked,
+    listed,
     milestones,
     moment_of,
     moment_text,
+    occurrence_rows,
     rows_for,
 )
 
@@ -153,9 +158,11 @@ def agreement_page(request: HttpRequest, moment: Moment, slug: str) -> HttpRespo
     by_commitment: dict[int, list[Brief]] = defaultdict(list)
     for b in briefs:
         by_commitment[b.commitment_id].append(b)
-    shown = [b.pk for c in commitments for b in by_commitment[c.pk][:SHOWN_PER_COMMITMENT]]
+    # A recurring obligation is listed once, its occurrences in brief beside it.
+    listable = {c.pk: listed(by_commitment[c.pk]) for c in commitments}
+    shown = [b.pk for c in commitments for b in listable[c.pk][:SHOWN_PER_COMMITMENT]]
     rows: dict[int, list[Row]] = defaultdict(list)
-    for row in full_rows(shown, moment, loaded):
+    for row in full_rows(shown, moment, loaded, briefs):
         rows[row.m.commitment_id].append(row)
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for c in commitments:
@@ -164,7 +171,8 @@ def agreement_page(request: HttpRequest, moment: Moment, slug: str) -> HttpRespo
             {
                 "c": c,
                 "rows": rows[c.pk],
-                "more": progress["total"] - len(rows[c.pk]),
+                "listed": len(listable[c.pk]),
+                "more": len(listable[c.pk]) - len(rows[c.pk]),
                 "progress": progress,
                 "status": derived_status(progress),
                 "assessment": assessment_as_of(c, moment.as_of),
@@ -223,14 +231,15 @@ def commitment_page(request: HttpRequest, moment: Moment, slug: str, key: str) -
         key=key,
     )
     briefs, loaded = briefs_for(moment, c.agreement.time_zone, commitment=c)
-    pages = max(1, -(-len(briefs) // PAGE_SIZE))
+    listable = listed(briefs)
+    pages = max(1, -(-len(listable) // PAGE_SIZE))
     try:
         number = page_number(request, pages)
     except BadPage as exc:
         context = {"field": "page", "value": exc.args[0], "reason": exc.args[1], "moment": moment}
         return render(request, "tracker/public/bad_request.html", context, status=400)
-    listed = briefs[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
-    rows = full_rows([b.pk for b in listed], moment, loaded)
+    on_page = listable[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
+    rows = full_rows([b.pk for b in on_page], moment, loaded, briefs)
     progress = progress_from_states(b.s for b in briefs)
     log = LogEntry.objects.filter(Q(commitment=c) | Q(milestone__commitment=c)).select_related(
         "milestone"
@@ -247,7 +256,7 @@ def commitment_page(request: HttpRequest, moment: Moment, slug: str, key: str) -
             "pages": pages,
             "first": (number - 1) * PAGE_SIZE + 1,
             "last": (number - 1) * PAGE_SIZE + len(rows),
-            "total": len(briefs),
+            "total": len(listable),
         },
         "progress": progress,
         "status": derived_status(progress),
@@ -306,6 +315,7 @@ def milestone_page(request: HttpRequest, moment: Moment, pk: int) -> HttpRespons
     row = rows[0]
     a = m.commitment.agreement
     at = moment.at(a.time_zone)
+    occurrences = _occurrences(m, row, moment, at) if m.is_series else []
     updates = list(
         m.updates.filter(at__lte=at)
         .select_related("by__staff_profile", "party")
@@ -330,10 +340,36 @@ def milestone_page(request: HttpRequest, moment: Moment, pk: int) -> HttpRespons
         "sources": list(sources),
         "log": list(log),
         "evidence": list(dict.fromkeys(evidence)),
+        "occurrences": occurrences,
         "follow": FollowForm(initial={"target": f"milestone:{m.pk}"}),
         "follow_target": f"milestone:{m.pk}",
     }
     return render(request, "tracker/public/milestone.html", context)
+
+
+def _occurrences(series: Milestone, row: Row, moment: Moment, at: dt.datetime) -> list[Row]:
+    """A series' occurrences at the page's moment, each with its evidence: the
+    addresses given with its status changes, and the sourced log entries about it
+    (``extra["evidence"]``, ``extra["log"]``); the series' summary on ``row``. Four
+    queries (six for a past day), however many occurrences."""
+    found = occurrence_rows(series, moment)
+    row.summary = SeriesSummary.of(r.s for r in found)
+    ids = [r.m.pk for r in found]
+    given: dict[int, list[str]] = defaultdict(list)
+    updates = StatusUpdate.objects.filter(milestone_id__in=ids, at__lte=at).exclude(evidence_url="")
+    for pk, url in updates.order_by("at", "id").values_list("milestone_id", "evidence_url"):
+        given[pk].append(url)
+    logged: dict[int, list[LogEntry]] = defaultdict(list)
+    log = LogEntry.objects.filter(milestone_id__in=ids, archived_at__isnull=True)
+    if moment.as_of:
+        log = log.filter(on__lte=moment.as_of)
+    for entry in log.order_by("on", "id"):
+        if entry.milestone_id is not None:
+            logged[entry.milestone_id].append(entry)
+    for r in found:
+        r.extra["evidence"] = list(dict.fromkeys(given[r.m.pk]))
+        r.extra["log"] = logged[r.m.pk]
+    return found
 
 
 @judged

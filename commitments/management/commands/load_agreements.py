@@ -38,3 +38,9 @@ class Command(BaseCommand):
         self.stdout.write(
             style(f"Agreements loaded: {summary}." + (f" ({detail})" if detail else ""))
         )
+        if report.occurrences:
+            n = report.occurrences
+            self.stdout.write(
+                f"{n} occurrence{'' if n == 1 else 's'} of recurring obligations made, "
+                "up to the next one ahead."
+            )

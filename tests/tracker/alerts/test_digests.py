@@ -69,8 +69,9 @@ def test_the_digest_lists_changes_overdue_and_upcoming(reader, alice, smtp_serve
         assert digests.send_due_digests() == 1
     (mail,) = smtp_server.messages
     text = mail.get_body(("plain",)).get_content()
-    # Overdue: Malaysia's first quarterly meeting; due: Australia's three, Japan's two.
-    assert mail["Subject"] == "Weekly digest: 1 overdue, 5 due in the next 30 days"
+    # Overdue: Malaysia's first quarterly meeting (2026-01-26); due: Australia's three,
+    # Japan's two, and Malaysia's second quarterly meeting (2026-04-26).
+    assert mail["Subject"] == "Weekly digest: 1 overdue, 6 due in the next 30 days"
     assert "Rapid Response Group established: Not started → In progress" in text
     assert "Mining, Minerals and Metals Investment Ministerial" in text
     assert "Unsubscribe" in text

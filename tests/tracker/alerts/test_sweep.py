@@ -17,14 +17,16 @@ from tracker.selectors import last_sweep_at
 BOUNDARY = dt.datetime(2026, 4, 26, 15, 0, tzinfo=dt.UTC)  # 2026-04-27 00:00 in Tokyo
 EVIDENCE = "https://example.org/evidence"
 # Shipped milestones already past due at BOUNDARY: Malaysia's first quarterly meeting
-# (2026-01-26), US–Australia's follow-up and Investment Ministerial (2026-04-18) and its
-# money (2026-04-20).
+# (2026-01-26, one occurrence of the series), US–Australia's follow-up and Investment
+# Ministerial (2026-04-18) and its money (2026-04-20).
 ALREADY_OVERDUE = {
-    "working-level-meeting",
+    "working-level-meeting-2026-01-26",
     "follow-up-meeting",
     "investment-ministerial-convened",
     "projects-funded",
 }
+# A day later Malaysia's second quarterly meeting (2026-04-26) is missed too.
+NEXT_QUARTER = "working-level-meeting-2026-04-26"
 
 
 @pytest.fixture
@@ -85,7 +87,7 @@ def test_completion_clears_the_flag(ministerial, alice, follower):
             completed_on=dt.date(2026, 4, 27),
         )
     result = swept(now=BOUNDARY + dt.timedelta(days=1, minutes=1))
-    assert result.cleared == 1 and flagged_keys() == ALREADY_OVERDUE
+    assert result.cleared == 1 and flagged_keys() == ALREADY_OVERDUE | {NEXT_QUARTER}
     assert StatusUpdate.objects.filter(milestone=ministerial, kind="overdue_cleared").count() == 1
     assert Alert.objects.filter(milestone=ministerial, kind="completed").count() == 1
 
@@ -203,3 +205,72 @@ def test_a_sweep_that_finds_nothing_runs_a_constant_number_of_queries(
     with django_assert_max_num_queries(14):
         result = sweep.run(now=dt.datetime(2026, 11, 21, 0, 1, tzinfo=dt.UTC))
     assert (result.flagged, result.cleared, result.queued) == (0, 0, 0)
+
+
+# --- A recurring obligation: each occurrence missed is flagged, once --------------------
+
+MALAYSIA_NOW = dt.datetime(2026, 12, 7, 4, 33, 50, tzinfo=dt.UTC)  # 12:33 in Kuala Lumpur
+QUARTERS_MISSED = [dt.date(2026, 1, 26), dt.date(2026, 4, 26), dt.date(2026, 7, 26)]
+QUARTERS_MISSED.append(dt.date(2026, 10, 26))
+
+
+@pytest.fixture
+def meetings(db):
+    from commitments.loader import load_agreements
+
+    with time_machine.travel(MALAYSIA_NOW, tick=False):
+        load_agreements()
+    series = Milestone.objects.get(
+        commitment__agreement__slug="us-malaysia-critical-minerals-2025",
+        key="working-level-meeting",
+    )
+    # A newsroom follows the obligation: it hears about each of its occurrences.
+    Subscription.objects.create(email="desk@example.org", milestone=series)
+    return series
+
+
+def test_the_sweep_flags_each_missed_occurrence_once_and_never_the_series(meetings):
+    first = swept(now=MALAYSIA_NOW)
+    second = swept(now=MALAYSIA_NOW + dt.timedelta(minutes=5))
+    meetings.refresh_from_db()
+    assert meetings.overdue_since is None
+    flags = StatusUpdate.objects.filter(kind="overdue_flagged", milestone__series=meetings)
+    assert sorted(flags.values_list("due_on", flat=True)) == QUARTERS_MISSED
+    assert not StatusUpdate.objects.filter(kind="overdue_flagged", milestone=meetings).exists()
+    assert second.flagged == 0 and first.flagged >= len(QUARTERS_MISSED)
+    alerts = Alert.objects.filter(kind="overdue", recipient="desk@example.org")
+    assert sorted(alerts.values_list("due_on", flat=True)) == QUARTERS_MISSED
+    # The next meeting is not missed until its day has passed in Kuala Lumpur.
+    ahead = meetings.occurrences.get(due_on=dt.date(2027, 1, 26))
+    assert swept(now=dt.datetime(2027, 1, 26, 15, 59, tzinfo=dt.UTC)).flagged == 0
+    assert swept(now=dt.datetime(2027, 1, 26, 16, 0, tzinfo=dt.UTC)).flagged == 1
+    ahead.refresh_from_db()
+    assert ahead.overdue_since is not None
+    # …by then the one after it had been made, ahead of it.
+    assert meetings.occurrences.filter(due_on=dt.date(2027, 4, 26)).exists()
+
+
+def test_an_occurrence_recorded_met_clears_its_flag_and_alerts_completed_once(meetings, alice):
+    swept(now=MALAYSIA_NOW)
+    july = meetings.occurrences.get(due_on=dt.date(2026, 7, 26))
+    later = MALAYSIA_NOW + dt.timedelta(hours=1)
+    with time_machine.travel(later, tick=False):
+        milestone_set_status(
+            milestone=july,
+            status=Status.COMPLETED,
+            by=alice,
+            note="Q3 2026 meeting held (reported late)",
+            evidence_url=EVIDENCE,
+            completed_on=dt.date(2026, 7, 24),
+        )
+    result = swept(now=later + dt.timedelta(minutes=1))
+    swept(now=later + dt.timedelta(minutes=2))
+    july.refresh_from_db()
+    assert (july.status, july.overdue_since) == (Status.COMPLETED, None)
+    assert result.cleared == 1
+    completed = Alert.objects.filter(kind="completed", milestone=july)
+    assert list(completed.values_list("recipient", flat=True)) == ["desk@example.org"]
+    others = meetings.occurrences.exclude(pk=july.pk).filter(overdue_since__isnull=False)
+    assert sorted(others.values_list("due_on", flat=True)) == [
+        d for d in QUARTERS_MISSED if d != dt.date(2026, 7, 26)
+    ]

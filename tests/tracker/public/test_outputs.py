@@ -14,7 +14,6 @@ from icalendar import Calendar
 from commitments.deadlines import DeadlineRule, RuleKind
 from commitments.models import Assessment, LogEntry, Milestone, Status
 from commitments.services import milestone_revise_deadline, milestone_set_status
-from tests.factories import MilestoneFactory
 from tests.tracker.public.conftest import EVIDENCE
 from tracker.alerts import sweep
 
@@ -54,16 +53,6 @@ def test_a_moved_date_changes_the_same_event(client, ministerial):
     assert set(before) == set(after) and uid in after
     assert after[uid].decoded("dtstart") == dt.date(2026, 12, 15)
     assert int(after[uid]["sequence"]) > int(before[uid]["sequence"])
-
-
-def test_a_recurring_obligation_is_one_event_with_its_rrule(client, db):
-    m = MilestoneFactory(
-        rule_kind="recurring", rule_amount=None, rule_rrule="FREQ=MONTHLY;INTERVAL=3"
-    )
-    body = client.get(f"/agreements/{m.commitment.agreement.slug}/calendar.ics").content
-    (event,) = events(body).values()
-    assert event["rrule"].to_ical() == b"FREQ=MONTHLY;INTERVAL=3"
-    assert event.decoded("dtstart") == dt.date(2026, 1, 28)
 
 
 def test_the_feed_is_valid_atom_with_every_kind_of_change(client, ministerial, alice):
