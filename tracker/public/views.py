@@ -322,7 +322,7 @@ def milestone_page(request: HttpRequest, moment: Moment, pk: int) -> HttpRespons
         .order_by("at", "id")
     )
     sources = Source.objects.filter(Q(milestone=m) | Q(commitment=m.commitment))
-    log = LogEntry.objects.filter(milestone=m)
+    log = LogEntry.objects.filter(milestone=m).select_related("milestone")
     if moment.as_of:
         log = log.filter(on__lte=moment.as_of)
     evidence = [u.evidence_url for u in updates if u.evidence_url]
