@@ -70,7 +70,7 @@ def agreements_with_progress(now: dt.datetime) -> QuerySet[Agreement]:
     return Agreement.objects.annotate(**progress_aggregates(now, "commitments__milestones__"))
 
 
-def commitments_with_progress(now: dt.datetime) -> QuerySet[Commitment]:
+def commitments_with_progress(now: dt.datetime) -> CommitmentQuerySet:
     return Commitment.objects.annotate(**progress_aggregates(now, "milestones__"))
 
 

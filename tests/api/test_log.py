@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.db.models import Q
 
 from commitments.models import LogEntry
 
@@ -60,7 +61,17 @@ def test_last_checked_on_everywhere(api, logged):
     milestone = api.get(f"/api/v1/milestones/{logged.pk}/").json()
     assert milestone["last_checked_on"] == "2026-11-21"
     commitment = api.get(f"/api/v1/commitments/{logged.commitment_id}/").json()
-    assert commitment["last_checked_on"] == "2026-03-01"
+    # A check of a milestone is a check of its commitment (issue 21 item 3): the
+    # milestone's 2026-11-21, or a later shipped entry, not the commitment's own 03-01.
+    newest = max(
+        LogEntry.objects.filter(archived_at__isnull=True)
+        .filter(
+            Q(commitment_id=logged.commitment_id) | Q(milestone__commitment_id=logged.commitment_id)
+        )
+        .values_list("on", flat=True)
+    )
+    assert newest >= dt.date(2026, 11, 21)
+    assert commitment["last_checked_on"] == newest.isoformat()
     inline = next(m for m in commitment["milestones"] if m["id"] == logged.pk)
     assert inline["last_checked_on"] == "2026-11-21"
     listed = api.get("/api/v1/milestones/?page_size=200").json()["results"]

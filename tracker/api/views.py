@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from csp.constants import NONE
 from csp.decorators import csp
 from django.conf import settings
-from django.db.models import F, Model, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import F, Model, Prefetch, QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -283,12 +283,6 @@ class LogMixin(_LogBase):
         return self.paginated(entries.order_by("-on", "-id"), LogEntrySerializer)
 
 
-def last_checked_on(owner: str) -> Subquery:
-    """The date of the newest log entry of each row (commitment or milestone)."""
-    entries = LogEntry.objects.filter(**{owner: OuterRef("pk")}, archived_at__isnull=True)
-    return Subquery(entries.order_by("-on").values("on")[:1])
-
-
 @read_schema("Agreements, with their progress", "One agreement, with its progress")
 class AgreementViewSet(ReadViewSet):
     """The agreements, each with the progress of its milestones."""
@@ -322,12 +316,12 @@ class CommitmentViewSet(LogMixin, ReadViewSet):
     def get_queryset(self) -> QuerySet[Commitment]:
         milestones = (
             Milestone.objects.select_related("rule_anchor_milestone")
-            .annotate(last_checked_on=last_checked_on("milestone"))
+            .with_last_checked()
             .order_by(*MILESTONE_ORDERINGS["due_on"])
         )
         return (
             commitments_with_progress(self.now)
-            .annotate(last_checked_on=last_checked_on("commitment"))
+            .with_last_checked()
             .select_related("agreement", "owner")
             .prefetch_related(
                 "parties", "leads__party", "sources", Prefetch("milestones", queryset=milestones)
@@ -373,7 +367,7 @@ class MilestoneViewSet(LogMixin, ReadViewSet):
         parts = MilestonePart.objects.select_related("party")
         return (
             Milestone.objects.select_related("commitment__agreement", "rule_anchor_milestone")
-            .annotate(last_checked_on=last_checked_on("milestone"))
+            .with_last_checked()
             .prefetch_related(Prefetch("parts", queryset=parts))
         )
 
