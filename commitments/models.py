@@ -386,7 +386,7 @@ class Milestone(models.Model):
     completed_on = models.DateField(null=True, blank=True)
     evidence_url = models.URLField(max_length=500, blank=True)
     last_note = models.TextField(blank=True)
-    # Set and cleared by the sweep (tracker.sweep); nothing else writes it.
+    # Set and cleared by the sweep (tracker.alerts.sweep); nothing else writes it.
     overdue_since = models.DateTimeField(null=True, blank=True, editable=False)
     # Bumped on every change; optimistic concurrency for the admin and API (If-Match).
     version = models.PositiveIntegerField(default=1, editable=False)

@@ -204,7 +204,7 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "tracker@localhost")
 
 # --- Celery ---------------------------------------------------------------------
 # The embedded default is Kombu's filesystem transport: no server to install. The
-# broker is only a doorbell; the database is the truth (see tracker/sweep.py).
+# broker is only a doorbell; the database is the truth (see tracker/alerts/sweep.py).
 _BROKER_DIR = VAR_DIR / "broker"
 # "localhost" names no server (the filesystem transport has none); without a name Kombu
 # warns "No hostname was supplied" at every connection.
@@ -254,7 +254,7 @@ TRACKER_DELIVERY_BATCH = env_int("TRACKER_DELIVERY_BATCH", 100)
 # Email delivery tasks queued at once for a long list (each claims its own batches):
 # as many as the worker runs side by side, so a mailing list uses every process.
 TRACKER_EMAIL_SENDERS = env_int("TRACKER_EMAIL_SENDERS", 2)
-# Delivery claims a batch for this long (tracker/delivery.py). A worker killed mid-batch
+# Delivery claims a batch for this long (tracker/alerts/delivery.py). A worker killed mid-batch
 # leaves its claims to expire, and the rows are sent again after that: it bounds how
 # long a crash delays alerts. Keep it longer than a batch can take to send (at worst
 # TRACKER_DELIVERY_BATCH emails x EMAIL_TIMEOUT), or a slow batch is sent twice.
@@ -406,7 +406,7 @@ MIDDLEWARE += ["simple_history.middleware.HistoryRequestMiddleware"]
 INSTALLED_APPS = [
     "tracker.apps.ApiTokensConfig" if app == "knox" else app for app in INSTALLED_APPS
 ]
-# --- Alerts: dispatch, webhooks, unsubscribe (tracker/dispatch.py, webhooks.py) -----
+# --- Alerts: dispatch, webhooks, unsubscribe (tracker/alerts/dispatch.py, webhooks.py) -----
 # The dispatcher reads the history table past a cursor that moves this long after it
 # saw an id: longer than any transaction that writes history may take to commit.
 TRACKER_DISPATCH_GRACE_SECONDS = env_int("TRACKER_DISPATCH_GRACE_SECONDS", 600)

@@ -23,7 +23,7 @@ class TrackerConfig(AppConfig):
         # exist; idempotent, run after every migrate.
         post_migrate.connect(ensure_permissions, sender=self)
         # For speed only: the dispatcher finds new history rows by itself (see
-        # tracker/dispatch.py); this rings its doorbell once the row is committed.
+        # tracker/alerts/dispatch.py); this rings its doorbell once the row is committed.
         post_save.connect(
             signals.history_row_saved, sender=StatusUpdate, dispatch_uid="tracker.doorbell"
         )

@@ -212,7 +212,7 @@ class AlertEvent(models.Model):
     """One piece of news to tell people about: a milestone flagged overdue or completed
     (copied from the domain's history row, ``update``), or a due-soon reminder written
     by the sweep (one per milestone, lead time and due date). The dispatcher
-    (tracker/dispatch.py) claims undispatched events, expands each into alerts for
+    (tracker/alerts/dispatch.py) claims undispatched events, expands each into alerts for
     the recipients of that moment, and marks it dispatched."""
 
     milestone = models.ForeignKey(

@@ -1,6 +1,6 @@
 """The deadline sweep: flag what has become overdue, clear what no longer is, and
 write the due-soon reminders now due. It writes events, never alerts: who hears
-about them is decided later, by the dispatcher (tracker/dispatch.py).
+about them is decided later, by the dispatcher (tracker/alerts/dispatch.py).
 
 It works from state, never from events: every run asks the database "what is overdue
 and not yet flagged?", so a run lost while the broker was down is caught up by the
