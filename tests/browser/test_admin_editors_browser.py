@@ -10,7 +10,7 @@ import pytest
 import time_machine
 from django.contrib.auth.models import Group, User
 
-from commitments.models import Commitment
+from commitments.models import Commitment, Milestone
 from commitments.permissions import EDITORS
 from tests.browser.test_admin_browser import browser, log_in  # noqa: F401 (fixture)
 
@@ -74,9 +74,12 @@ def test_the_second_editor_sees_the_conflict_and_keeps_her_input(
     assert badges.count() >= 1 and "overdue" in badges.first.inner_text()
     assert alice_page.locator("img[src$='icon-yes.svg']").count() == 0
     alice_page.screenshot(path=tmp_path / "milestones.png", full_page=True)
-    # The first overdue row may be another agreement's (Kuala Lumpur's zone): open the
-    # Ministerial, judged in Tokyo.
-    alice_page.locator("#result_list tbody tr a", has_text="Ministerial").first.click()
+    # The first overdue rows may be other agreements' (Washington's, Kuala Lumpur's
+    # zones): open US–Japan's Ministerial, judged in Tokyo.
+    japan = Milestone.objects.get(
+        key="ministerial-convened", commitment__agreement__slug="us-japan-critical-minerals-2025"
+    )
+    alice_page.goto(f"{live_server.url}/admin/commitments/milestone/{japan.pk}/change/")
     overdue = alice_page.locator(".field-overdue_display").inner_text()
     assert "overdue since 2026-04-27 00:00 JST" in overdue
     alice_page.screenshot(path=tmp_path / "milestone.png", full_page=True)
