@@ -56,6 +56,9 @@ class _Record:
     feed) are not copied: the triggers fill them again as the rows go back in."""
 
     rows: list[tuple[str, list[str], list[tuple]]] | None = None
+    # The rows carry the moment they were loaded at (updated_at, history dates): they are
+    # put back only for a test that runs at that same moment (a frozen clock).
+    taken_at = None
 
     @staticmethod
     def tables() -> list[str]:
@@ -69,8 +72,10 @@ class _Record:
     @classmethod
     def load(cls) -> None:
         from django.db import connection, transaction
+        from django.utils import timezone
 
-        if cls.rows is not None:
+        now = timezone.now()
+        if cls.rows is not None and cls.taken_at == now:
             try:
                 with transaction.atomic():
                     cls._put_back()
@@ -89,7 +94,7 @@ class _Record:
                     columns = [c[0] for c in cursor.description]
                     taken.append((table, columns, [cls._adapt(r) for r in rows]))
         if clean:  # loaded into empty tables: these rows are the whole record
-            cls.rows = taken
+            cls.rows, cls.taken_at = taken, now
 
     @staticmethod
     def _adapt(row: tuple) -> tuple:
