@@ -3,6 +3,7 @@ staff with no tracker permission at all."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 import pytest
@@ -53,12 +54,26 @@ class _Record:
     run in the session and put back by later tests in one pass: the same rows as a
     fresh load (the loader's own tests call it for real), in milliseconds instead of
     seconds. Tables that database triggers fill (the API's change counter and event
-    feed) are not copied: the triggers fill them again as the rows go back in."""
+    feed) are not copied: the triggers fill them again as the rows go back in.
 
-    rows: list[tuple[str, list[str], list[tuple]]] | None = None
-    # The rows carry the moment they were loaded at (updated_at, history dates): they are
-    # put back only for a test that runs at that same moment (a frozen clock).
-    taken_at = None
+    What a load writes depends on its moment in two ways, and both are kept exact:
+    the occurrences of recurring obligations run to the first date after today in each
+    agreement's zone (so a snapshot serves only a moment with the same local dates),
+    and rows carry the moment itself (updated_at, history dates): the snapshot is
+    loaded on a stopped clock, and every value equal to that moment is put back as the
+    test's own moment, as a load at that moment would have written it."""
+
+    snapshots: dict[tuple, tuple[dt.datetime, list[tuple[str, list[str], list[tuple]]]]] = {}
+
+    @staticmethod
+    def key(now: dt.datetime) -> tuple:
+        import json
+        from pathlib import Path
+        from zoneinfo import ZoneInfo
+
+        path = Path(__file__).resolve().parents[1] / "fixtures" / "agreements.json"
+        zones = {"UTC"} | {a["time_zone"] for a in json.loads(path.read_text())["agreements"]}
+        return tuple(sorted((z, now.astimezone(ZoneInfo(z)).date()) for z in zones))
 
     @staticmethod
     def tables() -> list[str]:
@@ -71,19 +86,22 @@ class _Record:
 
     @classmethod
     def load(cls) -> None:
+        import time_machine
         from django.db import connection, transaction
         from django.utils import timezone
 
         now = timezone.now()
-        if cls.rows is not None and cls.taken_at == now:
+        key = cls.key(now)
+        if key in cls.snapshots:
             try:
                 with transaction.atomic():
-                    cls._put_back()
+                    cls._put_back(*cls.snapshots[key], now)
                 return
             except Exception:  # a test that made rows of its own first: load for real
                 pass
         counts = cls._counts()
-        load_agreements()
+        with time_machine.travel(now, tick=False):
+            load_agreements()
         taken, clean = [], True
         with connection.cursor() as cursor:
             for table, before in counts.items():
@@ -94,7 +112,7 @@ class _Record:
                     columns = [c[0] for c in cursor.description]
                     taken.append((table, columns, [cls._adapt(r) for r in rows]))
         if clean:  # loaded into empty tables: these rows are the whole record
-            cls.rows, cls.taken_at = taken, now
+            cls.snapshots[key] = (now, taken)
 
     @staticmethod
     def _adapt(row: tuple) -> tuple:
@@ -121,16 +139,30 @@ class _Record:
             return counts
 
     @classmethod
-    def _put_back(cls) -> None:
+    def _put_back(
+        cls, taken_at: dt.datetime, rows: list[tuple[str, list[str], list[tuple]]], now: dt.datetime
+    ) -> None:
         from django.db import connection
 
         quote = connection.ops.quote_name
-        assert cls.rows is not None
+        # SQLite hands datetimes back naive (in UTC), PostgreSQL aware.
+        naive_then, naive_now = (t.astimezone(dt.UTC).replace(tzinfo=None) for t in (taken_at, now))
+
+        def stamped(value: object) -> object:
+            if not isinstance(value, dt.datetime):
+                return value
+            if value.tzinfo:
+                return now if value == taken_at else value
+            return naive_now if value == naive_then else value
+
         with connection.cursor() as cursor:
-            for table, columns, rows in cls.rows:
+            for table, columns, values in rows:
                 marks = ", ".join(["%s"] * len(columns))
                 names = ", ".join(quote(c) for c in columns)
-                cursor.executemany(f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})", rows)
+                cursor.executemany(
+                    f"INSERT INTO {quote(table)} ({names}) VALUES ({marks})",
+                    [tuple(stamped(v) for v in row) for row in values],
+                )
 
 
 def django_apps_models(module) -> list:
@@ -141,6 +173,11 @@ def django_apps_models(module) -> list:
         for v in vars(module).values()
         if isinstance(v, type) and issubclass(v, models.Model) and not v._meta.abstract
     ]
+
+
+def load_record() -> None:
+    """The shipped record, as ``load_agreements()`` writes it at this moment."""
+    _Record.load()
 
 
 @pytest.fixture

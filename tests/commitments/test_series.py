@@ -19,6 +19,7 @@ from commitments.services import (
     milestone_set_status,
     series_extend,
 )
+from tests.conftest import load_record
 
 NOW = dt.datetime(2026, 12, 7, 4, 33, 50, tzinfo=dt.UTC)  # 12:33 in Kuala Lumpur
 QUARTERS = [
@@ -39,7 +40,7 @@ def frozen():
 
 @pytest.fixture
 def meetings(db, frozen) -> Milestone:
-    load_agreements()
+    load_record()
     return Milestone.objects.select_related("commitment__agreement").get(
         commitment__agreement__slug="us-malaysia-critical-minerals-2025",
         key="working-level-meeting",

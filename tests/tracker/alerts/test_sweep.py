@@ -10,6 +10,7 @@ from django.db import transaction
 from commitments.deadlines import DeadlineRule, RuleKind
 from commitments.models import Milestone, Status, StatusUpdate
 from commitments.services import milestone_revise_deadline, milestone_set_status
+from tests.conftest import load_record
 from tracker.alerts import dispatch, sweep
 from tracker.models import Alert, AlertEvent, Subscription, SweepRun
 from tracker.selectors import last_sweep_at
@@ -216,10 +217,9 @@ QUARTERS_MISSED.append(dt.date(2026, 10, 26))
 
 @pytest.fixture
 def meetings(db):
-    from commitments.loader import load_agreements
 
     with time_machine.travel(MALAYSIA_NOW, tick=False):
-        load_agreements()
+        load_record()
     series = Milestone.objects.get(
         commitment__agreement__slug="us-malaysia-critical-minerals-2025",
         key="working-level-meeting",

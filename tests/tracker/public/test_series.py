@@ -15,7 +15,6 @@ from django.test.utils import CaptureQueriesContext
 from icalendar import Calendar
 
 from commitments.deadlines import DeadlineRule, RuleKind
-from commitments.loader import load_agreements
 from commitments.models import LogEntry, Milestone, Status
 from commitments.services import (
     logentry_create,
@@ -23,6 +22,7 @@ from commitments.services import (
     milestone_set_status,
     series_extend,
 )
+from tests.conftest import load_record
 from tests.factories import MilestoneFactory
 from tracker.alerts import sweep
 
@@ -35,7 +35,7 @@ EVIDENCE = "https://www.miti.gov.my/index.php/pages/view/working-level-meeting-q
 @pytest.fixture
 def meetings(db) -> Milestone:
     with time_machine.travel(NOW, tick=False):
-        load_agreements()
+        load_record()
         sweep.run()
     return Milestone.objects.get(commitment__agreement__slug=SLUG, key="working-level-meeting")
 
