@@ -5,12 +5,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
-from django.db.models import Case, Count, F, Min, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    Min,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+    prefetch_related_objects,
+)
 
 from . import deadlines
 from .deadlines import Anchor, RuleKind
@@ -446,13 +457,24 @@ def occurrence_state_now(m: Milestone, now: dt.datetime) -> MilestoneState:
     return MilestoneState(m.pk, now, m.status, m.completed_on, m.due_on, m.overdue_from, {})
 
 
-def recurrence_words(series: Milestone) -> str | None:
-    """A series' rule in words, "every 3 months from 26 January 2026"; None once its
-    rule no longer recurs. Needs ``commitment__agreement``."""
+def series_rule_words(series: Milestone, signed_on: dt.date) -> str | None:
+    """A series' rule in words, counted from its agreement's signature on
+    ``signed_on``: "every 3 months from 26 January 2026"; None once its rule no
+    longer recurs."""
     if not series.is_series:
         return None
-    signed_on = series.commitment.agreement.signed_on
     return deadlines.recurrence_sentence(series.rule_rrule, start=signed_on)
+
+
+def load_series(milestones: Sequence[Milestone]) -> None:
+    """Each series among ``milestones``, and the series of each occurrence among
+    them (``select_related("series")``), with its occurrences by due date in
+    ``occurrences.all()``: one query, none when no series is among them."""
+    heads = [m for m in milestones if m.is_series]
+    heads += [m.series for m in milestones if m.series_id is not None and m.series is not None]
+    if heads:
+        occurrences = Milestone.objects.order_by("due_on", "id")
+        prefetch_related_objects(heads, Prefetch("occurrences", queryset=occurrences))
 
 
 class AsOfError(ValueError):

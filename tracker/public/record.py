@@ -24,7 +24,7 @@ from commitments.selectors import (
     milestone_state_now,
     milestone_states_as_of,
     parse_as_of,
-    recurrence_words,
+    series_rule_words,
 )
 
 BadAsOf = AsOfError
@@ -140,7 +140,7 @@ class Row:
     @property
     def recurrence(self) -> str:
         """A series' rule in words: "every 3 months from 26 January 2026"."""
-        return recurrence_words(self.m) or ""
+        return series_rule_words(self.m, self.m.commitment.agreement.signed_on) or ""
 
     @property
     def overdue_since_text(self) -> str:
