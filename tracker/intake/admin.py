@@ -21,6 +21,7 @@ from django.utils.html import format_html
 
 from commitments import services as record
 from commitments.admin import utc_label
+from commitments.admin.forms import HTTPS_URLS
 from commitments.admin.records import staff
 from commitments.models import Milestone
 
@@ -302,6 +303,7 @@ class WatchedSourceAdmin(admin.ModelAdmin[WatchedSource]):
     list_filter = ["enabled", "kind", "last_outcome"]
     search_fields = ["name", "url"]
     filter_horizontal = ["agreements"]
+    formfield_overrides = HTTPS_URLS
     readonly_fields = [
         "last_fetched_at",
         "last_outcome",
