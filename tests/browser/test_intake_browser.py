@@ -1,7 +1,8 @@
 """Issue 23: a staff editor learns of a finding from the admin index and logs it on
 the milestone it bears on in three clicks (the finding, "Log it on …", save), in
 headless Chromium; the public milestone page then shows the entry with its address
-and the source's own words."""
+and the source's own words. A screenshot of the finding's page is saved under the
+test's tmp dir."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def test_staff_log_a_finding_in_three_clicks_and_the_public_page_shows_it(
     live_server,
     agreements,
     alice,
+    tmp_path,
 ):
     seeds.load()
     finding = make(ADDRESS, "Japan and US hold the Ministerial", TEXT)
@@ -42,6 +44,7 @@ def test_staff_log_a_finding_in_three_clicks_and_the_public_page_shows_it(
     # 1. The index's "needs attention" names the finding.
     click(f'#needs-attention a[href$="/intake/finding/{finding.pk}/change/"]')
     page.wait_for_selector(".finding-excerpt")
+    page.screenshot(path=tmp_path / "finding.png", full_page=True)
     # 2. Its best suggestion offers the commitment's milestones, one button each.
     click(f'.finding-log-on a.button:has-text("Log it on “{ministerial.title}”")')
     page.wait_for_selector("input[value='Save the log entry']")
