@@ -121,6 +121,20 @@ def test_any_other_milestone_has_neither(api, meetings):
     assert (body["series"], body["occurrences"]) == (None, None)
 
 
+def test_a_commitment_names_the_series_of_its_milestones(api, meetings):
+    body = get(api, f"/api/v1/commitments/{meetings.commitment_id}/")
+    series = {m["key"]: m["series"] for m in body["milestones"]}
+    assert len(series) == 6  # the obligation and its five occurrences
+    assert {s["id"] for s in series.values()} == {meetings.pk}
+    assert series["working-level-meeting"]["summary"] == "0 met, 4 missed; next due 2027-01-26"
+    assert "occurrences" not in body["milestones"][0]  # listed beside it, not again
+    other = get(
+        api,
+        f"/api/v1/commitments/{Milestone.objects.get(key='ministerial-convened').commitment_id}/",
+    )
+    assert [m["series"] for m in other["milestones"]] == [None]
+
+
 def test_the_series_filter_lists_its_occurrences_by_due_date(api, meetings):
     body = get(api, f"/api/v1/milestones/?series={meetings.pk}")
     assert [m["due_on"] for m in body["results"]] == QUARTERS
@@ -187,6 +201,7 @@ def test_queries_do_not_grow_with_the_occurrences(api, meetings):
             f"/api/v1/milestones/{series.pk}/",
             f"/api/v1/milestones/{first.pk}/",
             f"/api/v1/milestones/?series={series.pk}&page_size=200",
+            f"/api/v1/commitments/{series.commitment_id}/",
         ]
 
     few = [count(u) for u in urls(meetings)]
@@ -196,6 +211,9 @@ def test_queries_do_not_grow_with_the_occurrences(api, meetings):
     # A page holding both series and their occurrences: one query more than a page
     # without any series (the occurrences of every series on it).
     assert count("/api/v1/milestones/?page_size=200") <= 7
+    # counter, time zones, count, page, parties, leads, their parties, sources,
+    # milestones, the occurrences of the series among them, counter
+    assert count("/api/v1/commitments/?page_size=200") <= 11
     assert few[0] <= 7
 
 

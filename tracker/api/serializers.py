@@ -189,38 +189,6 @@ class MilestoneBriefSerializer(serializers.ModelSerializer[Any]):
         )
 
 
-class InlineMilestoneSerializer(MilestoneBriefSerializer):
-    """A milestone inside its commitment. Expects ``rule_anchor_milestone`` selected."""
-
-    deadline_rule = serializers.SerializerMethodField()
-    note = serializers.CharField(source="last_note")
-    evidence_url = AddressField()
-    updated_at = UtcDateTimeField()
-    history_url = serializers.SerializerMethodField()
-    last_checked_on = serializers.DateField(
-        read_only=True,
-        allow_null=True,
-        help_text="The date of its newest log entry (any kind, 'checked, nothing found' "
-        "included): when someone last looked. Null before anyone did.",
-    )
-
-    class Meta(MilestoneBriefSerializer.Meta):
-        fields = [
-            "id", "url", "commitment", "agreement", "key", "title", "deadline_rule", "due_on",
-            "original_due_on", "status", "is_overdue", "overdue_from", "time_zone",
-            "flagged_overdue_at", "completed_on", "days_remaining", "evidence_url", "note",
-            "version", "last_checked_on", "updated_at", "history_url",
-        ]  # fmt: skip
-        read_only_fields = fields
-
-    def get_history_url(self, obj: Milestone) -> str:
-        return _link(self.context, "milestones", f"{obj.pk}/history")
-
-    @extend_schema_field(DeadlineRuleSerializer)
-    def get_deadline_rule(self, obj: Milestone) -> dict[str, object]:
-        return obj.rule.as_dict()
-
-
 class SeriesSerializer(serializers.Serializer[Any]):
     """The recurring obligation a milestone is, or is one occurrence of: its rule in
     words, and its occurrences counted at the request's moment."""
@@ -260,25 +228,35 @@ class OccurrenceSerializer(serializers.Serializer[Any]):
     )
 
 
-class MilestoneSerializer(InlineMilestoneSerializer):
-    """Also expects ``parts__party`` prefetched, ``series`` selected, and the series'
-    occurrences loaded (``commitments.selectors.load_series``)."""
+class InlineMilestoneSerializer(MilestoneBriefSerializer):
+    """A milestone inside its commitment. Expects ``rule_anchor_milestone`` and
+    ``series`` selected, and the occurrences of each series among them loaded
+    (``commitments.selectors.load_series``)."""
 
-    parties = PartStatusSerializer(
-        source="parts", many=True, help_text="Each responsible party's part of it."
+    deadline_rule = serializers.SerializerMethodField()
+    note = serializers.CharField(source="last_note")
+    evidence_url = AddressField()
+    updated_at = UtcDateTimeField()
+    history_url = serializers.SerializerMethodField()
+    last_checked_on = serializers.DateField(
+        read_only=True,
+        allow_null=True,
+        help_text="The date of its newest log entry (any kind, 'checked, nothing found' "
+        "included): when someone last looked. Null before anyone did.",
     )
     series = serializers.SerializerMethodField()
-    occurrences = serializers.SerializerMethodField()
 
-    class Meta(InlineMilestoneSerializer.Meta):
+    class Meta(MilestoneBriefSerializer.Meta):
         fields = [
-            *InlineMilestoneSerializer.Meta.fields[:-3],
-            "parties",
-            "series",
-            "occurrences",
-            *InlineMilestoneSerializer.Meta.fields[-3:],
-        ]
+            "id", "url", "commitment", "agreement", "key", "title", "deadline_rule", "due_on",
+            "original_due_on", "status", "is_overdue", "overdue_from", "time_zone",
+            "flagged_overdue_at", "completed_on", "days_remaining", "evidence_url", "note",
+            "version", "series", "last_checked_on", "updated_at", "history_url",
+        ]  # fmt: skip
         read_only_fields = fields
+
+    def get_history_url(self, obj: Milestone) -> str:
+        return _link(self.context, "milestones", f"{obj.pk}/history")
 
     def _summary(self, head: Milestone, at: dt.datetime) -> SeriesSummary:
         """Counted once per series and request (a page may hold many of its occurrences)."""
@@ -312,6 +290,29 @@ class MilestoneSerializer(InlineMilestoneSerializer):
             "next_due": summary.next_due.isoformat() if summary.next_due else None,
             "summary": summary.words,
         }
+
+    @extend_schema_field(DeadlineRuleSerializer)
+    def get_deadline_rule(self, obj: Milestone) -> dict[str, object]:
+        return obj.rule.as_dict()
+
+
+class MilestoneSerializer(InlineMilestoneSerializer):
+    """Also expects ``parts__party`` prefetched."""
+
+    parties = PartStatusSerializer(
+        source="parts", many=True, help_text="Each responsible party's part of it."
+    )
+    occurrences = serializers.SerializerMethodField()
+
+    class Meta(InlineMilestoneSerializer.Meta):
+        fields = [
+            *InlineMilestoneSerializer.Meta.fields[:-4],
+            "parties",
+            "series",
+            "occurrences",
+            *InlineMilestoneSerializer.Meta.fields[-3:],
+        ]
+        read_only_fields = fields
 
     @extend_schema_field(
         OccurrenceSerializer(

@@ -315,7 +315,7 @@ class CommitmentViewSet(LogMixin, ReadViewSet):
 
     def get_queryset(self) -> QuerySet[Commitment]:
         milestones = (
-            Milestone.objects.select_related("rule_anchor_milestone")
+            Milestone.objects.select_related("rule_anchor_milestone", "series")
             .with_last_checked()
             .order_by(*MILESTONE_ORDERINGS["due_on"])
         )
@@ -328,6 +328,19 @@ class CommitmentViewSet(LogMixin, ReadViewSet):
             )
             .order_by("agreement_id", "number", "id")
         )
+
+    # The occurrences of each series among their milestones: one query more when there
+    # is one, none otherwise (selectors.load_series).
+    def paginate_queryset(self, queryset: QuerySet[Any]) -> list[Any] | None:
+        page = super().paginate_queryset(queryset)
+        if page is not None and queryset.model is Commitment:
+            selectors.load_series([m for c in page for m in c.milestones.all()])
+        return page
+
+    def get_object(self) -> Commitment:
+        commitment: Commitment = super().get_object()
+        selectors.load_series(list(commitment.milestones.all()))
+        return commitment
 
 
 @read_schema(
