@@ -5,11 +5,23 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Case, Count, F, Min, Q, QuerySet, Value, When
+from django.db import models
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    Min,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+    prefetch_related_objects,
+)
 
 from . import deadlines
 from .deadlines import Anchor, RuleKind
@@ -371,6 +383,98 @@ def progress_from_states(states: Iterable[MilestoneState]) -> dict[str, Any]:
     counted = data["total"] - data[Status.CANCELLED]
     data["percent_complete"] = round(100 * data[Status.COMPLETED] / counted, 1) if counted else 0.0
     return data
+
+
+class Outcome(models.TextChoices):
+    """What became of one occurrence of a recurring obligation, at a moment."""
+
+    MET = "met"
+    MISSED = "missed"
+    CANCELLED = "cancelled"
+    NEXT_DUE = "next_due"
+    AHEAD = "ahead"  # open, not yet past its date, and not the next one due
+
+
+def _counted(s: MilestoneState) -> str:
+    """An occurrence as a series counts it: met, cancelled, missed, or ahead."""
+    if s.status == Status.COMPLETED:
+        return Outcome.MET
+    if s.status == Status.CANCELLED:
+        return Outcome.CANCELLED
+    return Outcome.MISSED if s.overdue else Outcome.AHEAD
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    """A recurring obligation at a moment, counted from its occurrences' states: met
+    (completed, some late), missed (past their date and still open), cancelled, and
+    the next one due. The one rule for the pages, the badge and the API."""
+
+    met: int = 0
+    late: int = 0
+    missed: int = 0
+    cancelled: int = 0
+    next_due: dt.date | None = None
+
+    @classmethod
+    def of(cls, states: Iterable[MilestoneState]) -> SeriesSummary:
+        met = late = missed = cancelled = 0
+        ahead = []
+        for s in states:
+            counted = _counted(s)
+            if counted == Outcome.MET:
+                met += 1
+                late += bool(s.days_late)
+            elif counted == Outcome.CANCELLED:
+                cancelled += 1
+            elif counted == Outcome.MISSED:
+                missed += 1
+            elif s.due_on is not None:
+                ahead.append(s.due_on)
+        return cls(met, late, missed, cancelled, min(ahead, default=None))
+
+    def outcome(self, s: MilestoneState) -> str:
+        """One of the counted occurrences: the open one due first is ``next_due``."""
+        counted = _counted(s)
+        if counted == Outcome.AHEAD and s.due_on is not None and s.due_on == self.next_due:
+            return Outcome.NEXT_DUE
+        return counted
+
+    @property
+    def words(self) -> str:
+        """ "1 met, 3 missed; next due 2027-01-26"."""
+        counts = [f"{self.met} met" + (f" ({self.late} late)" if self.late else "")]
+        counts.append(f"{self.missed} missed")
+        if self.cancelled:
+            counts.append(f"{self.cancelled} cancelled")
+        ahead = f"next due {self.next_due.isoformat()}" if self.next_due else "none due ahead"
+        return f"{', '.join(counts)}; {ahead}"
+
+
+def occurrence_state_now(m: Milestone, now: dt.datetime) -> MilestoneState:
+    """An occurrence's live state from its row alone (its parts are not read: a
+    series counts occurrences, not parts)."""
+    return MilestoneState(m.pk, now, m.status, m.completed_on, m.due_on, m.overdue_from, {})
+
+
+def series_rule_words(series: Milestone, signed_on: dt.date) -> str | None:
+    """A series' rule in words, counted from its agreement's signature on
+    ``signed_on``: "every 3 months from 26 January 2026"; None once its rule no
+    longer recurs."""
+    if not series.is_series:
+        return None
+    return deadlines.recurrence_sentence(series.rule_rrule, start=signed_on)
+
+
+def load_series(milestones: Sequence[Milestone]) -> None:
+    """Each series among ``milestones``, and the series of each occurrence among
+    them (``select_related("series")``), with its occurrences by due date in
+    ``occurrences.all()``: one query, none when no series is among them."""
+    heads = [m for m in milestones if m.is_series]
+    heads += [m.series for m in milestones if m.series_id is not None and m.series is not None]
+    if heads:
+        occurrences = Milestone.objects.order_by("due_on", "id")
+        prefetch_related_objects(heads, Prefetch("occurrences", queryset=occurrences))
 
 
 class AsOfError(ValueError):

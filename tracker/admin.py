@@ -7,6 +7,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 
 from commitments.admin import MilestoneAdmin
+from commitments.admin.forms import HTTPS_URLS
 from commitments.models import Milestone
 
 from .alerts import delivery, webhooks
@@ -209,6 +210,7 @@ class WebhookAttemptInline(admin.TabularInline[WebhookAttempt, WebhookEndpoint])
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(admin.ModelAdmin[WebhookEndpoint]):
     form = WebhookEndpointForm
+    formfield_overrides = HTTPS_URLS
     list_display = [
         "name",
         "url",

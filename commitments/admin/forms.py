@@ -6,11 +6,27 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.db import models
 from django.utils import timezone
 
 from .. import deadlines, services
 from ..deadlines import Anchor, DeadlineRule, RuleKind
 from ..models import Milestone, Party, Status
+
+# An address typed without a scheme is https (Django 6.0's default; 5.2 warns unless a
+# form field says so). For a ModelAdmin's or an inline's ``formfield_overrides``, which
+# Django merges with its own (the admin's URL widget stays):
+HTTPS_URLS: dict[type[models.Field[Any, Any]], dict[str, Any]] = {
+    models.URLField: {"assume_scheme": "https"}
+}
+
+
+def https_urls(field: models.Field[Any, Any], **kwargs: Any) -> forms.Field | None:
+    """A ModelForm's ``Meta.formfield_callback``: a model's URLField as a form field
+    that assumes https, every other field as its own ``formfield`` makes it."""
+    if isinstance(field, models.URLField):
+        kwargs = {"assume_scheme": "https", **kwargs}
+    return field.formfield(**kwargs)
 
 
 class VersionedForm(forms.ModelForm[Any]):

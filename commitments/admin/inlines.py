@@ -24,6 +24,7 @@ from ..models import (
     Source,
     StatusUpdate,
 )
+from .forms import HTTPS_URLS
 from .labels import ArchivedColumn, current_zone_label, due_label, milestone_badges
 
 
@@ -35,6 +36,7 @@ class SourceInline(admin.StackedInline[Any, Any]):
     extra = 0
     fields = ["reference", "kind", "passage", "fact"]
     formfield_overrides = {
+        **HTTPS_URLS,
         # Wide enough to read an address; the kind (a choice) keeps its select.
         models.CharField: {"widget": AdminTextInputWidget(attrs={"class": "vLargeTextField"})},
         models.TextField: {"widget": AdminTextareaWidget(attrs={"rows": 3})},
@@ -60,6 +62,7 @@ class ListedInline(admin.TabularInline[Any, Any]):
     extra = 0
     max_num = 0
     can_delete = False
+    formfield_overrides = HTTPS_URLS
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -19,7 +19,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from .. import services
 from ..models import LogEntry
-from .forms import VersionedForm
+from .forms import HTTPS_URLS, VersionedForm
 from .history import HistoryLabels
 from .inlines import LOG_ADD_FIELDS
 from .labels import BADGE_MEDIA, ArchivedColumn
@@ -55,6 +55,7 @@ class RecordAdmin(ArchivedColumn, SimpleHistoryAdmin):
         css = BADGE_MEDIA
 
     form = VersionedForm
+    formfield_overrides = HTTPS_URLS
     change_form_template = "admin/commitments/record_change_form.html"
     edit_fields: frozenset[str] = frozenset()
     # The lookup from the record to its agreement's time zone; empty: the site's zone.

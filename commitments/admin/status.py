@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from ..models import StatusUpdate
+from .forms import HTTPS_URLS
 from .labels import BADGE_MEDIA, utc_label
 
 
@@ -23,6 +24,7 @@ class StatusUpdateAdmin(admin.ModelAdmin[StatusUpdate]):
     list_select_related = ["milestone", "party", "by"]
     search_fields = ["milestone__title", "note"]
     date_hierarchy = "at"
+    formfield_overrides = HTTPS_URLS
 
     @admin.display(description="at (UTC)", ordering="at")
     def at_utc(self, obj: StatusUpdate) -> str:

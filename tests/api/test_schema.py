@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from commitments.models import Milestone
 from tests.conftest import require_service
 from tracker.api.schema import examples
 
 pytestmark = pytest.mark.usefixtures("frozen")
+MALAYSIA = "us-malaysia-critical-minerals-2025"
 
 
 @pytest.fixture
@@ -94,6 +96,25 @@ def test_examples_are_the_shipped_agreements_as_the_api_shows_them(api, minister
     assert shipped["milestone"]["due_on"] == live["due_on"]
     assert set(shipped["commitment"]) == set(get(f"/api/v1/commitments/{live['commitment']}/"))
     assert shipped["status"]["agreements"] == get("/api/v1/status/")["agreements"]
+    # A recurring obligation (issue 21, item 1): its series and its occurrences.
+    meetings = Milestone.objects.get(
+        key="working-level-meeting", commitment__agreement__slug=MALAYSIA
+    )
+    live = get(f"/api/v1/milestones/{meetings.pk}/")
+    assert set(shipped["milestone_series"]) == set(live)
+    assert shipped["milestone_series"]["series"] == live["series"]
+    assert shipped["milestone_series"]["occurrences"] == live["occurrences"]
+    occurrences = get(f"/api/v1/milestones/?series={meetings.pk}&page_size=1")
+    assert shipped["milestone_list"]["results"] == occurrences["results"]
+
+
+def test_the_milestone_shows_both_its_examples(schema):
+    ok = schema["paths"]["/api/v1/milestones/{id}/"]["get"]["responses"]["200"]
+    named = ok["content"]["application/json"]["examples"]
+    assert named["milestone"]["value"]["series"] is None
+    assert named["milestone_series"]["value"]["series"]["rule"] == (
+        "every 3 months from 26 January 2026"
+    )
 
 
 def test_the_schema_shows_examples(schema):

@@ -179,3 +179,31 @@ def test_the_findings_list_runs_a_constant_number_of_queries(client, alice, find
         page = client.get(url)
     assert page.content.decode().count("Japan stockpiling news") >= 30
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_the_review_page_offers_each_milestone_of_a_suggestion_to_log_it_on(client, alice, finding):
+    """Issue 23: log it in three clicks (the finding, "Log it on", save); the button
+    names the milestone, and the form opens with it chosen."""
+    suggestion = finding.suggestions.first()
+    milestone = Milestone.objects.get(key="ministerial-convened")
+    client.force_login(alice)
+    page = client.get(reverse("admin:intake_finding_change", args=[finding.pk])).content.decode()
+    log = reverse("admin:intake_finding_log", args=[finding.pk])
+    button = f"{log}?suggestion={suggestion.pk}&amp;milestone={milestone.pk}"
+    assert f'href="{button}">Log it on “{milestone.title}”</a>' in page
+    form = client.get(f"{log}?suggestion={suggestion.pk}&milestone={milestone.pk}").context["form"]
+    assert form.initial["milestone"] == milestone
+    assert form.initial["commitment"] == suggestion.commitment
+
+
+@pytest.mark.parametrize("named", ["other", "abc", "１"])
+def test_a_milestone_named_in_the_address_that_is_not_the_commitments_is_not_chosen(
+    client, alice, finding, named
+):
+    suggestion = finding.suggestions.first()
+    other = Milestone.objects.exclude(commitment=suggestion.commitment).first()
+    value = str(other.pk) if named == "other" else named
+    client.force_login(alice)
+    log = reverse("admin:intake_finding_log", args=[finding.pk])
+    response = client.get(f"{log}?suggestion={suggestion.pk}&milestone={value}")
+    assert response.status_code == 200 and response.context["form"].initial["milestone"] is None

@@ -10,6 +10,8 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from commitments.admin.forms import https_urls
+
 from .. import netguard
 from ..models import KNOWN_KINDS, LEAD_DAYS_MAX, LEAD_DAYS_MIN, Subscription, WebhookEndpoint
 from .audience import lead_days_problem
@@ -93,6 +95,7 @@ class WebhookEndpointForm(forms.ModelForm[WebhookEndpoint]):
     class Meta:
         model = WebhookEndpoint
         fields = ["name", "url", "secret", "agreements", "kinds", "active"]
+        formfield_callback = https_urls
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -105,6 +105,11 @@ class MilestoneFilter(df.FilterSet):
         field_name="commitment__agreement__slug", help_text="An agreement's slug."
     )
     commitment = IdFilter(field_name="commitment_id", help_text="A commitment's id.")
+    series = IdFilter(
+        field_name="series_id",
+        help_text="A recurring obligation's id (a milestone whose series is itself): its "
+        "occurrences, each a milestone due on its own date.",
+    )
     status = df.MultipleChoiceFilter(
         choices=Status.choices, help_text="Repeat to ask for several: ?status=a&status=b."
     )

@@ -180,6 +180,14 @@ EXAMPLES = {
     "v1_milestones_retrieve": "milestone",
     "v1_milestones_partial_update": "milestone",
 }
+# An operation with more than one example: each named, with its summary.
+NAMED_EXAMPLES = {
+    "v1_milestones_retrieve": {
+        "milestone": "A milestone with a deadline counted from signature",
+        "milestone_series": "A recurring obligation: its rule in words, and its "
+        "occurrences met, missed and next due (series, occurrences)",
+    },
+}
 CSV_LISTS = {"v1_milestones_list", "v1_commitments_list"}
 CONTENT_TAGGED = {"v1_retrieve", "v1_events_retrieve"}
 PATCH_BODY = "PatchedMilestoneStatusRequest"  # MilestoneStatusSerializer, as a request
@@ -257,6 +265,12 @@ def _document_write(operation: dict[str, Any]) -> None:
 
 
 def _example(key: str, ok: dict[str, Any]) -> None:
+    if key in NAMED_EXAMPLES:
+        ok["content"]["application/json"]["examples"] = {
+            name: {"summary": summary, "value": examples()[name]}
+            for name, summary in NAMED_EXAMPLES[key].items()
+        }
+        return
     example = examples().get(EXAMPLES.get(key, ""))
     if example is not None:
         ok["content"]["application/json"]["example"] = example
@@ -277,15 +291,22 @@ def _problems(responses: dict[str, Any], errors: dict[str, str]) -> None:
 def typed_nullable_enums(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
     """After drf-spectacular's enum hook: a nullable choice is ``nullable`` beside a
     ``oneOf`` of its enum and ``NullEnum``, with no ``type``, which OpenAPI 3.0 leaves
-    undefined (Redocly's nullable-type-sibling). Give it its enum's type."""
+    undefined (Redocly's nullable-type-sibling). Give it its enum's type. A nullable
+    nested object (``allOf`` of its component) is written the same way."""
     components = result.get("components", {}).get("schemas", {})
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
-            if node.get("nullable") and "type" not in node and "oneOf" in node:
+            if node.get("nullable") and len(node.get("allOf", ())) == 1 and "type" not in node:
+                # allOf would hold null to the object's schema too (as Redocly does):
+                # one of the object or null, as drf-spectacular writes a nullable choice.
+                components.setdefault("NullEnum", {"enum": [None]})
+                node["oneOf"] = [node.pop("allOf")[0], {"$ref": "#/components/schemas/NullEnum"}]
+            refs = node.get("oneOf")
+            if node.get("nullable") and "type" not in node and refs:
                 types = {
                     components.get(ref.get("$ref", "").rsplit("/", 1)[-1], {}).get("type")
-                    for ref in node["oneOf"]
+                    for ref in refs
                 } - {None}
                 if len(types) == 1:
                     node["type"] = types.pop()

@@ -24,7 +24,15 @@ from commitments.models import (
     Status,
     StatusUpdate,
 )
-from commitments.selectors import derived_status, end_of_day, progress_of
+from commitments.selectors import (
+    Outcome,
+    SeriesSummary,
+    derived_status,
+    end_of_day,
+    occurrence_state_now,
+    progress_of,
+    series_rule_words,
+)
 
 from .filters import DERIVED_STATUSES
 
@@ -181,8 +189,49 @@ class MilestoneBriefSerializer(serializers.ModelSerializer[Any]):
         )
 
 
+class SeriesSerializer(serializers.Serializer[Any]):
+    """The recurring obligation a milestone is, or is one occurrence of: its rule in
+    words, and its occurrences counted at the request's moment."""
+
+    id = serializers.IntegerField(
+        help_text="The recurring obligation's own milestone id; its occurrences are "
+        "/api/v1/milestones/?series=<id>."
+    )
+    url = serializers.URLField()
+    rule = serializers.CharField(
+        allow_null=True,
+        help_text='Its rule in words: "every 3 months from 26 January 2026". Null once '
+        "its rule no longer recurs (its past occurrences stay).",
+    )
+    met = serializers.IntegerField(help_text="Occurrences completed.")
+    late = serializers.IntegerField(help_text="Of those met, how many after their date.")
+    missed = serializers.IntegerField(help_text="Occurrences past their date and still open.")
+    cancelled = serializers.IntegerField()
+    next_due = serializers.DateField(
+        allow_null=True, help_text="The date of the next occurrence due, if any."
+    )
+    summary = serializers.CharField(help_text='For people: "1 met, 3 missed; next due 2027-01-26".')
+
+
+class OccurrenceSerializer(serializers.Serializer[Any]):
+    """One occurrence of a recurring obligation, as its series lists it."""
+
+    id = serializers.IntegerField()
+    url = serializers.URLField()
+    due_on = serializers.DateField()
+    status = serializers.ChoiceField(choices=Status.choices)
+    completed_on = serializers.DateField(allow_null=True)
+    outcome = serializers.ChoiceField(
+        choices=Outcome.choices,
+        help_text="met (completed), missed (past its date and open), cancelled, next_due "
+        "(the open one due first), or ahead (open, due later).",
+    )
+
+
 class InlineMilestoneSerializer(MilestoneBriefSerializer):
-    """A milestone inside its commitment. Expects ``rule_anchor_milestone`` selected."""
+    """A milestone inside its commitment. Expects ``rule_anchor_milestone`` and
+    ``series`` selected, and the occurrences of each series among them loaded
+    (``commitments.selectors.load_series``)."""
 
     deadline_rule = serializers.SerializerMethodField()
     note = serializers.CharField(source="last_note")
@@ -195,18 +244,52 @@ class InlineMilestoneSerializer(MilestoneBriefSerializer):
         help_text="The date of its newest log entry (any kind, 'checked, nothing found' "
         "included): when someone last looked. Null before anyone did.",
     )
+    series = serializers.SerializerMethodField()
 
     class Meta(MilestoneBriefSerializer.Meta):
         fields = [
             "id", "url", "commitment", "agreement", "key", "title", "deadline_rule", "due_on",
             "original_due_on", "status", "is_overdue", "overdue_from", "time_zone",
             "flagged_overdue_at", "completed_on", "days_remaining", "evidence_url", "note",
-            "version", "last_checked_on", "updated_at", "history_url",
+            "version", "series", "last_checked_on", "updated_at", "history_url",
         ]  # fmt: skip
         read_only_fields = fields
 
     def get_history_url(self, obj: Milestone) -> str:
         return _link(self.context, "milestones", f"{obj.pk}/history")
+
+    def _summary(self, head: Milestone, at: dt.datetime) -> SeriesSummary:
+        """Counted once per series and request (a page may hold many of its occurrences)."""
+        found: dict[int, SeriesSummary] = self.context.setdefault("series_summaries", {})
+        if head.pk not in found:
+            found[head.pk] = SeriesSummary.of(
+                occurrence_state_now(o, at) for o in head.occurrences.all()
+            )
+        return found[head.pk]
+
+    @extend_schema_field(
+        SeriesSerializer(
+            allow_null=True,
+            help_text="For a recurring obligation and each of its occurrences: the "
+            "obligation. Null for any other milestone.",
+        )
+    )
+    def get_series(self, obj: Milestone) -> dict[str, Any] | None:
+        head = obj if obj.is_series else obj.series if obj.series_id is not None else None
+        if head is None:
+            return None
+        summary = self._summary(head, self._at(obj))
+        return {
+            "id": head.pk,
+            "url": _link(self.context, "milestones", head.pk),
+            "rule": series_rule_words(head, obj.commitment.agreement.signed_on),
+            "met": summary.met,
+            "late": summary.late,
+            "missed": summary.missed,
+            "cancelled": summary.cancelled,
+            "next_due": summary.next_due.isoformat() if summary.next_due else None,
+            "summary": summary.words,
+        }
 
     @extend_schema_field(DeadlineRuleSerializer)
     def get_deadline_rule(self, obj: Milestone) -> dict[str, object]:
@@ -219,14 +302,43 @@ class MilestoneSerializer(InlineMilestoneSerializer):
     parties = PartStatusSerializer(
         source="parts", many=True, help_text="Each responsible party's part of it."
     )
+    occurrences = serializers.SerializerMethodField()
 
     class Meta(InlineMilestoneSerializer.Meta):
         fields = [
-            *InlineMilestoneSerializer.Meta.fields[:-3],
+            *InlineMilestoneSerializer.Meta.fields[:-4],
             "parties",
+            "series",
+            "occurrences",
             *InlineMilestoneSerializer.Meta.fields[-3:],
         ]
         read_only_fields = fields
+
+    @extend_schema_field(
+        OccurrenceSerializer(
+            many=True,
+            allow_null=True,
+            help_text="For a recurring obligation: each of its occurrences so far and the "
+            "next one ahead, by due date; each is a milestone of its own (its history, its "
+            "evidence). Null for any other milestone.",
+        )
+    )
+    def get_occurrences(self, obj: Milestone) -> list[dict[str, Any]] | None:
+        if not obj.is_series:
+            return None
+        at = self._at(obj)
+        summary = self._summary(obj, at)
+        return [
+            {
+                "id": o.pk,
+                "url": _link(self.context, "milestones", o.pk),
+                "due_on": o.due_on.isoformat() if o.due_on else None,
+                "status": o.status,
+                "completed_on": o.completed_on.isoformat() if o.completed_on else None,
+                "outcome": summary.outcome(occurrence_state_now(o, at)),
+            }
+            for o in obj.occurrences.all()
+        ]
 
 
 PATCHABLE = ("status", "note", "evidence_url", "completed_on")

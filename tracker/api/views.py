@@ -315,7 +315,7 @@ class CommitmentViewSet(LogMixin, ReadViewSet):
 
     def get_queryset(self) -> QuerySet[Commitment]:
         milestones = (
-            Milestone.objects.select_related("rule_anchor_milestone")
+            Milestone.objects.select_related("rule_anchor_milestone", "series")
             .with_last_checked()
             .order_by(*MILESTONE_ORDERINGS["due_on"])
         )
@@ -328,6 +328,19 @@ class CommitmentViewSet(LogMixin, ReadViewSet):
             )
             .order_by("agreement_id", "number", "id")
         )
+
+    # The occurrences of each series among their milestones: one query more when there
+    # is one, none otherwise (selectors.load_series).
+    def paginate_queryset(self, queryset: QuerySet[Any]) -> list[Any] | None:
+        page = super().paginate_queryset(queryset)
+        if page is not None and queryset.model is Commitment:
+            selectors.load_series([m for c in page for m in c.milestones.all()])
+        return page
+
+    def get_object(self) -> Commitment:
+        commitment: Commitment = super().get_object()
+        selectors.load_series(list(commitment.milestones.all()))
+        return commitment
 
 
 @read_schema(
@@ -366,13 +379,28 @@ class MilestoneViewSet(LogMixin, ReadViewSet):
     def get_queryset(self) -> QuerySet[Milestone]:
         parts = MilestonePart.objects.select_related("party")
         return (
-            Milestone.objects.select_related("commitment__agreement", "rule_anchor_milestone")
+            Milestone.objects.select_related(
+                "commitment__agreement", "rule_anchor_milestone", "series"
+            )
             .with_last_checked()
             .prefetch_related(Prefetch("parts", queryset=parts))
         )
 
     def get_serializer_class(self) -> type:
         return StatusUpdateSerializer if self.action == "history" else MilestoneSerializer
+
+    # The occurrences of the series on a page or shown alone: one query more when
+    # there is one, none otherwise (selectors.load_series).
+    def paginate_queryset(self, queryset: QuerySet[Any]) -> list[Any] | None:
+        page = super().paginate_queryset(queryset)
+        if page is not None and queryset.model is Milestone:
+            selectors.load_series(page)
+        return page
+
+    def get_object(self) -> Milestone:
+        milestone: Milestone = super().get_object()
+        selectors.load_series([milestone])
+        return milestone
 
     @action(detail=True, methods=["get"], filterset_class=None)
     def history(self, request: Request, pk: str) -> HttpResponse:
@@ -405,7 +433,9 @@ class MilestoneViewSet(LogMixin, ReadViewSet):
             expected_version=milestone.version if "If-Match" in request.headers else None,
         )
         del self.state  # the change (and, on PostgreSQL, its counter) has committed
-        response = Response(self.get_serializer(self.get_queryset().get(pk=pk)).data)
+        changed = self.get_queryset().get(pk=pk)
+        selectors.load_series([changed])
+        response = Response(self.get_serializer(changed).data)
         response["ETag"] = self.etag("retrieve")
         response["Cache-Control"] = "no-store"
         return response

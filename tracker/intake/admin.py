@@ -5,12 +5,13 @@ keywords are kept here too. Every decision goes through ``services``."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -20,7 +21,9 @@ from django.utils.html import format_html
 
 from commitments import services as record
 from commitments.admin import utc_label
+from commitments.admin.forms import HTTPS_URLS
 from commitments.admin.records import staff
+from commitments.models import Milestone
 
 from . import services
 from .forms import DismissForm, DuplicateForm, LogFindingForm
@@ -124,6 +127,7 @@ class FindingAdmin(admin.ModelAdmin[Finding]):
         finding = self._finding(request, object_id)
         suggestions = list(finding.suggestions.all())
         terms = {t for s in suggestions for t in s.terms}
+        loggable = _milestones_of({s.commitment_id for s in suggestions})
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -133,7 +137,11 @@ class FindingAdmin(admin.ModelAdmin[Finding]):
             "excerpt": highlight(finding.item.text, terms),
             "title_marked": highlight(finding.item.title, terms),
             "suggestions": [
-                {"s": s, "sentences": [highlight(x, s.terms) for x in s.sentences]}
+                {
+                    "s": s,
+                    "sentences": [highlight(x, s.terms) for x in s.sentences],
+                    "milestones": loggable[s.commitment_id],
+                }
                 for s in suggestions
             ],
             "can_decide": self.has_change_permission(request, finding)
@@ -152,7 +160,12 @@ class FindingAdmin(admin.ModelAdmin[Finding]):
             (s for s in finding.suggestions.all() if str(s.pk) == request.GET.get("suggestion")),
             next(iter(finding.suggestions.all()), None),
         )
-        form = LogFindingForm(request.POST or None, finding=finding, suggestion=suggestion)
+        form = LogFindingForm(
+            request.POST or None,
+            finding=finding,
+            suggestion=suggestion,
+            milestone=request.GET.get("milestone"),
+        )
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
@@ -262,6 +275,19 @@ class FindingAdmin(admin.ModelAdmin[Finding]):
         return TemplateResponse(request, "admin/intake/finding/dismiss.html", context)
 
 
+def _milestones_of(commitment_ids: set[int]) -> dict[int, list[Milestone]]:
+    """What a finding may be logged on in one click: each suggested commitment's
+    milestones, by due date (a recurring obligation once, not each occurrence). One
+    query."""
+    found: dict[int, list[Milestone]] = defaultdict(list)
+    milestones = Milestone.objects.filter(
+        commitment_id__in=commitment_ids, archived_at__isnull=True, series__isnull=True
+    ).order_by(F("due_on").asc(nulls_last=True), "id")
+    for m in milestones.only("id", "title", "commitment_id", "due_on"):
+        found[m.commitment_id].append(m)
+    return found
+
+
 @admin.register(WatchedSource)
 class WatchedSourceAdmin(admin.ModelAdmin[WatchedSource]):
     list_display = [
@@ -277,6 +303,7 @@ class WatchedSourceAdmin(admin.ModelAdmin[WatchedSource]):
     list_filter = ["enabled", "kind", "last_outcome"]
     search_fields = ["name", "url"]
     filter_horizontal = ["agreements"]
+    formfield_overrides = HTTPS_URLS
     readonly_fields = [
         "last_fetched_at",
         "last_outcome",

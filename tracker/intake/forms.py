@@ -40,7 +40,14 @@ class LogFindingForm(forms.Form):
         help_text="The sentences to quote, in the item's order",
     )
 
-    def __init__(self, *args: Any, finding: Finding, suggestion: Suggestion | None, **kw: Any):
+    def __init__(
+        self,
+        *args: Any,
+        finding: Finding,
+        suggestion: Suggestion | None,
+        milestone: str | None = None,
+        **kw: Any,
+    ):
         super().__init__(*args, **kw)
         item = finding.item
         self.item_sentences = sentences(f"{item.title}\n{item.text}")
@@ -54,8 +61,12 @@ class LogFindingForm(forms.Form):
         milestones.queryset = Milestone.objects.filter(
             commitment_id=chosen or 0, archived_at__isnull=True
         )
+        # The milestone the review page's button named, if it is one of the
+        # commitment's (any other address is ignored, not trusted).
+        named = milestone if milestone and milestone.isascii() and milestone.isdigit() else None
         self.initial.update(
             commitment=commitment,
+            milestone=milestones.queryset.filter(pk=named).first() if named else None,
             on=_local_day(item.published_at or finding.created_at, commitment),
             text=item.title,
             source_address=item.address,

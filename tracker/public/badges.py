@@ -16,10 +16,15 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from commitments.selectors import agreements_with_progress, commitments_with_progress, progress_of
+from commitments.selectors import (
+    SeriesSummary,
+    agreements_with_progress,
+    commitments_with_progress,
+    progress_of,
+)
 from tracker.ops.problems import problem_response
 
-from .record import Moment, SeriesSummary, milestones, occurrence_rows, rows_for, verdict
+from .record import Moment, milestones, occurrence_rows, rows_for, verdict
 from .responses import as_of_checked, cached
 
 COLOURS = {

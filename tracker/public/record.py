@@ -19,10 +19,12 @@ from commitments.models import Agreement, LogEntry, Milestone, MilestonePart
 from commitments.selectors import (
     AsOfError,
     MilestoneState,
+    SeriesSummary,
     end_of_day,
     milestone_state_now,
     milestone_states_as_of,
     parse_as_of,
+    series_rule_words,
 )
 
 BadAsOf = AsOfError
@@ -63,51 +65,13 @@ def _days(n: int) -> str:
     return f"{n} day{'s' if n != 1 else ''}"
 
 
-@dataclass(frozen=True)
-class SeriesSummary:
-    """A recurring obligation at the page's moment, counted from its occurrences'
-    states: met (completed, some late), missed (past their date and still open),
-    cancelled, and the next one due."""
-
-    met: int = 0
-    late: int = 0
-    missed: int = 0
-    cancelled: int = 0
-    next_due: dt.date | None = None
-
-    @classmethod
-    def of(cls, states: Iterable[MilestoneState]) -> SeriesSummary:
-        met = late = missed = cancelled = 0
-        ahead = []
-        for s in states:
-            if s.status == "completed":
-                met += 1
-                late += bool(s.days_late)
-            elif s.status == "cancelled":
-                cancelled += 1
-            elif s.overdue:
-                missed += 1
-            elif s.due_on is not None:
-                ahead.append(s.due_on)
-        return cls(met, late, missed, cancelled, min(ahead, default=None))
-
-    @property
-    def words(self) -> str:
-        """ "1 met, 3 missed; next due 2027-01-26"."""
-        counts = [f"{self.met} met" + (f" ({self.late} late)" if self.late else "")]
-        counts.append(f"{self.missed} missed")
-        if self.cancelled:
-            counts.append(f"{self.cancelled} cancelled")
-        ahead = f"next due {self.next_due.isoformat()}" if self.next_due else "none due ahead"
-        return f"{', '.join(counts)}; {ahead}"
-
-    @property
-    def verdict(self) -> tuple[str, str]:
-        if self.missed:
-            return "overdue", self.words
-        if self.next_due:
-            return "due", self.words
-        return ("ok" if self.met else "muted"), self.words
+def series_verdict(summary: SeriesSummary) -> tuple[str, str]:
+    """(class, words) for a recurring obligation: its occurrences in brief."""
+    if summary.missed:
+        return "overdue", summary.words
+    if summary.next_due:
+        return "due", summary.words
+    return ("ok" if summary.met else "muted"), summary.words
 
 
 def series_summaries(
@@ -126,7 +90,7 @@ def verdict(row: Row | Brief) -> tuple[str, str]:
     obligation, its occurrences in brief (it is never due itself)."""
     s = row.s
     if s.is_series:
-        return (row.summary or SeriesSummary()).verdict
+        return series_verdict(row.summary or SeriesSummary())
     if s.status == "completed" and s.days_late is not None:
         if s.days_late == 0:
             return "ok", "completed on time"
@@ -176,10 +140,7 @@ class Row:
     @property
     def recurrence(self) -> str:
         """A series' rule in words: "every 3 months from 26 January 2026"."""
-        if not self.m.is_series:
-            return ""
-        signed_on = self.m.commitment.agreement.signed_on
-        return deadlines.recurrence_sentence(self.m.rule_rrule, start=signed_on)
+        return series_rule_words(self.m, self.m.commitment.agreement.signed_on) or ""
 
     @property
     def overdue_since_text(self) -> str:

@@ -26,6 +26,7 @@ from commitments.models import (
     StatusUpdate,
 )
 from commitments.selectors import (
+    SeriesSummary,
     agreements_with_progress,
     assessment_as_of,
     derived_status,
@@ -42,7 +43,6 @@ from .record import (
     Brief,
     Moment,
     Row,
-    SeriesSummary,
     briefs_for,
     full_rows,
     last_checked,
@@ -353,7 +353,7 @@ def _occurrences(series: Milestone, row: Row, moment: Moment, at: dt.datetime) -
     (``extra["evidence"]``, ``extra["log"]``); the series' summary on ``row``. Four
     queries (six for a past day), however many occurrences."""
     found = occurrence_rows(series, moment)
-    row.summary = SeriesSummary.of(r.s for r in found)
+    summary = row.summary = SeriesSummary.of(r.s for r in found)
     ids = [r.m.pk for r in found]
     given: dict[int, list[str]] = defaultdict(list)
     updates = StatusUpdate.objects.filter(milestone_id__in=ids, at__lte=at).exclude(evidence_url="")
@@ -367,6 +367,7 @@ def _occurrences(series: Milestone, row: Row, moment: Moment, at: dt.datetime) -
         if entry.milestone_id is not None:
             logged[entry.milestone_id].append(entry)
     for r in found:
+        r.extra["outcome"] = summary.outcome(r.s)
         r.extra["evidence"] = list(dict.fromkeys(given[r.m.pk]))
         r.extra["log"] = logged[r.m.pk]
     return found

@@ -60,3 +60,16 @@ def test_the_png_is_taller_by_the_wrapped_lines(client, ministerial):
     before = height()
     Milestone.objects.filter(pk=ministerial.pk).update(title="M " * 60)
     assert height() > before
+
+
+@pytest.mark.parametrize(
+    "slug", ["us-japan-critical-minerals-2025", "us-malaysia-critical-minerals-2025"]
+)
+@pytest.mark.parametrize("query", ["", "?as_of=2026-05-01"])
+def test_the_download_is_the_pictures_on_the_agreement_page(client, agreements, slug, query):
+    """One rule for what the picture shows (``record.briefs_for``): the SVG a reader
+    downloads is the figure on the page, today and on a past day."""
+    page = client.get(f"/agreements/{slug}/{query}").content.decode()
+    svg = client.get(f"/agreements/{slug}/timeline.svg{query}").content.decode()
+    drawn = svg.removeprefix('<?xml version="1.0" encoding="UTF-8"?>\n')
+    assert drawn.startswith("<svg") and drawn in page
