@@ -19,7 +19,11 @@ from tracker.api.events import decode_cursor, encode_cursor
 from tracker.api.models import FeedEvent
 
 # On PostgreSQL the feed shows committed transactions only: these tests commit.
-pytestmark = [pytest.mark.usefixtures("frozen"), pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.usefixtures("frozen"),
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.serial,
+]
 
 
 def follow(client: APIClient, url: str = "/api/v1/events/?limit=50") -> tuple[list[dict], str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -102,10 +103,27 @@ def test_examples_are_the_shipped_agreements_as_the_api_shows_them(api, minister
     )
     live = get(f"/api/v1/milestones/{meetings.pk}/")
     assert set(shipped["milestone_series"]) == set(live)
-    assert shipped["milestone_series"]["series"] == live["series"]
-    assert shipped["milestone_series"]["occurrences"] == live["occurrences"]
+    assert without_ids(shipped["milestone_series"]["series"]) == without_ids(live["series"])
+    assert without_ids(shipped["milestone_series"]["occurrences"]) == without_ids(
+        live["occurrences"]
+    )
     occurrences = get(f"/api/v1/milestones/?series={meetings.pk}&page_size=1")
-    assert shipped["milestone_list"]["results"] == occurrences["results"]
+    assert without_ids(shipped["milestone_list"]["results"]) == without_ids(occurrences["results"])
+
+
+def without_ids(value: object) -> object:
+    """``value`` with its row ids blanked: the example's ids are those of a fresh load,
+    and a database that other tests wrote to first numbers the same rows further on."""
+    if isinstance(value, dict):
+        return {
+            k: "ID" if k in {"id", "commitment"} and isinstance(v, int) else without_ids(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [without_ids(v) for v in value]
+    if isinstance(value, str):
+        return re.sub(r"/\d+/", "/ID/", value)
+    return value
 
 
 def test_the_milestone_shows_both_its_examples(schema):
