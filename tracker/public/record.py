@@ -12,6 +12,8 @@ from functools import cached_property
 from django.db.models import Max, Prefetch, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from commitments import deadlines
 from commitments.deadlines import Anchor, RuleKind
@@ -59,8 +61,15 @@ def milestones() -> QuerySet[Milestone]:
     ).prefetch_related(Prefetch("parts", queryset=MilestonePart.objects.select_related("party")))
 
 
+def day_text(day: dt.date | None) -> str:
+    """A date as the page writes it: 2026-04-26 in English, 2026年4月26日 in Japanese."""
+    if day is None:
+        return ""
+    return deadlines.date_words(day) if deadlines.reads_japanese() else day.isoformat()
+
+
 def _days(n: int) -> str:
-    return f"{n} day{'s' if n != 1 else ''}"
+    return ngettext("%(n)d day", "%(n)d days", n) % {"n": n}
 
 
 @dataclass(frozen=True)
@@ -94,12 +103,18 @@ class SeriesSummary:
     @property
     def words(self) -> str:
         """ "1 met, 3 missed; next due 2027-01-26"."""
-        counts = [f"{self.met} met" + (f" ({self.late} late)" if self.late else "")]
-        counts.append(f"{self.missed} missed")
+        met = _("%(n)s met") % {"n": self.met}
+        if self.late:
+            met += _(" (%(n)s late)") % {"n": self.late}
+        counts = [met, _("%(n)s missed") % {"n": self.missed}]
         if self.cancelled:
-            counts.append(f"{self.cancelled} cancelled")
-        ahead = f"next due {self.next_due.isoformat()}" if self.next_due else "none due ahead"
-        return f"{', '.join(counts)}; {ahead}"
+            counts.append(_("%(n)s cancelled") % {"n": self.cancelled})
+        ahead = (
+            _("next due %(day)s") % {"day": day_text(self.next_due)}
+            if self.next_due
+            else _("none due ahead")
+        )
+        return _("%(counts)s; %(ahead)s") % {"counts": _(", ").join(counts), "ahead": ahead}
 
     @property
     def verdict(self) -> tuple[str, str]:
@@ -129,17 +144,17 @@ def verdict(row: Row | Brief) -> tuple[str, str]:
         return (row.summary or SeriesSummary()).verdict
     if s.status == "completed" and s.days_late is not None:
         if s.days_late == 0:
-            return "ok", "completed on time"
-        return "late", f"completed {_days(s.days_late)} late"
+            return "ok", _("completed on time")
+        return "late", _("completed %(days)s late") % {"days": _days(s.days_late)}
     if s.status == "completed":
-        return "ok", "completed"
+        return "ok", _("completed")
     if s.overdue:
-        return "overdue", f"overdue {_days(s.days_overdue)}"
+        return "overdue", _("overdue %(days)s") % {"days": _days(s.days_overdue)}
     if s.status == "cancelled":
-        return "muted", "cancelled"
+        return "muted", _("cancelled")
     if s.due_on is None:
-        return "muted", "no dated deadline"
-    return "due", f"due {s.due_on.isoformat()}"
+        return "muted", _("no dated deadline")
+    return "due", _("due %(day)s") % {"day": day_text(s.due_on)}
 
 
 @dataclass
@@ -299,35 +314,48 @@ def occurrence_rows(series: Milestone, moment: Moment) -> list[Row]:
 
 def rule_sentence(m: Milestone, anchor: MilestoneState | None = None) -> str:
     """The rule in words with the date it counts from: "180 days after signature on
-    2025-10-28 in Tokyo"."""
+    2025-10-28 in Tokyo" (in Japanese: "2025年10月28日の署名（Tokyo）から180日後")."""
     agreement = m.commitment.agreement
     where = agreement.signed_at or agreement.time_zone
-    signed = f"signature on {agreement.signed_on.isoformat()} in {where}"
+    signed = _("signature on %(day)s in %(where)s") % {
+        "day": day_text(agreement.signed_on),
+        "where": where,
+    }
     rule = m.rule
     if rule.kind in (RuleKind.DAYS_AFTER, RuleKind.MONTHS_AFTER):
         if rule.anchor == Anchor.SIGNATURE:
-            return rule.describe().replace("signature", signed)
+            # "署名" is the word deadlines.describe() uses in Japanese.
+            return rule.describe().replace(_("signature"), signed, 1)
         done = anchor.completed_on if anchor and anchor.status == "completed" else None
         counted = (
-            f"completed on {done.isoformat()}" if done else "not completed yet, so no date yet"
+            _("completed on %(day)s") % {"day": day_text(done)}
+            if done
+            else _("not completed yet, so no date yet")
         )
-        return f"{rule.describe()} ({counted})"
+        return _("%(rule)s (%(counted)s)") % {"rule": rule.describe(), "counted": counted}
     if rule.kind == RuleKind.RECURRING:
         words = deadlines.recurrence_sentence(rule.rrule, start=agreement.signed_on)
-        return f"{words[:1].upper()}{words[1:]}, counted from {signed}"
+        return _("%(words)s, counted from %(signed)s") % {
+            "words": f"{words[:1].upper()}{words[1:]}",
+            "signed": signed,
+        }
     if m.series_id is not None and m.series is not None and m.original_due_on is not None:
         occurs = deadlines.date_words(m.original_due_on)
         moved = ""
         if rule.kind == RuleKind.FIXED and rule.fixed_date not in (None, m.original_due_on):
-            moved = f", moved to {m.rule_fixed_date}"
-        of = f"One occurrence ({occurs}{moved}) of a recurring obligation"
+            moved = _(", moved to %(day)s") % {"day": day_text(m.rule_fixed_date)}
+        of = _("One occurrence (%(day)s%(moved)s) of a recurring obligation") % {
+            "day": occurs,
+            "moved": moved,
+        }
         series = m.series.rule
         if series.kind != RuleKind.RECURRING:
-            return f"{of} that no longer recurs"
-        return f"{of}: {deadlines.recurrence_sentence(series.rrule, start=agreement.signed_on)}"
+            return _("%(of)s that no longer recurs") % {"of": of}
+        every = deadlines.recurrence_sentence(series.rrule, start=agreement.signed_on)
+        return _("%(of)s: %(every)s") % {"of": of, "every": every}
     if rule.kind == RuleKind.FIXED and rule.fixed_date:
-        return f"By {rule.fixed_date.isoformat()}, a date the text gives"
-    return "No deadline: the text gives no date"
+        return _("By %(day)s, a date the text gives") % {"day": day_text(rule.fixed_date)}
+    return _("No deadline: the text gives no date")
 
 
 def moment_text(instant: dt.datetime | None, time_zone: str) -> str:
