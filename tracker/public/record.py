@@ -12,6 +12,8 @@ from functools import cached_property
 from django.db.models import Max, Prefetch, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -189,6 +191,17 @@ class Row:
         return rule_sentence(self.m, self.anchor_state)
 
     @property
+    def rule_sentence_html(self) -> str:
+        """The same, escaped, the place of signature (record text, in English) marked
+        with its language on a Japanese page."""
+        sentence = escape(rule_sentence(self.m, self.anchor_state, place=_PLACE))
+        agreement = self.m.commitment.agreement
+        where = escape(agreement.signed_at or agreement.time_zone)
+        if deadlines.reads_japanese() and agreement.signed_at:
+            where = format_html('<span lang="en">{}</span>', agreement.signed_at)
+        return mark_safe(sentence.replace(_PLACE, where))  # both parts escaped above
+
+    @property
     def recurrence(self) -> str:
         """A series' rule in words: "every 3 months from 26 January 2026"."""
         if not self.m.is_series:
@@ -312,11 +325,14 @@ def occurrence_rows(series: Milestone, moment: Moment) -> list[Row]:
     return rows_for(list(found), moment)
 
 
-def rule_sentence(m: Milestone, anchor: MilestoneState | None = None) -> str:
+_PLACE = "\x00place\x00"  # where the place of signature goes in rule_sentence_html
+
+
+def rule_sentence(m: Milestone, anchor: MilestoneState | None = None, place: str = "") -> str:
     """The rule in words with the date it counts from: "180 days after signature on
     2025-10-28 in Tokyo" (in Japanese: "2025年10月28日の署名（Tokyo）から180日後")."""
     agreement = m.commitment.agreement
-    where = agreement.signed_at or agreement.time_zone
+    where = place or agreement.signed_at or agreement.time_zone
     signed = _("signature on %(day)s in %(where)s") % {
         "day": day_text(agreement.signed_on),
         "where": where,

@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
+from django.utils.html import escape as html_escape
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -54,8 +56,11 @@ KIND_WORDS = {
     "ok": gettext_noop("completed on time"),
     "muted": gettext_noop("cancelled"),
 }
-# The picture's words in the reader's language; record titles stay in theirs.
-FONTS = "system-ui, 'Noto Sans CJK JP', 'Noto Sans JP', 'Hiragino Sans', sans-serif"
+FONTS = "system-ui, sans-serif"
+# A Japanese picture names a Japanese family first: cairosvg (the PNG) draws all text in
+# the first family of the list, with no fallback per glyph, and Noto Sans CJK JP (Debian's
+# fonts-noto-cjk, scripts/ensure-public-deps) has the Latin letters too.
+FONTS_JA = "'Noto Sans CJK JP', 'Noto Sans JP', 'Hiragino Sans', 'Yu Gothic', Meiryo, sans-serif"
 
 X = Callable[[dt.date], float]
 
@@ -92,6 +97,7 @@ class Picture:
     svg: str
     title: str
     desc: str
+    desc_html: str  # the same words, record titles marked with their language
     lanes: list[Lane]
     by_commitment: bool  # lanes stand for commitments, not milestones
 
@@ -144,12 +150,16 @@ def draw(
         y += 24
     height = y + 10
     uid = f"tl-{agreement.pk}"
+    fonts = FONTS_JA if deadlines.reads_japanese() else FONTS
     title = _("Timeline of %(name)s") % {"name": name}
     desc = _describe(agreement, lanes, by_commitment, briefs, dated, today, moment)
+    desc_html = _describe(
+        agreement, lanes, by_commitment, briefs, dated, today, moment, mark=_marked
+    )
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
         f'width="{WIDTH}" height="{height}" role="img" class="timeline" '
-        f'aria-labelledby="{uid}-title {uid}-desc" font-family="{FONTS}">',
+        f'aria-labelledby="{uid}-title {uid}-desc" font-family="{fonts}">',
         f'<title id="{uid}-title">{escape(title)}</title>',
         f'<desc id="{uid}-desc">{escape(desc)}</desc>',
         f'<rect class="tl-bg" x="0" y="0" width="{WIDTH}" height="{height}" '
@@ -186,7 +196,12 @@ def draw(
     out += body
     out.append("</svg>")
     return Picture(
-        svg="\n".join(out), title=title, desc=desc, lanes=lanes, by_commitment=by_commitment
+        svg="\n".join(out),
+        title=title,
+        desc=desc,
+        desc_html=mark_safe(desc_html),  # every record word escaped by _marked
+        lanes=lanes,
+        by_commitment=by_commitment,
     )
 
 
@@ -248,7 +263,9 @@ def _describe(
     dated: list[Brief],
     today: dt.date,
     moment: Moment,
+    mark: Callable[[str], str] = str,
 ) -> str:
+    """The picture in words. ``mark`` wraps each record title (``_marked`` for HTML)."""
     counts = {k: sum(lane.counts.get(k, 0) for lane in lanes) for k in KINDS}
     counted = [b for b in briefs if not b.s.is_series]  # a series counts by occurrence
     day = {"signed": day_text(agreement.signed_on), "today": day_text(today)}
@@ -271,20 +288,20 @@ def _describe(
             parts.append(
                 _("%(label)s: %(n)s due from %(first)s to %(last)s, %(words)s.")
                 % {
-                    "label": lane.label,
+                    "label": mark(lane.label),
                     "n": len(lane.briefs),
                     "first": day_text(lane.first_due),
                     "last": day_text(lane.last_due),
                     "words": lane.words,
                 }
             )
-        return _(" ").join(parts)
+        return _sentences(parts)
     for lane in lanes:
         if lane.series is not None:
             every = deadlines.recurrence_sentence(lane.series.rule_rrule, start=agreement.signed_on)
             parts.append(
                 _("%(label)s: %(every)s; %(verdict)s.")
-                % {"label": lane.label, "every": every, "verdict": lane.series.verdict[1]}
+                % {"label": mark(lane.label), "every": every, "verdict": lane.series.verdict[1]}
             )
             continue
         b = lane.briefs[0]
@@ -292,9 +309,22 @@ def _describe(
         said = _("not yet due") if kind == "due" else words
         parts.append(
             _("%(title)s: due %(due)s, %(words)s.")
-            % {"title": b.title, "due": day_text(b.s.due_on), "words": said}
+            % {"title": mark(b.title), "due": day_text(b.s.due_on), "words": said}
         )
-    return _(" ").join(parts)
+    return _sentences(parts)
+
+
+def _sentences(parts: list[str]) -> str:
+    """Sentences one after another: a space between them in English, none in Japanese."""
+    return ("" if deadlines.reads_japanese() else " ").join(parts)
+
+
+def _marked(words: str) -> str:
+    """A record title inside the description's HTML: escaped, and said to be English
+    on a Japanese page (the record is kept in English)."""
+    if deadlines.reads_japanese():
+        return f'<span lang="en">{html_escape(words)}</span>'
+    return html_escape(words)
 
 
 def _axis(start: dt.date, end: dt.date, x: X, top: int, height: int) -> list[str]:

@@ -127,6 +127,13 @@ def _japanese_number(n: Decimal) -> str:
 
 
 _JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff00-\uffef]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def written_in_japanese(text: str) -> bool:
+    """More Japanese characters than Latin letters: "第 I 章 1. 供給の確保" is
+    Japanese, "Section I, 1 (第 I 章 1. 供給の確保)" is English quoting Japanese."""
+    return len(_JAPANESE.findall(text)) > len(_LATIN.findall(text))
 
 
 def record_language(obj: object, field: str) -> str:
@@ -139,7 +146,7 @@ def record_language(obj: object, field: str) -> str:
         return "en"
     own = getattr(obj, f"{field}_{language}", "") or ""
     shown = str(getattr(obj, field, "") or "")
-    return language if own or _JAPANESE.search(shown) else "en"
+    return language if own or written_in_japanese(shown) else "en"
 
 
 def _page_language() -> str:
@@ -160,7 +167,7 @@ def rec(value: object) -> str:
     """Record words inside an interface sentence: a span saying they are English on a
     Japanese page (Japanese words are left as they are)."""
     text = "" if value is None else str(value)
-    if _page_language() == "en" or not text or _JAPANESE.search(text):
+    if _page_language() == "en" or not text or written_in_japanese(text):
         return conditional_escape(text)
     return format_html('<span lang="en">{}</span>', text)
 
