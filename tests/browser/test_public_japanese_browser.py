@@ -107,6 +107,8 @@ def test_a_japanese_reader_follows_the_ministerial_to_day_180(
             assert page.evaluate("() => document.documentElement.lang") == "en"
             cookies = {c["name"]: c["value"] for c in context.cookies()}
             assert cookies.get("django_language") == "en"
+            page.screenshot(path=str(SHOTS / f"ja-5-switched-to-english-{width}.png"))
+            problems[f"5-switched-to-english-{width}: overflow"] = page.evaluate(STICKING_OUT)
             context.close()
 
         # A first visit from a Japanese browser: the English page suggests /ja/, no redirect.

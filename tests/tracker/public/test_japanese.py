@@ -168,3 +168,20 @@ def test_amounts_are_written_in_japanese_units(written, japanese):
     assert amount(written) == written
     with translation.override("ja"):
         assert amount(written) == japanese
+
+
+def test_following_from_a_japanese_page_is_answered_in_japanese(client, ministerial):
+    from django.core import mail
+
+    target = f"milestone:{ministerial.pk}"
+    sent = client.post("/ja/follow/", {"email": "reader@example.jp", "target": target})
+    assert sent.status_code == 200 and "受信箱をご確認ください" in text(sent)
+    (message,) = mail.outbox
+    assert message.subject == f"確認：「{ministerial}」のフォロー"
+    assert "時間以内に次のリンクを開いてください" in message.body
+    path = re.search(r"http://\S+?(/ja/follow/confirm/\S+/)", message.body)[1]
+    asked = client.get(path)
+    assert "フォローの確認" in text(asked) and '<html lang="ja">' in text(asked)
+    assert "フォローしました" in text(client.post(path))
+    bad = client.post("/ja/follow/", {"email": "x", "target": target})
+    assert bad.status_code == 400 and "申し込みを受け付けられませんでした" in text(bad)
