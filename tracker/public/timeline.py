@@ -17,6 +17,7 @@ inlined in a page. The same markup is served as a file and rendered to PNG."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -133,7 +134,7 @@ def draw(
     if by_commitment:
         lanes = _commitment_lanes(dated, commitments)
     name = agreement.short_name or agreement.title
-    heading = textwrap.wrap(name, 40) or [name]
+    heading = _lines(name, 40)
     top = 18 * len(heading) + 6  # the heading's height; everything below moves down by it
     body: list[str] = []
     y = top + 58
@@ -248,7 +249,19 @@ def _commitment_lanes(dated: list[Brief], commitments: Mapping[int, str]) -> lis
 
 
 def _wrapped(label: str) -> list[str]:
-    return textwrap.wrap(label, LABEL_CHARS) or [label]
+    return _lines(label, LABEL_CHARS)
+
+
+_WIDE = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]")
+
+
+def _lines(words: str, chars: int) -> list[str]:
+    """Words wrapped to lines of ``chars`` Latin letters' width. Japanese has no spaces
+    and its characters are about twice as wide: a Japanese title (a record's Japanese
+    version) is cut into lines of half as many characters."""
+    if _WIDE.search(words):
+        chars //= 2
+    return textwrap.wrap(words, chars) or [words]
 
 
 def _lane_height(lane: Lane) -> int:

@@ -185,3 +185,23 @@ def test_following_from_a_japanese_page_is_answered_in_japanese(client, minister
     assert "フォローしました" in text(client.post(path))
     bad = client.post("/ja/follow/", {"email": "x", "target": target})
     assert bad.status_code == 400 and "申し込みを受け付けられませんでした" in text(bad)
+
+
+def test_record_words_say_which_language_they_are_in():
+    """English record text on a Japanese page is marked lang="en"; a field with a
+    Japanese version (``title_ja``, as django-modeltranslation adds) or Japanese words is
+    not; an English page marks nothing."""
+    from types import SimpleNamespace
+
+    from tracker.templatetags.tracker_public import rec, record_lang
+
+    english = SimpleNamespace(title="Investment Ministerial", title_ja="")
+    japanese = SimpleNamespace(title="投資閣僚会合", title_ja="投資閣僚会合")
+    quoting = SimpleNamespace(section="Section I, 1 (第 I 章 1. 供給の確保)")
+    assert record_lang(english, "title") == "" and rec("Tokyo") == "Tokyo"
+    with translation.override("ja"):
+        assert record_lang(english, "title") == ' lang="en"'
+        assert record_lang(japanese, "title") == ""
+        assert record_lang(quoting, "section") == ' lang="en"'
+        assert rec("Akasaka Palace, Tokyo") == '<span lang="en">Akasaka Palace, Tokyo</span>'
+        assert rec("東京") == "東京" and rec("<b>") == '<span lang="en">&lt;b&gt;</span>'

@@ -66,3 +66,15 @@ def test_the_japanese_timeline_png_is_drawn_in_a_japanese_font(client, ministeri
     assert ja.content != en.content
     svg = client.get(f"/ja/agreements/{a.slug}/timeline.svg").content.decode()
     assert "font-family=\"'Noto Sans CJK JP'" in svg  # the family cairosvg draws with
+
+
+def test_a_japanese_title_is_wrapped_to_the_pictures_width():
+    """Japanese has no spaces and wide characters: a title is cut into lines that fit."""
+    title = "採掘及び加工を通じた重要鉱物及びレアアースの供給確保のための日米枠組み"
+    lines = timeline._lines(title, timeline.LABEL_CHARS)
+    assert "".join(lines) == title and len(lines) == 2
+    assert all(len(line) <= timeline.LABEL_CHARS // 2 for line in lines)
+    assert timeline._lines("Mining, Minerals and Metals Investment Ministerial", 46) == [
+        "Mining, Minerals and Metals Investment",
+        "Ministerial",
+    ]
