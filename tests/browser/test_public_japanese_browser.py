@@ -17,6 +17,7 @@ from tests.browser.test_public_browser import SHOTS, axe_problems
 pytestmark = pytest.mark.browser
 NOW = dt.datetime(2026, 11, 21, 3, 0, tzinfo=dt.UTC)
 AGREEMENT = "US–Japan critical minerals framework"
+AGREEMENT_PATH = "/ja/agreements/us-japan-critical-minerals-2025/"
 
 # English words a Japanese page may show outside the record: names of formats and
 # protocols, the input format of a date, zone names as IANA writes them, US$.
@@ -99,6 +100,16 @@ def test_a_japanese_reader_follows_the_ministerial_to_day_180(
             assert "2026年4月26日時点。" in page.content()
             assert "?as_of=2026-04-26" in page.url and "/ja/" in page.url
             look(page, "4-as-of-day-180", problems)
+            if width == 1280:  # the other page types, in Japanese too
+                for name, path in (
+                    ("6-commitment", f"{AGREEMENT_PATH}commitments/investment-ministerial/"),
+                    ("7-sources", "/ja/sources/"),
+                    ("8-bad-as-of", "/ja/?as_of=2026-02-30"),
+                    ("9-not-found", "/ja/agreements/no-such-agreement/"),
+                ):
+                    page.goto(live_server.url + path)
+                    look(page, name, problems)
+                page.goto(live_server.url + f"{AGREEMENT_PATH}?as_of=2026-04-26")
             # The switch goes to the same page and day in English, and is remembered.
             page.get_by_role("button", name="English").click()
             assert page.url.endswith(
