@@ -98,4 +98,7 @@ def languages(request: HttpRequest) -> dict[str, Any]:
         "default_version": versions[0],
         "suggest_ja": current == settings.LANGUAGE_CODE and suggests_japanese(request),
         "ja_url": address_in(path, "ja", query),
+        # Between sentences and after a colon: a space in English, none in Japanese
+        # (its full stop and colon are full width and carry their own space).
+        "sp": "" if current == "ja" else " ",
     }
