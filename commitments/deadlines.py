@@ -435,6 +435,12 @@ def zone_name_ja(time_zone: str) -> str:
     return ZONE_NAMES_JA.get(time_zone) or f"{zone_city(time_zone)}時間"
 
 
+def zone_name(time_zone: str) -> str:
+    """A zone as the reader names it: its IANA name in English ("Asia/Tokyo"), its
+    Japanese name in Japanese ("日本時間")."""
+    return zone_name_ja(time_zone) if reads_japanese() else time_zone
+
+
 def moment_words(moment: dt.datetime, time_zone: str) -> str:
     """An instant in words, in a zone named twice, by place and by abbreviation:
     "27 April 2026, 00:00 Tokyo time (JST)"; in Japanese, the zone by its Japanese

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from icalendar import Calendar, Event
 
+from commitments import deadlines
 from commitments.models import Agreement, Milestone
 
 from .record import milestones, rule_sentence
@@ -54,7 +55,7 @@ def build(ms: list[Milestone], name: str) -> bytes:
             % {
                 "rule": rule_sentence(m),
                 "status": _(m.get_status_display()),
-                "zone": agreement.time_zone,
+                "zone": deadlines.zone_name(agreement.time_zone),
                 "url": url,
             },
         )

@@ -74,6 +74,12 @@ def iso(value: dt.date | dt.datetime | None) -> str:
 
 
 @register.filter
+def zone(time_zone: str) -> str:
+    """ "Asia/Tokyo"; on a Japanese page "日本時間" (deadlines.zone_name)."""
+    return deadlines.zone_name(time_zone) if time_zone else ""
+
+
+@register.filter
 def days(n: int | None) -> str:
     if n is None:
         return ""

@@ -38,6 +38,8 @@ def test_japanese_pages_live_under_ja_and_say_their_language(client, ministerial
     assert "<dt>期限</dt><dd>2026年4月26日" in page
     assert "2025年10月28日の署名（" in page and "から180日後" in page
     assert "2026年4月27日 0:00 日本時間から（209日）" in page
+    agreement = text(client.get(f"/ja/agreements/{a.slug}/"))
+    assert "（期限は日本時間で判定）" in agreement
     # Links stay in Japanese, and keep the day the reader is on.
     day = text(client.get(f"/ja/milestones/{ministerial.pk}/?as_of=2026-04-26"))
     assert f'href="/ja/agreements/{a.slug}/?as_of=2026-04-26"' in day
@@ -109,6 +111,7 @@ def test_feeds_and_calendars_come_in_each_language(client, ministerial):
     ics = client.get(f"/ja/agreements/{a.slug}/calendar.ics").content.decode()
     unfolded = ics.replace("\r\n ", "")
     assert "SUMMARY:期限：" in unfolded and "規則：" in unfolded
+    assert "判定の時間帯：日本時間" in unfolded
     assert f"/ja/milestones/{ministerial.pk}/" in unfolded
     assert "SUMMARY:Due: " in client.get(f"/agreements/{a.slug}/calendar.ics").content.decode()
 
