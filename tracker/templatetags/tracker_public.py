@@ -45,6 +45,9 @@ CHOICE_LABELS = (
     gettext_noop("Setback"),
     gettext_noop("Context"),
     gettext_noop("Checked, nothing found"),
+    # The follow form's fields, as its errors name them.
+    gettext_noop("email"),
+    gettext_noop("target"),
     # Why an ?as_of= cannot be shown (commitments.selectors.parse_as_of).
     gettext_noop("is not a date written YYYY-MM-DD"),
     gettext_noop("is not a day of the calendar"),

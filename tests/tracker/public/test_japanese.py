@@ -188,6 +188,7 @@ def test_following_from_a_japanese_page_is_answered_in_japanese(client, minister
     assert "フォローしました" in text(client.post(path))
     bad = client.post("/ja/follow/", {"email": "x", "target": target})
     assert bad.status_code == 400 and "申し込みを受け付けられませんでした" in text(bad)
+    assert "<li>メールアドレス：" in text(bad)
 
 
 def test_record_words_say_which_language_they_are_in():
