@@ -23,6 +23,7 @@ from typing import overload
 
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrule, rruleset, rrulestr
+from django.utils.translation import get_language
 
 
 class RuleKind(StrEnum):
@@ -85,7 +86,9 @@ class DeadlineRule:
                 )
 
     def describe(self) -> str:
-        """A sentence for people: "180 days after signature"."""
+        """A sentence for people: "180 days after signature" (署名から180日後)."""
+        if reads_japanese():
+            return self._describe_ja()
         anchor = (
             "signature"
             if self.anchor == Anchor.SIGNATURE
@@ -104,6 +107,24 @@ class DeadlineRule:
             ends = ", for a set number of times" if "COUNT" in parts or "UNTIL" in parts else ""
             return f"{recurrence_words(self.rrule)}, counted from signature{ends}"
         return "no deadline"
+
+    def _describe_ja(self) -> str:
+        anchor = (
+            "署名"
+            if self.anchor == Anchor.SIGNATURE
+            else f"「{self.anchor_title or f'マイルストーン{self.anchor_milestone_id}'}」の完了"
+        )
+        if self.kind == RuleKind.FIXED and self.fixed_date:
+            return f"{date_words(self.fixed_date)}まで"
+        if self.kind == RuleKind.DAYS_AFTER:
+            return f"{anchor}から{self.amount}日後"
+        if self.kind == RuleKind.MONTHS_AFTER:
+            return f"{anchor}から{self.amount}か月後"
+        if self.kind == RuleKind.RECURRING:
+            parts = rule_parts(self.rrule)
+            ends = "、回数を限って" if "COUNT" in parts or "UNTIL" in parts else ""
+            return f"署名から数えて{recurrence_words(self.rrule)}{ends}"
+        return "期限なし"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -216,9 +237,25 @@ def rule_parts(text: str) -> dict[str, str]:
     return {name.strip().upper(): value.strip().upper() for name, _, value in pairs}
 
 
+def reads_japanese() -> bool:
+    """Whether the reader reads Japanese (the public site under /ja/; a Japanese
+    subscriber's email). English is the default everywhere else: the API, the admin,
+    workers and commands with no language activated."""
+    return (get_language() or "en").split("-")[0] == "ja"
+
+
 def date_words(day: dt.date) -> str:
-    """ "26 January 2026"."""
+    """ "26 January 2026"; in Japanese "2026年1月26日"."""
+    if reads_japanese():
+        return f"{day.year}年{day.month}月{day.day}日"
     return f"{day.day} {day:%B %Y}"
+
+
+def day_text(day: dt.date | None) -> str:
+    """A date as pages write it: 2026-04-26 in English, 2026年4月26日 in Japanese."""
+    if day is None:
+        return ""
+    return date_words(day) if reads_japanese() else day.isoformat()
 
 
 def _and(items: list[str]) -> str:
@@ -250,6 +287,8 @@ def recurrence_words(text: str) -> str:
     parts that words would misstate reads "on the dates of a calendar rule". An end
     (COUNT, UNTIL) is not said here: ``recurrence_sentence`` says it in dates."""
     parts = rule_parts(text)
+    if reads_japanese():
+        return _recurrence_words_ja(parts)
     unit = _UNITS.get(parts.get("FREQ", ""))
     if unit is None or set(parts) - _WORDED:
         return "on the dates of a calendar rule"
@@ -267,10 +306,38 @@ def recurrence_words(text: str) -> str:
     return words
 
 
+_UNITS_JA = {"DAILY": "日", "WEEKLY": "週", "MONTHLY": "か月", "YEARLY": "年"}
+_WEEKDAYS_JA = dict(zip(("MO", "TU", "WE", "TH", "FR", "SA", "SU"), "月火水木金土日", strict=True))
+
+
+def _recurrence_words_ja(parts: dict[str, str]) -> str:
+    """ "3か月ごと", "毎週月曜日と木曜日", "毎年1月と7月"; anything else said generally."""
+    unit = _UNITS_JA.get(parts.get("FREQ", ""))
+    simple = {"FREQ", "INTERVAL", "COUNT", "UNTIL", "WKST", "BYMONTH", "BYDAY"}
+    if unit is None or set(parts) - simple:
+        return "暦の規則で定める日ごと"
+    try:
+        interval = int(parts.get("INTERVAL", "1"))
+        words = f"毎{unit.removeprefix('か')}" if interval == 1 else f"{interval}{unit}ごと"
+        sep = "" if interval == 1 else "の"
+        if "BYMONTH" in parts:
+            words += sep + "と".join(f"{int(m)}月" for m in parts["BYMONTH"].split(","))
+        if "BYDAY" in parts:
+            days = parts["BYDAY"].split(",")
+            if any(d[:-2] for d in days):
+                return "暦の規則で定める日ごと"
+            words += sep + "と".join(f"{_WEEKDAYS_JA[d]}曜日" for d in days)
+    except (KeyError, ValueError):
+        return "暦の規則で定める日ごと"
+    return words
+
+
 def recurrence_sentence(text: str, *, start: dt.date) -> str:
     """The rule in words with its dates: "every 3 months from 26 January 2026"; a
     rule that ends says so in dates ("…, 4 times, the last on 26 October 2026"). The
     rule counts from ``start`` (the signature), which is not itself an occurrence."""
+    if reads_japanese():
+        return _recurrence_sentence_ja(text, start=start)
     words = recurrence_words(text)
     parts = rule_parts(text)
     if "COUNT" not in parts and "UNTIL" not in parts:
@@ -285,6 +352,21 @@ def recurrence_sentence(text: str, *, start: dt.date) -> str:
         f"{words} from {date_words(dates[0])}, {len(dates)} times, "
         f"the last on {date_words(dates[-1])}"
     )
+
+
+def _recurrence_sentence_ja(text: str, *, start: dt.date) -> str:
+    """ "2026年1月26日から3か月ごと"; "…から3か月ごと、4回（最後は2026年10月26日）"."""
+    words = recurrence_words(text)
+    parts = rule_parts(text)
+    if "COUNT" not in parts and "UNTIL" not in parts:
+        first = next_occurrence(text, start=start, after=None)
+        return f"{date_words(first)}から{words}" if first else f"{words}（日付なし）"
+    dates = occurrences(text, start=start, through=dt.date.max - dt.timedelta(days=1))
+    if not dates:
+        return f"{words}（{date_words(start)}より後の日付なし）"
+    if len(dates) == 1:
+        return f"{date_words(dates[0])}の1回"
+    return f"{date_words(dates[0])}から{words}、{len(dates)}回（最後は{date_words(dates[-1])}）"
 
 
 @overload
@@ -312,7 +394,10 @@ def zone_abbreviation(moment: dt.datetime, time_zone: str) -> str:
 def zone_label(moment: dt.datetime, time_zone: str) -> str:
     """Local wall time with its zone named, abbreviation and name:
     "2026-04-27 00:00 JST (Asia/Tokyo)"; a zone without a lettered abbreviation reads
-    "2026-04-27 00:00 UTC+07 (Asia/Bangkok)", and UTC just "2026-04-27 00:00 UTC"."""
+    "2026-04-27 00:00 UTC+07 (Asia/Bangkok)", and UTC just "2026-04-27 00:00 UTC".
+    In Japanese, as ``moment_words``: "2026年4月27日 0:00 日本時間"."""
+    if reads_japanese():
+        return moment_words(moment, time_zone)
     local = moment.astimezone(zoneinfo.ZoneInfo(time_zone))
     abbr = zone_abbreviation(moment, time_zone)
     named = "" if time_zone in {abbr, "UTC"} else f" ({time_zone})"
@@ -324,10 +409,52 @@ def zone_city(time_zone: str) -> str:
     return time_zone.rsplit("/", 1)[-1].replace("_", " ")
 
 
+# Zones as a Japanese reader names them; others read "<city>時間" (e.g. "Bangkok時間"
+# would read oddly, so every zone the record uses is named here).
+ZONE_NAMES_JA = {
+    "Asia/Tokyo": "日本時間",
+    "America/New_York": "米国東部時間",
+    "America/Chicago": "米国中部時間",
+    "America/Denver": "米国山岳部時間",
+    "America/Los_Angeles": "米国太平洋時間",
+    "Asia/Kuala_Lumpur": "マレーシア時間",
+    "Asia/Bangkok": "タイ時間",
+    "Asia/Seoul": "韓国時間",
+    "Asia/Shanghai": "中国時間",
+    "Asia/Jakarta": "インドネシア西部時間",
+    "Asia/Manila": "フィリピン時間",
+    "Asia/Singapore": "シンガポール時間",
+    "Asia/Kolkata": "インド時間",
+    "Asia/Ho_Chi_Minh": "ベトナム時間",
+    "Australia/Sydney": "オーストラリア東部時間",
+    "Australia/Canberra": "オーストラリア東部時間",
+    "Australia/Perth": "オーストラリア西部時間",
+    "Europe/London": "英国時間",
+    "Europe/Brussels": "中央ヨーロッパ時間",
+    "Europe/Berlin": "中央ヨーロッパ時間",
+    "Europe/Paris": "中央ヨーロッパ時間",
+    "America/Toronto": "カナダ東部時間",
+    "UTC": "協定世界時（UTC）",
+}
+
+
+def zone_name_ja(time_zone: str) -> str:
+    return ZONE_NAMES_JA.get(time_zone) or f"{zone_city(time_zone)}時間"
+
+
+def zone_name(time_zone: str) -> str:
+    """A zone as the reader names it: its IANA name in English ("Asia/Tokyo"), its
+    Japanese name in Japanese ("日本時間")."""
+    return zone_name_ja(time_zone) if reads_japanese() else time_zone
+
+
 def moment_words(moment: dt.datetime, time_zone: str) -> str:
     """An instant in words, in a zone named twice, by place and by abbreviation:
-    "27 April 2026, 00:00 Tokyo time (JST)"."""
+    "27 April 2026, 00:00 Tokyo time (JST)"; in Japanese, the zone by its Japanese
+    name: "2026年4月27日 0:00 日本時間" (the one place zones are named for readers)."""
     local = moment.astimezone(zoneinfo.ZoneInfo(time_zone))
+    if reads_japanese():
+        return f"{date_words(local.date())} {local.hour}:{local:%M} {zone_name_ja(time_zone)}"
     abbr = zone_abbreviation(moment, time_zone)
     return f"{local.day} {local:%B %Y, %H:%M} {zone_city(time_zone)} time ({abbr})"
 

@@ -22,6 +22,7 @@ from django.db.models import (
     When,
     prefetch_related_objects,
 )
+from django.utils.translation import gettext as _
 
 from . import deadlines
 from .deadlines import Anchor, RuleKind
@@ -442,13 +443,19 @@ class SeriesSummary:
 
     @property
     def words(self) -> str:
-        """ "1 met, 3 missed; next due 2027-01-26"."""
-        counts = [f"{self.met} met" + (f" ({self.late} late)" if self.late else "")]
-        counts.append(f"{self.missed} missed")
+        """ "1 met, 3 missed; next due 2027-01-26", in the reader's language."""
+        met = _("%(n)s met") % {"n": self.met}
+        if self.late:
+            met += _(" (%(n)s late)") % {"n": self.late}
+        counts = [met, _("%(n)s missed") % {"n": self.missed}]
         if self.cancelled:
-            counts.append(f"{self.cancelled} cancelled")
-        ahead = f"next due {self.next_due.isoformat()}" if self.next_due else "none due ahead"
-        return f"{', '.join(counts)}; {ahead}"
+            counts.append(_("%(n)s cancelled") % {"n": self.cancelled})
+        ahead = (
+            _("next due %(day)s") % {"day": deadlines.day_text(self.next_due)}
+            if self.next_due
+            else _("none due ahead")
+        )
+        return _("%(counts)s; %(ahead)s") % {"counts": _(", ").join(counts), "ahead": ahead}
 
 
 def occurrence_state_now(m: Milestone, now: dt.datetime) -> MilestoneState:

@@ -16,6 +16,20 @@ from commitments.permissions import EDITORS, VIEWERS
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+def pytest_configure(config) -> None:
+    """The Japanese interface's .mo, built from the committed .po when it is missing or
+    older (scripts/messages compile does the same for make test and make run)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    po = Path(__file__).resolve().parent.parent / "locale/ja/LC_MESSAGES/django.po"
+    mo = po.with_suffix(".mo")
+    stale = not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime
+    if stale and shutil.which("msgfmt"):
+        subprocess.run(["msgfmt", "--check", "-o", str(mo), str(po)], check=True)
+
+
 def require_service(ok: bool, reason: str) -> None:
     """In CI a test whose service is unreachable fails; on a laptop it skips."""
     if ok:

@@ -225,6 +225,54 @@ def test_the_cache_key_holds_every_header_django_varies_on():
             assert f"proxy_set_header {name} {variable};" in conf.lower(), name
 
 
+def test_a_cache_in_front_of_the_pages_keys_on_what_they_vary_on():
+    """A page's language is its address (/ja/…), which every cache key holds. English
+    pages also vary on Accept-Language and Cookie (the suggestion to read them in
+    Japanese): a proxy_cache in front of them must key on both, or not be there."""
+    from django.test import Client
+
+    conf = (ROOT / "deploy/nginx/tracker.conf").read_text()
+    key = next(line for line in conf.splitlines() if "proxy_cache_key" in line)
+    assert "$request_uri" in key
+    varied = {h.strip().lower() for h in Client().get("/")["Vary"].split(",")}
+    assert {"accept-language", "cookie"} <= varied
+    pages = conf[conf.index("    location / {") :]
+    pages = pages[: pages.index("}")]
+    if "proxy_cache " in pages:
+        assert "$http_accept_language" in pages and "$cookie_django_language" in pages
+    api = Client().get(STATUS, HTTP_ACCEPT_LANGUAGE="ja")
+    assert "accept-language" not in api["Vary"].lower()
+
+
+def test_english_and_japanese_are_never_served_for_each_other(stack):
+    """Asked in turns, by a Japanese browser and an English one, each address answers
+    in its own language through the proxy, and the API answers the same to both."""
+    conn = stack.proxy()
+    page = "/agreements/us-japan-critical-minerals-2025/"
+    for _ in range(2):  # a second round, when anything cached would be served
+        for language in ("ja", "en-US,en;q=0.9", "ja-JP,ja;q=0.9"):
+            for path, html_lang in (
+                (page, "en"),
+                (f"/ja{page}", "ja"),
+                ("/", "en"),
+                ("/ja/", "ja"),
+            ):
+                status, headers, body = get(conn, path, {"Accept-Language": language})
+                assert status == 200, path
+                assert f'<html lang="{html_lang}">' in body.decode(), (path, language)
+                assert headers["content-language"] == html_lang
+                suggested = "lang-suggest" in body.decode()
+                assert suggested == (html_lang == "en" and language.startswith("ja")), path
+            feed = get(conn, "/ja/feed.atom", {"Accept-Language": language})[2].decode()
+            assert 'xml:lang="ja"' in feed
+            assert (
+                'xml:lang="en"'
+                in get(conn, "/feed.atom", {"Accept-Language": language})[2].decode()
+            )
+    answers = {get(conn, STATUS, {"Accept-Language": lang})[2] for lang in ("ja", "en", "ja")}
+    assert len(answers) == 1
+
+
 @pytest.mark.parametrize("path", [STATUS, "/api/v1/milestones/?page_size=100"])
 def test_each_variant_gets_the_answer_django_gives_it(stack, path):
     """The same answer with and without the cache, for each variant the key separates,

@@ -15,8 +15,10 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from icalendar import Calendar, Event
 
+from commitments import deadlines
 from commitments.models import Agreement, Milestone
 
 from .record import milestones, rule_sentence
@@ -37,7 +39,11 @@ def build(ms: list[Milestone], name: str) -> bytes:
         url = settings.SITE_URL + reverse("tracker:milestone", args=[m.pk])
         event = Event()
         event.add("uid", f"milestone-{m.pk}@{host}")
-        event.add("summary", f"Due: {m.title} ({agreement.short_name})")
+        event.add(
+            "summary",
+            _("Due: %(title)s (%(agreement)s)")
+            % {"title": m.title, "agreement": agreement.short_name},
+        )
         event.add("dtstart", m.due_on)
         event.add("dtend", m.due_on + dt.timedelta(days=1))
         event.add("dtstamp", m.updated_at)
@@ -45,8 +51,13 @@ def build(ms: list[Milestone], name: str) -> bytes:
         event.add("sequence", m.version)
         event.add(
             "description",
-            f"Rule: {rule_sentence(m)}.\nStatus: {m.get_status_display()}.\n"
-            f"Judged in {agreement.time_zone}.\n{url}",
+            _("Rule: %(rule)s.\nStatus: %(status)s.\nJudged in %(zone)s.\n%(url)s")
+            % {
+                "rule": rule_sentence(m),
+                "status": _(m.get_status_display()),
+                "zone": deadlines.zone_name(agreement.time_zone),
+                "url": url,
+            },
         )
         event.add("url", url)
         event.add("transp", "TRANSPARENT")
@@ -64,10 +75,12 @@ def _response(request: HttpRequest, body: bytes, filename: str) -> HttpResponse:
 def agreement_calendar(request: HttpRequest, slug: str) -> HttpResponse:
     a = get_object_or_404(Agreement, slug=slug)
     ms = list(milestones().filter(commitment__agreement=a).order_by("due_on", "id"))
-    return _response(request, build(ms, f"{a.short_name}: deadlines"), f"{a.slug}.ics")
+    return _response(
+        request, build(ms, _("%(name)s: deadlines") % {"name": a.short_name}), f"{a.slug}.ics"
+    )
 
 
 @as_of_checked
 def all_calendar(request: HttpRequest) -> HttpResponse:
     ms = list(milestones().order_by("due_on", "id"))
-    return _response(request, build(ms, "Commitment tracker: all deadlines"), "deadlines.ics")
+    return _response(request, build(ms, _("Commitment tracker: all deadlines")), "deadlines.ics")

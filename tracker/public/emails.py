@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils.translation import gettext
 
 
 def send_follow_confirmation(email: str, target: object, url: str) -> None:
@@ -16,7 +17,7 @@ def send_follow_confirmation(email: str, target: object, url: str) -> None:
         "site_url": settings.SITE_URL,
     }
     message = EmailMultiAlternatives(
-        subject=f"Confirm: follow “{target}”",
+        subject=gettext("Confirm: follow “%(target)s”") % {"target": target},
         body=render_to_string("tracker/public/email/confirm.txt", context),
         to=[email],
     )

@@ -22,11 +22,13 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.html import format_html, linebreaks
+from django.utils.translation import gettext as _
 
 from commitments import deadlines
 from commitments.models import Agreement, Commitment, LogEntry, StatusUpdate
 
 from .citations import cite
+from .record import day_text
 from .responses import as_of_checked
 
 LIMIT = 50
@@ -85,14 +87,16 @@ def _update(u: StatusUpdate) -> Change | None:
     party = f" ({u.party.name})" if u.party is not None else ""
     if u.kind == StatusUpdate.Kind.OVERDUE_FLAGGED:
         at = deadlines.overdue_at(u.due_on, tz) or u.at
-        title = f"Overdue: {m.title} (due {u.due_on.isoformat() if u.due_on else '?'})"
+        due = day_text(u.due_on) if u.due_on else "?"
+        title = _("Overdue: %(title)s (due %(day)s)") % {"title": m.title, "day": due}
     elif u.kind == StatusUpdate.Kind.OVERDUE_CLEARED:
-        at, title = u.at, f"No longer overdue: {m.title}"
+        at, title = u.at, _("No longer overdue: %(title)s") % {"title": m.title}
     elif u.kind == StatusUpdate.Kind.DEADLINE:
-        at, title = u.at, f"Deadline changed: {m.title}"
+        at, title = u.at, _("Deadline changed: %(title)s") % {"title": m.title}
     elif u.from_status != u.to_status:
         at = u.at
-        title = f"{m.title}{party}: {u.get_from_status_display()} → {u.get_to_status_display()}"
+        change = f"{_(u.get_from_status_display())} → {_(u.get_to_status_display())}"
+        title = f"{m.title}{party}: {change}"
     else:
         return None  # a no-op row: nothing a reader needs to hear about
     return Change(f"update-{u.pk}", title, _html(u.note or title), _milestone_link(m.pk), at)
@@ -104,8 +108,9 @@ def _assessment(c: Commitment) -> Change:
     at = dt.datetime.combine(c.assessed_on, dt.time(), tzinfo=zoneinfo.ZoneInfo(tz))
     return Change(
         f"assessment-{c.pk}-{c.assessed_on.isoformat()}-{c.assessment}",
-        f"Assessed “{c.get_assessment_display()}”: {c.title}",
-        _html(c.assessment_note or c.get_assessment_display()),
+        _("Assessed “%(assessment)s”: %(title)s")
+        % {"assessment": _(c.get_assessment_display()), "title": c.title},
+        _html(c.assessment_note or _(c.get_assessment_display())),
         reverse("tracker:commitment", args=[c.agreement.slug, c.key]),
         at,
     )
@@ -125,7 +130,7 @@ def _log(e: LogEntry) -> Change:
     tz = zoneinfo.ZoneInfo(agreement.time_zone)
     return Change(
         f"log-{e.key}",
-        f"{e.get_kind_display()}: {e.text[:80]}",
+        f"{_(e.get_kind_display())}: {e.text[:80]}",
         _html(e.text, e.source_address),
         link,
         dt.datetime.combine(e.on, dt.time(), tzinfo=tz),
@@ -142,16 +147,18 @@ class ChangesFeed(Feed[Any, Any]):
         return get_object_or_404(Agreement, slug=slug) if slug else None
 
     def title(self, obj: Agreement | None) -> str:
-        return f"{obj.short_name}: changes" if obj else "Commitment tracker: all changes"
+        if obj:
+            return _("%(name)s: changes") % {"name": obj.short_name}
+        return _("Commitment tracker: all changes")
 
     def link(self, obj: Agreement | None) -> str:
         return reverse("tracker:agreement", args=[obj.slug]) if obj else reverse("tracker:overview")
 
     def subtitle(self, obj: Agreement | None) -> str:
-        return "Status changes, overdue deadlines, assessments and sourced log entries."
+        return _("Status changes, overdue deadlines, assessments and sourced log entries.")
 
     def author_name(self) -> str:
-        return "Commitment tracker"
+        return _("Commitment tracker")
 
     def feed_guid(self, obj: Agreement | None) -> str:
         return settings.SITE_URL + self.link(obj)

@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from commitments.models import Agreement, Commitment, Milestone
@@ -32,7 +33,7 @@ TARGETS: dict[str, type[Agreement] | type[Commitment] | type[Milestone]] = {
 
 
 class FollowForm(forms.Form):
-    email = forms.EmailField(label="Your email address", max_length=254)
+    email = forms.EmailField(label=gettext_lazy("Your email address"), max_length=254)
     target = forms.CharField(widget=forms.HiddenInput)
 
     def clean_target(self) -> tuple[str, object]:
@@ -41,7 +42,9 @@ class FollowForm(forms.Form):
         model = TARGETS.get(kind)
         obj = model.objects.filter(pk=pk).first() if model and pk.isdigit() else None
         if obj is None:
-            raise forms.ValidationError(f"'{value}' is not something one can follow")
+            raise forms.ValidationError(
+                gettext("'%(value)s' is not something one can follow") % {"value": value}
+            )
         return kind, obj
 
 
@@ -96,7 +99,7 @@ def follow(request: HttpRequest) -> HttpResponse:
         throttle.client_allowed(request, "follow", settings.TRACKER_FOLLOW_PER_CLIENT)
         and mailbox_allowed
     ):
-        form.add_error("email", "Too many requests: try again in an hour.")
+        form.add_error("email", gettext("Too many requests: try again in an hour."))
         response = render(request, "tracker/public/follow.html", {"form": form}, status=429)
         response["Retry-After"] = throttle.RETRY_AFTER
         return response

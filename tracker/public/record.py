@@ -12,6 +12,10 @@ from functools import cached_property
 from django.db.models import Max, Prefetch, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.html import escape, format_html
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from commitments import deadlines
 from commitments.deadlines import Anchor, RuleKind
@@ -61,8 +65,11 @@ def milestones() -> QuerySet[Milestone]:
     ).prefetch_related(Prefetch("parts", queryset=MilestonePart.objects.select_related("party")))
 
 
+day_text = deadlines.day_text
+
+
 def _days(n: int) -> str:
-    return f"{n} day{'s' if n != 1 else ''}"
+    return ngettext("%(n)d day", "%(n)d days", n) % {"n": n}
 
 
 def series_verdict(summary: SeriesSummary) -> tuple[str, str]:
@@ -93,17 +100,17 @@ def verdict(row: Row | Brief) -> tuple[str, str]:
         return series_verdict(row.summary or SeriesSummary())
     if s.status == "completed" and s.days_late is not None:
         if s.days_late == 0:
-            return "ok", "completed on time"
-        return "late", f"completed {_days(s.days_late)} late"
+            return "ok", _("completed on time")
+        return "late", _("completed %(days)s late") % {"days": _days(s.days_late)}
     if s.status == "completed":
-        return "ok", "completed"
+        return "ok", _("completed")
     if s.overdue:
-        return "overdue", f"overdue {_days(s.days_overdue)}"
+        return "overdue", _("overdue %(days)s") % {"days": _days(s.days_overdue)}
     if s.status == "cancelled":
-        return "muted", "cancelled"
+        return "muted", _("cancelled")
     if s.due_on is None:
-        return "muted", "no dated deadline"
-    return "due", f"due {s.due_on.isoformat()}"
+        return "muted", _("no dated deadline")
+    return "due", _("due %(day)s") % {"day": day_text(s.due_on)}
 
 
 @dataclass
@@ -136,6 +143,17 @@ class Row:
     @property
     def rule_sentence(self) -> str:
         return rule_sentence(self.m, self.anchor_state)
+
+    @property
+    def rule_sentence_html(self) -> str:
+        """The same, escaped, the place of signature (record text, in English) marked
+        with its language on a Japanese page."""
+        sentence = escape(rule_sentence(self.m, self.anchor_state, place=_PLACE))
+        agreement = self.m.commitment.agreement
+        where = escape(agreement.signed_at or agreement.time_zone)
+        if deadlines.reads_japanese() and agreement.signed_at:
+            where = format_html('<span lang="en">{}</span>', agreement.signed_at)
+        return mark_safe(sentence.replace(_PLACE, where))  # both parts escaped above
 
     @property
     def recurrence(self) -> str:
@@ -258,37 +276,53 @@ def occurrence_rows(series: Milestone, moment: Moment) -> list[Row]:
     return rows_for(list(found), moment)
 
 
-def rule_sentence(m: Milestone, anchor: MilestoneState | None = None) -> str:
+_PLACE = "\x00place\x00"  # where the place of signature goes in rule_sentence_html
+
+
+def rule_sentence(m: Milestone, anchor: MilestoneState | None = None, place: str = "") -> str:
     """The rule in words with the date it counts from: "180 days after signature on
-    2025-10-28 in Tokyo"."""
+    2025-10-28 in Tokyo" (in Japanese: "2025年10月28日の署名（Tokyo）から180日後")."""
     agreement = m.commitment.agreement
-    where = agreement.signed_at or agreement.time_zone
-    signed = f"signature on {agreement.signed_on.isoformat()} in {where}"
+    where = place or agreement.signed_at or agreement.time_zone
+    signed = _("signature on %(day)s in %(where)s") % {
+        "day": day_text(agreement.signed_on),
+        "where": where,
+    }
     rule = m.rule
     if rule.kind in (RuleKind.DAYS_AFTER, RuleKind.MONTHS_AFTER):
         if rule.anchor == Anchor.SIGNATURE:
-            return rule.describe().replace("signature", signed)
+            # "署名" is the word deadlines.describe() uses in Japanese.
+            return rule.describe().replace(_("signature"), signed, 1)
         done = anchor.completed_on if anchor and anchor.status == "completed" else None
         counted = (
-            f"completed on {done.isoformat()}" if done else "not completed yet, so no date yet"
+            _("completed on %(day)s") % {"day": day_text(done)}
+            if done
+            else _("not completed yet, so no date yet")
         )
-        return f"{rule.describe()} ({counted})"
+        return _("%(rule)s (%(counted)s)") % {"rule": rule.describe(), "counted": counted}
     if rule.kind == RuleKind.RECURRING:
         words = deadlines.recurrence_sentence(rule.rrule, start=agreement.signed_on)
-        return f"{words[:1].upper()}{words[1:]}, counted from {signed}"
+        return _("%(words)s, counted from %(signed)s") % {
+            "words": f"{words[:1].upper()}{words[1:]}",
+            "signed": signed,
+        }
     if m.series_id is not None and m.series is not None and m.original_due_on is not None:
         occurs = deadlines.date_words(m.original_due_on)
         moved = ""
         if rule.kind == RuleKind.FIXED and rule.fixed_date not in (None, m.original_due_on):
-            moved = f", moved to {m.rule_fixed_date}"
-        of = f"One occurrence ({occurs}{moved}) of a recurring obligation"
+            moved = _(", moved to %(day)s") % {"day": day_text(m.rule_fixed_date)}
+        of = _("One occurrence (%(day)s%(moved)s) of a recurring obligation") % {
+            "day": occurs,
+            "moved": moved,
+        }
         series = m.series.rule
         if series.kind != RuleKind.RECURRING:
-            return f"{of} that no longer recurs"
-        return f"{of}: {deadlines.recurrence_sentence(series.rrule, start=agreement.signed_on)}"
+            return _("%(of)s that no longer recurs") % {"of": of}
+        every = deadlines.recurrence_sentence(series.rrule, start=agreement.signed_on)
+        return _("%(of)s: %(every)s") % {"of": of, "every": every}
     if rule.kind == RuleKind.FIXED and rule.fixed_date:
-        return f"By {rule.fixed_date.isoformat()}, a date the text gives"
-    return "No deadline: the text gives no date"
+        return _("By %(day)s, a date the text gives") % {"day": day_text(rule.fixed_date)}
+    return _("No deadline: the text gives no date")
 
 
 def moment_text(instant: dt.datetime | None, time_zone: str) -> str:

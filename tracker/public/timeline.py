@@ -17,15 +17,21 @@ inlined in a page. The same markup is served as a file and rendered to PNG."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
 
+from django.utils.html import escape as html_escape
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
 from commitments import deadlines
 from commitments.models import Agreement
 
-from .record import Brief, Moment, Row, summarise
+from .record import Brief, Moment, Row, day_text, summarise
 
 WIDTH = 320  # viewBox units: at 360 px wide a unit is a pixel or more
 MARGIN = 8
@@ -45,12 +51,17 @@ COLOURS = {
 # Worst news first: a column of several milestones takes the colour of the first here.
 KINDS = ("overdue", "late", "due", "ok", "muted")
 KIND_WORDS = {
-    "overdue": "overdue",
-    "late": "completed late",
-    "due": "not yet due",
-    "ok": "completed on time",
-    "muted": "cancelled",
+    "overdue": gettext_noop("overdue"),
+    "late": gettext_noop("completed late"),
+    "due": gettext_noop("not yet due"),
+    "ok": gettext_noop("completed on time"),
+    "muted": gettext_noop("cancelled"),
 }
+FONTS = "system-ui, sans-serif"
+# A Japanese picture names a Japanese family first: cairosvg (the PNG) draws all text in
+# the first family of the list, with no fallback per glyph, and Noto Sans CJK JP (Debian's
+# fonts-noto-cjk, scripts/ensure-public-deps) has the Latin letters too.
+FONTS_JA = "'Noto Sans CJK JP', 'Noto Sans JP', 'Hiragino Sans', 'Yu Gothic', Meiryo, sans-serif"
 
 X = Callable[[dt.date], float]
 
@@ -67,7 +78,11 @@ class Lane:
 
     @property
     def words(self) -> str:
-        return ", ".join(f"{n} {KIND_WORDS[k]}" for k in KINDS if (n := self.counts.get(k)))
+        return _(", ").join(
+            _("%(n)s %(kind)s") % {"n": n, "kind": _(KIND_WORDS[k])}
+            for k in KINDS
+            if (n := self.counts.get(k))
+        )
 
     @property
     def first_due(self) -> dt.date | None:
@@ -83,6 +98,7 @@ class Picture:
     svg: str
     title: str
     desc: str
+    desc_html: str  # the same words, record titles marked with their language
     lanes: list[Lane]
     by_commitment: bool  # lanes stand for commitments, not milestones
 
@@ -118,7 +134,7 @@ def draw(
     if by_commitment:
         lanes = _commitment_lanes(dated, commitments)
     name = agreement.short_name or agreement.title
-    heading = textwrap.wrap(name, 40) or [name]
+    heading = _lines(name, 40)
     top = 18 * len(heading) + 6  # the heading's height; everything below moves down by it
     body: list[str] = []
     y = top + 58
@@ -131,31 +147,43 @@ def draw(
             body += _milestone_lane(lane, y, x, today)
         y += _lane_height(lane)
     if not dated:
-        body.append(_text(MARGIN, y + 16, "No dated deadline yet.", "muted", size=11))
+        body.append(_text(MARGIN, y + 16, _("No dated deadline yet."), "muted", size=11))
         y += 24
     height = y + 10
     uid = f"tl-{agreement.pk}"
-    title = f"Timeline of {name}"
+    fonts = FONTS_JA if deadlines.reads_japanese() else FONTS
+    title = _("Timeline of %(name)s") % {"name": name}
     desc = _describe(agreement, lanes, by_commitment, briefs, dated, today, moment)
+    desc_html = _describe(
+        agreement, lanes, by_commitment, briefs, dated, today, moment, mark=_marked
+    )
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
         f'width="{WIDTH}" height="{height}" role="img" class="timeline" '
-        f'aria-labelledby="{uid}-title {uid}-desc" font-family="system-ui, sans-serif">',
+        f'aria-labelledby="{uid}-title {uid}-desc" font-family="{fonts}">',
         f'<title id="{uid}-title">{escape(title)}</title>',
         f'<desc id="{uid}-desc">{escape(desc)}</desc>',
         f'<rect class="tl-bg" x="0" y="0" width="{WIDTH}" height="{height}" '
         f'fill="{COLOURS["bg"]}"/>',
     ]
     out += [
-        _text(MARGIN, 17 + 18 * i, line, "text", size=13, weight="bold")
+        _text(MARGIN, 17 + 18 * i, line, "text", size=13, weight="bold", lang="en")
         for i, line in enumerate(heading)
     ]
     out += _axis(start, end, x, top, height)
     sx, tx = x(agreement.signed_on), x(today)
-    now_label = f"As of {today.isoformat()}" if moment.as_of else f"Today {today.isoformat()}"
+    now_label = (_("As of %(day)s") if moment.as_of else _("Today %(day)s")) % {
+        "day": day_text(today)
+    }
     out += [
         _line(sx, top + 30, sx, height - 6, "muted", width=1.5),
-        _text(sx + 3, top + 14, f"Signed {agreement.signed_on.isoformat()}", "text", size=11),
+        _text(
+            sx + 3,
+            top + 14,
+            _("Signed %(day)s") % {"day": day_text(agreement.signed_on)},
+            "text",
+            size=11,
+        ),
         _line(tx, top + 30, tx, height - 6, "text", width=1, dash="3 3"),
         _text(
             tx - 3,
@@ -169,7 +197,12 @@ def draw(
     out += body
     out.append("</svg>")
     return Picture(
-        svg="\n".join(out), title=title, desc=desc, lanes=lanes, by_commitment=by_commitment
+        svg="\n".join(out),
+        title=title,
+        desc=desc,
+        desc_html=mark_safe(desc_html),  # every record word escaped by _marked
+        lanes=lanes,
+        by_commitment=by_commitment,
     )
 
 
@@ -201,11 +234,11 @@ def _commitment_lanes(dated: list[Brief], commitments: Mapping[int, str]) -> lis
     order = [pk for pk in commitments if pk in grouped] + [
         pk for pk in grouped if pk not in commitments
     ]
-    named = [(commitments.get(pk, "Other milestones"), grouped[pk]) for pk in order]
+    named = [(commitments.get(pk, _("Other milestones")), grouped[pk]) for pk in order]
     if len(named) > MAX_LANES:
         rest = named[MAX_LANES - 1 :]
         merged = sorted((b for _, bs in rest for b in bs), key=lambda b: (b.s.due_on, b.pk))
-        named = [*named[: MAX_LANES - 1], (f"{len(rest)} more commitments", merged)]
+        named = [*named[: MAX_LANES - 1], (_("%(n)s more commitments") % {"n": len(rest)}, merged)]
     lanes = []
     for label, bs in named:
         counts: dict[str, int] = {}
@@ -216,7 +249,19 @@ def _commitment_lanes(dated: list[Brief], commitments: Mapping[int, str]) -> lis
 
 
 def _wrapped(label: str) -> list[str]:
-    return textwrap.wrap(label, LABEL_CHARS) or [label]
+    return _lines(label, LABEL_CHARS)
+
+
+_WIDE = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]")
+
+
+def _lines(words: str, chars: int) -> list[str]:
+    """Words wrapped to lines of ``chars`` Latin letters' width. Japanese has no spaces
+    and its characters are about twice as wide: a Japanese title (a record's Japanese
+    version) is cut into lines of half as many characters."""
+    if _WIDE.search(words):
+        chars //= 2
+    return textwrap.wrap(words, chars) or [words]
 
 
 def _lane_height(lane: Lane) -> int:
@@ -231,33 +276,68 @@ def _describe(
     dated: list[Brief],
     today: dt.date,
     moment: Moment,
+    mark: Callable[[str], str] = str,
 ) -> str:
+    """The picture in words. ``mark`` wraps each record title (``_marked`` for HTML)."""
     counts = {k: sum(lane.counts.get(k, 0) for lane in lanes) for k in KINDS}
     counted = [b for b in briefs if not b.s.is_series]  # a series counts by occurrence
+    day = {"signed": day_text(agreement.signed_on), "today": day_text(today)}
     parts = [
-        f"Signed on {agreement.signed_on.isoformat()}; "
-        f"{'as of' if moment.as_of else 'today is'} {today.isoformat()}.",
-        f"{len(dated)} of {len(counted)} milestones have a due date: "
-        f"{counts['ok']} completed on time, {counts['late']} completed late, "
-        f"{counts['overdue']} overdue.",
+        (
+            _("Signed on %(signed)s; as of %(today)s.")
+            if moment.as_of
+            else _("Signed on %(signed)s; today is %(today)s.")
+        )
+        % day,
+        _(
+            "%(dated)s of %(all)s milestones have a due date: %(ok)s completed on time, "
+            "%(late)s completed late, %(overdue)s overdue."
+        )
+        % {"dated": len(dated), "all": len(counted), **counts},
     ]
     if by_commitment:
-        parts.append("One lane per commitment:")
+        parts.append(_("One lane per commitment:"))
         for lane in lanes:
             parts.append(
-                f"{lane.label}: {len(lane.briefs)} due from {lane.first_due} to "
-                f"{lane.last_due}, {lane.words}."
+                _("%(label)s: %(n)s due from %(first)s to %(last)s, %(words)s.")
+                % {
+                    "label": mark(lane.label),
+                    "n": len(lane.briefs),
+                    "first": day_text(lane.first_due),
+                    "last": day_text(lane.last_due),
+                    "words": lane.words,
+                }
             )
-        return " ".join(parts)
+        return _sentences(parts)
     for lane in lanes:
         if lane.series is not None:
             every = deadlines.recurrence_sentence(lane.series.rule_rrule, start=agreement.signed_on)
-            parts.append(f"{lane.label}: {every}; {lane.series.verdict[1]}.")
+            parts.append(
+                _("%(label)s: %(every)s; %(verdict)s.")
+                % {"label": mark(lane.label), "every": every, "verdict": lane.series.verdict[1]}
+            )
             continue
         b = lane.briefs[0]
         kind, words = b.verdict
-        parts.append(f"{b.title}: due {b.s.due_on}, {'not yet due' if kind == 'due' else words}.")
-    return " ".join(parts)
+        said = _("not yet due") if kind == "due" else words
+        parts.append(
+            _("%(title)s: due %(due)s, %(words)s.")
+            % {"title": mark(b.title), "due": day_text(b.s.due_on), "words": said}
+        )
+    return _sentences(parts)
+
+
+def _sentences(parts: list[str]) -> str:
+    """Sentences one after another: a space between them in English, none in Japanese."""
+    return ("" if deadlines.reads_japanese() else " ").join(parts)
+
+
+def _marked(words: str) -> str:
+    """A record title inside the description's HTML: escaped, and said to be English
+    on a Japanese page (the record is kept in English)."""
+    if deadlines.reads_japanese():
+        return f'<span lang="en">{html_escape(words)}</span>'
+    return html_escape(words)
 
 
 def _axis(start: dt.date, end: dt.date, x: X, top: int, height: int) -> list[str]:
@@ -279,7 +359,10 @@ def _label(lane: Lane, y: int) -> tuple[list[str], int]:
     """The lane's label, every word of it, one line under another; and the y of the
     lane's axis below it."""
     lines = _wrapped(lane.label)
-    out = [_text(MARGIN, y + 12 + LINE * i, line, "text", size=12) for i, line in enumerate(lines)]
+    out = [
+        _text(MARGIN, y + 12 + LINE * i, line, "text", size=12, lang="en")
+        for i, line in enumerate(lines)
+    ]
     return out, y + LINE * (len(lines) - 1) + 22
 
 
@@ -303,7 +386,15 @@ def _milestone_lane(lane: Lane, y: int, x: X, today: dt.date) -> list[str]:
         out.append(
             f'<circle class="tl-{kind}" cx="{cx}" cy="{base}" r="4.5" fill="{COLOURS[kind]}"/>'
         )
-    said = words if kind == "due" else f"due {s.due_on.isoformat()} · {words}"
+    said = (
+        words
+        if kind == "due"
+        else _("due %(day)s · %(words)s")
+        % {
+            "day": day_text(s.due_on),
+            "words": words,
+        }
+    )
     out.append(_text(MARGIN, base + 17, said, kind, size=11, weight="bold"))
     return out
 
@@ -346,7 +437,7 @@ def _commitment_lane(lane: Lane, y: int, x: X, start: dt.date, end: dt.date) -> 
             columns[column] = kind
     for column, kind in sorted(columns.items()):
         out.append(_rect(MARGIN + column * BIN, base - 5, BIN - 0.5, 10, kind, corner=1))
-    said = f"{len(lane.briefs)} dated: {lane.words}"
+    said = _("%(n)s dated: %(words)s") % {"n": len(lane.briefs), "words": lane.words}
     out.append(_text(MARGIN, base + 17, said, _worst(lane), size=11, weight="bold"))
     return out
 
@@ -379,10 +470,13 @@ def _text(
     size: int = 11,
     anchor: str = "start",
     weight: str = "normal",
+    lang: str = "",
 ) -> str:
     """The words twice: first as a halo in the background colour, so that a line
     crossing them does not hide them (paint-order is not drawn by every renderer)."""
     common = f'x="{x0}" y="{y0}" font-size="{size}" text-anchor="{anchor}" font-weight="{weight}"'
+    if lang:  # a record's words (English until a Japanese version exists)
+        common += f' lang="{lang}"'
     words = escape(words)
     return (
         f'<text class="tl-halo" {common} fill="{COLOURS["bg"]}" stroke="{COLOURS["bg"]}" '

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from commitments.models import (
     Agreement,
@@ -82,9 +83,9 @@ def judged(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 def staff_name(user: Any) -> str:
     """What the public sees of who made a change: never a username."""
     if user is None:
-        return "the tracker"
+        return _("the tracker")
     profile = getattr(user, "staff_profile", None)
-    return (profile.public_name if profile else "") or "staff"
+    return (profile.public_name if profile else "") or _("staff")
 
 
 def _meter(progress: dict[str, Any]) -> list[dict[str, Any]]:
@@ -94,7 +95,13 @@ def _meter(progress: dict[str, Any]) -> list[dict[str, Any]]:
         if progress[value]:
             width = round(100 * progress[value] / total, 2)
             segments.append(
-                {"value": value, "label": label, "count": progress[value], "x": x, "width": width}
+                {
+                    "value": value,
+                    "label": _(label),
+                    "count": progress[value],
+                    "x": x,
+                    "width": width,
+                }
             )
             x = round(x + width, 2)
     return segments
@@ -217,7 +224,10 @@ def page_number(request: HttpRequest, pages: int) -> int:
     if value is None:
         return 1
     if not value.isdigit() or not 1 <= int(value) <= pages:
-        raise BadPage(value, f"is not a page of this list: there are pages 1 to {pages}")
+        raise BadPage(
+            value,
+            _("is not a page of this list: there are pages 1 to %(pages)s") % {"pages": pages},
+        )
     return int(value)
 
 
@@ -279,15 +289,15 @@ def history_items(updates: list[StatusUpdate], time_zone: str) -> list[dict[str,
         when = u.at
         if u.kind == StatusUpdate.Kind.OVERDUE_FLAGGED:
             when = deadlines.overdue_at(u.due_on, time_zone) or u.at
-            what = "Overdue: the deadline passed"
+            what = _("Overdue: the deadline passed")
         elif u.kind == StatusUpdate.Kind.OVERDUE_CLEARED:
-            what = "No longer overdue"
+            what = _("No longer overdue")
         elif u.kind == StatusUpdate.Kind.DEADLINE:
-            what = "Deadline changed"
+            what = _("Deadline changed")
         elif u.from_status != u.to_status:
-            what = f"{u.get_from_status_display()} → {u.get_to_status_display()}"
+            what = f"{_(u.get_from_status_display())} → {_(u.get_to_status_display())}"
         elif u.note or u.evidence_url:
-            what = "Note"
+            what = _("Note")
         else:
             continue
         items.append(

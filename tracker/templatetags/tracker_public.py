@@ -1,21 +1,75 @@
-"""Template filters of the public site: one date format everywhere (ISO 8601)."""
+"""Template filters of the public site: one date format everywhere (ISO 8601 in
+English, 2026年4月26日 in Japanese), labels in the reader's language, and which
+language a record's words are in."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from decimal import Decimal
 
 from django import template
+from django.utils import translation
+from django.utils.html import conditional_escape, format_html
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from commitments import deadlines
 from commitments.models import Milestone
 
 register = template.Library()
 
+# The record's choice labels (commitments/models.py) as the public pages show them;
+# listed here so that makemessages finds them (the models keep plain English labels).
+CHOICE_LABELS = (
+    gettext_noop("Not started"),
+    gettext_noop("In progress"),
+    gettext_noop("At risk"),
+    gettext_noop("Completed"),
+    gettext_noop("Cancelled"),
+    gettext_noop("Not yet rated"),
+    gettext_noop("On track"),
+    gettext_noop("Partly kept"),
+    gettext_noop("Kept"),
+    gettext_noop("Broken"),
+    gettext_noop("Investment and finance"),
+    gettext_noop("Permitting"),
+    gettext_noop("Stockpiling"),
+    gettext_noop("Recycling"),
+    gettext_noop("Geological mapping"),
+    gettext_noop("Institutions and meetings"),
+    gettext_noop("Like-minded partners"),
+    gettext_noop("Fair markets"),
+    gettext_noop("Investment security"),
+    gettext_noop("Production"),
+    gettext_noop("Progress"),
+    gettext_noop("Setback"),
+    gettext_noop("Context"),
+    gettext_noop("Checked, nothing found"),
+    # The follow form's fields, as its errors name them.
+    gettext_noop("email"),
+    gettext_noop("target"),
+    # Why an ?as_of= cannot be shown (commitments.selectors.parse_as_of).
+    gettext_noop("is not a date written YYYY-MM-DD"),
+    gettext_noop("is not a day of the calendar"),
+    gettext_noop("is in the future: the record shows only what has happened"),
+)
+
 
 @register.filter
 def day(value: dt.date | dt.datetime | None) -> str:
-    """2026-04-26: the one way the public site writes a date."""
-    if value is None:
+    """2026-04-26 (2026年4月26日 in Japanese): the one way the public site writes a
+    date. Addresses and datetime attributes use ``iso``."""
+    if not isinstance(value, dt.date):
+        return ""
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    return deadlines.date_words(value) if deadlines.reads_japanese() else value.isoformat()
+
+
+@register.filter
+def iso(value: dt.date | dt.datetime | None) -> str:
+    """2026-04-26 in every language: for ?as_of= and <time datetime>."""
+    if not isinstance(value, dt.date):
         return ""
     if isinstance(value, dt.datetime):
         value = value.date()
@@ -23,24 +77,108 @@ def day(value: dt.date | dt.datetime | None) -> str:
 
 
 @register.filter
+def zone(time_zone: str) -> str:
+    """ "Asia/Tokyo"; on a Japanese page "日本時間" (deadlines.zone_name)."""
+    return deadlines.zone_name(time_zone) if time_zone else ""
+
+
+@register.filter
 def days(n: int | None) -> str:
     if n is None:
         return ""
-    return f"{n} day{'s' if n != 1 else ''}"
+    return ngettext("%(n)d day", "%(n)d days", n) % {"n": n}
+
+
+@register.filter
+def label(value: str) -> str:
+    """A choice's English label (get_FOO_display) in the reader's language."""
+    return gettext(str(value)) if value else ""
 
 
 @register.filter
 def status_label(value: str) -> str:
     from commitments.models import Status
 
-    return dict(Status.choices).get(value, value)
+    return gettext(dict(Status.choices).get(value, value))
 
 
 @register.filter
 def assessment_label(value: str) -> str:
     from commitments.models import Assessment
 
-    return dict(Assessment.choices).get(value, value)
+    return gettext(dict(Assessment.choices).get(value, value))
+
+
+_AMOUNT = re.compile(
+    r"^(?P<before>at least |up to )?(?:USD ?\$|US\$)"
+    r"(?P<n>\d+(?:\.\d+)?) ?(?P<unit>billion|million)$"
+)
+
+
+@register.filter
+def amount(value: str) -> str:
+    """An amount as the reader writes it: "at least USD $1 billion" reads
+    "US$10億以上" in Japanese (units of 万 and 億). Anything else is left as written."""
+    found = _AMOUNT.match(value or "")
+    if not found or not deadlines.reads_japanese():
+        return value
+    n = Decimal(found["n"]) * (10**9 if found["unit"] == "billion" else 10**6)
+    words = f"US${_japanese_number(n)}"
+    before = found["before"] or ""
+    return {"at least ": f"{words}以上", "up to ": f"最大{words}"}.get(before, words)
+
+
+def _japanese_number(n: Decimal) -> str:
+    """1000000000 -> "10億", 250000000 -> "2億5000万", 100000000 -> "1億"."""
+    oku, rest = divmod(int(n), 10**8)
+    man = rest // 10**4
+    return (f"{oku}億" if oku else "") + (f"{man}万" if man else "") or "0"
+
+
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uff00-\uffef]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def written_in_japanese(text: str) -> bool:
+    """More Japanese characters than Latin letters: "第 I 章 1. 供給の確保" is
+    Japanese, "Section I, 1 (第 I 章 1. 供給の確保)" is English quoting Japanese."""
+    return len(_JAPANESE.findall(text)) > len(_LATIN.findall(text))
+
+
+def record_language(obj: object, field: str) -> str:
+    """The language a record's field is shown in: Japanese when the reader reads
+    Japanese and the record has that field in Japanese (``title_ja``, as
+    django-modeltranslation names it, or Japanese words in the field itself), else
+    English, the language the record is kept in."""
+    language = (translation.get_language() or "en").split("-")[0]
+    if language == "en":
+        return "en"
+    own = getattr(obj, f"{field}_{language}", "") or ""
+    shown = str(getattr(obj, field, "") or "")
+    return language if own or written_in_japanese(shown) else "en"
+
+
+def _page_language() -> str:
+    return (translation.get_language() or "en").split("-")[0]
+
+
+@register.simple_tag
+def record_lang(obj: object, field: str) -> str:
+    """' lang="en"' on an element showing a record's field when its words are not in
+    the page's language (English record text on a Japanese page); nothing otherwise.
+    Written inside the tag: ``<h1{% record_lang m "title" %}>``."""
+    language = record_language(obj, field)
+    return format_html(' lang="{}"', language) if language != _page_language() else ""
+
+
+@register.filter
+def rec(value: object) -> str:
+    """Record words inside an interface sentence: a span saying they are English on a
+    Japanese page (Japanese words are left as they are)."""
+    text = "" if value is None else str(value)
+    if _page_language() == "en" or not text or written_in_japanese(text):
+        return conditional_escape(text)
+    return format_html('<span lang="en">{}</span>', text)
 
 
 @register.filter

@@ -49,7 +49,10 @@ def test_every_page_type_is_valid_html(client, ministerial, tmp_path):
         "follow-error": None,
         "follow-sent": None,
     }
+    # The Japanese pages too (/ja/…), and an English page that suggests them.
+    pages |= {f"ja-{name}": f"/ja{url}" for name, url in pages.items() if url}
     bodies = {name: client.get(url).content for name, url in pages.items() if url}
+    bodies["suggesting-ja"] = client.get("/", HTTP_ACCEPT_LANGUAGE="ja").content
     bodies["follow-error"] = client.post("/follow/", {"email": "x", "target": "nope"}).content
     bodies["follow-sent"] = client.post(
         "/follow/", {"email": "r@example.org", "target": f"milestone:{ministerial.pk}"}
