@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import get_language
 
 from .. import netguard
 from ..models import KNOWN_KINDS, LEAD_DAYS_MAX, LEAD_DAYS_MIN, Subscription, WebhookEndpoint
@@ -45,6 +46,13 @@ def time_zone_choices() -> list[tuple[str, str]]:
     return [("", "Default (TIME_ZONE)")] + [(z, z) for z in sorted(zoneinfo.available_timezones())]
 
 
+def page_language() -> str:
+    """The active language, as one of LANGUAGES ("en" for "en-us"; English for any
+    other): the default language of a new subscription."""
+    active = (get_language() or "").split("-")[0]
+    return active if active in dict(settings.LANGUAGES) else "en"
+
+
 class KindsField(forms.MultipleChoiceField):
     widget = forms.CheckboxSelectMultiple
 
@@ -77,8 +85,15 @@ class SubscriptionForm(forms.ModelForm[Subscription]):
             "kinds",
             "lead_days",
             "time_zone",
+            "language",
             "active",
         ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.instance.pk and "language" in self.fields:
+            # A new subscription's emails default to the language the editor reads in.
+            self.initial.setdefault("language", page_language())
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
