@@ -149,7 +149,6 @@ def test_the_admin_edits_both_languages_and_the_trail_shows_the_japanese(client,
     from django.urls import reverse
 
     from tests.commitments.test_admin_records import errors_of, loaded_form
-
     from tests.factories import PartyFactory
 
     commitment = CommitmentFactory(title="Convene the Ministerial")

@@ -71,8 +71,8 @@ def english(name: str) -> serializers.CharField:
 
 
 def japanese(name: str) -> serializers.CharField:
+    """Declared as ``<name>_ja``: the field's own name is its source."""
     return serializers.CharField(
-        source=f"{name}_ja",
         read_only=True,
         allow_null=True,
         help_text=f"In Japanese; null where there is no Japanese version (read {name}). "
