@@ -73,6 +73,11 @@ class SubscriptionForm(forms.ModelForm[Subscription]):
         required=False,
         help_text="An IANA time zone, for the Monday 09:00 digest",
     )
+    language = forms.ChoiceField(
+        choices=settings.LANGUAGES,
+        required=False,
+        help_text="Of the emails and the pages they link to; left out: the page's",
+    )
 
     class Meta:
         model = Subscription
@@ -94,6 +99,9 @@ class SubscriptionForm(forms.ModelForm[Subscription]):
         if not self.instance.pk and "language" in self.fields:
             # A new subscription's emails default to the language the editor reads in.
             self.initial.setdefault("language", page_language())
+
+    def clean_language(self) -> str:
+        return self.cleaned_data.get("language") or page_language()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -105,3 +105,29 @@ def test_a_new_subscription_defaults_to_the_language_being_read(db):
         data={"email": "x@example.org", "kinds": ["overdue"], "lead_days": "7", "language": "fr"}
     )
     assert not form.is_valid() and "language" in form.errors
+
+
+def test_following_from_a_japanese_page_keeps_japanese_unless_another_is_chosen(
+    client, ministerial, settings
+):
+    from django.core.cache import cache
+
+    cache.clear()
+    target = f"milestone:{ministerial.pk}"
+    with translation.override("ja"):  # as the /ja/ pages have it active
+        client.post("/follow/", {"email": "tokyo@example.org", "target": target})
+        client.post(
+            "/follow/", {"email": "london@example.org", "target": target, "language": "en"}
+        )
+    client.post("/follow/", {"email": "default@example.org", "target": target})
+    languages = dict(Subscription.objects.values_list("email", "language"))
+    assert languages == {
+        "tokyo@example.org": "ja",
+        "london@example.org": "en",
+        "default@example.org": "en",
+    }
+    response = client.post(
+        "/follow/", {"email": "x@example.org", "target": target, "language": "fr"}
+    )
+    assert response.status_code == 400 and "language" in response.content.decode()
+    cache.clear()
