@@ -777,7 +777,7 @@ def logentry_create(
         milestone=milestone,
         on=on,
         kind=kind,
-        text=text,
+        text_en=text,  # the English text, whatever language the editor reads in
         source_address=source_address,
         source_kind=source_kind,
         source_passage=source_passage,

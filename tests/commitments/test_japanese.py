@@ -169,3 +169,21 @@ def test_the_admin_edits_both_languages_and_the_trail_shows_the_japanese(client,
     )
     history = reverse("admin:commitments_commitment_history", args=[commitment.pk])
     assert "閣僚会合の開催" in client.get(history).content.decode()
+
+
+@pytest.mark.django_db
+def test_a_log_entry_written_while_reading_japanese_is_still_the_english_text(alice):
+    commitment = CommitmentFactory()
+    with translation.override("ja"):
+        entry = services.logentry_create(
+            by=alice,
+            commitment=commitment,
+            on=commitment.agreement.signed_on,
+            kind=LogEntry.Kind.CHECKED,
+            text="Nothing found.",
+            source_address="docs/sources.md#checked-2026-12-07",
+            source_kind="summary",
+        )
+    entry.refresh_from_db()
+    assert (entry.text_en, entry.text_ja) == ("Nothing found.", None)
+    assert LogEntry.objects.rewrite(False).values_list("text", flat=True).get() == "Nothing found."

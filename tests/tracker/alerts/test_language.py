@@ -116,9 +116,7 @@ def test_following_from_a_japanese_page_keeps_japanese_unless_another_is_chosen(
     target = f"milestone:{ministerial.pk}"
     with translation.override("ja"):  # as the /ja/ pages have it active
         client.post("/follow/", {"email": "tokyo@example.org", "target": target})
-        client.post(
-            "/follow/", {"email": "london@example.org", "target": target, "language": "en"}
-        )
+        client.post("/follow/", {"email": "london@example.org", "target": target, "language": "en"})
     client.post("/follow/", {"email": "default@example.org", "target": target})
     languages = dict(Subscription.objects.values_list("email", "language"))
     assert languages == {
