@@ -41,8 +41,9 @@ from urllib.parse import urlsplit
 from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import override
 
-from . import deadlines, services
+from . import deadlines, services, translation
 from .deadlines import Anchor, DeadlineRule, RuleKind
 from .models import (
     Agreement,
@@ -129,6 +130,30 @@ def check_assessment(raw: Data) -> None:
         raise FixtureError(f"assessment evidence '{evidence}' is not a page address (https://…)")
 
 
+def check_japanese(row: Data) -> None:
+    """A Japanese text is the tracker's translation unless the record says otherwise
+    ("ja_is_translation": false); then it must be the words of a Japanese quotation
+    among the record's own sources, found there exactly."""
+    texts = [v for k, v in row.items() if k.endswith("_ja") and v]
+    texts += [v for k, v in (row.get("assessment") or {}).items() if k == "note_ja" and v]
+    if row.get("ja_is_translation", True):
+        return
+    if not texts:
+        raise FixtureError("'ja_is_translation' is false but there is no Japanese text")
+    sources = row.get("sources") or [row.get("source") or {}]
+    passages = [
+        s.get("passage", "")
+        for s in sources
+        if s.get("lang") == "ja" and s.get("kind", SourceKind.QUOTE) == SourceKind.QUOTE
+    ]
+    for text in texts:
+        if not any(text in passage for passage in passages):
+            raise FixtureError(
+                f"the Japanese text '{text}' is given as a source's words, but no Japanese "
+                "quotation among its sources contains it"
+            )
+
+
 def validate(data: Data, known_parties: set[str]) -> None:
     """Refuse the whole file on the first record a reader could not check."""
     parties = known_parties | {p["code"] for p in data.get("parties", [])}
@@ -170,6 +195,8 @@ def _validate_row(where: str, row: Data, parties: set[str]) -> None:
         dt.date.fromisoformat(row["on"])
         notes = row["kind"] == LogEntry.Kind.CHECKED
         check_source(row["source"], allow_notes=notes)
+    if kind in ("agreement", "commitment", "milestone", "log"):
+        check_japanese(row)
     codes = [*row.get("parties", []), *(p["party"] for p in row.get("parts") or [])]
     codes += [lead["party"] for lead in row.get("leads", []) if lead.get("party")]
     unknown = sorted(set(codes) - parties)
@@ -249,6 +276,15 @@ class Report:
 # ----------------------------------------------------------------- loaded fields
 
 
+def _japanese(row: Data, *names: str, origin: bool = True) -> Data:
+    """The Japanese versions the fixture gives ("title_ja"; None where it gives none:
+    the English then shows, marked) and where they come from."""
+    out: Data = {f"{name}_ja": row.get(f"{name}_ja") or None for name in names}
+    if origin:
+        out["ja_is_translation"] = bool(row.get("ja_is_translation", True))
+    return out
+
+
 def _agreement_fields(row: Data) -> Data:
     return {
         "title": row["title"],
@@ -258,6 +294,7 @@ def _agreement_fields(row: Data) -> Data:
         "time_zone": row["time_zone"],
         "binding": bool(row.get("binding", False)),
         "summary": row.get("summary", ""),
+        **_japanese(row, "title", "short_name", "summary"),
     }
 
 
@@ -268,13 +305,19 @@ def _commitment_fields(row: Data) -> Data:
         "summary": row.get("summary", ""),
         "category": row["category"],
         "section": row.get("section", ""),
+        **_japanese(row, "title", "summary"),
     }
+
+
+# A milestone's fields that are not its deadline rule (which has a service of its own).
+MILESTONE_TEXT = ("title", "title_ja", "ja_is_translation")
 
 
 def _milestone_fields(row: Data) -> Data:
     rule = _rule(row.get("rule", {}))
     return {
         "title": row["title"],
+        **_japanese(row, "title"),
         "rule_kind": str(rule.kind),
         "rule_amount": rule.amount,
         "rule_anchor": str(rule.anchor),
@@ -305,6 +348,7 @@ def _log_fields(row: Data) -> Data:
         "source_kind": src.get("kind", SourceKind.QUOTE),
         "source_passage": src.get("passage", ""),
         "source_language": src.get("lang", "en"),
+        **_japanese(row, "text"),
     }
 
 
@@ -314,6 +358,7 @@ def _assessment_fields(raw: Data) -> Data:
         "assessment_note": raw["note"],
         "assessment_evidence_url": raw["evidence"],
         "assessed_on": raw["on"],
+        "assessment_note_ja": raw.get("note_ja") or None,
     }
 
 
@@ -322,6 +367,8 @@ def _current(obj: models.Model, names: list[str]) -> Data:
     out = {}
     for name in names:
         value = getattr(obj, name)
+        if name.endswith("_ja"):
+            value = value or None  # an emptied Japanese field is no Japanese version
         out[name] = value.isoformat() if isinstance(value, dt.date) else value
     return out
 
@@ -339,7 +386,9 @@ def load_agreements(path: Path = DEFAULT_PATH, *, legacy_path: Path = LEGACY_PAT
     data = _read(Path(path))
     validate(data, set(Party.objects.values_list("code", flat=True)))
     legacy = _read(Path(legacy_path)) if Path(legacy_path).exists() else {}
-    with transaction.atomic():
+    # "title" is the English text (commitments/translation.py): read and written so
+    # whatever language the caller has active.
+    with transaction.atomic(), override("en"):
         loader = _Loader(legacy)
         loader.run(data)
         loader.report.occurrences = services.series_extend()
@@ -496,13 +545,12 @@ class _Loader:
 
         def apply(obj: models.Model, data: Data) -> None:
             assert isinstance(obj, Milestone)
-            if _current(obj, list(data))["title"] != data["title"]:
-                Milestone.objects.filter(pk=obj.pk).update(
-                    title=data["title"], version=F("version") + 1, updated_at=timezone.now()
-                )
+            text = {k: v for k, v in data.items() if k in MILESTONE_TEXT}
+            if _current(obj, list(text)) != text:
+                _update_versioned(obj, text)
                 obj.refresh_from_db()
-            if {k: v for k, v in _current(obj, list(data)).items() if k != "title"} != {
-                k: v for k, v in data.items() if k != "title"
+            if {k: v for k, v in _current(obj, list(data)).items() if k not in text} != {
+                k: v for k, v in data.items() if k not in text
             }:
                 services.milestone_revise_deadline(
                     milestone=obj,
@@ -618,15 +666,22 @@ def _typed(data: Data) -> Data:
     return out
 
 
+def _rows(obj: models.Model) -> Any:
+    """The record's row, its fields named as written (no language rewriting)."""
+    return translation.rows(type(obj)).filter(pk=obj.pk)
+
+
 def _update(obj: models.Model, data: Data) -> None:
-    type(obj)._default_manager.filter(pk=obj.pk).update(**_typed(data))
+    _rows(obj).update(**_typed(data))
 
 
 def _update_versioned(obj: models.Model, data: Data) -> None:
     # The version moves on every change, so an editor's stale form is detected;
     # updated_at too, for pollers (update() does not run auto_now).
-    type(obj)._default_manager.filter(pk=obj.pk).update(
-        **_typed(data), version=F("version") + 1, updated_at=timezone.now()
+    _rows(obj).update(
+        **translation.columns(type(obj), _typed(data)),
+        version=F("version") + 1,
+        updated_at=timezone.now(),
     )
 
 

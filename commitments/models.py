@@ -8,6 +8,7 @@ Status changes go through ``commitments.services`` only; deadline arithmetic liv
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -18,6 +19,16 @@ from simple_history.models import HistoricalRecords
 
 from . import deadlines
 from .deadlines import Anchor, DeadlineRule, RuleKind
+
+# The translated records' managers and querysets are django-modeltranslation's (a
+# query on "title" reads the active language's, commitments/translation.py), declared
+# here rather than patched in at registration, so that they have names the type
+# checker resolves; to it they are Django's own, whose types they keep.
+if TYPE_CHECKING:
+    MultilingualManager = models.Manager
+    MultilingualQuerySet = models.QuerySet
+else:
+    from modeltranslation.manager import MultilingualManager, MultilingualQuerySet
 
 
 def validate_time_zone(value: str) -> None:
@@ -111,7 +122,7 @@ class Party(models.Model):
         return (self.code,)
 
 
-class AgreementManager(models.Manager["Agreement"]):
+class AgreementManager(MultilingualManager["Agreement"]):
     def get_by_natural_key(self, slug: str) -> Agreement:
         return self.get(slug=slug)
 
@@ -131,6 +142,15 @@ class Agreement(models.Model):
     binding = models.BooleanField(default=False)
     summary = models.TextField(blank=True)
     parties = models.ManyToManyField(Party, related_name="agreements")
+    # Where this record's Japanese text comes from (commitments/translation.py): True,
+    # the tracker's translation (the pages say 当サイトによる翻訳); False, the words of a
+    # Japanese source quoted among its sources (language "ja").
+    ja_is_translation = models.BooleanField(
+        default=True,
+        verbose_name="Japanese is our translation",
+        help_text="Untick only when the Japanese text is the words of a Japanese source "
+        "quoted among this record's sources",
+    )
     # Bumped on every change; optimistic concurrency for the admin (see services).
     version = models.PositiveIntegerField(default=1, editable=False)
     # Records with history are archived, never deleted; archived ones stay visible,
@@ -208,7 +228,7 @@ def last_checked(entries: models.QuerySet[LogEntry]) -> models.Subquery:
     return models.Subquery(newest, output_field=models.DateField())
 
 
-class CommitmentQuerySet(models.QuerySet["Commitment"]):
+class CommitmentQuerySet(MultilingualQuerySet["Commitment"]):
     def with_last_checked(self) -> CommitmentQuerySet:
         """Annotates ``last_checked_on``: the newest check of the commitment, that is
         of a log entry on the commitment itself or on any of its milestones (a check
@@ -219,7 +239,7 @@ class CommitmentQuerySet(models.QuerySet["Commitment"]):
         return self.annotate(last_checked_on=last_checked(entries))
 
 
-class CommitmentManager(models.Manager["Commitment"]):
+class CommitmentManager(MultilingualManager["Commitment"]):
     def get_by_natural_key(self, agreement_slug: str, key: str) -> Commitment:
         return self.get(agreement__slug=agreement_slug, key=key)
 
@@ -253,6 +273,15 @@ class Commitment(models.Model):
     assessment_note = models.TextField(blank=True)
     assessment_evidence_url = models.URLField(max_length=500, blank=True)
     assessed_on = models.DateField(null=True, blank=True)
+    # Where this record's Japanese text comes from (commitments/translation.py): True,
+    # the tracker's translation (the pages say 当サイトによる翻訳); False, the words of a
+    # Japanese source quoted among its sources (language "ja").
+    ja_is_translation = models.BooleanField(
+        default=True,
+        verbose_name="Japanese is our translation",
+        help_text="Untick only when the Japanese text is the words of a Japanese source "
+        "quoted among this record's sources",
+    )
     version = models.PositiveIntegerField(default=1, editable=False)
     archived_at = models.DateTimeField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -289,7 +318,7 @@ class Lead(models.Model):
         return self.title
 
 
-class MilestoneQuerySet(models.QuerySet["Milestone"]):
+class MilestoneQuerySet(MultilingualQuerySet["Milestone"]):
     def open(self) -> MilestoneQuerySet:
         return self.exclude(status__in=CLOSED_STATUSES)
 
@@ -314,7 +343,7 @@ class MilestoneQuerySet(models.QuerySet["Milestone"]):
         return self.open().filter(due_on__gte=today, due_on__lte=today + dt.timedelta(days=days))
 
 
-class MilestoneManager(models.Manager["Milestone"]):
+class MilestoneManager(MultilingualManager["Milestone"]):
     def get_by_natural_key(self, agreement_slug: str, commitment_key: str, key: str) -> Milestone:
         return self.get(
             commitment__agreement__slug=agreement_slug, commitment__key=commitment_key, key=key
@@ -386,6 +415,15 @@ class Milestone(models.Model):
     completed_on = models.DateField(null=True, blank=True)
     evidence_url = models.URLField(max_length=500, blank=True)
     last_note = models.TextField(blank=True)
+    # Where this record's Japanese text comes from (commitments/translation.py): True,
+    # the tracker's translation (the pages say 当サイトによる翻訳); False, the words of a
+    # Japanese source quoted among its sources (language "ja").
+    ja_is_translation = models.BooleanField(
+        default=True,
+        verbose_name="Japanese is our translation",
+        help_text="Untick only when the Japanese text is the words of a Japanese source "
+        "quoted among this record's sources",
+    )
     # Set and cleared by the sweep (tracker.alerts.sweep); nothing else writes it.
     overdue_since = models.DateTimeField(null=True, blank=True, editable=False)
     # Bumped on every change; optimistic concurrency for the admin and API (If-Match).
@@ -590,6 +628,10 @@ class DeadlineRevision(models.Model):
         return f"due {self.old_due_on or 'none'} → {self.new_due_on or 'none'}"
 
 
+class LogEntryManager(MultilingualManager["LogEntry"]):
+    pass
+
+
 class LogEntry(models.Model):
     """What happened since signature, with its source: apart from status. An entry
     never completes a milestone or sets an assessment; staff decide those."""
@@ -630,11 +672,21 @@ class LogEntry(models.Model):
         on_delete=models.SET_NULL,
         related_name="record_log_entries",
     )
+    # Where this record's Japanese text comes from (commitments/translation.py): True,
+    # the tracker's translation (the pages say 当サイトによる翻訳); False, the words of a
+    # Japanese source quoted among its sources (language "ja").
+    ja_is_translation = models.BooleanField(
+        default=True,
+        verbose_name="Japanese is our translation",
+        help_text="Untick only when the Japanese text is the words of a Japanese source "
+        "quoted among this record's sources",
+    )
     version = models.PositiveIntegerField(default=1, editable=False)
     archived_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
 
+    objects = LogEntryManager()
     history = audit_trail(excluded_fields=["updated_at"])
 
     class Meta:

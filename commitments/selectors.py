@@ -154,6 +154,12 @@ def not_checked_since(
     )
 
 
+def without_japanese(queryset: QuerySet[Any]) -> QuerySet[Any]:
+    """Current records (commitments, milestones) with no Japanese title: the pages show
+    their English one, marked (commitments/translation.py)."""
+    return queryset.filter(Q(title_ja__isnull=True) | Q(title_ja=""), archived_at__isnull=True)
+
+
 # --- The record as it stood ("as of") -------------------------------------------------
 #
 # The state of each milestone at the end of a given day in its agreement's zone,

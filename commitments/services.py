@@ -18,9 +18,10 @@ from django.db import models, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.text import Truncator
+from django.utils.translation import override
 from simple_history.utils import bulk_create_with_history
 
-from . import deadlines
+from . import deadlines, translation
 from .deadlines import Anchor, DeadlineRule, RuleKind
 from .models import (
     CLOSED_STATUSES,
@@ -667,7 +668,7 @@ V = TypeVar("V", Agreement, Commitment, Milestone, LogEntry)
 # deadline rule, archive) or is derived (due dates, the sweep's flag).
 AGREEMENT_FIELDS = frozenset(
     {"slug", "title", "short_name", "signed_on", "signed_at", "time_zone", "binding", "summary"}
-)
+) | translation.editable(Agreement)
 COMMITMENT_FIELDS = frozenset(
     {
         "agreement",
@@ -683,11 +684,13 @@ COMMITMENT_FIELDS = frozenset(
         "assessment_evidence_url",
         "assessed_on",
     }
+) | translation.editable(Commitment)
+MILESTONE_FIELDS = frozenset({"commitment", "key", "title", "owner"}) | translation.editable(
+    Milestone
 )
-MILESTONE_FIELDS = frozenset({"commitment", "key", "title", "owner"})
 LOGENTRY_FIELDS = frozenset(
     {"on", "kind", "text", "source_address", "source_kind", "source_passage"}
-)
+) | translation.editable(LogEntry)
 LOGENTRY_OWNERS = ("agreement", "commitment", "milestone")
 
 
@@ -774,7 +777,7 @@ def logentry_create(
         milestone=milestone,
         on=on,
         kind=kind,
-        text=text,
+        text_en=text,  # the English text, whatever language the editor reads in
         source_address=source_address,
         source_kind=source_kind,
         source_passage=source_passage,
@@ -850,7 +853,10 @@ def _check_changes(
         if not isinstance(field, models.Field) or field.name not in allowed:
             raise TransitionError(f"'{name}' cannot be changed here", field=name)
         if value in field.empty_values:
-            if not field.blank:
+            # A Japanese text may be left empty: it then reads as the English one.
+            if (not field.blank or name in translation.required(model)) and (
+                name not in translation.optional(model)
+            ):
                 raise TransitionError(f"{field.verbose_name} is required", field=field.name)
             continue
         if isinstance(field, models.ForeignKey):
@@ -879,8 +885,11 @@ def _write_versioned(
     no longer matches, nothing is written, and ConflictError says who changed what.
     ``QuerySet.update`` sends no signals, so the audit row is written here."""
     model = type(obj)
-    updated = model._default_manager.filter(pk=obj.pk, version=expected_version).update(
-        **changes, version=F("version") + 1, updated_at=now
+    # Unrewritten: "title" means the English text whatever language the editor reads.
+    updated = (
+        translation.rows(model)
+        .filter(pk=obj.pk, version=expected_version)
+        .update(**translation.columns(model, changes), version=F("version") + 1, updated_at=now)
     )
     if updated != 1:
         raise ConflictError(_describe_conflict(model, obj.pk, expected_version), field="version")
@@ -888,14 +897,15 @@ def _write_versioned(
     # The trail's reason column is short (100): a long deadline reason is cut there and
     # kept whole in its DeadlineRevision.
     limit = model.history.model._meta.get_field("history_change_reason").max_length
-    model.history.bulk_history_create(
-        [obj],
-        update=True,
-        default_user=by,
-        default_date=now,
-        default_change_reason=Truncator(reason).chars(limit or 100),
-        custom_historical_attrs={"history_username": by.get_username() if by else ""},
-    )
+    with override("en"):  # the audit row's untranslated columns keep the English
+        model.history.bulk_history_create(
+            [obj],
+            update=True,
+            default_user=by,
+            default_date=now,
+            default_change_reason=Truncator(reason).chars(limit or 100),
+            custom_historical_attrs={"history_username": by.get_username() if by else ""},
+        )
 
 
 def _describe_conflict(model: type[Versioned], pk: int, expected: int) -> str:
@@ -912,7 +922,11 @@ def _describe_conflict(model: type[Versioned], pk: int, expected: int) -> str:
     if base is not None and newer:
         delta = newer[0].diff_against(base, excluded_fields=["version", "archived_at"])
         changed = set(delta.changed_fields)
-        labels = [str(f.verbose_name) for f in model._meta.fields if f.name in changed]
+        labels = list(
+            dict.fromkeys(
+                translation.label(model, f) for f in model._meta.fields if f.name in changed
+            )
+        )
         what = f" ({', '.join(labels)})" if labels else ""
     when = f" at {newer[0].history_date:%Y-%m-%d %H:%M} UTC" if newer else ""
     return (

@@ -80,6 +80,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
+    # Before the admin: its TranslationAdmin edits both languages side by side.
+    "modeltranslation",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -182,6 +184,12 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 # their own. Milestones are shown and judged in their agreement's time zone.
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
+LANGUAGES = [("en", "English"), ("ja", "日本語")]
+# The record in both languages (commitments/translation.py): English is the record's
+# own language; a Japanese field left empty reads as the English one, and the pages
+# say so (tracker/public/templatetags/record_text.py).
+MODELTRANSLATION_DEFAULT_LANGUAGE = "en"
+MODELTRANSLATION_FALLBACK_LANGUAGES = ("en",)
 USE_TZ = True
 # A time Django formats names its zone (config/formats/en/formats.py).
 FORMAT_MODULE_PATH = ["config.formats"]

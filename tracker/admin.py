@@ -143,11 +143,12 @@ class SubscriptionAdmin(admin.ModelAdmin[Subscription]):
         "kinds",
         "lead_days",
         "time_zone",
+        "language",
         "active",
         "opt_out",
         "last_error",
     ]
-    list_filter = ["active", ProblemFilter, "agreement"]
+    list_filter = ["active", ProblemFilter, "agreement", "language"]
     list_select_related = ["user", "agreement", "commitment", "milestone"]
     search_fields = ["email", "user__email"]
     autocomplete_fields = ["user", "agreement", "commitment", "milestone"]

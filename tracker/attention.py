@@ -88,4 +88,23 @@ def needs_attention(now: dt.datetime) -> list[Heading]:
             f"{milestone_list}?unchecked=90&archived=no",
         ),
         findings_heading(),
+        japanese_heading(),
     ]
+
+
+def japanese_heading() -> Heading:
+    """Commitments and milestones with no Japanese title: readers of the Japanese pages
+    see their English one, marked. Two counts."""
+    commitments = selectors.without_japanese(Commitment.objects.all()).count()
+    milestones = selectors.without_japanese(Milestone.objects.all()).count()
+    query = "?japanese=missing&archived=no"
+    commitment_list = reverse("admin:commitments_commitment_changelist") + query
+    return Heading(
+        "Without a Japanese version",
+        commitments + milestones,
+        commitment_list,
+        links=[
+            (commitment_list, f"{commitments} commitments"),
+            (reverse("admin:commitments_milestone_changelist") + query, f"{milestones} milestones"),
+        ],
+    )

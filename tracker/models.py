@@ -4,6 +4,7 @@ delivery row per event, recipient and channel), subscriptions and webhook endpoi
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 from commitments.models import Milestone
@@ -113,6 +114,14 @@ class Subscription(models.Model):
     )
     time_zone = models.CharField(
         max_length=64, blank=True, help_text="For the Monday 09:00 digest; default: TIME_ZONE"
+    )
+    # The language of everything sent to this subscriber (alerts, digest, confirmation)
+    # and of the pages its links open: chosen on the follow form, the page's by default.
+    language = models.CharField(
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default="en",
+        help_text="Language of the emails and of the pages they link to",
     )
     active = models.BooleanField(default=True)
     # Set when a reader follows by email from a public page, cleared when they confirm

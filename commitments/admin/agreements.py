@@ -6,7 +6,7 @@ from django.contrib import admin
 
 from .. import services
 from ..models import Agreement, Commitment, Party
-from .filters import ArchiveFilter, NotCheckedFilter
+from .filters import ArchiveFilter, JapaneseFilter, NotCheckedFilter
 from .inlines import (
     AgreementSourceInline,
     CommitmentInline,
@@ -47,6 +47,7 @@ class CommitmentAdmin(LoggedRecordAdmin):
     list_filter = [
         ArchiveFilter,
         NotCheckedFilter,
+        JapaneseFilter,
         "agreement",
         "category",
         "assessment",

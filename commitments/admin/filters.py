@@ -55,6 +55,17 @@ class NotCheckedFilter(OptionsFilter):
         return queryset.filter(pk__in=stale.values("pk"))
 
 
+class JapaneseFilter(OptionsFilter):
+    """Records whose Japanese title is missing (the pages show the English, marked)."""
+
+    title = "Japanese version"
+    parameter_name = "japanese"
+    options = [("missing", "No Japanese title")]
+
+    def narrow(self, queryset: QuerySet[Any], value: str) -> QuerySet[Any]:
+        return queryset.filter(pk__in=selectors.without_japanese(queryset.model.objects.all()))
+
+
 class OverdueFilter(OptionsFilter):
     title = "overdue"
     parameter_name = "overdue"

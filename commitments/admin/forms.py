@@ -111,7 +111,7 @@ class MilestoneForm(VersionedForm):
 
     class Meta:
         model = Milestone
-        fields = ["commitment", "key", "title", "owner"]
+        fields = ["commitment", "key", "title", "ja_is_translation", "owner"]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -24,6 +24,7 @@ class LogEntryAdmin(RecordAdmin):
         "on",
         "kind",
         "text",
+        "ja_is_translation",
         "source_address",
         "source_kind",
         "source_passage",

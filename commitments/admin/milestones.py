@@ -18,7 +18,7 @@ from django.utils.html import format_html
 
 from .. import deadlines, services
 from ..models import CLOSED_STATUSES, Milestone, Status
-from .filters import ArchiveFilter, DueSoonFilter, NotCheckedFilter, OverdueFilter
+from .filters import ArchiveFilter, DueSoonFilter, JapaneseFilter, NotCheckedFilter, OverdueFilter
 from .forms import RULE_FIELDS, BulkCompleteForm, MilestoneForm
 from .inlines import (
     DeadlineRevisionInline,
@@ -70,6 +70,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
         OverdueFilter,
         DueSoonFilter,
         NotCheckedFilter,
+        JapaneseFilter,
         ArchiveFilter,
     ]
     search_fields = [
@@ -119,7 +120,8 @@ class MilestoneAdmin(LoggedRecordAdmin):
         fieldsets = self._fieldsets(request, obj)
         if obj is not None and obj.series_id is not None:
             fieldsets[0][1]["fields"].insert(0, "series_link")
-        return fieldsets
+        # "title" becomes its English and Japanese versions (TranslationAdmin).
+        return self._patch_fieldsets(fieldsets)
 
     def _fieldsets(self, request: HttpRequest, obj: Milestone | None) -> list[Any]:
         status = ["new_status", "party", "note", "evidence", "completed", "seen_version"]
@@ -140,6 +142,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
                         "commitment",
                         "key",
                         "title",
+                        "ja_is_translation",
                         "owner",
                         "version",
                         "updated_local",

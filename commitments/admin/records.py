@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import SimpleTemplateResponse
 from django.utils import timezone
+from modeltranslation.admin import TranslationAdmin
 from simple_history.admin import SimpleHistoryAdmin
 
 from .. import services
@@ -46,10 +47,13 @@ class RecordWrites:
     record: str
 
 
-class RecordAdmin(ArchivedColumn, SimpleHistoryAdmin):
+class RecordAdmin(ArchivedColumn, TranslationAdmin[Any], SimpleHistoryAdmin):
     """What agreements, commitments, milestones and log entries share: saves through
     an edit service with the loaded version, an audit trail (the History button),
-    archive instead of delete, an "Archived" badge and filter."""
+    archive instead of delete, an "Archived" badge and filter. Each translated field
+    is edited in English and Japanese one above the other (modeltranslation's
+    ``TranslationAdmin`` puts ``title [en]`` and ``title [ja]`` in place of ``title``),
+    with "Japanese is our translation" beside them."""
 
     class Media:
         css = BADGE_MEDIA
@@ -85,7 +89,7 @@ class RecordAdmin(ArchivedColumn, SimpleHistoryAdmin):
         return HistoryLabels(self.model, historical_record)
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kw: Any):
-        form = super().get_form(request, obj, change, **kw)
+        form = super().get_form(request, obj, change=change, **kw)
         refusal = getattr(request, "_record_refusal", None)
         if refusal is not None:
             form = type(form.__name__, (form,), {"refusal": refusal})

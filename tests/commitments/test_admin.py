@@ -30,7 +30,7 @@ def form_data(m: Milestone, **changes: object) -> dict[str, object]:
     data = {
         "commitment": m.commitment_id,
         "key": m.key,
-        "title": m.title,
+        "title_en": m.title,
         "owner": "",
         "new_status": m.status,
         "note": "",

@@ -85,15 +85,15 @@ def test_a_stale_commitment_save_loses_nothing_of_the_newer_one(client, alice, d
     client.force_login(alice)
     alice_form = loaded_form(client, url)
     alice_form.update(
-        title="Financing support of at least US$1 billion",
+        title_en="Financing support of at least US$1 billion",
         owner=alice.pk,
         assessment="broken",
-        assessment_note="The deadline passed with nothing announced.",
+        assessment_note_en="The deadline passed with nothing announced.",
     )
     assert client.post(url, alice_form).status_code == 302
 
     client.force_login(dora)
-    dora_form["summary"] = "Dora's careful summary"
+    dora_form["summary_en"] = "Dora's careful summary"
     response = client.post(url, dora_form)
 
     assert response.status_code == 200
@@ -120,7 +120,7 @@ def test_a_fresh_save_writes_only_the_fields_the_editor_changed(client, alice):
     url = commitment_url(commitment)
     client.force_login(alice)
     form = loaded_form(client, url)
-    form["title"] = "New title"
+    form["title_en"] = "New title"
     with CaptureQueriesContext(connection) as ctx:
         response = client.post(url, form)
     assert response.status_code == 302, errors_of(response)
@@ -144,7 +144,7 @@ def test_a_stale_agreement_save_is_refused(client, alice, dora):
     stale = loaded_form(client, url)
     client.force_login(alice)
     fresh = loaded_form(client, url)
-    fresh["title"] = "Framework for Securing the Supply"
+    fresh["title_en"] = "Framework for Securing the Supply"
     assert client.post(url, fresh).status_code == 302
     client.force_login(dora)
     stale["summary"] = "Mine"
@@ -165,7 +165,7 @@ def test_a_stale_milestone_title_edit_is_refused(client, alice, dora):
     response = client.post(url, fresh)
     assert response.status_code == 302, errors_of(response)
     client.force_login(dora)
-    stale["title"] = "Dora's title"
+    stale["title_en"] = "Dora's title"
     response = client.post(url, stale)
     assert response.status_code == 200
     assert "alice" in errors_of(response) and "owner" in errors_of(response)
@@ -181,7 +181,7 @@ def test_the_history_page_shows_old_and_new_with_the_editor(client, alice):
     url = commitment_url(commitment)
     client.force_login(alice)
     form = loaded_form(client, url)
-    form.update(title="New title", assessment="kept")
+    form.update(title_en="New title", assessment="kept")
     assert client.post(url, form).status_code == 302
     record = commitment.history.latest()
     assert (record.title, record.history_username, record.history_user) == (
@@ -275,7 +275,7 @@ def test_a_title_with_a_line_break_is_refused(client, alice):
     url = commitment_url(commitment)
     client.force_login(alice)
     form = loaded_form(client, url)
-    form["title"] = "Two\r\nBcc: everyone@example.org"
+    form["title_en"] = "Two\r\nBcc: everyone@example.org"
     response = client.post(url, form)
     assert response.status_code == 200
     assert "Line breaks are not allowed" in str(response.context["adminform"].form.errors)

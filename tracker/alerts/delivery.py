@@ -149,7 +149,9 @@ def _send(batch: list[Alert], result: DeliveryResult) -> None:
     _skip(unwanted, "not sent: the recipient opted out or the subscription is off", result)
     result.suppressed += len(unwanted)
     if by_recipient:
-        _send_emails(by_recipient, result)
+        # Each email in its reader's language: their subscriptions are loaded already.
+        languages = {sub.pk: sub.language for sub in audience.subscriptions}
+        _send_emails(by_recipient, result, languages)
     for alert in hooks:
         error = webhooks.deliver(alert)
         if error:
@@ -167,7 +169,11 @@ def _skip(alerts: list[Alert], why: str, result: DeliveryResult) -> None:
         result.skipped += len(alerts)
 
 
-def _send_emails(by_recipient: dict[str, list[Alert]], result: DeliveryResult) -> None:
+def _send_emails(
+    by_recipient: dict[str, list[Alert]],
+    result: DeliveryResult,
+    languages: dict[int, str] | None = None,
+) -> None:
     """One connection for the batch; each message's outcome is known when it is sent.
     What was sent is marked once for the batch: a worker killed before that has its
     batch sent again after the lease, which bounds duplicates by the batch in flight."""
@@ -179,7 +185,8 @@ def _send_emails(by_recipient: dict[str, list[Alert]], result: DeliveryResult) -
         with emails.Mailer() as mailer:
             for done, (recipient, items) in enumerate(recipients):
                 try:
-                    sent += _send_one(mailer, recipient, items, now, rendered, result)
+                    language = language_of(items, languages or {})
+                    sent += _send_one(mailer, recipient, items, now, rendered, result, language)
                 except emails.Unreachable as exc:  # no server: the rest of the batch waits
                     for _, rest in recipients[done:]:
                         record_failure([a.id for a in rest], str(exc), result)
@@ -191,6 +198,14 @@ def _send_emails(by_recipient: dict[str, list[Alert]], result: DeliveryResult) -
         result.sent += len(sent)
 
 
+def language_of(items: list[Alert], languages: dict[int, str]) -> str:
+    """A recipient's language: their subscriptions' (the most urgent alert's first);
+    an owner's alert, with no subscription, is in English."""
+    ordered = sorted(items, key=lambda a: (AlertKind.urgency(a.kind), a.due_on, a.pk))
+    found = (languages.get(a.subscription_id) for a in ordered if a.subscription_id)
+    return next((lang for lang in found if lang), "en")
+
+
 def _send_one(
     mailer: emails.Mailer,
     recipient: str,
@@ -198,12 +213,16 @@ def _send_one(
     now: dt.datetime,
     rendered: emails.Rendered,
     result: DeliveryResult,
+    language: str = "en",
 ) -> list[int]:
     """The ids of the alerts sent. A refusal is retried later; a message that cannot
     be built fails alone, and its recipient's other alerts go on their own."""
     ids = [a.id for a in items]
     try:
-        mailer.send(emails.alerts_message(recipient, items, now=now, rendered=rendered))
+        message = emails.alerts_message(
+            recipient, items, now=now, rendered=rendered, language=language
+        )
+        mailer.send(message)
     except emails.Unreachable:
         raise
     except emails.TRANSPORT_ERRORS as exc:
@@ -211,7 +230,9 @@ def _send_one(
         return []
     except Exception as exc:  # not the server's fault: retrying will not mend it
         if len(items) > 1:
-            alone = (_send_one(mailer, recipient, [a], now, rendered, result) for a in items)
+            alone = (
+                _send_one(mailer, recipient, [a], now, rendered, result, language) for a in items
+            )
             return [i for ids_sent in alone for i in ids_sent]
         log.exception("alert %s cannot be sent", ids)
         record_failure(ids, exc, result, permanent=True)

@@ -17,6 +17,7 @@ import zoneinfo
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import override
 
 from commitments.models import Milestone, StatusUpdate
 
@@ -65,7 +66,8 @@ def _send_one(sub: Subscription, week_of: dt.date, now: dt.datetime) -> int:
     except IntegrityError:
         return 0  # this week's digest went out already (or is going out elsewhere)
     try:
-        emails.digest_message(sub.address, _content(sub, week_of, now), sub).send()
+        with override(sub.language):  # the record's text, words and links in it
+            emails.digest_message(sub.address, _content(sub, week_of, now), sub).send()
     except (smtplib.SMTPException, OSError) as exc:
         log.warning("digest for subscription %s failed, will retry: %s", sub.pk, exc)
         claim.delete()

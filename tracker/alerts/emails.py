@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, EmailMultiAlternatives, get_connection
 from django.template.loader import render_to_string
 from django.utils.html import escape
+from django.utils.translation import gettext, ngettext, override
 
 from commitments import deadlines
 
@@ -26,13 +27,15 @@ def describe(alert: Alert, now: dt.datetime) -> dict[str, Any]:
     zone = m.time_zone()
     left = deadlines.days_remaining(m.due_on, now=now, time_zone=zone)
     if alert.kind == AlertKind.COMPLETED:
-        when = f"completed on {m.completed_on or alert.due_on}"
+        when = gettext("completed on %(date)s") % {"date": m.completed_on or alert.due_on}
     elif left is None:
-        when = "no deadline"
+        when = gettext("no deadline")
     elif left < 0:
-        when = f"{-left} day{'s' if left != -1 else ''} overdue"
+        when = ngettext("%(n)d day overdue", "%(n)d days overdue", -left) % {"n": -left}
+    elif left == 0:
+        when = gettext("due today")
     else:
-        when = "due today" if left == 0 else f"{left} day{'s' if left != 1 else ''} left"
+        when = ngettext("%(n)d day left", "%(n)d days left", left) % {"n": left}
     return {
         "alert": alert,
         "milestone": m,
@@ -48,11 +51,11 @@ def describe(alert: Alert, now: dt.datetime) -> dict[str, Any]:
 
 def label(kind: str) -> str:
     if kind == AlertKind.OVERDUE:
-        return "OVERDUE"
+        return gettext("OVERDUE")
     if kind == AlertKind.COMPLETED:
-        return "COMPLETED"
+        return gettext("COMPLETED")
     days = int(kind.removeprefix("due_"))
-    return f"DUE IN {days} DAY{'S' if days != 1 else ''}"
+    return ngettext("DUE IN %(n)d DAY", "DUE IN %(n)d DAYS", days) % {"n": days}
 
 
 def one_line(text: str) -> str:
@@ -79,16 +82,23 @@ Rendered = dict[tuple[Any, ...], Rendering]
 
 
 def alerts_message(
-    recipient: str, alerts: list[Alert], *, now: dt.datetime, rendered: Rendered
+    recipient: str,
+    alerts: list[Alert],
+    *,
+    now: dt.datetime,
+    rendered: Rendered,
+    language: str = "en",
 ) -> EmailMultiAlternatives:
-    """One email for all of a recipient's alerts in this run; the subject names the
-    most urgent one. Its unsubscribe link silences the subscription behind that alert
-    (or, for an owner's alert, offers everything to this address)."""
-    key = (now.date(), *sorted((a.event_id or -a.pk, a.kind) for a in alerts))
-    if key not in rendered:
-        rendered[key] = _render(alerts, now)
-    top = min(alerts, key=lambda a: (AlertKind.urgency(a.kind), a.due_on, a.pk))
-    return _message(recipient, rendered[key], unsubscribe.urls(alert=top))
+    """One email for all of a recipient's alerts in this run, in their ``language``
+    (the record's text in it where it has one, and the links to its pages); the
+    subject names the most urgent one. Its unsubscribe link silences the subscription
+    behind that alert (or, for an owner's alert, offers everything to this address)."""
+    key = (language, now.date(), *sorted((a.event_id or -a.pk, a.kind) for a in alerts))
+    with override(language):
+        if key not in rendered:
+            rendered[key] = _render(alerts, now)
+        top = min(alerts, key=lambda a: (AlertKind.urgency(a.kind), a.due_on, a.pk))
+        return _message(recipient, rendered[key], unsubscribe.urls(alert=top))
 
 
 def _render(alerts: list[Alert], now: dt.datetime) -> Rendering:
@@ -97,11 +107,15 @@ def _render(alerts: list[Alert], now: dt.datetime) -> Rendering:
         key=lambda i: (AlertKind.urgency(i["alert"].kind), i["milestone"].due_on or dt.date.max),
     )
     top = items[0]
-    subject = f"{top['label']}: {one_line(top['milestone'].title)}"
+    subject = gettext("%(label)s: %(title)s") % {
+        "label": top["label"],
+        "title": one_line(top["milestone"].title),
+    }
     if top["milestone"].due_on:
-        subject += f" (due {top['milestone'].due_on.isoformat()})"
+        subject += gettext(" (due %(date)s)") % {"date": top["milestone"].due_on.isoformat()}
     if len(items) > 1:
-        subject += f" and {len(items) - 1} more"
+        more = len(items) - 1
+        subject += ngettext(" and %(n)d more", " and %(n)d more", more) % {"n": more}
     context = _context({"items": items}, LINK_STAND_IN)
     return Rendering(
         subject,
@@ -113,10 +127,10 @@ def _render(alerts: list[Alert], now: dt.datetime) -> Rendering:
 def digest_message(
     recipient: str, context: dict[str, Any], subscription: Subscription | None = None
 ) -> EmailMultiAlternatives:
-    subject = (
-        f"Weekly digest: {len(context['overdue'])} overdue, "
-        f"{len(context['upcoming'])} due in the next 30 days"
-    )
+    """In the language active (``digests`` renders each inside the subscriber's)."""
+    subject = gettext(
+        "Weekly digest: %(overdue)d overdue, %(upcoming)d due in the next 30 days"
+    ) % {"overdue": len(context["overdue"]), "upcoming": len(context["upcoming"])}
     links = (
         unsubscribe.urls(subscription=subscription)
         if subscription is not None

@@ -9,6 +9,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import get_language
 
 from commitments.admin.forms import https_urls
 
@@ -47,6 +48,13 @@ def time_zone_choices() -> list[tuple[str, str]]:
     return [("", "Default (TIME_ZONE)")] + [(z, z) for z in sorted(zoneinfo.available_timezones())]
 
 
+def page_language() -> str:
+    """The active language, as one of LANGUAGES ("en" for "en-us"; English for any
+    other): the default language of a new subscription."""
+    active = (get_language() or "").split("-")[0]
+    return active if active in dict(settings.LANGUAGES) else "en"
+
+
 class KindsField(forms.MultipleChoiceField):
     widget = forms.CheckboxSelectMultiple
 
@@ -67,6 +75,11 @@ class SubscriptionForm(forms.ModelForm[Subscription]):
         required=False,
         help_text="An IANA time zone, for the Monday 09:00 digest",
     )
+    language = forms.ChoiceField(
+        choices=settings.LANGUAGES,
+        required=False,
+        help_text="Of the emails and the pages they link to; left out: the page's",
+    )
 
     class Meta:
         model = Subscription
@@ -79,8 +92,18 @@ class SubscriptionForm(forms.ModelForm[Subscription]):
             "kinds",
             "lead_days",
             "time_zone",
+            "language",
             "active",
         ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.instance.pk and "language" in self.fields:
+            # A new subscription's emails default to the language the editor reads in.
+            self.initial.setdefault("language", page_language())
+
+    def clean_language(self) -> str:
+        return self.cleaned_data.get("language") or page_language()
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -28,6 +28,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import get_language, override
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -157,11 +158,13 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         days = settings.TRACKER_UNSUBSCRIBE_LINK_DAYS
         return _page(request, {"invalid": True, "days": days}, status=400)
     context = {"address": t.address, "subscription": t.subscription}
-    if request.method == "GET":
-        return _page(request, {**context, "ask": True})
-    everything = request.POST.get("scope") == "everything" or t.subscription is None
-    opt_out(t, everything=everything)
-    return _page(request, {**context, "done": True, "everything": everything})
+    # The page speaks the subscription's language, as its emails did.
+    with override(t.subscription.language if t.subscription else get_language()):
+        if request.method == "GET":
+            return _page(request, {**context, "ask": True})
+        everything = request.POST.get("scope") == "everything" or t.subscription is None
+        opt_out(t, everything=everything)
+        return _page(request, {**context, "done": True, "everything": everything})
 
 
 @csrf_exempt  # RFC 8058 one-click: mail clients POST without a session or CSRF token

@@ -46,7 +46,7 @@ MILESTONE_CSV = [
     ("agreement", "commitment__agreement__slug"),
     ("commitment", "commitment_id"),
     ("key", "key"),
-    ("title", "title"),
+    ("title", "title_en"),  # English: the API does not negotiate (title_ja in JSON)
     ("due_on", "due_on"),
     ("original_due_on", "original_due_on"),
     ("status", "status"),
@@ -89,7 +89,7 @@ def commitment_rows(
             c.agreement.slug,
             c.key,
             c.number,
-            c.title,
+            c.title_en,
             c.category,
             derived_status(progress),
             progress["total"],

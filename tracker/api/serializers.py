@@ -66,6 +66,37 @@ def _link(context: dict[str, Any], kind: str, key: object) -> str:
 # --- Small parts -----------------------------------------------------------------------
 
 
+# --- The record's two languages ----------------------------------------------------------
+#
+# The API does not negotiate on Accept-Language (one address, one answer, cacheable):
+# each text is given in English ("title", read from title_en whatever language is
+# active) and in Japanese ("title_ja", null where there is none), with where the
+# Japanese comes from ("ja_is_translation").
+
+
+def english(name: str) -> serializers.CharField:
+    return serializers.CharField(source=f"{name}_en", read_only=True, help_text="In English.")
+
+
+def japanese(name: str) -> serializers.CharField:
+    """Declared as ``<name>_ja``: the field's own name is its source."""
+    return serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text=f"In Japanese; null where there is no Japanese version (read {name}). "
+        "Whose words they are: ja_is_translation.",
+    )
+
+
+def ja_origin() -> serializers.BooleanField:
+    return serializers.BooleanField(
+        read_only=True,
+        help_text="True: this record's Japanese texts are the tracker's translation. "
+        "False: they are the words of a Japanese source quoted among its sources "
+        "(language ja).",
+    )
+
+
 class PartySerializer(serializers.ModelSerializer[Any]):
     class Meta:
         model = Party
@@ -147,12 +178,16 @@ class MilestoneBriefSerializer(serializers.ModelSerializer[Any]):
         "overdue_from (null when not flagged, and in an as_of document).",
     )
     days_remaining = serializers.SerializerMethodField()
+    title = english("title")
+    title_ja = japanese("title")
+    ja_is_translation = ja_origin()
 
     class Meta:
         model = Milestone
         fields = [
-            "id", "url", "agreement", "commitment", "title", "due_on", "status", "is_overdue",
-            "overdue_from", "time_zone", "flagged_overdue_at", "days_remaining",
+            "id", "url", "agreement", "commitment", "title", "title_ja", "ja_is_translation",
+            "due_on", "status", "is_overdue", "overdue_from", "time_zone", "flagged_overdue_at",
+            "days_remaining",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -248,7 +283,8 @@ class InlineMilestoneSerializer(MilestoneBriefSerializer):
 
     class Meta(MilestoneBriefSerializer.Meta):
         fields = [
-            "id", "url", "commitment", "agreement", "key", "title", "deadline_rule", "due_on",
+            "id", "url", "commitment", "agreement", "key", "title", "title_ja",
+            "ja_is_translation", "deadline_rule", "due_on",
             "original_due_on", "status", "is_overdue", "overdue_from", "time_zone",
             "flagged_overdue_at", "completed_on", "days_remaining", "evidence_url", "note",
             "version", "series", "last_checked_on", "updated_at", "history_url",
@@ -425,10 +461,12 @@ class ProgressMixin(serializers.Serializer[Any]):
 
 class AgreementBriefSerializer(ProgressMixin, serializers.ModelSerializer[Any]):
     url = serializers.SerializerMethodField()
+    short_name = english("short_name")
+    short_name_ja = japanese("short_name")
 
     class Meta:
         model = Agreement
-        fields = ["slug", "url", "short_name", "time_zone", "progress"]
+        fields = ["slug", "url", "short_name", "short_name_ja", "time_zone", "progress"]
         read_only_fields = fields
 
     def get_url(self, obj: Agreement) -> str:
@@ -439,11 +477,17 @@ class AgreementSerializer(AgreementBriefSerializer):
     parties = PartySerializer(many=True)
     sources = SourceSerializer(many=True)
     updated_at = UtcDateTimeField()
+    title = english("title")
+    title_ja = japanese("title")
+    summary = english("summary")
+    summary_ja = japanese("summary")
+    ja_is_translation = ja_origin()
 
     class Meta(AgreementBriefSerializer.Meta):
         fields = [
-            "slug", "url", "title", "short_name", "signed_on", "signed_at", "time_zone", "binding",
-            "summary", "parties", "sources", "progress", "updated_at",
+            "slug", "url", "title", "title_ja", "short_name", "short_name_ja",
+            "ja_is_translation", "signed_on", "signed_at", "time_zone", "binding", "summary",
+            "summary_ja", "parties", "sources", "progress", "updated_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -465,11 +509,17 @@ class CommitmentSerializer(ProgressMixin, serializers.ModelSerializer[Any]):
     status = serializers.SerializerMethodField()
     milestones = InlineMilestoneSerializer(many=True)
     updated_at = UtcDateTimeField()
+    title = english("title")
+    title_ja = japanese("title")
+    summary = english("summary")
+    summary_ja = japanese("summary")
+    ja_is_translation = ja_origin()
 
     class Meta:
         model = Commitment
         fields = [
-            "id", "url", "agreement", "key", "number", "title", "summary", "category", "parties",
+            "id", "url", "agreement", "key", "number", "title", "title_ja", "summary",
+            "summary_ja", "ja_is_translation", "category", "parties",
             "leads", "owner", "assessment", "sources", "status", "progress", "milestones",
             "last_checked_on", "updated_at",
         ]  # fmt: skip
@@ -510,10 +560,22 @@ class LogEntrySerializer(serializers.ModelSerializer[Any]):
     # cannot know that.
     source = LogSourceSerializer(source="*")  # type: ignore[assignment]
     updated_at = UtcDateTimeField()
+    text = english("text")
+    text_ja = japanese("text")
+    ja_is_translation = ja_origin()
 
     class Meta:
         model = LogEntry
-        fields = ["id", "on", "kind", "text", "source", "updated_at"]
+        fields = [
+            "id",
+            "on",
+            "kind",
+            "text",
+            "text_ja",
+            "ja_is_translation",
+            "source",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 

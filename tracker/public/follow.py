@@ -15,10 +15,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy
+from django.utils.translation import gettext, gettext_lazy, override
 from django.views.decorators.http import require_http_methods, require_POST
 
 from commitments.models import Agreement, Commitment, Milestone
+from tracker.alerts.forms import page_language
 from tracker.models import OptOut, Subscription
 from tracker.ops import throttle
 
@@ -35,6 +36,8 @@ TARGETS: dict[str, type[Agreement] | type[Commitment] | type[Milestone]] = {
 class FollowForm(forms.Form):
     email = forms.EmailField(label=gettext_lazy("Your email address"), max_length=254)
     target = forms.CharField(widget=forms.HiddenInput)
+    # The language of the alerts; absent or empty: the page's (page_language).
+    language = forms.ChoiceField(choices=settings.LANGUAGES, required=False)
 
     def clean_target(self) -> tuple[str, object]:
         value = self.cleaned_data["target"]
@@ -114,11 +117,13 @@ def follow(request: HttpRequest) -> HttpResponse:
         if not (from_database and renewed):
             subscription = pending or Subscription(email=email, **{kind: target})
             subscription.pending_since, subscription.active = now, False
+            subscription.language = form.cleaned_data["language"] or page_language()
             subscription.save()
-            url = settings.SITE_URL + reverse(
-                "tracker:follow_confirm", args=[confirm_token(subscription)]
-            )
-            send_follow_confirmation(email, target, url)
+            with override(subscription.language):  # the confirmation, and its page
+                url = settings.SITE_URL + reverse(
+                    "tracker:follow_confirm", args=[confirm_token(subscription)]
+                )
+                send_follow_confirmation(email, target, url)
     # The same answer whether or not the address already follows: nothing to learn here.
     return render(request, "tracker/public/follow.html", {"sent": True, "email": email})
 
@@ -136,6 +141,11 @@ def follow_confirm(request: HttpRequest, token: str) -> HttpResponse:
     subscription = _pending(data)
     if subscription is None:
         return render(request, "tracker/public/confirm.html", {"invalid": True}, status=400)
+    with override(subscription.language):
+        return _confirm(request, subscription)
+
+
+def _confirm(request: HttpRequest, subscription: Subscription) -> HttpResponse:
     if subscription.pending_since is None:
         return render(request, "tracker/public/confirm.html", {"done": True, "s": subscription})
     if request.method == "GET":

@@ -171,6 +171,45 @@ def record_lang(obj: object, field: str) -> str:
     return format_html(' lang="{}"', language) if language != _page_language() else ""
 
 
+# Shown only on Japanese pages, so written in Japanese (not interface strings to
+# translate): the reader's own language says whose words these are.
+OUR_TRANSLATION = "当サイトによる翻訳"
+ENGLISH_ONLY = "日本語版なし・英語のまま表示"
+
+
+@register.simple_tag
+def record_text(obj: object, field: str) -> str:
+    """A record's field in the reader's language, saying where its words come from.
+
+    On an English page, the English text as ``{{ obj.title }}`` gave it. On a Japanese
+    page, a field kept in both languages (``title_ja``, django-modeltranslation) gives
+    its Japanese version marked ``lang="ja"``, followed by 「当サイトによる翻訳」 when it is
+    the tracker's translation (``ja_is_translation``) rather than a Japanese source's
+    words; where it has no Japanese version, the English one, marked ``lang="en"`` and
+    said to be English. A field kept in one language only is marked with its language."""
+    english = getattr(obj, f"{field}_en", None) or getattr(obj, field, "") or ""
+    if _page_language() == "en":
+        return conditional_escape(english)
+    if not hasattr(obj, f"{field}_ja"):
+        return rec(english)
+    japanese = getattr(obj, f"{field}_ja", None)
+    if japanese:
+        if getattr(obj, "ja_is_translation", True):
+            return format_html(
+                '<span lang="ja">{}</span> <small class="record-origin">（{}）</small>',
+                japanese,
+                OUR_TRANSLATION,
+            )
+        return format_html('<span lang="ja">{}</span>', japanese)
+    if not english:
+        return ""
+    return format_html(
+        '<span lang="en">{}</span> <small class="record-fallback">（{}）</small>',
+        english,
+        ENGLISH_ONLY,
+    )
+
+
 @register.filter
 def rec(value: object) -> str:
     """Record words inside an interface sentence: a span saying they are English on a

@@ -180,7 +180,7 @@ def test_following_from_a_japanese_page_is_answered_in_japanese(client, minister
     sent = client.post("/ja/follow/", {"email": "reader@example.jp", "target": target})
     assert sent.status_code == 200 and "受信箱をご確認ください" in text(sent)
     (message,) = mail.outbox
-    assert message.subject == f"確認：「{ministerial}」のフォロー"
+    assert message.subject == "確認：「大臣級投資会合」のフォロー"  # the Japanese title
     assert "時間以内に次のリンクを開いてください" in message.body
     path = re.search(r"http://\S+?(/ja/follow/confirm/\S+/)", message.body)[1]
     asked = client.get(path)
