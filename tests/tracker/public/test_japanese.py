@@ -209,3 +209,13 @@ def test_record_words_say_which_language_they_are_in():
         assert record_lang(quoting, "section") == ' lang="en"'
         assert rec("Akasaka Palace, Tokyo") == '<span lang="en">Akasaka Palace, Tokyo</span>'
         assert rec("東京") == "東京" and rec("<b>") == '<span lang="en">&lt;b&gt;</span>'
+
+
+def test_the_follow_form_offers_the_language_of_the_emails_the_pages_own_chosen(
+    client, ministerial
+):
+    chosen = {}
+    for prefix in ("", "/ja"):
+        page = text(client.get(f"{prefix}/milestones/{ministerial.pk}/"))
+        chosen[prefix] = re.findall(r'<option value="(\w+)" lang="\w+" selected>', page)
+    assert chosen == {"": ["en"], "/ja": ["ja"]}
