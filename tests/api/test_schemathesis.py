@@ -120,6 +120,9 @@ def test_schemathesis_finds_no_5xx_and_no_nonconformance(agreements, alice, caps
     assert total >= 1000
 
 
+# Serial: derandomized, its draws follow the answers (ids, the event feed), which the
+# other process's open transactions and numbering would change from run to run.
+@pytest.mark.serial
 @pytest.mark.usefixtures("frozen", "keep_connection")
 def test_schemathesis_stateful_links_find_no_failure(agreements, alice, capsys):
     """The stateful phase: sequences of calls along the schema's OpenAPI links (a list's

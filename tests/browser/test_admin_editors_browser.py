@@ -48,19 +48,19 @@ def test_the_second_editor_sees_the_conflict_and_keeps_her_input(
     alice_page.goto(url)
     dora_page.goto(url)  # both have the same version open
 
-    alice_page.fill("#id_title", "Alice's corrected title")
+    alice_page.fill("#id_title_en", "Alice's corrected title")
     alice_page.select_option("#id_assessment", "broken")
-    alice_page.fill("#id_assessment_note", "Deadline passed; nothing announced.")
+    alice_page.fill("#id_assessment_note_en", "Deadline passed; nothing announced.")
     alice_page.click("input[name=_continue]")
     alice_page.wait_for_selector(".messagelist .success")
 
-    dora_page.fill("#id_summary", "Dora's summary, typed while Alice saved")
+    dora_page.fill("#id_summary_en", "Dora's summary, typed while Alice saved")
     dora_page.click("input[name=_continue]")
     dora_page.wait_for_selector(".errornote, .errorlist")
     errors = dora_page.locator(".errorlist").first.inner_text()
     assert "Someone else changed this commitment" in errors
     assert "alice" in errors and "title" in errors and "assessment" in errors
-    assert dora_page.input_value("#id_summary") == "Dora's summary, typed while Alice saved"
+    assert dora_page.input_value("#id_summary_en") == "Dora's summary, typed while Alice saved"
     dora_page.screenshot(path=tmp_path / "conflict.png", full_page=True)
 
     commitment.refresh_from_db()

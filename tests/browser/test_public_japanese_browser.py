@@ -16,7 +16,7 @@ from tests.browser.test_public_browser import SHOTS, axe_problems
 
 pytestmark = pytest.mark.browser
 NOW = dt.datetime(2026, 11, 21, 3, 0, tzinfo=dt.UTC)
-AGREEMENT = "US–Japan critical minerals framework"
+AGREEMENT = "日米枠組み"  # the official Japanese title's own words
 AGREEMENT_PATH = "/ja/agreements/us-japan-critical-minerals-2025/"
 
 # English words a Japanese page may show outside the record: names of formats and
@@ -90,9 +90,7 @@ def test_a_japanese_reader_follows_the_ministerial_to_day_180(
             page.wait_for_selector("svg.timeline")
             assert page.url.endswith("/ja/agreements/us-japan-critical-minerals-2025/")
             look(page, "2-agreement", problems)
-            page.get_by_role(
-                "link", name="Mining, Minerals and Metals Investment Ministerial", exact=True
-            ).first.click()
+            page.get_by_role("link", name="大臣級投資会合", exact=True).first.click()
             assert "2026年4月27日 0:00 日本時間から（209日）" in page.content()
             look(page, "3-milestone", problems)
             page.get_by_role("link", name=AGREEMENT).first.click()
