@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "commitments",
     "tracker",
     "tracker.intake",
+    "tracker.archive",
 ]
 
 MIDDLEWARE = [
@@ -183,6 +184,12 @@ STATIC_ROOT = VAR_DIR / "static"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Archived copies of cited pages as WARC files (tracker/archive): a directory by
+    # default; an S3-compatible bucket in production with django-storages (README.md).
+    "archive": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(VAR_DIR / "archive"), "base_url": None},
+    },
 }
 
 # --- Email ----------------------------------------------------------------------
@@ -261,6 +268,8 @@ TRACKER_EMAIL_SENDERS = env_int("TRACKER_EMAIL_SENDERS", 2)
 TRACKER_DELIVERY_LEASE_SECONDS = env_int("TRACKER_DELIVERY_LEASE_SECONDS", 300)
 TRACKER_ALERT_MAX_ATTEMPTS = env_int("TRACKER_ALERT_MAX_ATTEMPTS", 8)
 TRACKER_RETRY_BASE_SECONDS = env_int("TRACKER_RETRY_BASE_SECONDS", 60)
+# The link check's interval (tracker/archive/links.py): weekly.
+TRACKER_LINK_CHECK_INTERVAL = env_int("TRACKER_LINK_CHECK_INTERVAL", 7 * 24 * 3600)
 CELERY_BEAT_SCHEDULE = {
     "sweep-deadlines": {
         "task": "tracker.alerts.tasks.sweep_deadlines",
@@ -285,6 +294,18 @@ CELERY_BEAT_SCHEDULE = {
     "prune-events": {
         "task": "tracker.api.tasks.prune_events",
         "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
+    # Cited pages to archive (tracker/archive): new ones, and retries whose time has come.
+    "archive-due": {
+        "task": "tracker.archive.tasks.archive_due",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    },
+    # Every cited address asked again: does it answer, are the quoted words still there?
+    "archive-check-links": {
+        "task": "tracker.archive.tasks.check_links",
+        "schedule": float(TRACKER_LINK_CHECK_INTERVAL),
         "options": {"expires": 3600.0},
     },
     # Watched sources whose time has come (tracker/intake): each has its own interval.
@@ -428,6 +449,12 @@ TRACKER_FETCH_ROBOTS_SECONDS = env_int("TRACKER_FETCH_ROBOTS_SECONDS", 3600)
 # After a failure a host is left alone this long, doubling per failure up to the max.
 TRACKER_FETCH_BACKOFF_SECONDS = env_int("TRACKER_FETCH_BACKOFF_SECONDS", 60)
 TRACKER_FETCH_BACKOFF_MAX_SECONDS = env_int("TRACKER_FETCH_BACKOFF_MAX_SECONDS", 6 * 3600)
+# Archiving cited pages (tracker/archive): a save queues the page's capture (off: beat's
+# archive-due still finds it); a failed fetch is tried again after RETRY seconds,
+# doubling, MAX_ATTEMPTS times in all.
+TRACKER_ARCHIVE_ON_SAVE = env_bool("TRACKER_ARCHIVE_ON_SAVE", default=True)
+TRACKER_ARCHIVE_RETRY_SECONDS = env_int("TRACKER_ARCHIVE_RETRY_SECONDS", 300)
+TRACKER_ARCHIVE_MAX_ATTEMPTS = env_int("TRACKER_ARCHIVE_MAX_ATTEMPTS", 8)
 # Intake (tracker/intake): a suggestion scoring below this is not shown (the figures of
 # tests/intake/test_quality.py are measured at it).
 TRACKER_INTAKE_MIN_SCORE = float(os.environ.get("TRACKER_INTAKE_MIN_SCORE", "25.0"))

@@ -33,6 +33,14 @@ def _user(username: str, *groups: str) -> User:
     return user
 
 
+@pytest.fixture(autouse=True)
+def _no_archiving_on_save(settings):
+    """Saving a source queues its page's archiving (tracker/archive). Only the archive's
+    own tests want that (tests/archive turns it on): elsewhere a worker would go and
+    fetch the shipped record's real addresses."""
+    settings.TRACKER_ARCHIVE_ON_SAVE = False
+
+
 @pytest.fixture
 def alice(db) -> User:
     return _user("alice", EDITORS)

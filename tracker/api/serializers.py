@@ -64,10 +64,39 @@ class PartySerializer(serializers.ModelSerializer[Any]):
         fields = ["code", "name"]
 
 
+class ArchivedCopySerializer(serializers.Serializer[Any]):
+    """The tracker's own copy of a cited page (tracker/archive): its banner page, and
+    when it was fetched (UTC)."""
+
+    url = serializers.URLField()
+    fetched_at = UtcDateTimeField()
+
+
+def archived_copy(obj: Any, context: dict[str, Any]) -> dict[str, Any] | None:
+    """From the annotations of tracker.archive.selectors.with_archive; None without a copy."""
+    from django.urls import reverse
+
+    pk = getattr(obj, "archive_id", None)
+    if pk is None:
+        return None
+    path = reverse("tracker:archive_copy", args=[pk])
+    request = context.get("request")
+    return {
+        "url": request.build_absolute_uri(path) if request is not None else path,
+        "fetched_at": UtcDateTimeField().to_representation(obj.archive_fetched_at),
+    }
+
+
 class SourceSerializer(serializers.ModelSerializer[Any]):
+    archived_copy = serializers.SerializerMethodField()
+
     class Meta:
         model = Source
-        fields = ["reference", "fact"]
+        fields = ["reference", "fact", "archived_copy"]
+
+    @extend_schema_field(ArchivedCopySerializer(allow_null=True))
+    def get_archived_copy(self, obj: Source) -> dict[str, Any] | None:
+        return archived_copy(obj, self.context)
 
 
 class LeadSerializer(serializers.Serializer[Any]):
