@@ -1,0 +1,80 @@
+"""The archived copy served back: a banner page naming what it is, when it was fetched
+(in the agreement's zone, named) and the original address; the raw body with its own
+content type in a CSP sandbox; and the public pages and the API pointing at it."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+
+from commitments.models import Source
+from tracker.archive import services
+
+T0 = dt.datetime(2026, 2, 5, 9, 30, tzinfo=dt.UTC)  # 18:30 in Tokyo
+PAGE = b"<html><body onload=\"document.title='ran'\"><p>Hello \xc3\xa9</p><script>x()</script></body></html>"
+
+
+@pytest.fixture
+def copy(site, ministerial):
+    site.expect_request("/release").respond_with_data(PAGE, content_type="text/html; charset=utf-8")
+    address = site.url_for("/release")
+    Source.objects.create(
+        milestone=ministerial, reference=address, passage="Hello é", fact="Greets."
+    )
+    with time_machine.travel(T0, tick=False):
+        capture = services.archive_address(address)
+    assert capture.archived
+    return capture
+
+
+def test_the_raw_copy_is_the_body_as_fetched_in_a_sandbox(client, copy):
+    response = client.get(f"/archive/{copy.pk}/raw")
+    assert response.status_code == 200
+    assert response.content == PAGE
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    csp = response["Content-Security-Policy"]
+    assert csp.split(";")[0] == "sandbox" and "allow-scripts" not in csp
+    assert "script-src" not in csp and "default-src 'none'" in csp
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_banner_page_names_what_it_is_when_and_where(client, copy):
+    page = client.get(f"/archive/{copy.pk}/").content.decode()
+    assert "not the original" in page
+    assert "2026-02-05 18:30 JST (Asia/Tokyo)" in page  # the agreement's zone, named
+    assert f'href="{copy.address}"' in page
+    assert f'href="/archive/{copy.pk}/raw"' in page
+
+
+def test_a_copy_not_archived_is_404(client, db):
+    assert client.get("/archive/999/").status_code == 404
+    assert client.get("/archive/999/raw").status_code == 404
+
+
+def test_the_milestone_page_links_the_copy_beside_the_address(client, copy, ministerial):
+    page = client.get(f"/milestones/{ministerial.pk}/").content.decode()
+    assert f'<a href="/archive/{copy.pk}/">archived copy</a>, fetched 2026-02-05' in page
+
+
+def test_evidence_addresses_show_their_copy_too(client, copy, ministerial):
+    ministerial.evidence_url = copy.address
+    ministerial.save(update_fields=["evidence_url"])
+    page = client.get(f"/milestones/{ministerial.pk}/").content.decode()
+    evidence = page[page.index("<dt>Evidence</dt>") :].split("</dd>")[0]
+    assert f'href="/archive/{copy.pk}/"' in evidence
+
+
+def test_the_api_gives_the_copy_beside_the_source(client, copy, ministerial):
+    body = client.get(f"/api/v1/commitments/{ministerial.commitment_id}/").json()
+    by_reference = {s["reference"]: s["archived_copy"] for s in body["sources"]}
+    assert copy.address not in by_reference  # cited by the milestone only, so far
+    assert set(by_reference.values()) == {None}  # the shipped sources: no copy kept yet
+    Source.objects.create(commitment=ministerial.commitment, reference=copy.address, fact="x")
+    body = client.get(f"/api/v1/commitments/{ministerial.commitment_id}/").json()
+    by_reference = {s["reference"]: s["archived_copy"] for s in body["sources"]}
+    assert by_reference[copy.address] == {
+        "url": f"http://testserver/archive/{copy.pk}/",
+        "fetched_at": "2026-02-05T09:30:00Z",
+    }
