@@ -20,7 +20,8 @@ from tracker.archive.models import Capture
 T0 = dt.datetime(2026, 2, 5, 9, 30, tzinfo=dt.UTC)
 PAGE = (
     b"<!DOCTYPE html><html><head><title>Joint statement</title></head><body>\n"
-    b"<p>The Participants intend to convene a Ministerial \xe2\x80\x9cwithin 180 days\xe2\x80\x9d.</p>"
+    b"<p>The Participants intend to convene a Ministerial "
+    b"\xe2\x80\x9cwithin 180 days\xe2\x80\x9d.</p>"
     b"\n</body></html>\n"
 )
 

@@ -13,7 +13,10 @@ from commitments.models import Source
 from tracker.archive import services
 
 T0 = dt.datetime(2026, 2, 5, 9, 30, tzinfo=dt.UTC)  # 18:30 in Tokyo
-PAGE = b"<html><body onload=\"document.title='ran'\"><p>Hello \xc3\xa9</p><script>x()</script></body></html>"
+PAGE = (
+    b"<html><body onload=\"document.title='ran'\"><p>Hello \xc3\xa9</p>"
+    b"<script>x()</script></body></html>"
+)
 
 
 @pytest.fixture
