@@ -64,12 +64,18 @@ class PartySerializer(serializers.ModelSerializer[Any]):
         fields = ["code", "name"]
 
 
-class ArchivedCopySerializer(serializers.Serializer[Any]):
-    """The tracker's own copy of a cited page (tracker/archive): its banner page, and
-    when it was fetched (UTC)."""
-
-    url = serializers.URLField()
-    fetched_at = UtcDateTimeField()
+# The tracker's own copy of a cited page (tracker/archive): its banner page, and when it
+# was fetched (UTC); null while there is none. Inline, not a nullable $ref, which
+# OpenAPI 3.0 cannot say (an example's null would not match it).
+ARCHIVED_COPY_SCHEMA = {
+    "type": "object",
+    "nullable": True,
+    "properties": {
+        "url": {"type": "string", "format": "uri"},
+        "fetched_at": {"type": "string", "format": "date-time"},
+    },
+    "required": ["url", "fetched_at"],
+}
 
 
 def archived_copy(obj: Any, context: dict[str, Any]) -> dict[str, Any] | None:
@@ -94,7 +100,7 @@ class SourceSerializer(serializers.ModelSerializer[Any]):
         model = Source
         fields = ["reference", "fact", "archived_copy"]
 
-    @extend_schema_field(ArchivedCopySerializer(allow_null=True))
+    @extend_schema_field(ARCHIVED_COPY_SCHEMA)
     def get_archived_copy(self, obj: Source) -> dict[str, Any] | None:
         return archived_copy(obj, self.context)
 
