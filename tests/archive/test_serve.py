@@ -81,3 +81,51 @@ def test_the_api_gives_the_copy_beside_the_source(client, copy, ministerial):
         "url": f"http://testserver/archive/{copy.pk}/",
         "fetched_at": "2026-02-05T09:30:00Z",
     }
+
+
+def test_the_api_gives_the_copy_beside_a_log_entrys_source(client, copy, ministerial):
+    from commitments.models import LogEntry
+
+    LogEntry.objects.create(
+        key="release",
+        milestone=ministerial,
+        on=dt.date(2026, 2, 4),
+        kind=LogEntry.Kind.CONTEXT,
+        text="A release.",
+        source_address=copy.address,
+        source_passage="Hello é",
+    )
+    body = client.get(f"/api/v1/milestones/{ministerial.pk}/log/").json()["results"]
+    [entry] = [e for e in body if e["source"]["address"] == copy.address]
+    assert entry["source"]["archived_copy"]["url"] == f"http://testserver/archive/{copy.pk}/"
+
+
+def test_pages_read_as_many_queries_with_20_copies_as_with_none(client, copy, ministerial):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tracker.archive.models import Capture, LinkCheck
+
+    pages = [
+        f"/milestones/{ministerial.pk}/",
+        f"/agreements/{ministerial.commitment.agreement.slug}/",
+        f"/api/v1/commitments/{ministerial.commitment_id}/",
+    ]
+
+    def counts() -> list[int]:
+        found = []
+        for url in pages:
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(url).status_code == 200
+            found.append(len(queries))
+        return found
+
+    before = counts()
+    for i in range(20):
+        address = f"https://example.org/{i}"
+        Source.objects.create(milestone=ministerial, reference=address, fact=str(i))
+        Capture.objects.update_or_create(  # the save queued it: pending until now
+            address=address, defaults={"state": "archived", "fetched_at": T0}
+        )
+        LinkCheck.objects.create(address=address, checked_at=T0, outcome="ok", answers=i % 2 == 0)
+    assert counts() == before

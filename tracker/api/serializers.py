@@ -424,6 +424,11 @@ class LogSourceSerializer(serializers.Serializer[Any]):
     address = serializers.CharField(source="source_address")
     kind = serializers.CharField(source="source_kind")
     passage = serializers.CharField(source="source_passage")
+    archived_copy = serializers.SerializerMethodField()
+
+    @extend_schema_field(ARCHIVED_COPY_SCHEMA)
+    def get_archived_copy(self, obj: LogEntry) -> dict[str, Any] | None:
+        return archived_copy(obj, self.context)
 
 
 class LogEntrySerializer(serializers.ModelSerializer[Any]):

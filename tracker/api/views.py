@@ -49,7 +49,7 @@ from commitments.models import (
 )
 from commitments.selectors import agreements_with_progress, commitments_with_progress
 from commitments.services import milestone_set_status
-from tracker.archive.selectors import sources_prefetch
+from tracker.archive.selectors import sources_prefetch, with_archive
 from tracker.ops import csvfile
 from tracker.ops.problems import PROBLEM
 from tracker.selectors import last_sweep_at
@@ -281,6 +281,7 @@ class LogMixin(_LogBase):
         self.check_exists()
         owner = f"{self.model._meta.model_name}_id"
         entries = LogEntry.objects.filter(**{owner: pk}, archived_at__isnull=True)
+        entries = with_archive(entries, "source_address")
         return self.paginated(entries.order_by("-on", "-id"), LogEntrySerializer)
 
 
