@@ -129,3 +129,13 @@ def test_pages_read_as_many_queries_with_20_copies_as_with_none(client, copy, mi
         )
         LinkCheck.objects.create(address=address, checked_at=T0, outcome="ok", answers=i % 2 == 0)
     assert counts() == before
+
+
+def test_a_pdf_copy_is_served_as_a_download(client, site, db):
+    pdf = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    site.expect_request("/doc.pdf").respond_with_data(pdf, content_type="application/pdf")
+    capture = services.archive_address(site.url_for("/doc.pdf"))
+    response = client.get(f"/archive/{capture.pk}/raw")
+    assert response.content == pdf and response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == f'attachment; filename="archived-{capture.pk}.pdf"'
+    assert response["Content-Security-Policy"].startswith("sandbox;")

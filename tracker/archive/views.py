@@ -17,6 +17,8 @@ from tracker.public.citations import web_address
 from . import warc
 from .models import Capture, LinkCheck
 
+# Types a browser will not show in a sandbox: sent as a download instead.
+DOWNLOADED = {"application/pdf"}
 # sandbox without allow-scripts: no script runs, the page has an opaque origin (no
 # cookies, no storage of ours); default-src 'none': it loads nothing (no request
 # leaves a reader's browser for the original site). Styles inline in the page apply.
@@ -75,5 +77,8 @@ def copy_raw(request: HttpRequest, pk: int) -> HttpResponse:
     response["Referrer-Policy"] = "no-referrer"
     response["Cache-Control"] = "public, max-age=86400, immutable"
     response["X-Robots-Tag"] = "noindex"
+    if copy.content_type.split(";")[0].strip().lower() in DOWNLOADED:
+        # Chromium's PDF viewer refuses a sandboxed document: the reader gets the file.
+        response["Content-Disposition"] = f'attachment; filename="archived-{capture.pk}.pdf"'
     response._csp_exempt = True  # type: ignore[attr-defined]  # ours, not django-csp's
     return response
