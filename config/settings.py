@@ -191,6 +191,20 @@ STORAGES = {
         "OPTIONS": {"location": str(VAR_DIR / "archive"), "base_url": None},
     },
 }
+# An S3-compatible bucket instead (pip install django-storages[s3]); boto3 reads the
+# credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment.
+if os.environ.get("TRACKER_ARCHIVE_S3_BUCKET"):
+    STORAGES["archive"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ["TRACKER_ARCHIVE_S3_BUCKET"],
+            "endpoint_url": os.environ.get("TRACKER_ARCHIVE_S3_ENDPOINT") or None,
+            "location": "archive",
+            "file_overwrite": False,
+            "default_acl": None,
+            "querystring_auth": True,
+        },
+    }
 
 # --- Email ----------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(
