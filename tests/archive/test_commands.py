@@ -65,9 +65,11 @@ def test_saving_a_source_queues_its_page_once_committed(django_capture_on_commit
     with django_capture_on_commit_callbacks() as callbacks:
         Source.objects.create(agreement=agreement, reference=site.url_for("/s"), fact="x")
         Source.objects.create(agreement=agreement, reference="000_seed.txt", fact="a seed")
-    assert len(callbacks) == 1  # the doorbell, for the web address only
+        Source.objects.create(agreement=agreement, reference=site.url_for("/t"), fact="y")
+    assert len(callbacks) == 1  # one doorbell for the transaction, for web addresses only
     assert list(Capture.objects.values_list("address", "state")) == [
-        (site.url_for("/s"), "pending")
+        (site.url_for("/s"), "pending"),
+        (site.url_for("/t"), "pending"),
     ]
     assert len(site.log) == 0  # nothing fetched by the save
 

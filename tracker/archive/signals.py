@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.db import transaction
 
 from commitments.models import LogEntry, Source, StatusUpdate
 
@@ -17,12 +18,22 @@ def _wanted(address: str, raw: bool) -> None:
         return
     from . import services
 
-    if services.capture_wanted(address):
-        from tracker.alerts.tasks import ring
+    if not services.capture_wanted(address):
+        return
+    # Once per transaction: the loader saves a hundred sources in one, and with the
+    # broker down each doorbell may wait REDIS_TIMEOUT. (Django's own list of callbacks
+    # waiting for this commit; a rollback empties it.)
+    waiting = transaction.get_connection().run_on_commit
+    if not any(entry[1] is _doorbell for entry in waiting):
+        transaction.on_commit(_doorbell)
 
-        from .tasks import archive_due
 
-        ring(archive_due)
+def _doorbell() -> None:
+    from tracker.alerts.tasks import ring
+
+    from .tasks import archive_due
+
+    ring(archive_due)  # committed by now: published at once, tried once
 
 
 def source_saved(sender: Any, instance: Source, raw: bool = False, **kwargs: Any) -> None:
