@@ -282,8 +282,6 @@ TRACKER_EMAIL_SENDERS = env_int("TRACKER_EMAIL_SENDERS", 2)
 TRACKER_DELIVERY_LEASE_SECONDS = env_int("TRACKER_DELIVERY_LEASE_SECONDS", 300)
 TRACKER_ALERT_MAX_ATTEMPTS = env_int("TRACKER_ALERT_MAX_ATTEMPTS", 8)
 TRACKER_RETRY_BASE_SECONDS = env_int("TRACKER_RETRY_BASE_SECONDS", 60)
-# The link check's interval (tracker/archive/links.py): weekly.
-TRACKER_LINK_CHECK_INTERVAL = env_int("TRACKER_LINK_CHECK_INTERVAL", 7 * 24 * 3600)
 CELERY_BEAT_SCHEDULE = {
     "sweep-deadlines": {
         "task": "tracker.alerts.tasks.sweep_deadlines",
@@ -316,10 +314,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
         "options": {"expires": 300.0},
     },
-    # Every cited address asked again: does it answer, are the quoted words still there?
+    # Cited addresses asked again, each once per TRACKER_LINK_CHECK_INTERVAL: does it
+    # answer, are the quoted words still there? Hourly runs of a bounded length.
     "archive-check-links": {
         "task": "tracker.archive.tasks.check_links",
-        "schedule": float(TRACKER_LINK_CHECK_INTERVAL),
+        "schedule": 3600.0,
         "options": {"expires": 3600.0},
     },
     # Watched sources whose time has come (tracker/intake): each has its own interval.
@@ -469,6 +468,8 @@ TRACKER_FETCH_BACKOFF_MAX_SECONDS = env_int("TRACKER_FETCH_BACKOFF_MAX_SECONDS",
 TRACKER_ARCHIVE_ON_SAVE = env_bool("TRACKER_ARCHIVE_ON_SAVE", default=True)
 TRACKER_ARCHIVE_RETRY_SECONDS = env_int("TRACKER_ARCHIVE_RETRY_SECONDS", 300)
 TRACKER_ARCHIVE_MAX_ATTEMPTS = env_int("TRACKER_ARCHIVE_MAX_ATTEMPTS", 8)
+# How often each cited address is checked again (tracker/archive/links.py): weekly.
+TRACKER_LINK_CHECK_INTERVAL = env_int("TRACKER_LINK_CHECK_INTERVAL", 7 * 24 * 3600)
 # Intake (tracker/intake): a suggestion scoring below this is not shown (the figures of
 # tests/intake/test_quality.py are measured at it).
 TRACKER_INTAKE_MIN_SCORE = float(os.environ.get("TRACKER_INTAKE_MIN_SCORE", "25.0"))

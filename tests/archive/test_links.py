@@ -136,3 +136,21 @@ def test_check_links_prints_one_line_per_address_and_names_the_dead(cited, capsy
 def test_check_links_refuses_what_is_not_an_address(db):
     with pytest.raises(CommandError, match="'javascript:alert' is not an http"):
         call_command("check_links", "javascript:alert")
+
+
+def test_the_hourly_run_checks_each_address_once_a_week_oldest_first(cited, settings, monkeypatch):
+    settings.TRACKER_LINK_CHECK_INTERVAL = 7 * 24 * 3600
+    # The shipped record's own addresses are cited too: this test asks only its own.
+    real, ours = services.cited_addresses, set(cited.values())
+    monkeypatch.setattr(services, "cited_addresses", lambda: [a for a in real() if a in ours])
+    with time_machine.travel(LATER, tick=False):
+        links.check_all(LATER, addresses=[cited["gone"]])
+    an_hour_on = LATER + dt.timedelta(hours=1)
+    with time_machine.travel(an_hour_on, tick=False):
+        run = links.check_due(an_hour_on)  # the two never checked; "gone" is not due
+        assert sorted(c.address for c in run.checks) == sorted([cited["stays"], cited["edited"]])
+        assert links.check_due(an_hour_on).checks == []  # all checked this week
+    a_week_on = LATER + dt.timedelta(days=7)
+    with time_machine.travel(a_week_on, tick=False):
+        run = links.check_due(a_week_on, budget_seconds=0)  # one, then out of time
+    assert [c.address for c in run.checks] == [cited["gone"]]  # the oldest check first

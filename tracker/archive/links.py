@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
 from django.utils import timezone
 
 from commitments.models import LogEntry, Source, SourceKind
@@ -26,6 +29,8 @@ log = logging.getLogger(__name__)
 # answer stands. too_large: it answers, and is too big to read for the passages.
 UNKNOWN = ("robots", "busy", "backoff")
 ANSWERS = ("ok", "not_modified", "too_large")
+# A run's share of the task's time limit (CELERY_TASK_SOFT_TIME_LIMIT, 240 s).
+BUDGET_SECONDS = 150.0
 
 
 @dataclass
@@ -46,19 +51,40 @@ def quoted_passages() -> dict[str, list[str]]:
     return found
 
 
-def check_all(now: dt.datetime | None = None, addresses: list[str] | None = None) -> Run:
+def check_due(now: dt.datetime | None = None, budget_seconds: float = BUDGET_SECONDS) -> Run:
+    """The cited addresses not checked for TRACKER_LINK_CHECK_INTERVAL, never-checked
+    and oldest first, for at most ``budget_seconds`` (beat runs this hourly: each
+    address is checked once a week, and no run comes near the task's time limit)."""
+    now = now or timezone.now()
+    last = dict(LinkCheck.objects.values_list("address", "checked_at"))
+    since = now - dt.timedelta(seconds=settings.TRACKER_LINK_CHECK_INTERVAL)
+    due = [a for a in services.cited_addresses() if last.get(a) is None or last[a] <= since]
+    due.sort(key=lambda a: (a in last, last.get(a) or now))
+    return check_all(now, addresses=due, budget_seconds=budget_seconds)
+
+
+def check_all(
+    now: dt.datetime | None = None,
+    addresses: list[str] | None = None,
+    budget_seconds: float | None = None,
+) -> Run:
     now = now or timezone.now()
     passages = quoted_passages()
     run = Run()
+    started = time.monotonic()
     for address in addresses if addresses is not None else services.cited_addresses():
         try:
             check = check_address(address, passages.get(address, []), now=now)
+        except SoftTimeLimitExceeded:
+            raise
         except Exception:  # one page's bug must not stop the others
             log.exception("link check: %s could not be checked", address)
             run.outcomes["error"] += 1
             continue
         run.checks.append(check)
         run.outcomes[check.outcome] += 1
+        if budget_seconds is not None and time.monotonic() - started > budget_seconds:
+            break  # the rest at the next run
     return run
 
 

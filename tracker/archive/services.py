@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 from collections import Counter
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
@@ -130,6 +131,8 @@ def archive_due(now: dt.datetime | None = None, limit: int = 200) -> Counter[str
         address = Capture.objects.values_list("address", flat=True).get(pk=pk)
         try:
             states[archive_address(address, now=now).state] += 1
+        except SoftTimeLimitExceeded:
+            raise  # the claim expires; the next run takes it up
         except Exception:  # a bug with one address must not stop the others
             log.exception("archive: %s could not be archived", address)
             states["error"] += 1

@@ -17,5 +17,5 @@ def archive_due() -> dict[str, int]:
 
 @shared_task(acks_late=True)
 def check_links() -> dict[str, int]:
-    """Weekly: every cited address asked again (conditional GET)."""
-    return dict(links.check_all(timezone.now()).outcomes)
+    """Hourly, each address once a week (TRACKER_LINK_CHECK_INTERVAL), conditional GET."""
+    return dict(links.check_due(timezone.now()).outcomes)
