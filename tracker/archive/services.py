@@ -156,3 +156,41 @@ def discover(now: dt.datetime | None = None) -> int:
         ignore_conflicts=True,
     )
     return len(missing)
+
+
+SEED = "seed"  # Capture.outcome of a seed's copy: read from a file, not fetched
+
+
+def cited_seeds() -> list[str]:
+    """The seed file names the record cites (tracker.public.citations knows them)."""
+    from tracker.public.citations import seeds
+
+    known = {seed.name for seed in seeds()}
+    found = set(Source.objects.values_list("reference", flat=True))
+    found.update(LogEntry.objects.values_list("source_address", flat=True))
+    return sorted({v.strip() for v in found} & known)
+
+
+def archive_seed(name: str, text: bytes, *, now: dt.datetime | None = None) -> Capture:
+    """Keep a seed's text as its archived copy (once: a kept copy is never replaced)."""
+    now = now or timezone.now()
+    capture, _ = Capture.objects.get_or_create(address=name)
+    if capture.archived:
+        return capture
+    written = warc.write_resource(name, text, "text/plain; charset=utf-8", now)
+    Capture.objects.filter(pk=capture.pk).update(
+        state=Capture.State.ARCHIVED,
+        outcome=SEED,
+        status=None,
+        error="",
+        sha256=written.sha256,
+        content_type="text/plain",
+        size=len(text),
+        warc=written.name,
+        warc_size=written.size,
+        fetched_at=now,
+        attempts=capture.attempts + 1,
+        next_try=None,
+    )
+    capture.refresh_from_db()
+    return capture

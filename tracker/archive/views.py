@@ -12,10 +12,11 @@ from django.views.decorators.http import require_safe
 
 from commitments import deadlines
 from commitments.models import Agreement, LogEntry, Milestone, Source, StatusUpdate
-from tracker.public.citations import web_address
+from tracker.public.citations import cite, web_address
 
 from . import warc
 from .models import Capture, LinkCheck
+from .services import SEED
 
 # Types a browser will not show in a sandbox: sent as a download instead.
 DOWNLOADED = {"application/pdf"}
@@ -63,6 +64,8 @@ def copy_page(request: HttpRequest, pk: int) -> HttpResponse:
         "fetched_utc": deadlines.zone_label(capture.fetched_at, "UTC"),
         "agreement": agreement,
         "check": LinkCheck.objects.filter(address=capture.address).first(),
+        # A seed: the article's text as the record's authors read it, not fetched by us.
+        "seed": cite(capture.address) if capture.outcome == SEED else None,
     }
     return render(request, "tracker/archive/copy.html", context)
 

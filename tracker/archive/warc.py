@@ -128,6 +128,42 @@ def _metadata(result: fetch.FetchResult, sha: str) -> dict[str, object]:
     }
 
 
+def write_resource(name: str, body: bytes, content_type: str, at: dt.datetime) -> Written:
+    """Keep ``body`` (a seed: the text of an article the record was built from, which
+    the tracker did not fetch) as a WARC resource record, with a metadata record that
+    says so; its target is ``urn:seed:<name>``."""
+    sha = hashlib.sha256(body).hexdigest()
+    buffer = io.BytesIO()
+    writer = WARCWriter(buffer, gzip=True)
+    date = datetime_to_iso_date(at.astimezone(dt.UTC).replace(tzinfo=None))
+    target = f"urn:seed:{name}"
+    resource = writer.create_warc_record(
+        target,
+        "resource",
+        payload=io.BytesIO(body),
+        warc_content_type=content_type,
+        warc_headers_dict={"WARC-Date": date, "WARC-Payload-Digest": f"sha256:{sha}"},
+    )
+    note = {"seed": name, "sha256": sha, "note": "a stored copy of the article, not fetched"}
+    metadata = writer.create_warc_record(
+        target,
+        "metadata",
+        payload=io.BytesIO(json.dumps(note, indent=1).encode()),
+        warc_content_type="application/json",
+        warc_headers_dict={
+            "WARC-Date": date,
+            "WARC-Refers-To": resource.rec_headers.get_header("WARC-Record-ID"),
+        },
+    )
+    for record in (resource, metadata):
+        writer.write_record(record)
+    key = hashlib.sha256(name.encode()).hexdigest()[:12]
+    stored = storage().save(
+        f"seeds/{at:%Y%m%dT%H%M%SZ}-{key}-{sha[:8]}.warc.gz", ContentFile(buffer.getvalue())
+    )
+    return Written(stored, len(buffer.getvalue()), sha)
+
+
 @dataclass(frozen=True)
 class Copy:
     url: str
@@ -137,7 +173,8 @@ class Copy:
 
 
 def read(name: str) -> Copy:
-    """The response record of the WARC file ``name``, read with warcio's own reader."""
+    """The response (or a seed's resource) record of the WARC file ``name``, read with
+    warcio's own reader."""
     with storage().open(name, "rb") as handle:
         for record in ArchiveIterator(handle):
             if record.rec_type == "response":
@@ -148,4 +185,11 @@ def read(name: str) -> Copy:
                     content_type=headers.get_header("content-type") or "",
                     body=record.content_stream().read(),
                 )
-    raise LookupError(f"no response record in {name}")
+            if record.rec_type == "resource":
+                return Copy(
+                    url=record.rec_headers.get_header("WARC-Target-URI"),
+                    status=200,
+                    content_type=record.rec_headers.get_header("Content-Type") or "",
+                    body=record.content_stream().read(),
+                )
+    raise LookupError(f"no response or resource record in {name}")
