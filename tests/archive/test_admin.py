@@ -62,3 +62,12 @@ def test_a_viewer_cannot_try_again(client, bob, rows):
     )
     rows[1].refresh_from_db()
     assert rows[1].next_try is None
+
+
+def test_the_index_counts_pages_that_could_not_be_archived(client, alice, rows):
+    client.force_login(alice)
+    page = client.get(reverse("admin:index")).content.decode()
+    section = page[page.index('id="needs-attention"') :].split("</table>")[0]
+    heading = section.split("Cited pages that could not be archived")[1]
+    assert heading.split("</strong>")[0].rsplit(">", 1)[1] == "1"
+    assert "?state__exact=failed" in section
