@@ -81,7 +81,7 @@ def copy_raw(request: HttpRequest, pk: int) -> HttpResponse:
     response["Cache-Control"] = "public, max-age=86400, immutable"
     response["X-Robots-Tag"] = "noindex"
     if copy.content_type.split(";")[0].strip().lower() in DOWNLOADED:
-        # Chromium's PDF viewer refuses a sandboxed document: the reader gets the file.
+        # A PDF viewer may refuse a sandboxed document: the reader gets the file.
         response["Content-Disposition"] = f'attachment; filename="archived-{capture.pk}.pdf"'
     response._csp_exempt = True  # type: ignore[attr-defined]  # ours, not django-csp's
     return response
