@@ -147,3 +147,23 @@ def test_after_the_last_attempt_a_page_waits_for_staff(site, settings):
     site.expect_request("/never").respond_with_data("no", status=410)
     capture = services.archive_address(site.url_for("/never"))
     assert (capture.state, capture.attempts, capture.next_try) == ("failed", 1, None)
+
+
+def test_a_copy_kept_meanwhile_by_another_worker_stays_the_copy(site, monkeypatch, archive_dir):
+    from tracker import fetch
+
+    site.expect_request("/race").respond_with_data("second", content_type="text/plain")
+    address = site.url_for("/race")
+    real = fetch.fetch
+
+    def fetch_while_another_keeps_it(url, **kwargs):
+        result = real(url, **kwargs)
+        Capture.objects.filter(address=url).update(
+            state="archived", warc="first.warc.gz", fetched_at=T0
+        )
+        return result
+
+    monkeypatch.setattr(fetch, "fetch", fetch_while_another_keeps_it)
+    capture = services.archive_address(address)
+    assert (capture.state, capture.warc) == ("archived", "first.warc.gz")
+    assert [p for p in archive_dir.rglob("*.warc.gz")] == []  # ours, written, then removed

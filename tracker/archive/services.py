@@ -89,7 +89,14 @@ def archive_address(address: str, *, now: dt.datetime | None = None) -> Capture:
         fields = {"outcome": result.outcome, "error": result.error, "next_try": now + wait}
     else:
         return _failed(capture, result, result.error or result.outcome, now)
-    Capture.objects.filter(pk=capture.pk).update(**fields)
+    # Guarded: a copy kept meanwhile by another worker (or the command) stays the copy.
+    if (
+        not Capture.objects.filter(pk=capture.pk)
+        .exclude(state=Capture.State.ARCHIVED)
+        .update(**fields)
+        and result.ok
+    ):
+        warc.storage().delete(written.name)
     capture.refresh_from_db()
     log.info("archive: %s -> %s", address, capture.state)
     return capture
@@ -101,7 +108,7 @@ def _failed(capture: Capture, result: fetch.FetchResult, error: str, now: dt.dat
     if attempts < settings.TRACKER_ARCHIVE_MAX_ATTEMPTS:
         wait = settings.TRACKER_ARCHIVE_RETRY_SECONDS * 2 ** (attempts - 1)
         next_try = now + dt.timedelta(seconds=max(wait, result.retry_after or 0))
-    Capture.objects.filter(pk=capture.pk).update(
+    Capture.objects.filter(pk=capture.pk).exclude(state=Capture.State.ARCHIVED).update(
         state=Capture.State.FAILED,
         outcome=result.outcome,
         status=result.status,
