@@ -46,6 +46,10 @@ def test_seeds_are_kept_once_and_served_as_text(seed_dir, client, capsys, minist
     assert "not the published page" in banner and "2026-02-05 18:30 JST" in banner
     page = client.get(f"/milestones/{ministerial.pk}/").content.decode()
     assert f'<a href="/archive/{capture.pk}/">archived copy</a>, fetched 2026-02-05' in page
+    listed = client.get("/sources/").content.decode()
+    assert (
+        f'<code>{SEED}</code><span class="archived"> (<a href="/archive/{capture.pk}/">' in listed
+    )
 
 
 def test_a_missing_seed_file_is_named(seed_dir):

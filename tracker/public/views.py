@@ -395,9 +395,13 @@ def _occurrences(series: Milestone, row: Row, moment: Moment, at: dt.datetime) -
 
 @judged
 def sources_page(request: HttpRequest, moment: Moment) -> HttpResponse:
-    """Where the record comes from: the articles the seeds copy, with their addresses,
-    and the tracker's own searches (what, where, when). No query."""
+    """Where the record comes from: the articles the seeds copy, with their addresses
+    and the archived copy of their text (one query), and the tracker's own searches
+    (what, where, when)."""
     from .citations import searches, seeds
 
-    context = {"moment": moment, "seeds": seeds(), "searches": searches()}
+    listed = seeds()
+    copies = _with_copies([seed.name for seed in listed])
+    context = {"moment": moment, "seeds": list(zip(listed, copies, strict=True))}
+    context["searches"] = searches()
     return render(request, "tracker/public/sources.html", context)
