@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "commitments",
     "tracker",
     "tracker.intake",
+    "tracker.archive",
 ]
 
 MIDDLEWARE = [
@@ -199,7 +200,27 @@ STATIC_ROOT = VAR_DIR / "static"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Archived copies of cited pages as WARC files (tracker/archive): a directory by
+    # default; an S3-compatible bucket in production with django-storages (README.md).
+    "archive": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(VAR_DIR / "archive"), "base_url": None},
+    },
 }
+# An S3-compatible bucket instead (pip install django-storages[s3]); boto3 reads the
+# credentials from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment.
+if os.environ.get("TRACKER_ARCHIVE_S3_BUCKET"):
+    STORAGES["archive"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ["TRACKER_ARCHIVE_S3_BUCKET"],
+            "endpoint_url": os.environ.get("TRACKER_ARCHIVE_S3_ENDPOINT") or None,
+            "location": "archive",
+            "file_overwrite": False,
+            "default_acl": None,
+            "querystring_auth": True,
+        },
+    }
 
 # --- Email ----------------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get(
@@ -300,6 +321,19 @@ CELERY_BEAT_SCHEDULE = {
     # batched DELETEs when there is anything to prune.
     "prune-events": {
         "task": "tracker.api.tasks.prune_events",
+        "schedule": 3600.0,
+        "options": {"expires": 3600.0},
+    },
+    # Cited pages to archive (tracker/archive): new ones, and retries whose time has come.
+    "archive-due": {
+        "task": "tracker.archive.tasks.archive_due",
+        "schedule": 300.0,
+        "options": {"expires": 300.0},
+    },
+    # Cited addresses asked again, each once per TRACKER_LINK_CHECK_INTERVAL: does it
+    # answer, are the quoted words still there? Hourly runs of a bounded length.
+    "archive-check-links": {
+        "task": "tracker.archive.tasks.check_links",
         "schedule": 3600.0,
         "options": {"expires": 3600.0},
     },
@@ -444,6 +478,14 @@ TRACKER_FETCH_ROBOTS_SECONDS = env_int("TRACKER_FETCH_ROBOTS_SECONDS", 3600)
 # After a failure a host is left alone this long, doubling per failure up to the max.
 TRACKER_FETCH_BACKOFF_SECONDS = env_int("TRACKER_FETCH_BACKOFF_SECONDS", 60)
 TRACKER_FETCH_BACKOFF_MAX_SECONDS = env_int("TRACKER_FETCH_BACKOFF_MAX_SECONDS", 6 * 3600)
+# Archiving cited pages (tracker/archive): a save queues the page's capture (off: beat's
+# archive-due still finds it); a failed fetch is tried again after RETRY seconds,
+# doubling, MAX_ATTEMPTS times in all.
+TRACKER_ARCHIVE_ON_SAVE = env_bool("TRACKER_ARCHIVE_ON_SAVE", default=True)
+TRACKER_ARCHIVE_RETRY_SECONDS = env_int("TRACKER_ARCHIVE_RETRY_SECONDS", 300)
+TRACKER_ARCHIVE_MAX_ATTEMPTS = env_int("TRACKER_ARCHIVE_MAX_ATTEMPTS", 8)
+# How often each cited address is checked again (tracker/archive/links.py): weekly.
+TRACKER_LINK_CHECK_INTERVAL = env_int("TRACKER_LINK_CHECK_INTERVAL", 7 * 24 * 3600)
 # Intake (tracker/intake): a suggestion scoring below this is not shown (the figures of
 # tests/intake/test_quality.py are measured at it).
 TRACKER_INTAKE_MIN_SCORE = float(os.environ.get("TRACKER_INTAKE_MIN_SCORE", "25.0"))

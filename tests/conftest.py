@@ -48,6 +48,18 @@ def _user(username: str, *groups: str) -> User:
     return user
 
 
+@pytest.fixture(autouse=True)
+def _no_archiving_on_save():
+    """Saving a source queues its page's archiving (tracker/archive). Only the archive's
+    own tests want that (tests/archive turns it on): elsewhere a worker would go and
+    fetch the shipped record's real addresses. Not through the ``settings`` fixture,
+    which would then be set up before (and torn down after) every test's own fixtures."""
+    from django.test import override_settings
+
+    with override_settings(TRACKER_ARCHIVE_ON_SAVE=False):
+        yield
+
+
 @pytest.fixture
 def alice(db) -> User:
     return _user("alice", EDITORS)

@@ -1,7 +1,8 @@
 """What needs a staff editor's attention, at the top of the admin index: overdue now,
 due in the next 30 days (days counted in each agreement's zone), alerts that failed,
-records nothing was checked on for 90 days, and findings of the watched sources to
-review (tracker/intake). Reads only, in a constant number of
+records nothing was checked on for 90 days, findings of the watched sources to
+review (tracker/intake), and cited pages that no longer answer or no longer show the
+quoted words, or could not be archived (tracker/archive). Reads only, in a constant number of
 queries whatever the number of milestones (a test pins it)."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.urls import reverse
 from commitments import selectors
 from commitments.models import Commitment, Milestone
 
+from .archive import selectors as archive
 from .intake import selectors as intake
 from .models import Alert
 
@@ -47,6 +49,41 @@ def findings_heading() -> Heading:
         reverse("admin:intake_finding_changelist"),
         links=[(reverse("admin:intake_finding_change", args=[f.pk]), str(f.item)) for f in rows],
     )
+
+
+def archive_headings() -> list[Heading]:
+    """What the link check found (nothing is removed from the record: staff decide),
+    and the pages that could not be archived."""
+    counts = archive.attention_counts()
+    checks = reverse("admin:archive_linkcheck_changelist")
+    flagged = archive.flagged_checks(SHOWN) if counts["dead"] or counts["words_gone"] else []
+
+    def links(answers: bool) -> list[tuple[str, str]]:
+        return [
+            (reverse("admin:archive_linkcheck_change", args=[c.pk]), c.address)
+            for c in flagged
+            if bool(c.answers) is answers
+        ]
+
+    return [
+        Heading(
+            "Cited pages that no longer answer",
+            counts["dead"],
+            f"{checks}?found=dead",
+            links=links(False),
+        ),
+        Heading(
+            "Cited pages that no longer show the quoted words",
+            counts["words_gone"],
+            f"{checks}?found=words",
+            links=links(True),
+        ),
+        Heading(
+            "Cited pages that could not be archived",
+            counts["failed"],
+            reverse("admin:archive_capture_changelist") + "?state__exact=failed",
+        ),
+    ]
 
 
 def needs_attention(now: dt.datetime) -> list[Heading]:
@@ -89,6 +126,7 @@ def needs_attention(now: dt.datetime) -> list[Heading]:
         ),
         findings_heading(),
         japanese_heading(),
+        *archive_headings(),
     ]
 
 

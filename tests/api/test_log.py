@@ -48,6 +48,7 @@ def test_a_milestones_log_newest_first(api, logged):
         "address": "https://www.meti.go.jp/press/",
         "kind": "quote",
         "passage": "The ministers met.",
+        "archived_copy": None,  # tests/archive/test_serve.py has one
     }
     assert "Link" in response
 

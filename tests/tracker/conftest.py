@@ -201,7 +201,13 @@ def database_url_for_subprocess() -> str:
 
 def process_env(**values: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env.update(DJANGO_SETTINGS_MODULE="config.settings", PYTHONUNBUFFERED="1", **values)
+    # No archiving of the shipped record's real addresses from a test's worker.
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        PYTHONUNBUFFERED="1",
+        TRACKER_ARCHIVE_ON_SAVE="false",
+        **values,
+    )
     return env
 
 

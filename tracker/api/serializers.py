@@ -103,10 +103,45 @@ class PartySerializer(serializers.ModelSerializer[Any]):
         fields = ["code", "name"]
 
 
+# The tracker's own copy of a cited page (tracker/archive): its banner page, and when it
+# was fetched (UTC); null while there is none. Inline, not a nullable $ref, which
+# OpenAPI 3.0 cannot say (an example's null would not match it).
+ARCHIVED_COPY_SCHEMA = {
+    "type": "object",
+    "nullable": True,
+    "properties": {
+        "url": {"type": "string", "format": "uri"},
+        "fetched_at": {"type": "string", "format": "date-time"},
+    },
+    "required": ["url", "fetched_at"],
+}
+
+
+def archived_copy(obj: Any, context: dict[str, Any]) -> dict[str, Any] | None:
+    """From the annotations of tracker.archive.selectors.with_archive; None without a copy."""
+    from django.urls import reverse
+
+    pk = getattr(obj, "archive_id", None)
+    if pk is None:
+        return None
+    path = reverse("tracker:archive_copy", args=[pk])
+    request = context.get("request")
+    return {
+        "url": request.build_absolute_uri(path) if request is not None else path,
+        "fetched_at": UtcDateTimeField().to_representation(obj.archive_fetched_at),
+    }
+
+
 class SourceSerializer(serializers.ModelSerializer[Any]):
+    archived_copy = serializers.SerializerMethodField()
+
     class Meta:
         model = Source
-        fields = ["reference", "fact"]
+        fields = ["reference", "fact", "archived_copy"]
+
+    @extend_schema_field(ARCHIVED_COPY_SCHEMA)
+    def get_archived_copy(self, obj: Source) -> dict[str, Any] | None:
+        return archived_copy(obj, self.context)
 
 
 class LeadSerializer(serializers.Serializer[Any]):
@@ -551,6 +586,11 @@ class LogSourceSerializer(serializers.Serializer[Any]):
     address = serializers.CharField(source="source_address")
     kind = serializers.CharField(source="source_kind")
     passage = serializers.CharField(source="source_passage")
+    archived_copy = serializers.SerializerMethodField()
+
+    @extend_schema_field(ARCHIVED_COPY_SCHEMA)
+    def get_archived_copy(self, obj: LogEntry) -> dict[str, Any] | None:
+        return archived_copy(obj, self.context)
 
 
 class LogEntrySerializer(serializers.ModelSerializer[Any]):

@@ -49,6 +49,7 @@ from commitments.models import (
 )
 from commitments.selectors import agreements_with_progress, commitments_with_progress
 from commitments.services import milestone_set_status
+from tracker.archive.selectors import sources_prefetch, with_archive
 from tracker.ops import csvfile
 from tracker.ops.problems import PROBLEM
 from tracker.selectors import last_sweep_at
@@ -280,6 +281,7 @@ class LogMixin(_LogBase):
         self.check_exists()
         owner = f"{self.model._meta.model_name}_id"
         entries = LogEntry.objects.filter(**{owner: pk}, archived_at__isnull=True)
+        entries = with_archive(entries, "source_address")
         return self.paginated(entries.order_by("-on", "-id"), LogEntrySerializer)
 
 
@@ -296,7 +298,7 @@ class AgreementViewSet(ReadViewSet):
     def get_queryset(self) -> QuerySet[Agreement]:
         return (
             agreements_with_progress(self.now)
-            .prefetch_related("parties", "sources")
+            .prefetch_related("parties", sources_prefetch())
             .order_by("-signed_on", "slug")
         )
 
@@ -324,7 +326,10 @@ class CommitmentViewSet(LogMixin, ReadViewSet):
             .with_last_checked()
             .select_related("agreement", "owner")
             .prefetch_related(
-                "parties", "leads__party", "sources", Prefetch("milestones", queryset=milestones)
+                "parties",
+                "leads__party",
+                sources_prefetch(),
+                Prefetch("milestones", queryset=milestones),
             )
             .order_by("agreement_id", "number", "id")
         )

@@ -4,7 +4,8 @@ Requests are counted by status in every web process (added up across gunicorn's
 workers through ``PROMETHEUS_MULTIPROC_DIR``). The rest is read from the database when
 /metrics is scraped: the age of the last finished sweep (alert on it: "no sweep for 5
 minutes" is ``tracker_sweep_last_success_age_seconds > 300``), the alert outbox, and
-the intake's fetches and findings to review (tracker/intake/metrics.py).
+the intake's fetches and findings to review (tracker/intake/metrics.py), and the
+archive's copies, dead links and quoted words gone (tracker/archive/metrics.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from tracker.archive import metrics as archive_metrics
 from tracker.intake import metrics as intake_metrics
 
 log = logging.getLogger(__name__)
@@ -133,6 +135,7 @@ class TrackerCollector:
                 value=(now - oldest).total_seconds() if oldest else 0.0,
             )
         yield from intake_metrics.families(now)
+        yield from archive_metrics.families()
 
 
 def render() -> bytes:

@@ -8,9 +8,10 @@ import datetime as dt
 import functools
 from collections import defaultdict
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
@@ -35,6 +36,7 @@ from commitments.selectors import (
     progress_of,
     record_as_of,
 )
+from tracker.archive.selectors import copies_of, sources_prefetch, with_archive
 from tracker.selectors import last_sweep_at
 
 from . import timeline
@@ -159,7 +161,9 @@ def agreement_page(request: HttpRequest, moment: Moment, slug: str) -> HttpRespo
     picture's lanes are bounded too (timeline.MAX_LANES). So the page's size and time
     stay flat as an agreement grows: every milestone is counted, in brief, and only
     those listed are loaded whole."""
-    a = get_object_or_404(Agreement.objects.prefetch_related("parties", "sources"), slug=slug)
+    a = get_object_or_404(
+        Agreement.objects.prefetch_related("parties", sources_prefetch()), slug=slug
+    )
     commitments = _commitments(a)
     briefs, loaded = briefs_for(moment, a.time_zone, commitment__agreement=a)
     by_commitment: dict[int, list[Brief]] = defaultdict(list)
@@ -235,7 +239,7 @@ def page_number(request: HttpRequest, pages: int) -> int:
 def commitment_page(request: HttpRequest, moment: Moment, slug: str, key: str) -> HttpResponse:
     c = get_object_or_404(
         Commitment.objects.select_related("agreement").prefetch_related(
-            "parties", "leads__party", "sources"
+            "parties", "leads__party", sources_prefetch()
         ),
         agreement__slug=slug,
         key=key,
@@ -251,9 +255,7 @@ def commitment_page(request: HttpRequest, moment: Moment, slug: str, key: str) -
     on_page = listable[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
     rows = full_rows([b.pk for b in on_page], moment, loaded, briefs)
     progress = progress_from_states(b.s for b in briefs)
-    log = LogEntry.objects.filter(Q(commitment=c) | Q(milestone__commitment=c)).select_related(
-        "milestone"
-    )
+    log = _logged(Q(commitment=c) | Q(milestone__commitment=c)).select_related("milestone")
     if moment.as_of:
         log = log.filter(on__lte=moment.as_of)
     context = {
@@ -313,6 +315,23 @@ def history_items(updates: list[StatusUpdate], time_zone: str) -> list[dict[str,
     return items
 
 
+def _logged(where: Q) -> QuerySet[LogEntry]:
+    return with_archive(LogEntry.objects.filter(where), "source_address")
+
+
+def _with_copies(urls: list[str]) -> list[SimpleNamespace]:
+    """Evidence addresses with their archived copies (one query)."""
+    copies = copies_of(urls)
+    return [
+        SimpleNamespace(
+            url=u,
+            archive_id=copies[u].pk if u in copies else None,
+            archive_fetched_at=copies[u].fetched_at if u in copies else None,
+        )
+        for u in urls
+    ]
+
+
 @judged
 def milestone_page(request: HttpRequest, moment: Moment, pk: int) -> HttpResponse:
     m = get_object_or_404(milestones(), pk=pk)
@@ -331,8 +350,10 @@ def milestone_page(request: HttpRequest, moment: Moment, pk: int) -> HttpRespons
         .select_related("by__staff_profile", "party")
         .order_by("at", "id")
     )
-    sources = Source.objects.filter(Q(milestone=m) | Q(commitment=m.commitment))
-    log = LogEntry.objects.filter(milestone=m).select_related("milestone")
+    sources = with_archive(
+        Source.objects.filter(Q(milestone=m) | Q(commitment=m.commitment)), "reference"
+    )
+    log = _logged(Q(milestone=m)).select_related("milestone")
     if moment.as_of:
         log = log.filter(on__lte=moment.as_of)
     evidence = [u.evidence_url for u in updates if u.evidence_url]
@@ -349,7 +370,7 @@ def milestone_page(request: HttpRequest, moment: Moment, pk: int) -> HttpRespons
         "revisions": list(m.revisions.filter(at__lte=at).order_by("at", "id")),
         "sources": list(sources),
         "log": list(log),
-        "evidence": list(dict.fromkeys(evidence)),
+        "evidence": _with_copies(list(dict.fromkeys(evidence))),
         "occurrences": occurrences,
         "follow": FollowForm(initial={"target": f"milestone:{m.pk}"}),
         "follow_target": f"milestone:{m.pk}",
@@ -385,9 +406,13 @@ def _occurrences(series: Milestone, row: Row, moment: Moment, at: dt.datetime) -
 
 @judged
 def sources_page(request: HttpRequest, moment: Moment) -> HttpResponse:
-    """Where the record comes from: the articles the seeds copy, with their addresses,
-    and the tracker's own searches (what, where, when). No query."""
+    """Where the record comes from: the articles the seeds copy, with their addresses
+    and the archived copy of their text (one query), and the tracker's own searches
+    (what, where, when)."""
     from .citations import searches, seeds
 
-    context = {"moment": moment, "seeds": seeds(), "searches": searches()}
+    listed = seeds()
+    copies = _with_copies([seed.name for seed in listed])
+    context = {"moment": moment, "seeds": list(zip(listed, copies, strict=True))}
+    context["searches"] = searches()
     return render(request, "tracker/public/sources.html", context)

@@ -244,3 +244,12 @@ def web_address(value: str) -> str:
     from tracker.public.citations import web_address as checked
 
     return checked(value or "")
+
+
+@register.inclusion_tag("tracker/archive/_note.html")
+def archived(obj: object, passage: str = "") -> dict[str, object]:
+    """Beside an address: "archived copy (fetched 2026-02-05)", and what the last link
+    check found, for a row annotated by tracker.archive.selectors.with_archive."""
+    from tracker.archive.selectors import note
+
+    return {"n": note(obj, passage)}

@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 
 from commitments.models import LogEntry
 from tests.conftest import require_service
 from tracker.alerts.unsubscribe import legacy_token as unsubscribe_token
+from tracker.archive.models import Capture, LinkCheck
 
 pytestmark = pytest.mark.usefixtures("frozen")
 ROOT = Path(__file__).resolve().parents[3]
@@ -36,7 +38,20 @@ def test_every_page_type_is_valid_html(client, ministerial, tmp_path):
         source_address="https://www.meti.go.jp/english/",
         source_passage="(nothing found)",
     )
+    # Its page archived, and gone since (tracker/archive): the notes beside the address.
+    copy = Capture.objects.create(
+        address="https://www.meti.go.jp/english/",
+        state=Capture.State.ARCHIVED,
+        status=200,
+        content_type="text/html",
+        warc="2026/11/copy.warc.gz",
+        fetched_at=timezone.now(),
+    )
+    LinkCheck.objects.create(
+        address=copy.address, checked_at=timezone.now(), outcome="http_error", answers=False
+    )
     pages = {
+        "archived-copy": f"/archive/{copy.pk}/",
         "home": "/",
         "agreement": f"/agreements/{a.slug}/",
         "commitment": f"/agreements/{a.slug}/commitments/{c.key}/",
@@ -57,6 +72,7 @@ def test_every_page_type_is_valid_html(client, ministerial, tmp_path):
     bodies["follow-sent"] = client.post(
         "/follow/", {"email": "r@example.org", "target": f"milestone:{ministerial.pk}"}
     ).content
+    assert b"the original page no longer answers; <a" in bodies["commitment"]
     files = []
     for name, body in bodies.items():
         path = tmp_path / f"{name}.html"
