@@ -24,6 +24,7 @@ from typing import overload
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrule, rruleset, rrulestr
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 
 class RuleKind(StrEnum):
@@ -335,38 +336,29 @@ def _recurrence_words_ja(parts: dict[str, str]) -> str:
 def recurrence_sentence(text: str, *, start: dt.date) -> str:
     """The rule in words with its dates: "every 3 months from 26 January 2026"; a
     rule that ends says so in dates ("…, 4 times, the last on 26 October 2026"). The
-    rule counts from ``start`` (the signature), which is not itself an occurrence."""
-    if reads_japanese():
-        return _recurrence_sentence_ja(text, start=start)
+    rule counts from ``start`` (the signature), which is not itself an occurrence. In
+    the reader's language ("2026年1月26日から3か月ごと")."""
     words = recurrence_words(text)
     parts = rule_parts(text)
     if "COUNT" not in parts and "UNTIL" not in parts:
         first = next_occurrence(text, start=start, after=None)
-        return f"{words} from {date_words(first)}" if first else f"{words} (no date)"
+        if first is None:
+            return _("%(words)s (no date)") % {"words": words}
+        return _("%(words)s from %(first)s") % {"words": words, "first": date_words(first)}
     dates = occurrences(text, start=start, through=dt.date.max - dt.timedelta(days=1))
     if not dates:
-        return f"{words} (the rule gives no date after {date_words(start)})"
+        return _("%(words)s (the rule gives no date after %(start)s)") % {
+            "words": words,
+            "start": date_words(start),
+        }
     if len(dates) == 1:
-        return f"once, on {date_words(dates[0])}"
-    return (
-        f"{words} from {date_words(dates[0])}, {len(dates)} times, "
-        f"the last on {date_words(dates[-1])}"
-    )
-
-
-def _recurrence_sentence_ja(text: str, *, start: dt.date) -> str:
-    """ "2026年1月26日から3か月ごと"; "…から3か月ごと、4回（最後は2026年10月26日）"."""
-    words = recurrence_words(text)
-    parts = rule_parts(text)
-    if "COUNT" not in parts and "UNTIL" not in parts:
-        first = next_occurrence(text, start=start, after=None)
-        return f"{date_words(first)}から{words}" if first else f"{words}（日付なし）"
-    dates = occurrences(text, start=start, through=dt.date.max - dt.timedelta(days=1))
-    if not dates:
-        return f"{words}（{date_words(start)}より後の日付なし）"
-    if len(dates) == 1:
-        return f"{date_words(dates[0])}の1回"
-    return f"{date_words(dates[0])}から{words}、{len(dates)}回（最後は{date_words(dates[-1])}）"
+        return _("once, on %(day)s") % {"day": date_words(dates[0])}
+    return _("%(words)s from %(first)s, %(n)s times, the last on %(last)s") % {
+        "words": words,
+        "first": date_words(dates[0]),
+        "n": len(dates),
+        "last": date_words(dates[-1]),
+    }
 
 
 @overload

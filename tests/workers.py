@@ -48,7 +48,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# The longest modules first, so that no process is left running one alone at the end.
+FIRST = ("hosts", "browser", "celery")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        marks = {m.name for m in item.iter_markers()}
+        return next((i for i, name in enumerate(FIRST) if name in marks), len(FIRST))
+
+    items.sort(key=rank)  # stable: within a rank, the collection order
     choice = config.getoption("serial")
     if choice == "all":
         return
