@@ -148,26 +148,30 @@ LOAD_SQL = [
        VALUES (1, '!', false, 'ana', 'Ana', '', 'Ana@Example.org', true, true, %(now)s),
               (2, '!', false, 'ben', 'Ben', '', 'ben@example.org', true, true, %(now)s),
               (3, '!', false, 'chloe', 'Chloe', '', 'chloe@example.org', true, true, %(now)s)""",
-    """INSERT INTO commitments_agreement (id, slug, title, short_name, signed_on, signed_at,
-           time_zone, binding, summary, updated_at, version)
-       VALUES (1, 'bench', 'Benchmark agreement', 'Bench', '2023-01-01', '', %(tz)s, false,
-               '', %(now)s, 1)""",
+    """INSERT INTO commitments_agreement (id, slug, title, title_en, short_name,
+           short_name_en, signed_on, signed_at, time_zone, binding, summary, summary_en,
+           updated_at, version, ja_is_translation)
+       VALUES (1, 'bench', 'Benchmark agreement', 'Benchmark agreement', 'Bench', 'Bench',
+               '2023-01-01', '', %(tz)s, false, '', '', %(now)s, 1, true)""",
     f"""INSERT INTO commitments_commitment (id, key, number, title, summary, category,
            assessment, assessment_note, assessment_evidence_url, updated_at, agreement_id,
-           owner_id, section, version)
+           owner_id, section, version, title_en, summary_en, assessment_note_en,
+           ja_is_translation)
        SELECT c, 'c' || c, c, 'Commitment ' || c, '', 'investment', 'not_yet_rated', '', '',
-              %(now)s, 1, CASE WHEN c <= {OWNED_COMMITMENTS} THEN 1 + c %% 2 END, '', 1
+              %(now)s, 1, CASE WHEN c <= {OWNED_COMMITMENTS} THEN 1 + c %% 2 END, '', 1,
+              'Commitment ' || c, '', '', true
        FROM generate_series(1, {COMMITMENTS}) AS c""",
     # One row per milestone, computed in the database: bucket b = i %% 100 picks the kind.
     f"""INSERT INTO commitments_milestone (id, key, title, rule_kind, rule_anchor,
            rule_fixed_date, rule_rrule, due_on, original_due_on, overdue_from, status,
            completed_on, evidence_url, last_note, version, updated_at, commitment_id,
-           owner_id)
+           owner_id, title_en, ja_is_translation)
        SELECT i, 'm' || i, 'Milestone ' || i,
               CASE WHEN due IS NULL THEN 'none' ELSE 'fixed' END, 'signature', due, '',
               due, due, ((due + 1)::timestamp AT TIME ZONE %(tz)s), status,
               CASE WHEN status = 'completed' THEN due END, '', '', 1, %(now)s,
-              1 + i %% {COMMITMENTS}, CASE WHEN i %% 100 = 42 THEN 3 END
+              1 + i %% {COMMITMENTS}, CASE WHEN i %% 100 = 42 THEN 3 END,
+              'Milestone ' || i, true
        FROM (
            SELECT i, b,
                   CASE WHEN b < 85 THEN %(today)s::date - (1 + (i * 7919) %% 730)::int
@@ -181,12 +185,12 @@ LOAD_SQL = [
            FROM (SELECT i, i %% 100 AS b FROM generate_series(1, %(n)s::bigint) AS i) AS s
        ) AS t""",
     """INSERT INTO tracker_subscription (email, kinds, lead_days, time_zone, active,
-           created_at, agreement_id, last_error)
+           created_at, agreement_id, last_error, language)
        VALUES ('newsroom@example.org', '["due_soon", "overdue", "completed", "digest"]',
-               '[30, 7, 1]', '', true, %(now)s, 1, ''),
+               '[30, 7, 1]', '', true, %(now)s, 1, '', 'en'),
               ('ministry@example.org', '["due_soon", "overdue", "completed", "digest"]',
-               '[30, 7, 1]', '', true, %(now)s, 1, ''),
-              ('analyst@example.org', '["overdue"]', '[]', '', true, %(now)s, 1, '')""",
+               '[30, 7, 1]', '', true, %(now)s, 1, '', 'en'),
+              ('analyst@example.org', '["overdue"]', '[]', '', true, %(now)s, 1, '', 'en')""",
 ]
 
 
