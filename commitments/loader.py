@@ -16,7 +16,7 @@ exactly what the first loader wrote.
 
 Status, completion, owners and history are never loader-owned: staff decide them.
 After loading, each recurring obligation gets its occurrences up to the next one ahead
-(``services.series_extend``); they are the tracker's records, not the fixture's, and the
+(``series.series_extend``); they are the tracker's records, not the fixture's, and the
 loader never changes them. Deadline rules are, but a rule changes only through
 ``services.milestone_revise_deadline`` (which keeps the revision), and only when staff
 have not revised it themselves. An assessment the fixture ships (dated and sourced) is
@@ -43,7 +43,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import override
 
-from . import deadlines, services, translation
+from . import deadlines, series, services, translation
 from .deadlines import Anchor, DeadlineRule, RuleKind
 from .models import (
     Agreement,
@@ -259,7 +259,7 @@ class Report:
     retired: Counter[str] = field(default_factory=Counter)
     conflicts: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
-    # Occurrences of recurring obligations made after loading (services.series_extend):
+    # Occurrences of recurring obligations made after loading (series.series_extend):
     # the tracker's, not the fixture's records, so not in the counts.
     occurrences: int = 0
 
@@ -391,7 +391,7 @@ def load_agreements(path: Path = DEFAULT_PATH, *, legacy_path: Path = LEGACY_PAT
     with transaction.atomic(), override("en"):
         loader = _Loader(legacy)
         loader.run(data)
-        loader.report.occurrences = services.series_extend()
+        loader.report.occurrences = series.series_extend()
     return loader.report
 
 

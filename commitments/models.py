@@ -389,7 +389,7 @@ class Milestone(models.Model):
     # A recurring obligation (rule_kind "recurring") is a series: it has no due date
     # of its own, and each of its occurrences is a milestone of the same commitment,
     # due on its date (a fixed rule), met or not on its own, with its own evidence.
-    # Written by services.series_extend only. No index of its own:
+    # Written by series.series_extend only. No index of its own:
     # milestone_occurrence_unique (series, original_due_on) leads with it.
     series = models.ForeignKey(
         "self",
@@ -477,7 +477,7 @@ class Milestone(models.Model):
                 name="milestone_flagged_closed_idx",
             ),
             # The sweep's first question, "which series miss an occurrence?"
-            # (services.series_extend): the few recurring rows, not every milestone.
+            # (series.series_extend): the few recurring rows, not every milestone.
             # At 100,000 milestones it takes that question from 55 ms to well under 1.
             models.Index(
                 fields=["id"],

@@ -17,7 +17,8 @@ from django.test.utils import CaptureQueriesContext
 from commitments.deadlines import DeadlineRule, RuleKind
 from commitments.loader import load_agreements
 from commitments.models import Milestone, Status
-from commitments.services import milestone_revise_deadline, milestone_set_status, series_extend
+from commitments.series import series_extend
+from commitments.services import milestone_revise_deadline, milestone_set_status
 from tests.api.conftest import client_for
 from tests.factories import MilestoneFactory
 from tracker.alerts import sweep

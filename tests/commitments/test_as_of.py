@@ -19,7 +19,8 @@ from commitments.selectors import (
     milestone_states_as_of,
     progress_from_states,
 )
-from commitments.services import milestone_revise_deadline, milestone_set_status, series_extend
+from commitments.series import series_extend
+from commitments.services import milestone_revise_deadline, milestone_set_status
 from tests.factories import AgreementFactory, CommitmentFactory, MilestoneFactory, add_parts
 from tracker.alerts import sweep
 

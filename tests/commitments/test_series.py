@@ -13,11 +13,11 @@ from commitments import services
 from commitments.deadlines import DeadlineRule, RuleKind
 from commitments.loader import load_agreements
 from commitments.models import Milestone, MilestonePart, Status, StatusUpdate
+from commitments.series import series_extend
 from commitments.services import (
     TransitionError,
     milestone_revise_deadline,
     milestone_set_status,
-    series_extend,
 )
 from tests.conftest import load_record
 

@@ -20,7 +20,7 @@ The predicates are the domain's querysets (``Milestone.objects.overdue_at``…),
 into SQL by the ORM; no copy of them is kept here.
 
 A recurring obligation is judged occurrence by occurrence: each run first makes the
-occurrences its rule gives up to the next one ahead (``services.series_extend``, one
+occurrences its rule gives up to the next one ahead (``series.series_extend``, one
 query when none is missing), so that a missed occurrence is flagged, once, like any
 milestone; the series itself has no due date and is never flagged.
 """
@@ -37,7 +37,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from commitments import deadlines, services
+from commitments import deadlines, series
 from commitments.models import Agreement, Milestone, StatusUpdate
 
 from ..models import AlertEvent, AlertKind, Subscription, SweepRun
@@ -68,7 +68,7 @@ def run(*, now: dt.datetime | None = None) -> SweepResult:
     started = timezone.now()
     now = now or started
     with transaction.atomic():
-        services.series_extend(now=now)
+        series.series_extend(now=now)
         flagged = _change(
             to_flag(now),
             now,

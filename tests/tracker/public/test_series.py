@@ -16,11 +16,11 @@ from icalendar import Calendar
 
 from commitments.deadlines import DeadlineRule, RuleKind
 from commitments.models import LogEntry, Milestone, Status
+from commitments.series import series_extend
 from commitments.services import (
     logentry_create,
     milestone_revise_deadline,
     milestone_set_status,
-    series_extend,
 )
 from tests.conftest import load_record
 from tests.factories import MilestoneFactory
