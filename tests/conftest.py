@@ -215,6 +215,26 @@ def agreements(db) -> None:
     _Record.load()
 
 
+# Malaysia's quarterly working-level meetings, a recurring obligation, on the day the
+# record was caught up (12:33 in Kuala Lumpur), after a sweep: four occurrences missed.
+MEETINGS_AT = dt.datetime(2026, 12, 7, 4, 33, 50, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def meetings(db) -> Milestone:
+    import time_machine
+
+    from tracker.alerts import sweep
+
+    with time_machine.travel(MEETINGS_AT, tick=False):
+        load_record()
+        sweep.run()
+    return Milestone.objects.get(
+        commitment__agreement__slug="us-malaysia-critical-minerals-2025",
+        key="working-level-meeting",
+    )
+
+
 @pytest.fixture
 def ministerial(agreements) -> Milestone:
     return Milestone.objects.select_related("commitment__agreement").get(key="ministerial-convened")

@@ -15,26 +15,15 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from commitments.deadlines import DeadlineRule, RuleKind
-from commitments.loader import load_agreements
 from commitments.models import Milestone, Status
 from commitments.series import series_extend
 from commitments.services import milestone_revise_deadline, milestone_set_status
 from tests.api.conftest import client_for
+from tests.conftest import MEETINGS_AT as NOW
 from tests.factories import MilestoneFactory
-from tracker.alerts import sweep
 
-NOW = dt.datetime(2026, 12, 7, 4, 33, 50, tzinfo=dt.UTC)  # 12:33 in Kuala Lumpur
-SLUG = "us-malaysia-critical-minerals-2025"
 QUARTERS = ["2026-01-26", "2026-04-26", "2026-07-26", "2026-10-26", "2027-01-26"]
 EVIDENCE = "https://www.miti.gov.my/index.php/pages/view/working-level-meeting-q2-2026"
-
-
-@pytest.fixture
-def meetings(db) -> Milestone:
-    with time_machine.travel(NOW, tick=False):
-        load_agreements()
-        sweep.run()
-    return Milestone.objects.get(commitment__agreement__slug=SLUG, key="working-level-meeting")
 
 
 @pytest.fixture(autouse=True)
