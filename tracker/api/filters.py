@@ -53,17 +53,19 @@ class IdFilter(df.NumberFilter):
 
 
 class UtcDateTimeField(df.fields.IsoDateTimeField):
-    """An instant; one that cannot be expressed in UTC (year 9999 west of Greenwich)
-    is a bad value, not a crash."""
+    """An instant, in UTC. Every date-time the schema allows is accepted: one beyond
+    what UTC can express (year 9999 west of Greenwich, year 1 east of it) is that end
+    of the range, so "since 0001-01-01T00:00+02:00" is everything, not a 400."""
 
     def to_python(self, value: Any) -> Any:
         result = super().to_python(value)
-        if result is not None:
-            try:
-                result = result.astimezone(dt.UTC)
-            except (OverflowError, ValueError):
-                raise forms.ValidationError("This instant is out of range.") from None
-        return result
+        if result is None:
+            return None
+        try:
+            return result.astimezone(dt.UTC)
+        except (OverflowError, ValueError):
+            end = dt.datetime.min if result.year == dt.MINYEAR else dt.datetime.max
+            return end.replace(tzinfo=dt.UTC)
 
 
 class ChangedSinceFilter(df.IsoDateTimeFilter):
