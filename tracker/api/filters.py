@@ -64,8 +64,9 @@ class UtcDateTimeField(df.fields.IsoDateTimeField):
         try:
             return result.astimezone(dt.UTC)
         except (OverflowError, ValueError):
-            end = dt.datetime.min if result.year == dt.MINYEAR else dt.datetime.max
-            return end.replace(tzinfo=dt.UTC)
+            if result.year == dt.MINYEAR:
+                return dt.datetime.min.replace(tzinfo=dt.UTC)
+            return dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 class ChangedSinceFilter(df.IsoDateTimeFilter):
