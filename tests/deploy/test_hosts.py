@@ -401,8 +401,8 @@ def test_the_tracker_on_several_hosts_survives_its_faults(tracker):
         "SELECT extract(epoch FROM now() - max(finished_at)) FROM tracker_sweeprun"
     )[0][0]
     say(
-        f"2. the broker blackholed {BLACKHOLE} s from worker2 and web2: a PATCH on web2 (its doorbell "
-        f"into the silent broker) answered {code} in {write_took:.1f} s (bound 15 s); "
+        f"2. the broker blackholed {BLACKHOLE} s from worker2 and web2: a PATCH on web2 (its "
+        f"doorbell into the silent broker) answered {code} in {write_took:.1f} s (bound 15 s); "
         f"worker2 swept and delivered {recovered:.1f} s after the link returned "
         f"({len(t.emails()) - before_emails} email(s)); last sweep {float(last_sweep_age):.0f} "
         "s ago"
