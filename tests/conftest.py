@@ -52,6 +52,19 @@ def _user(username: str, *groups: str) -> User:
     return user
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    """Django's advice for test runs: a fast hasher for the users tests make (PBKDF2's
+    rounds cost 0.3 s a user, a minute and a half of a run). Hashes made elsewhere (a
+    subprocess's createsuperuser) are still read: the default hashers stay behind it."""
+    from django.conf import global_settings
+    from django.test import override_settings
+
+    fast = ["django.contrib.auth.hashers.MD5PasswordHasher", *global_settings.PASSWORD_HASHERS]
+    with override_settings(PASSWORD_HASHERS=fast):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _no_archiving_on_save():
     """Saving a source queues its page's archiving (tracker/archive). Only the archive's
