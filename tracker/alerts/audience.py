@@ -36,6 +36,7 @@ from ..models import (
     AlertEvent,
     AlertKind,
     Channel,
+    LeadTimes,
     OptOut,
     Subscription,
     WebhookEndpoint,
@@ -182,16 +183,18 @@ def _endpoint_covers(endpoint: WebhookEndpoint, m: Milestone) -> bool:
 
 
 def listening() -> QuerySet[Subscription]:
-    """Subscriptions that hear anything: active and confirmed."""
+    """Subscriptions that hear anything: active and confirmed. (Frozen in the triggers
+    that keep ``LeadTimes``: a change here needs a migration there.)"""
     return Subscription.objects.filter(active=True, pending_since__isnull=True)
 
 
 def reminder_lead_days() -> tuple[set[int], list[tuple[Q, str]]]:
     """Every lead time anyone wants (the sweep writes a reminder event for each),
-    read from the distinct stored values: a handful, however many subscribe. And the
-    unusable values, each with the rows that hold it and its problem."""
+    read from ``LeadTimes``, the distinct values the database keeps: a handful of rows,
+    however many subscribe. And the unusable values, each with the rows that hold it
+    and its problem."""
     wanted, problems = set(DEFAULT_LEAD_DAYS), []
-    values = listening().order_by().values_list("lead_days", "kinds").distinct()
+    values = LeadTimes.objects.order_by("pk").values_list("lead_days", "kinds")
     for lead_days, kinds in values:
         problem = lead_days_problem(lead_days) or kinds_problem(kinds)
         if problem:
