@@ -175,9 +175,9 @@ class _Record:
         ordered: list = []
         pending = list(taken)
         while pending:
-            placed = {table for table, _, _ in ordered}
-            ready = [t for t in pending if not (points_to[t[0]] & {p[0] for p in pending}) - placed]
-            ordered += ready or pending  # a cycle: as it was (the load falls back)
+            waiting = {table for table, _, _ in pending}
+            ready = [t for t in pending if not points_to[t[0]] & waiting]
+            ordered += ready or pending  # a cycle: as it was (then the load runs for real)
             pending = [t for t in pending if t not in ordered]
         return ordered
 
