@@ -45,50 +45,29 @@ class Target:
     subscription: Subscription | None
 
 
-def _sign(data: dict[str, int], salt: str) -> str:
-    return signing.dumps(data, salt=salt, compress=True)
-
-
-def _data(alert: Alert | None, subscription: Subscription | None) -> dict[str, int]:
-    """What a token refers to: the alert (or, for a digest, the subscription)."""
-    if alert is not None:
-        return {"a": alert.pk}
-    assert subscription is not None
-    return {"s": subscription.pk}
-
-
-def token(
-    *, alert: Alert | None = None, subscription: Subscription | None = None, salt: str
-) -> str:
-    return _sign(_data(alert, subscription), salt)
-
-
 def urls(*, alert: Alert | None = None, subscription: Subscription | None = None) -> dict[str, str]:
-    """The body link and the one-click link for one message."""
-    data = _data(alert, subscription)
+    """The body link and the one-click link for one message, about the alert (or, for
+    a digest, the subscription)."""
+    if alert is not None:
+        data = {"a": alert.pk}
+    else:
+        assert subscription is not None
+        data = {"s": subscription.pk}
+    page = signing.dumps(data, salt=LINK_SALT, compress=True)
+    one_click = signing.dumps(data, salt=ONECLICK_SALT, compress=True)
     return {
-        "page": _absolute("tracker:unsubscribe", _sign(data, LINK_SALT)),
-        "one_click": _absolute("tracker:unsubscribe_one_click", _sign(data, ONECLICK_SALT)),
+        "page": settings.SITE_URL + reverse("tracker:unsubscribe", args=[page]),
+        "one_click": settings.SITE_URL + reverse("tracker:unsubscribe_one_click", args=[one_click]),
     }
 
 
-def _absolute(name: str, value: str) -> str:
-    return settings.SITE_URL + reverse(name, args=[value])
-
-
 # The first pipeline's tokens named the address, and meant everything to it. They are
-# still read, for links in emails sent before; digests to an owner (no subscription)
-# still carry one.
+# still read, for links in emails sent before.
 LEGACY_SALT = "tracker.unsubscribe"
 
 
 def legacy_token(email: str) -> str:
     return signing.dumps(email.lower(), salt=LEGACY_SALT, compress=True)
-
-
-def legacy_urls(email: str) -> dict[str, str]:
-    url = _absolute("tracker:unsubscribe", legacy_token(email))
-    return {"page": url, "one_click": url}
 
 
 def target(value: str, *, salt: str, days: int) -> Target | None:
