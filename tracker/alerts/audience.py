@@ -34,7 +34,6 @@ from ..models import (
     LEAD_DAYS_MAX,
     LEAD_DAYS_MIN,
     AlertEvent,
-    AlertKind,
     Channel,
     LeadTimes,
     OptOut,
@@ -63,10 +62,6 @@ def kinds_problem(value: object) -> str:
         return f"kinds {value!r} is not a list of names"
     unknown = sorted(set(value) - set(KNOWN_KINDS))
     return f"unknown kind(s) {', '.join(unknown)}" if unknown else ""
-
-
-def subscription_problem(sub: Subscription) -> str:
-    return lead_days_problem(sub.lead_days) or kinds_problem(sub.kinds)
 
 
 def family(kind: str) -> str:
@@ -111,7 +106,7 @@ class Audience:
         for sub in subscriptions.select_related("user"):
             if addresses is not None and sub.address not in wanted:
                 continue  # its own email is another address than its user's
-            problem = subscription_problem(sub)
+            problem = lead_days_problem(sub.lead_days) or kinds_problem(sub.kinds)
             if problem:
                 audience.problems[sub.pk] = problem
             else:
@@ -232,6 +227,3 @@ def milestones_for(events: list[AlertEvent]) -> dict[int, Milestone]:
             "owner", "commitment__owner", "commitment__agreement"
         )
     }
-
-
-__all__ = ["AlertKind", "Audience", "Recipient", "family", "milestones_for"]
