@@ -64,11 +64,6 @@ def kinds_problem(value: object) -> str:
     return f"unknown kind(s) {', '.join(unknown)}" if unknown else ""
 
 
-def family(kind: str) -> str:
-    """The subscription kind an event kind belongs to: ``due_7`` → ``due_soon``."""
-    return "due_soon" if kind.startswith("due_") else kind
-
-
 @dataclass(frozen=True)
 class Recipient:
     channel: str
@@ -133,7 +128,7 @@ class Audience:
         commitment__agreement."""
         if _archived(m):
             return []
-        kind = family(event.kind)
+        kind = "due_soon" if event.kind.startswith("due_") else event.kind  # due_7 → due_soon
         left = None
         if kind == "due_soon":
             left = deadlines.days_remaining(event.due_on, now=event.at, time_zone=m.time_zone())

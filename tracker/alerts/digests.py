@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import smtplib
 import zoneinfo
 
 from django.conf import settings
@@ -67,7 +66,7 @@ def _send_one(sub: Subscription, week_of: dt.date, now: dt.datetime) -> int:
     try:
         with override(sub.language):  # the record's text, words and links in it
             emails.digest_message(sub, _content(sub, week_of, now)).send()
-    except (smtplib.SMTPException, OSError) as exc:
+    except emails.TRANSPORT_ERRORS as exc:
         log.warning("digest for subscription %s failed, will retry: %s", sub.pk, exc)
         claim.delete()
         return 0
