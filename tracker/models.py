@@ -11,8 +11,6 @@ from commitments.models import Milestone
 
 
 class SweepRun(models.Model):
-    """One run of the deadline sweep: when, and what it changed."""
-
     started_at = models.DateTimeField(db_index=True)
     evaluated_at = models.DateTimeField(help_text="The moment the sweep judged ('now')")
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -413,8 +411,6 @@ class WebhookEndpoint(models.Model):
 
 
 class WebhookAttempt(models.Model):
-    """One HTTP request to an endpoint: what came back, and when."""
-
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="attempts_log")
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="log")
     at = models.DateTimeField()

@@ -9,7 +9,7 @@
   forwarded or found in an old mailbox stops working); the List-Unsubscribe one-click
   link (RFC 8058, a POST the mail client sends) keeps working for the message's
   lifetime (TRACKER_UNSUBSCRIBE_ONECLICK_DAYS).
-- An opt-out is obeyed at send time (tracker.audience), also for alerts queued before.
+- An opt-out is obeyed at send time (audience.py), also for alerts queued before.
 - POSTs are throttled (tracker.ops.throttle, as the email follow is): with a valid
   token per address it names, with an invalid one per client. A mail provider's
   shared address sending one-click POSTs for its readers is never counted as one
@@ -32,7 +32,7 @@ from django.utils.translation import get_language, override
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from ..models import Alert, OptOut, Subscription
+from ..models import Alert, Channel, OptOut, Subscription
 from ..ops import throttle
 
 LINK_SALT = "tracker.unsubscribe.link"
@@ -82,7 +82,7 @@ def target(value: str, *, salt: str, days: int) -> Target | None:
         return None
     if "a" in data:
         alert = Alert.objects.select_related("subscription__user").filter(pk=data["a"]).first()
-        if alert is None or alert.channel != "email":
+        if alert is None or alert.channel != Channel.EMAIL:
             return None
         return Target(alert.recipient.lower(), alert.subscription)
     if not isinstance(data.get("s"), int):
