@@ -242,7 +242,7 @@ def _send_one(
 
 
 def record_failure(
-    ids: list[int], exc: Exception | str, result: DeliveryResult | None, *, permanent: bool = False
+    ids: list[int], exc: Exception | str, result: DeliveryResult, *, permanent: bool = False
 ) -> None:
     """Leave the alerts pending, with the error, and retry later with exponential
     backoff; after TRACKER_ALERT_MAX_ATTEMPTS (or at once, for an error that retrying
@@ -260,8 +260,7 @@ def record_failure(
             claimed_until=None,
             failed=permanent or attempts >= settings.TRACKER_ALERT_MAX_ATTEMPTS,
         )
-        if result is not None:
-            result.failed += 1
+        result.failed += 1
 
 
 def retry(ids: list[int]) -> int:
