@@ -229,7 +229,7 @@ def _record_failure(event: AlertEvent, exc: Exception) -> None:
 
 def undispatched() -> int:
     """News not yet turned into alerts: events pending, and alerting history rows
-    past the cursor that have no event yet (for the admin and the tests)."""
+    past the cursor that have no event yet (for the tests and the restore check)."""
     floor = DispatchCursor.objects.values_list("floor", flat=True).first() or 0
     seen = AlertEvent.objects.filter(update__isnull=False).values("update_id")
     unseen = StatusUpdate.objects.filter(alerting(), pk__gt=floor).exclude(pk__in=seen).count()

@@ -151,13 +151,12 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 def one_click(request: HttpRequest, token: str) -> HttpResponse:
     t = target(token, salt=ONECLICK_SALT, days=settings.TRACKER_UNSUBSCRIBE_ONECLICK_DAYS)
     if not _allowed(request, t):
-        response = HttpResponse(
+        return HttpResponse(
             "Too many unsubscribe requests: try again in an hour.",
             content_type="text/plain",
             status=429,
+            headers={"Retry-After": throttle.RETRY_AFTER},
         )
-        response["Retry-After"] = throttle.RETRY_AFTER
-        return response
     if t is None:
         return HttpResponse("This unsubscribe link is not valid.", status=400)
     opt_out(t, everything=t.subscription is None)
