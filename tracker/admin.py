@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from django.contrib import admin, messages
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 
 from commitments.admin import MilestoneAdmin
@@ -23,47 +23,40 @@ from .models import (
     WebhookEndpoint,
 )
 
-ATTEMPT_FIELDS = ["at", "alert", "status_code", "ok", "duration_ms", "error", "response_excerpt"]
-ALERT_FIELDS = [
-    "created_at",
-    "kind",
-    "channel",
-    "recipient",
-    "due_on",
-    "state",
-    "attempts",
-    "sent_at",
-    "last_error",
-]
+_M = TypeVar("_M", bound=Model)
+
+
+class WrittenByTheTracker(admin.ModelAdmin[_M]):
+    """Rows the alert machinery writes: staff read them (and act on them), never add
+    or edit them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
 
 
 class AlertStateFilter(admin.SimpleListFilter):
     title = "state"
     parameter_name = "state"
+    states = {
+        "pending": delivery.pending(),
+        "sent": Q(sent_at__isnull=False),
+        "failed": Q(failed=True),
+        "skipped": Q(skipped=True),
+    }
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [
-            ("pending", "Pending"),
-            ("sent", "Sent"),
-            ("failed", "Failed"),
-            ("skipped", "Skipped"),
-        ]
+        return [(state, state.capitalize()) for state in self.states]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Alert]) -> QuerySet[Alert]:
         value = self.value()
-        if value == "pending":
-            return queryset.filter(delivery.pending())
-        if value == "sent":
-            return queryset.filter(sent_at__isnull=False)
-        if value == "failed":
-            return queryset.filter(failed=True)
-        if value == "skipped":
-            return queryset.filter(skipped=True)
-        return queryset
+        return queryset.filter(self.states[value]) if value in self.states else queryset
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin[Alert]):
+class AlertAdmin(WrittenByTheTracker[Alert]):
     list_display = [
         "created_at",
         "kind",
@@ -81,11 +74,7 @@ class AlertAdmin(admin.ModelAdmin[Alert]):
     search_fields = ["recipient", "milestone__title"]
     date_hierarchy = "created_at"
     actions = ["retry_failed"]
-    readonly_fields = [f.name for f in Alert._meta.fields]
     show_facets = admin.ShowFacets.ALWAYS  # the failed count, next to the filter
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
     @admin.action(description="Retry the selected failed alerts")
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[Alert]) -> None:
@@ -94,17 +83,13 @@ class AlertAdmin(admin.ModelAdmin[Alert]):
 
 
 @admin.register(AlertEvent)
-class AlertEventAdmin(admin.ModelAdmin[AlertEvent]):
+class AlertEventAdmin(WrittenByTheTracker[AlertEvent]):
     list_display = ["created_at", "kind", "milestone", "due_on", "state", "attempts", "last_error"]
     list_filter = ["failed", "kind"]
     list_select_related = ["milestone"]
     search_fields = ["milestone__title"]
-    readonly_fields = [f.name for f in AlertEvent._meta.fields]
     actions = ["retry_failed"]
     show_facets = admin.ShowFacets.ALWAYS
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
     @admin.action(description="Dispatch the selected failed events again")
     def retry_failed(self, request: HttpRequest, queryset: QuerySet[AlertEvent]) -> None:
@@ -200,8 +185,15 @@ class WebhookAttemptInline(admin.TabularInline[WebhookAttempt, WebhookEndpoint])
     extra = 0
     max_num = 0
     can_delete = False
-    fields = tuple(ATTEMPT_FIELDS)
-    readonly_fields = ATTEMPT_FIELDS
+    fields = readonly_fields = (
+        "at",
+        "alert",
+        "status_code",
+        "ok",
+        "duration_ms",
+        "error",
+        "response_excerpt",
+    )
     ordering = ["-at"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookAttempt]:
@@ -241,22 +233,15 @@ class WebhookEndpointAdmin(admin.ModelAdmin[WebhookEndpoint]):
 
 
 @admin.register(WebhookAttempt)
-class WebhookAttemptAdmin(admin.ModelAdmin[WebhookAttempt]):
+class WebhookAttemptAdmin(WrittenByTheTracker[WebhookAttempt]):
     list_display = ["at", "endpoint", "alert", "status_code", "ok", "duration_ms", "error"]
     list_filter = ["ok", "endpoint"]
     list_select_related = ["endpoint", "alert"]
-    readonly_fields = [f.name for f in WebhookAttempt._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
 
 @admin.register(SweepRun)
-class SweepRunAdmin(admin.ModelAdmin[SweepRun]):
+class SweepRunAdmin(WrittenByTheTracker[SweepRun]):
     list_display = ["started_at", "evaluated_at", "finished_at", "flagged", "cleared", "queued"]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -273,8 +258,17 @@ class AlertInline(admin.TabularInline[Alert, Milestone]):
     extra = 0
     max_num = 0
     can_delete = False
-    fields = tuple(ALERT_FIELDS)
-    readonly_fields = ALERT_FIELDS
+    fields = readonly_fields = (
+        "created_at",
+        "kind",
+        "channel",
+        "recipient",
+        "due_on",
+        "state",
+        "attempts",
+        "sent_at",
+        "last_error",
+    )
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -11,8 +11,6 @@ from commitments.models import Milestone
 
 
 class SweepRun(models.Model):
-    """One run of the deadline sweep: when, and what it changed."""
-
     started_at = models.DateTimeField(db_index=True)
     evaluated_at = models.DateTimeField(help_text="The moment the sweep judged ('now')")
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -36,7 +34,6 @@ class AlertKind:
 
     OVERDUE = "overdue"
     COMPLETED = "completed"
-    DIGEST = "digest"
 
     @staticmethod
     def due(days: int) -> str:
@@ -53,7 +50,6 @@ class AlertKind:
 
 
 DEFAULT_LEAD_DAYS = [30, 7, 1]
-DEFAULT_KINDS = ["due_soon", "overdue", "completed", "digest"]
 KNOWN_KINDS = {
     "due_soon": "Due soon (at each lead time)",
     "overdue": "Overdue",
@@ -74,7 +70,7 @@ def default_lead_days() -> list[int]:
 
 
 def default_kinds() -> list[str]:
-    return list(DEFAULT_KINDS)
+    return ["due_soon", "overdue", "completed", "digest"]
 
 
 class Subscription(models.Model):
@@ -153,10 +149,6 @@ class Subscription(models.Model):
     # Which milestones a subscription covers, once in Python and once in SQL: the
     # alerts decide in memory, the digest and the sweep's narrowing ask the database.
 
-    @property
-    def covers_everything(self) -> bool:
-        return not (self.agreement_id or self.commitment_id or self.milestone_id)
-
     def covers(self, milestone: Milestone) -> bool:
         """Following a recurring obligation is following each of its occurrences."""
         if self.milestone_id:
@@ -202,11 +194,6 @@ class LeadTimes(models.Model):
         return f"{self.lead_days} {self.kinds}: {self.subscriptions}"
 
 
-class OptOutQuerySet(models.QuerySet["OptOut"]):
-    def addresses(self) -> set[str]:
-        return set(self.filter(subscription__isnull=True).values_list("email", flat=True))
-
-
 class OptOut(models.Model):
     """An unsubscribe: of one subscription (``subscription`` set), or of everything
     to an address (``subscription`` empty: no more alerts, whether subscribed or an
@@ -217,8 +204,6 @@ class OptOut(models.Model):
         Subscription, null=True, blank=True, on_delete=models.CASCADE, related_name="opt_outs"
     )
     at = models.DateTimeField(auto_now_add=True)
-
-    objects = OptOutQuerySet.as_manager()
 
     class Meta:
         constraints = [
@@ -241,9 +226,7 @@ class OptOut(models.Model):
 class AlertEvent(models.Model):
     """One piece of news to tell people about: a milestone flagged overdue or completed
     (copied from the domain's history row, ``update``), or a due-soon reminder written
-    by the sweep (one per milestone, lead time and due date). The dispatcher
-    (tracker/alerts/dispatch.py) claims undispatched events, expands each into alerts for
-    the recipients of that moment, and marks it dispatched."""
+    by the sweep (one per milestone, lead time and due date)."""
 
     milestone = models.ForeignKey(
         "commitments.Milestone", on_delete=models.CASCADE, related_name="events", db_index=False
@@ -428,8 +411,6 @@ class WebhookEndpoint(models.Model):
 
 
 class WebhookAttempt(models.Model):
-    """One HTTP request to an endpoint: what came back, and when."""
-
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="attempts_log")
     endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="log")
     at = models.DateTimeField()

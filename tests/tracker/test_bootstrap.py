@@ -23,7 +23,8 @@ def test_the_first_sweep_alerts_the_staff_login_bootstrap_made(db, settings):
     call_command("bootstrap", stdout=out)
     admin = User.objects.get(username="admin")
     (sub,) = Subscription.objects.all()
-    assert sub.user == admin and sub.covers_everything and sub.address == "admin@localhost"
+    assert sub.user == admin and sub.address == "admin@localhost"
+    assert (sub.agreement, sub.commitment, sub.milestone) == (None, None, None)
     assert "Subscribed admin@localhost to every alert" in out.getvalue()
     with time_machine.travel(AFTER, tick=False):
         sweep.run()

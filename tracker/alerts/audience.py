@@ -34,7 +34,6 @@ from ..models import (
     LEAD_DAYS_MAX,
     LEAD_DAYS_MIN,
     AlertEvent,
-    AlertKind,
     Channel,
     LeadTimes,
     OptOut,
@@ -63,15 +62,6 @@ def kinds_problem(value: object) -> str:
         return f"kinds {value!r} is not a list of names"
     unknown = sorted(set(value) - set(KNOWN_KINDS))
     return f"unknown kind(s) {', '.join(unknown)}" if unknown else ""
-
-
-def subscription_problem(sub: Subscription) -> str:
-    return lead_days_problem(sub.lead_days) or kinds_problem(sub.kinds)
-
-
-def family(kind: str) -> str:
-    """The subscription kind an event kind belongs to: ``due_7`` → ``due_soon``."""
-    return "due_soon" if kind.startswith("due_") else kind
 
 
 @dataclass(frozen=True)
@@ -111,7 +101,7 @@ class Audience:
         for sub in subscriptions.select_related("user"):
             if addresses is not None and sub.address not in wanted:
                 continue  # its own email is another address than its user's
-            problem = subscription_problem(sub)
+            problem = lead_days_problem(sub.lead_days) or kinds_problem(sub.kinds)
             if problem:
                 audience.problems[sub.pk] = problem
             else:
@@ -138,7 +128,7 @@ class Audience:
         commitment__agreement."""
         if _archived(m):
             return []
-        kind = family(event.kind)
+        kind = "due_soon" if event.kind.startswith("due_") else event.kind  # due_7 → due_soon
         left = None
         if kind == "due_soon":
             left = deadlines.days_remaining(event.due_on, now=event.at, time_zone=m.time_zone())
@@ -232,6 +222,3 @@ def milestones_for(events: list[AlertEvent]) -> dict[int, Milestone]:
             "owner", "commitment__owner", "commitment__agreement"
         )
     }
-
-
-__all__ = ["AlertKind", "Audience", "Recipient", "family", "milestones_for"]

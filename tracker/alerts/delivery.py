@@ -172,7 +172,7 @@ def _skip(alerts: list[Alert], why: str, result: DeliveryResult) -> None:
 def _send_emails(
     by_recipient: dict[str, list[Alert]],
     result: DeliveryResult,
-    languages: dict[int, str] | None = None,
+    languages: dict[int, str],
 ) -> None:
     """One connection for the batch; each message's outcome is known when it is sent.
     What was sent is marked once for the batch: a worker killed before that has its
@@ -185,7 +185,7 @@ def _send_emails(
         with emails.Mailer() as mailer:
             for done, (recipient, items) in enumerate(recipients):
                 try:
-                    language = language_of(items, languages or {})
+                    language = language_of(items, languages)
                     sent += _send_one(mailer, recipient, items, now, rendered, result, language)
                 except emails.Unreachable as exc:  # no server: the rest of the batch waits
                     for _, rest in recipients[done:]:
@@ -213,7 +213,7 @@ def _send_one(
     now: dt.datetime,
     rendered: emails.Rendered,
     result: DeliveryResult,
-    language: str = "en",
+    language: str,
 ) -> list[int]:
     """The ids of the alerts sent. A refusal is retried later; a message that cannot
     be built fails alone, and its recipient's other alerts go on their own."""
@@ -242,7 +242,7 @@ def _send_one(
 
 
 def record_failure(
-    ids: list[int], exc: Exception | str, result: DeliveryResult | None, *, permanent: bool = False
+    ids: list[int], exc: Exception | str, result: DeliveryResult, *, permanent: bool = False
 ) -> None:
     """Leave the alerts pending, with the error, and retry later with exponential
     backoff; after TRACKER_ALERT_MAX_ATTEMPTS (or at once, for an error that retrying
@@ -260,8 +260,7 @@ def record_failure(
             claimed_until=None,
             failed=permanent or attempts >= settings.TRACKER_ALERT_MAX_ATTEMPTS,
         )
-        if result is not None:
-            result.failed += 1
+        result.failed += 1
 
 
 def retry(ids: list[int]) -> int:

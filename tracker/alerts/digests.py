@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import smtplib
 import zoneinfo
 
 from django.conf import settings
@@ -26,15 +25,14 @@ from . import emails
 from .audience import Audience
 
 log = logging.getLogger(__name__)
-SEND_AT = dt.time(9, 0)
 
 
 def week_due(now: dt.datetime, time_zone: str) -> dt.date | None:
     """The Monday of the subscriber's current week if its 09:00 has passed there."""
-    local = now.astimezone(zoneinfo.ZoneInfo(time_zone))
+    zone = zoneinfo.ZoneInfo(time_zone)
+    local = now.astimezone(zone)
     monday = local.date() - dt.timedelta(days=local.weekday())
-    send_at = dt.datetime.combine(monday, SEND_AT, tzinfo=zoneinfo.ZoneInfo(time_zone))
-    return monday if now >= send_at else None
+    return monday if now >= dt.datetime.combine(monday, dt.time(9), tzinfo=zone) else None
 
 
 def send_due_digests(*, now: dt.datetime | None = None) -> int:
@@ -67,8 +65,8 @@ def _send_one(sub: Subscription, week_of: dt.date, now: dt.datetime) -> int:
         return 0  # this week's digest went out already (or is going out elsewhere)
     try:
         with override(sub.language):  # the record's text, words and links in it
-            emails.digest_message(sub.address, _content(sub, week_of, now), sub).send()
-    except (smtplib.SMTPException, OSError) as exc:
+            emails.digest_message(sub, _content(sub, week_of, now)).send()
+    except emails.TRANSPORT_ERRORS as exc:
         log.warning("digest for subscription %s failed, will retry: %s", sub.pk, exc)
         claim.delete()
         return 0

@@ -1,16 +1,13 @@
 """The dispatcher: history rows (and the sweep's reminders) become alerts.
 
 1. ``discover`` copies the alerting history rows not yet seen (a milestone flagged
-   overdue, a milestone completed) into events, from the history table itself: the
-   domain writes its row and knows nothing of us. A cursor (``DispatchCursor``) keeps
-   the scan short: it moves past an id only TRACKER_DISPATCH_GRACE_SECONDS after that
-   id was seen, so a transaction that committed late, with a lower id, is still read.
-   Events are unique per history row, so two dispatchers copy each row once.
-2. ``dispatch`` claims undispatched events (``SKIP LOCKED`` on PostgreSQL, so two
-   dispatchers take different ones), asks the audience who hears about each *now*,
-   writes one alert per (event, recipient, channel) (unique: a second dispatcher's
-   copy is a no-op) and marks the event dispatched, in one transaction per batch.
-   An event that cannot be expanded gets the error on its row and the rest go on.
+   overdue, a milestone completed) into events, reading the history table past a
+   cursor that waits out late commits (``DispatchCursor``). Events are unique per
+   history row, so two dispatchers copy each row once.
+2. ``run`` then claims undispatched events (``SKIP LOCKED`` on PostgreSQL), asks the audience who
+   hears about each *now* and writes one alert per (event, recipient, channel)
+   (unique: a second dispatcher's copy is a no-op). An event that cannot be expanded
+   gets the error on its row and the rest go on.
 """
 
 from __future__ import annotations
@@ -82,8 +79,6 @@ def _copy(history: QuerySet[StatusUpdate], now: dt.datetime) -> int:
 
 
 def _event(row: tuple[Any, ...], now: dt.datetime) -> AlertEvent:
-    """The event of one alerting history row (``alerting()``: an overdue flag has its
-    due date, a completion its date)."""
     pk, milestone_id, kind, due_on, completed_on, at = row
     overdue = kind == StatusUpdate.Kind.OVERDUE_FLAGGED
     return AlertEvent(
@@ -97,7 +92,7 @@ def _event(row: tuple[Any, ...], now: dt.datetime) -> AlertEvent:
 
 
 def discover(now: dt.datetime | None = None) -> int:
-    """Copy new alerting history rows into events. Returns how many were new."""
+    """Returns how many events were new."""
     now = now or timezone.now()
     grace = dt.timedelta(seconds=settings.TRACKER_DISPATCH_GRACE_SECONDS)
     with transaction.atomic():
@@ -234,7 +229,7 @@ def _record_failure(event: AlertEvent, exc: Exception) -> None:
 
 def undispatched() -> int:
     """News not yet turned into alerts: events pending, and alerting history rows
-    past the cursor that have no event yet (for the admin and the tests)."""
+    past the cursor that have no event yet (for the tests and the restore check)."""
     floor = DispatchCursor.objects.values_list("floor", flat=True).first() or 0
     seen = AlertEvent.objects.filter(update__isnull=False).values("update_id")
     unseen = StatusUpdate.objects.filter(alerting(), pk__gt=floor).exclude(pk__in=seen).count()

@@ -116,7 +116,7 @@ def _render(alerts: list[Alert], now: dt.datetime) -> Rendering:
     if len(items) > 1:
         more = len(items) - 1
         subject += ngettext(" and %(n)d more", " and %(n)d more", more) % {"n": more}
-    context = _context({"items": items}, LINK_STAND_IN)
+    context = _context({"items": items})
     return Rendering(
         subject,
         render_to_string("tracker/email/alerts.txt", context),
@@ -124,25 +124,18 @@ def _render(alerts: list[Alert], now: dt.datetime) -> Rendering:
     )
 
 
-def digest_message(
-    recipient: str, context: dict[str, Any], subscription: Subscription | None = None
-) -> EmailMultiAlternatives:
+def digest_message(subscription: Subscription, context: dict[str, Any]) -> EmailMultiAlternatives:
     """In the language active (``digests`` renders each inside the subscriber's)."""
     subject = gettext(
         "Weekly digest: %(overdue)d overdue, %(upcoming)d due in the next 30 days"
     ) % {"overdue": len(context["overdue"]), "upcoming": len(context["upcoming"])}
-    links = (
-        unsubscribe.urls(subscription=subscription)
-        if subscription is not None
-        else unsubscribe.legacy_urls(recipient)
-    )
-    context = _context(context, LINK_STAND_IN)
+    context = _context(context)
     rendering = Rendering(
         subject,
         render_to_string("tracker/email/digest.txt", context),
         render_to_string("tracker/email/digest.html", context),
     )
-    return _message(recipient, rendering, links)
+    return _message(subscription.address, rendering, unsubscribe.urls(subscription=subscription))
 
 
 def _message(recipient: str, r: Rendering, links: dict[str, str]) -> EmailMultiAlternatives:
@@ -160,10 +153,10 @@ def _message(recipient: str, r: Rendering, links: dict[str, str]) -> EmailMultiA
     return message
 
 
-def _context(context: dict[str, Any], url: str) -> dict[str, Any]:
+def _context(context: dict[str, Any]) -> dict[str, Any]:
     return {
         **context,
-        "unsubscribe_url": url,
+        "unsubscribe_url": LINK_STAND_IN,
         "unsubscribe_days": settings.TRACKER_UNSUBSCRIBE_LINK_DAYS,
         "site_url": settings.SITE_URL,
     }

@@ -3,6 +3,8 @@ typo cannot reach the sweep (which would skip it anyway, and say so on the row).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import zoneinfo
 from typing import Any
 
@@ -13,9 +15,10 @@ from django.utils.translation import get_language
 
 from commitments.admin.forms import https_urls
 
-from .. import netguard
 from ..models import KNOWN_KINDS, LEAD_DAYS_MAX, LEAD_DAYS_MIN, Subscription, WebhookEndpoint
+from ..netguard import Refused
 from .audience import lead_days_problem
+from .webhooks import SECRET_PREFIX, new_secret, vetted_address
 
 
 class LeadDaysField(forms.CharField):
@@ -130,20 +133,15 @@ class WebhookEndpointForm(forms.ModelForm[WebhookEndpoint]):
         loopback, private or link-local one (unless TRACKER_WEBHOOK_ALLOW_PRIVATE)."""
         url: str = self.cleaned_data["url"]
         try:
-            netguard.vet(url, allow_private=settings.TRACKER_WEBHOOK_ALLOW_PRIVATE)
-        except netguard.Refused as exc:
+            vetted_address(url)
+        except Refused as exc:
             raise ValidationError(str(exc)) from None
         return url
 
     def clean_secret(self) -> str:
-        from .webhooks import SECRET_PREFIX, new_secret
-
         secret: str = self.cleaned_data.get("secret") or ""
         if not secret:
             return new_secret()
-        import base64
-        import binascii
-
         try:
             key = base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
         except (binascii.Error, ValueError):

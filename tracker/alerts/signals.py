@@ -13,9 +13,9 @@ def history_row_saved(sender: Any, instance: StatusUpdate, created: bool, **kwar
     from .dispatch import is_alerting
 
     if created and is_alerting(instance):
-        from .tasks import kick_delivery
+        from .tasks import deliver_alerts, ring
 
-        kick_delivery()
+        ring(deliver_alerts)
 
 
 def subscribe_staff_login(sender: Any, user: Any, **kwargs: Any) -> str:

@@ -1,23 +1,12 @@
 """The deadline sweep: flag what has become overdue, clear what no longer is, and
-write the due-soon reminders now due. It writes events, never alerts: who hears
-about them is decided later, by the dispatcher (tracker/alerts/dispatch.py).
+write the due-soon reminders now due. It writes history rows and events, never alerts:
+who hears about them is decided later, by the dispatcher (dispatch.py).
 
 It works from state, never from events: every run asks the database "what is overdue
-and not yet flagged?", so a run lost while the broker was down is caught up by the
-next one. Running it twice at once is harmless by construction:
-
-- PostgreSQL: each pass is one statement, an UPDATE … RETURNING inside a CTE that
-  also inserts the history rows. A concurrent sweep blocks on the row locks, then
-  re-checks its WHERE clause against the committed row and skips it, so a milestone
-  is flagged, and its history row written, exactly once.
-- SQLite: transactions are IMMEDIATE (config/settings.py), so sweeps run one after
-  the other; the history rows are inserted for the rows still to change, then the
-  rows are changed, in one transaction.
-- Reminders carry a unique key (milestone, lead time, due date) and are written with
-  ``ON CONFLICT DO NOTHING``.
-
-The predicates are the domain's querysets (``Milestone.objects.overdue_at``…), turned
-into SQL by the ORM; no copy of them is kept here.
+and not yet flagged?" (the domain's querysets, no copy of the predicate here), so a
+run lost while the broker was down is caught up by the next one. Running it twice at
+once is harmless: see ``_change``; reminders carry a unique key (milestone, lead time,
+due date).
 
 A recurring obligation is judged occurrence by occurrence: each run first makes the
 occurrences its rule gives up to the next one ahead (``series.series_extend``, one

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 def sweep_deadlines() -> dict[str, int]:
     result = sweep.run()
     if result.queued:
-        kick_delivery()
+        ring(deliver_alerts)
     return {"flagged": result.flagged, "cleared": result.cleared, "queued": result.queued}
 
 
@@ -72,7 +72,7 @@ def send_digests() -> int:
 
 
 # After the broker failed, later doorbells of the same request or task (in the same
-# thread) are not rung for this long; see kick_delivery.
+# thread) are not rung for this long; see ring.
 DOORBELL_PAUSE = 30.0
 _doorbell = threading.local()
 
@@ -90,11 +90,6 @@ request_started.connect(_doorbell_begin, dispatch_uid="tracker.doorbell_begin")
 request_finished.connect(_doorbell_reset, dispatch_uid="tracker.doorbell_reset")
 task_prerun.connect(_doorbell_begin, weak=False)
 task_postrun.connect(_doorbell_reset, weak=False)
-
-
-def kick_delivery() -> None:
-    """Ring the dispatcher's doorbell once the news is committed."""
-    ring(deliver_alerts)
 
 
 def ring(task: Task) -> None:

@@ -9,7 +9,7 @@
   forwarded or found in an old mailbox stops working); the List-Unsubscribe one-click
   link (RFC 8058, a POST the mail client sends) keeps working for the message's
   lifetime (TRACKER_UNSUBSCRIBE_ONECLICK_DAYS).
-- An opt-out is obeyed at send time (tracker.audience), also for alerts queued before.
+- An opt-out is obeyed at send time (audience.py), also for alerts queued before.
 - POSTs are throttled (tracker.ops.throttle, as the email follow is): with a valid
   token per address it names, with an invalid one per client. A mail provider's
   shared address sending one-click POSTs for its readers is never counted as one
@@ -32,7 +32,7 @@ from django.utils.translation import get_language, override
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from ..models import Alert, OptOut, Subscription
+from ..models import Alert, Channel, OptOut, Subscription
 from ..ops import throttle
 
 LINK_SALT = "tracker.unsubscribe.link"
@@ -45,50 +45,29 @@ class Target:
     subscription: Subscription | None
 
 
-def _sign(data: dict[str, int], salt: str) -> str:
-    return signing.dumps(data, salt=salt, compress=True)
-
-
-def _data(alert: Alert | None, subscription: Subscription | None) -> dict[str, int]:
-    """What a token refers to: the alert (or, for a digest, the subscription)."""
-    if alert is not None:
-        return {"a": alert.pk}
-    assert subscription is not None
-    return {"s": subscription.pk}
-
-
-def token(
-    *, alert: Alert | None = None, subscription: Subscription | None = None, salt: str
-) -> str:
-    return _sign(_data(alert, subscription), salt)
-
-
 def urls(*, alert: Alert | None = None, subscription: Subscription | None = None) -> dict[str, str]:
-    """The body link and the one-click link for one message."""
-    data = _data(alert, subscription)
+    """The body link and the one-click link for one message, about the alert (or, for
+    a digest, the subscription)."""
+    if alert is not None:
+        data = {"a": alert.pk}
+    else:
+        assert subscription is not None
+        data = {"s": subscription.pk}
+    page = signing.dumps(data, salt=LINK_SALT, compress=True)
+    one_click = signing.dumps(data, salt=ONECLICK_SALT, compress=True)
     return {
-        "page": _absolute("tracker:unsubscribe", _sign(data, LINK_SALT)),
-        "one_click": _absolute("tracker:unsubscribe_one_click", _sign(data, ONECLICK_SALT)),
+        "page": settings.SITE_URL + reverse("tracker:unsubscribe", args=[page]),
+        "one_click": settings.SITE_URL + reverse("tracker:unsubscribe_one_click", args=[one_click]),
     }
 
 
-def _absolute(name: str, value: str) -> str:
-    return settings.SITE_URL + reverse(name, args=[value])
-
-
 # The first pipeline's tokens named the address, and meant everything to it. They are
-# still read, for links in emails sent before; digests to an owner (no subscription)
-# still carry one.
+# still read, for links in emails sent before.
 LEGACY_SALT = "tracker.unsubscribe"
 
 
 def legacy_token(email: str) -> str:
     return signing.dumps(email.lower(), salt=LEGACY_SALT, compress=True)
-
-
-def legacy_urls(email: str) -> dict[str, str]:
-    url = _absolute("tracker:unsubscribe", legacy_token(email))
-    return {"page": url, "one_click": url}
 
 
 def target(value: str, *, salt: str, days: int) -> Target | None:
@@ -103,7 +82,7 @@ def target(value: str, *, salt: str, days: int) -> Target | None:
         return None
     if "a" in data:
         alert = Alert.objects.select_related("subscription__user").filter(pk=data["a"]).first()
-        if alert is None or alert.channel != "email":
+        if alert is None or alert.channel != Channel.EMAIL:
             return None
         return Target(alert.recipient.lower(), alert.subscription)
     if not isinstance(data.get("s"), int):
@@ -172,13 +151,12 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 def one_click(request: HttpRequest, token: str) -> HttpResponse:
     t = target(token, salt=ONECLICK_SALT, days=settings.TRACKER_UNSUBSCRIBE_ONECLICK_DAYS)
     if not _allowed(request, t):
-        response = HttpResponse(
+        return HttpResponse(
             "Too many unsubscribe requests: try again in an hour.",
             content_type="text/plain",
             status=429,
+            headers={"Retry-After": throttle.RETRY_AFTER},
         )
-        response["Retry-After"] = throttle.RETRY_AFTER
-        return response
     if t is None:
         return HttpResponse("This unsubscribe link is not valid.", status=400)
     opt_out(t, everything=t.subscription is None)

@@ -42,7 +42,6 @@ from ..netguard import Refused
 from .links import milestone_links
 
 SECRET_PREFIX = "whsec_"
-EXCERPT = 500
 
 
 def new_secret() -> str:
@@ -134,7 +133,7 @@ def post(endpoint: WebhookEndpoint, msg_id: str, body: bytes) -> Outcome:
         try:
             conn.request("POST", path, body=body, headers=headers)
             response = conn.getresponse()
-            text = response.read(EXCERPT).decode("utf-8", "replace")
+            text = response.read(500).decode("utf-8", "replace")  # an excerpt for the log
         finally:
             conn.close()
     except Refused as exc:
@@ -142,12 +141,9 @@ def post(endpoint: WebhookEndpoint, msg_id: str, body: bytes) -> Outcome:
     except (OSError, http.client.HTTPException) as exc:
         return Outcome(False, error=f"{type(exc).__name__}: {exc}")
     ok = 200 <= response.status < 300
-    error = (
-        ""
-        if ok
-        else f"HTTP {response.status}"
-        + (" (redirects are not followed)" if 300 <= response.status < 400 else "")
-    )
+    error = "" if ok else f"HTTP {response.status}"
+    if 300 <= response.status < 400:
+        error += " (redirects are not followed)"
     return Outcome(ok, response.status, text, error)
 
 
