@@ -29,9 +29,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from commitments import deadlines
+from commitments.deadlines import day_text
 from commitments.models import Agreement
 
-from .record import Brief, Moment, Row, day_text, summarise
+from .record import Brief, Moment, Row, summarise
 
 WIDTH = 320  # viewBox units: at 360 px wide a unit is a pixel or more
 MARGIN = 8

@@ -28,6 +28,7 @@ from commitments.models import (
     StatusUpdate,
 )
 from commitments.selectors import (
+    AsOfError,
     SeriesSummary,
     agreements_with_progress,
     assessment_as_of,
@@ -42,7 +43,6 @@ from tracker.selectors import last_sweep_at
 from . import timeline
 from .follow import FollowForm
 from .record import (
-    BadAsOf,
     Brief,
     Moment,
     Row,
@@ -65,7 +65,7 @@ def judged(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             moment = moment_of(request)
-        except BadAsOf as exc:
+        except AsOfError as exc:
             return render(
                 request,
                 "tracker/public/bad_request.html",
