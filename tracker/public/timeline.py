@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import textwrap
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
@@ -215,14 +216,13 @@ def _milestone_lanes(dated: list[Brief], series: Mapping[int, Brief]) -> list[La
     for b in dated:
         owner = series.get(b.series_id or 0)
         if owner is None:
-            lanes.append(Lane(b.title, [b], {b.verdict[0]: 1}))
+            lanes.append(Lane(b.title, [b], Counter([b.verdict[0]])))
             continue
         if owner.pk not in shared:
-            shared[owner.pk] = Lane(owner.title, [], {}, owner)
+            shared[owner.pk] = Lane(owner.title, [], Counter(), owner)
             lanes.append(shared[owner.pk])
-        lane = shared[owner.pk]
-        lane.briefs.append(b)
-        lane.counts[b.verdict[0]] = lane.counts.get(b.verdict[0], 0) + 1
+        shared[owner.pk].briefs.append(b)
+        shared[owner.pk].counts[b.verdict[0]] += 1
     return lanes
 
 
@@ -240,17 +240,7 @@ def _commitment_lanes(dated: list[Brief], commitments: Mapping[int, str]) -> lis
         rest = named[MAX_LANES - 1 :]
         merged = sorted((b for _, bs in rest for b in bs), key=lambda b: (b.s.due_on, b.pk))
         named = [*named[: MAX_LANES - 1], (_("%(n)s more commitments") % {"n": len(rest)}, merged)]
-    lanes = []
-    for label, bs in named:
-        counts: dict[str, int] = {}
-        for b in bs:
-            counts[b.verdict[0]] = counts.get(b.verdict[0], 0) + 1
-        lanes.append(Lane(label, bs, counts))
-    return lanes
-
-
-def _wrapped(label: str) -> list[str]:
-    return _lines(label, LABEL_CHARS)
+    return [Lane(label, bs, Counter(b.verdict[0] for b in bs)) for label, bs in named]
 
 
 _WIDE = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]")
@@ -266,7 +256,7 @@ def _lines(words: str, chars: int) -> list[str]:
 
 
 def _lane_height(lane: Lane) -> int:
-    return LINE * len(_wrapped(lane.label)) + 32
+    return LINE * len(_lines(lane.label, LABEL_CHARS)) + 32
 
 
 def _describe(
@@ -359,7 +349,7 @@ def _axis(start: dt.date, end: dt.date, x: X, top: int, height: int) -> list[str
 def _label(lane: Lane, y: int) -> tuple[list[str], int]:
     """The lane's label, every word of it, one line under another; and the y of the
     lane's axis below it."""
-    lines = _wrapped(lane.label)
+    lines = _lines(lane.label, LABEL_CHARS)
     out = [
         _text(MARGIN, y + 12 + LINE * i, line, "text", size=12, lang="en")
         for i, line in enumerate(lines)
@@ -439,12 +429,9 @@ def _commitment_lane(lane: Lane, y: int, x: X, start: dt.date, end: dt.date) -> 
     for column, kind in sorted(columns.items()):
         out.append(_rect(MARGIN + column * BIN, base - 5, BIN - 0.5, 10, kind, corner=1))
     said = _("%(n)s dated: %(words)s") % {"n": len(lane.briefs), "words": lane.words}
-    out.append(_text(MARGIN, base + 17, said, _worst(lane), size=11, weight="bold"))
+    worst = next((k for k in KINDS if lane.counts.get(k)), "muted")
+    out.append(_text(MARGIN, base + 17, said, worst, size=11, weight="bold"))
     return out
-
-
-def _worst(lane: Lane) -> str:
-    return next((k for k in KINDS if lane.counts.get(k)), "muted")
 
 
 def _line(x1, y1, x2, y2, kind: str, width: float = 1, dash: str = "") -> str:

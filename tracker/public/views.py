@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from commitments import deadlines
 from commitments.models import (
     Agreement,
     Category,
@@ -41,6 +42,7 @@ from tracker.archive.selectors import copies_of, sources_prefetch, with_archive
 from tracker.selectors import last_sweep_at
 
 from . import timeline
+from .citations import searches, seeds
 from .follow import FollowForm
 from .record import (
     Brief,
@@ -58,6 +60,13 @@ from .record import (
 )
 
 
+def _bad_request(
+    request: HttpRequest, moment: Moment, field: str, value: str, reason: str
+) -> HttpResponse:
+    context = {"field": field, "value": value, "reason": reason, "moment": moment}
+    return render(request, "tracker/public/bad_request.html", context, status=400)
+
+
 def judged(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Parse ``?as_of`` once; a bad value is a 400 page that names it."""
 
@@ -66,17 +75,8 @@ def judged(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         try:
             moment = moment_of(request)
         except AsOfError as exc:
-            return render(
-                request,
-                "tracker/public/bad_request.html",
-                {
-                    "field": "as_of",
-                    "value": exc.value,
-                    "reason": exc.reason,
-                    "moment": Moment(now=timezone.now()),
-                },
-                status=400,
-            )
+            now = Moment(now=timezone.now())
+            return _bad_request(request, now, "as_of", exc.value, exc.reason)
         return view(request, moment, *args, **kwargs)
 
     return wrapped
@@ -114,8 +114,7 @@ def _home_progress(moment: Moment) -> list[tuple[Agreement, dict[str, Any]]]:
     (``agreements_with_progress``). A past day: counted from the rebuilt states
     (``record_as_of``). tests/tracker/public/test_queries.py holds the two equal."""
     if moment.as_of:
-        record = record_as_of(moment.as_of)
-        return record.agreements
+        return record_as_of(moment.as_of).agreements
     found = agreements_with_progress(moment.now).order_by("-signed_on", "slug")
     return [(a, progress_of(a)) for a in found]
 
@@ -144,12 +143,6 @@ def home(request: HttpRequest, moment: Moment) -> HttpResponse:
     return render(request, "tracker/public/home.html", {"moment": moment, "cards": cards})
 
 
-def _commitments(agreement: Agreement) -> list[Commitment]:
-    return list(
-        agreement.commitments.prefetch_related("parties", "leads__party").order_by("number", "id")
-    )
-
-
 SHOWN_PER_COMMITMENT = 10  # milestones listed under each commitment on the agreement page
 PAGE_SIZE = 50  # milestones a page of a commitment lists
 
@@ -164,7 +157,9 @@ def agreement_page(request: HttpRequest, moment: Moment, slug: str) -> HttpRespo
     a = get_object_or_404(
         Agreement.objects.prefetch_related("parties", sources_prefetch()), slug=slug
     )
-    commitments = _commitments(a)
+    commitments = list(
+        a.commitments.prefetch_related("parties", "leads__party").order_by("number", "id")
+    )
     briefs, loaded = briefs_for(moment, a.time_zone, commitment__agreement=a)
     by_commitment: dict[int, list[Brief]] = defaultdict(list)
     for b in briefs:
@@ -250,8 +245,7 @@ def commitment_page(request: HttpRequest, moment: Moment, slug: str, key: str) -
     try:
         number = page_number(request, pages)
     except BadPage as exc:
-        context = {"field": "page", "value": exc.args[0], "reason": exc.args[1], "moment": moment}
-        return render(request, "tracker/public/bad_request.html", context, status=400)
+        return _bad_request(request, moment, "page", *exc.args)
     on_page = listable[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
     rows = full_rows([b.pk for b in on_page], moment, loaded, briefs)
     progress = progress_from_states(b.s for b in briefs)
@@ -284,8 +278,6 @@ def history_items(updates: list[StatusUpdate], time_zone: str) -> list[dict[str,
     """History as a reader reads it: no no-op rows ("Not started → Not started"), an
     overdue flag dated at the deadline moment rather than at the sweep's clock, and
     staff named as staff."""
-    from commitments import deadlines
-
     items = []
     for u in updates:
         when = u.at
@@ -409,10 +401,8 @@ def sources_page(request: HttpRequest, moment: Moment) -> HttpResponse:
     """Where the record comes from: the articles the seeds copy, with their addresses
     and the archived copy of their text (one query), and the tracker's own searches
     (what, where, when)."""
-    from .citations import searches, seeds
-
-    listed = seeds()
-    copies = _with_copies([seed.name for seed in listed])
-    context = {"moment": moment, "seeds": list(zip(listed, copies, strict=True))}
+    known = seeds()
+    copies = _with_copies([seed.name for seed in known])
+    context = {"moment": moment, "seeds": list(zip(known, copies, strict=True))}
     context["searches"] = searches()
     return render(request, "tracker/public/sources.html", context)
