@@ -347,14 +347,24 @@ def _axis(start: dt.date, end: dt.date, x: X, top: int, height: int) -> list[str
 
 
 def _label(lane: Lane, y: int) -> tuple[list[str], int]:
-    """The lane's label, every word of it, one line under another; and the y of the
-    lane's axis below it."""
+    """The lane's label, every word of it, one line under another, and the lane's axis
+    below it; and the y of that axis."""
     lines = _lines(lane.label, LABEL_CHARS)
     out = [
         _text(MARGIN, y + 12 + LINE * i, line, "text", size=12, lang="en")
         for i, line in enumerate(lines)
     ]
-    return out, y + LINE * (len(lines) - 1) + 22
+    base = y + LINE * (len(lines) - 1) + 22
+    return [*out, _line(MARGIN, base, WIDTH - MARGIN, base, "grid", width=0.5)], base
+
+
+def _mark(due: float, base: int, kind: str) -> str:
+    diamond = f"M{due} {base - 6} l5 6 l-5 6 l-5 -6 z"
+    return f'<path class="tl-{kind}" d="{diamond}" fill="{COLOURS[kind]}"/>'
+
+
+def _dot(cx: float, base: int, kind: str, r: float) -> str:
+    return f'<circle class="tl-{kind}" cx="{cx}" cy="{base}" r="{r}" fill="{COLOURS[kind]}"/>'
 
 
 def _milestone_lane(lane: Lane, y: int, x: X, today: dt.date) -> list[str]:
@@ -364,29 +374,16 @@ def _milestone_lane(lane: Lane, y: int, x: X, today: dt.date) -> list[str]:
     assert s.due_on is not None
     out, base = _label(lane, y)
     due = x(s.due_on)
-    out.append(_line(MARGIN, base, WIDTH - MARGIN, base, "grid", width=0.5))
     if kind == "overdue":
         out.append(_rect(due, base - 4, max(x(today) - due, 2), 8, "overdue"))
     elif kind == "late" and s.completed_on:
         out.append(_rect(due, base - 4, max(x(s.completed_on) - due, 2), 8, "late"))
-    out.append(
-        f'<path class="tl-due" d="M{due} {base - 6} l5 6 l-5 6 l-5 -6 z" fill="{COLOURS["due"]}"/>'
-    )
+    out.append(_mark(due, base, "due"))
     if s.completed_on and s.status == "completed":
-        cx = x(s.completed_on)
-        out.append(
-            f'<circle class="tl-{kind}" cx="{cx}" cy="{base}" r="4.5" fill="{COLOURS[kind]}"/>'
-        )
-    said = (
-        words
-        if kind == "due"
-        else _("due %(day)s · %(words)s")
-        % {
-            "day": day_text(s.due_on),
-            "words": words,
-        }
-    )
-    out.append(_text(MARGIN, base + 17, said, kind, size=11, weight="bold"))
+        out.append(_dot(x(s.completed_on), base, kind, 4.5))
+    if kind != "due":
+        words = _("due %(day)s · %(words)s") % {"day": day_text(s.due_on), "words": words}
+    out.append(_text(MARGIN, base + 17, words, kind, size=11, weight="bold"))
     return out
 
 
@@ -396,19 +393,11 @@ def _series_lane(lane: Lane, y: int, x: X) -> list[str]:
     in words below."""
     assert lane.series is not None
     out, base = _label(lane, y)
-    out.append(_line(MARGIN, base, WIDTH - MARGIN, base, "grid", width=0.5))
     for b in lane.briefs:
         assert b.s.due_on is not None
-        kind, due = b.verdict[0], x(b.s.due_on)
-        out.append(
-            f'<path class="tl-{kind}" d="M{due} {base - 6} l5 6 l-5 6 l-5 -6 z" '
-            f'fill="{COLOURS[kind]}"/>'
-        )
+        out.append(_mark(x(b.s.due_on), base, b.verdict[0]))
         if b.s.completed_on and b.s.status == "completed":
-            cx = x(b.s.completed_on)
-            out.append(
-                f'<circle class="tl-{kind}" cx="{cx}" cy="{base}" r="3.5" fill="{COLOURS[kind]}"/>'
-            )
+            out.append(_dot(x(b.s.completed_on), base, b.verdict[0], 3.5))
     kind, words = lane.series.verdict
     out.append(_text(MARGIN, base + 17, words, kind, size=11, weight="bold"))
     return out
@@ -418,7 +407,6 @@ def _commitment_lane(lane: Lane, y: int, x: X, start: dt.date, end: dt.date) -> 
     """A commitment's dated milestones as columns along the axis: each column BIN
     units wide, in the colour of its worst news."""
     out, base = _label(lane, y)
-    out.append(_line(MARGIN, base, WIDTH - MARGIN, base, "grid", width=0.5))
     columns: dict[int, str] = {}
     for b in lane.briefs:
         assert b.s.due_on is not None
