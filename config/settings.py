@@ -182,6 +182,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 # English at today's addresses, Japanese under /ja/ (config/urls.py); the interface's
@@ -195,7 +196,7 @@ TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 # The record in both languages (commitments/translation.py): English is the record's
 # own language; a Japanese field left empty reads as the English one, and the pages
-# say so (tracker/public/templatetags/record_text.py).
+# say so (``record_text`` in tracker/templatetags/tracker_public.py).
 MODELTRANSLATION_DEFAULT_LANGUAGE = "en"
 MODELTRANSLATION_FALLBACK_LANGUAGES = ("en",)
 USE_TZ = True
@@ -554,9 +555,6 @@ AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "tracker.ops.client_ip.client_ip"
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_VERBOSE = False
-AUTH_PASSWORD_VALIDATORS += [
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
 
 # A database that does not answer a connection must not hold a request or a probe.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
+from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -213,23 +214,6 @@ def _category_order(label: str) -> int:
     return labels.index(label) if label in labels else len(labels)
 
 
-class BadPage(ValueError):
-    pass
-
-
-def page_number(request: HttpRequest, pages: int) -> int:
-    """``?page=N``: 1 without it; BadPage for anything but a page that exists."""
-    value = request.GET.get("page")
-    if value is None:
-        return 1
-    if not value.isdigit() or not 1 <= int(value) <= pages:
-        raise BadPage(
-            value,
-            _("is not a page of this list: there are pages 1 to %(pages)s") % {"pages": pages},
-        )
-    return int(value)
-
-
 @judged
 def commitment_page(request: HttpRequest, moment: Moment, slug: str, key: str) -> HttpResponse:
     c = get_object_or_404(
@@ -240,14 +224,15 @@ def commitment_page(request: HttpRequest, moment: Moment, slug: str, key: str) -
         key=key,
     )
     briefs, loaded = briefs_for(moment, c.agreement.time_zone, commitment=c)
-    listable = listed(briefs)
-    pages = max(1, -(-len(listable) // PAGE_SIZE))
-    try:
-        number = page_number(request, pages)
-    except BadPage as exc:
-        return _bad_request(request, moment, "page", *exc.args)
-    on_page = listable[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
-    rows = full_rows([b.pk for b in on_page], moment, loaded, briefs)
+    paginator = Paginator(listed(briefs), PAGE_SIZE)
+    number = request.GET.get("page", "1")
+    if not number.isdigit() or not 1 <= int(number) <= paginator.num_pages:
+        reason = _("is not a page of this list: there are pages 1 to %(pages)s")
+        return _bad_request(
+            request, moment, "page", number, reason % {"pages": paginator.num_pages}
+        )
+    page = paginator.page(int(number))
+    rows = full_rows([b.pk for b in page], moment, loaded, briefs)
     progress = progress_from_states(b.s for b in briefs)
     log = _logged(Q(commitment=c) | Q(milestone__commitment=c)).select_related("milestone")
     if moment.as_of:
@@ -257,13 +242,7 @@ def commitment_page(request: HttpRequest, moment: Moment, slug: str, key: str) -
         "a": c.agreement,
         "c": c,
         "rows": rows,
-        "page": {
-            "number": number,
-            "pages": pages,
-            "first": (number - 1) * PAGE_SIZE + 1,
-            "last": (number - 1) * PAGE_SIZE + len(rows),
-            "total": len(listable),
-        },
+        "page": page,
         "progress": progress,
         "status": derived_status(progress),
         "assessment": assessment_as_of(c, moment.as_of),
