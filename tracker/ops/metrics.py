@@ -2,11 +2,8 @@
 
 Requests are counted by status in every web process (added up across gunicorn's
 workers through ``PROMETHEUS_MULTIPROC_DIR``). The rest is read from the database when
-/metrics is scraped: the age of the last finished sweep (alert on it: "no sweep for 5
-minutes" is ``tracker_sweep_last_success_age_seconds > 300``), the alert outbox, and
-the intake's fetches and findings to review (tracker/intake/metrics.py), and the
-archive's copies, dead links and quoted words gone (tracker/archive/metrics.py).
-"""
+/metrics is scraped ("no sweep for 5 minutes" is
+``tracker_sweep_last_success_age_seconds > 300``)."""
 
 from __future__ import annotations
 

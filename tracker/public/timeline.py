@@ -1,14 +1,8 @@
-"""The timeline picture: one SVG per agreement, drawn on the server. It is headed by
-the agreement's name (it is downloaded and shown on its own), then the signature,
-today (or the "as of" day) and the months. Up to MAX_LANES dated milestones get a lane
-each: the title in full (wrapped, never cut), the due date, completion on time
-(green) or late (amber, with the delay), overdue as a red bar growing from the
-deadline; a recurring obligation has one lane for all its occurrences, each marked in
-the colour of its own news. More than that, and a lane stands for
-a commitment: its dated milestones as marks along the axis, each column in the colour
-of its worst news, and the counts in words; past MAX_LANES commitments the rest share
-one lane. So the picture stays readable, and its size bounded, at any number of
-milestones.
+"""The timeline picture: one SVG per agreement, drawn on the server, headed by the
+agreement's name (it is downloaded and shown on its own). Up to MAX_LANES dated
+milestones get a lane each (a recurring obligation one for all its occurrences); past
+that a lane stands for a commitment, and past MAX_LANES commitments the rest share one
+lane. So the picture stays readable, and its size bounded, at any number of milestones.
 
 Colours are presentation attributes (no inline style: the site's CSP forbids it); the
 stylesheet overrides them through the classes for dark mode when the picture is
