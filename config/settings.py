@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django_stubs_ext import monkeypatch
 
@@ -80,6 +82,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
+    "tracker.ops",  # first: its templates override the API docs'
     # Before the admin: its TranslationAdmin edits both languages side by side.
     "modeltranslation",
     "django.contrib.admin",
@@ -93,16 +96,25 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "knox",
+    # django-rest-knox's tokens, under the name the README uses ("API tokens", not "Knox").
+    "tracker.apps.ApiTokensConfig",
     "corsheaders",
     "commitments",
     "tracker",
     "tracker.intake",
     "tracker.archive",
+    "tracker.api",
+    "simple_history",
+    "axes",
 ]
 
+# The ops middleware goes first: it drops forwarded headers from untrusted peers before
+# anything reads them, answers /healthz, /readyz and /metrics before the host check and
+# the HTTPS redirect, and counts every answer by status. Axes goes last (its docs).
 MIDDLEWARE = [
+    "tracker.ops.middleware.OpsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.gzip.GZipMiddleware",
@@ -115,6 +127,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Names the staff user in the audit trail for saves made by the admin.
+    "simple_history.middleware.HistoryRequestMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -158,22 +173,16 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (API throttling counters must be shared by every web worker) -----------
 REDIS_CACHE_URL = os.environ.get("CACHE_URL", "")
-# Each alias's settings mix strings with an OPTIONS dict (set below).
-CACHES: dict[str, dict[str, Any]]
-if REDIS_CACHE_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_CACHE_URL,
-        }
-    }
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Redis in production (set with its timeouts under "Deployment and hardening").
+CACHES: dict[str, dict[str, Any]] = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
 # English at today's addresses, Japanese under /ja/ (config/urls.py); the interface's
@@ -185,10 +194,9 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 # their own. Milestones are shown and judged in their agreement's time zone.
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
-LANGUAGES = [("en", "English"), ("ja", "日本語")]
 # The record in both languages (commitments/translation.py): English is the record's
 # own language; a Japanese field left empty reads as the English one, and the pages
-# say so (tracker/public/templatetags/record_text.py).
+# say so (``record_text`` in tracker/templatetags/tracker_public.py).
 MODELTRANSLATION_DEFAULT_LANGUAGE = "en"
 MODELTRANSLATION_FALLBACK_LANGUAGES = ("en",)
 USE_TZ = True
@@ -298,51 +306,29 @@ TRACKER_EMAIL_SENDERS = env_int("TRACKER_EMAIL_SENDERS", 2)
 TRACKER_DELIVERY_LEASE_SECONDS = env_int("TRACKER_DELIVERY_LEASE_SECONDS", 300)
 TRACKER_ALERT_MAX_ATTEMPTS = env_int("TRACKER_ALERT_MAX_ATTEMPTS", 8)
 TRACKER_RETRY_BASE_SECONDS = env_int("TRACKER_RETRY_BASE_SECONDS", 60)
+
+
+def every(seconds: float, task: str) -> dict[str, Any]:
+    # A run that waits longer than one interval is superseded by the next.
+    return {"task": task, "schedule": float(seconds), "options": {"expires": float(seconds)}}
+
+
 CELERY_BEAT_SCHEDULE = {
-    "sweep-deadlines": {
-        "task": "tracker.alerts.tasks.sweep_deadlines",
-        "schedule": float(TRACKER_SWEEP_INTERVAL),
-        # A run that waits longer than one interval is superseded by the next.
-        "options": {"expires": float(TRACKER_SWEEP_INTERVAL)},
-    },
+    "sweep-deadlines": every(TRACKER_SWEEP_INTERVAL, "tracker.alerts.tasks.sweep_deadlines"),
     # Dispatches new events, then queues each channel's delivery task (emails and
     # webhooks apart) when it has alerts due: retries and anything a doorbell missed.
-    "deliver-alerts": {
-        "task": "tracker.alerts.tasks.deliver_alerts",
-        "schedule": float(TRACKER_DELIVERY_INTERVAL),
-        "options": {"expires": float(TRACKER_DELIVERY_INTERVAL)},
-    },
-    "send-digests": {
-        "task": "tracker.alerts.tasks.send_digests",
-        "schedule": float(TRACKER_DIGEST_INTERVAL),
-        "options": {"expires": float(TRACKER_DIGEST_INTERVAL)},
-    },
+    "deliver-alerts": every(TRACKER_DELIVERY_INTERVAL, "tracker.alerts.tasks.deliver_alerts"),
+    "send-digests": every(TRACKER_DIGEST_INTERVAL, "tracker.alerts.tasks.send_digests"),
     # The event feed's retention (API_EVENT_RETENTION_DAYS, below): hourly, a few
     # batched DELETEs when there is anything to prune.
-    "prune-events": {
-        "task": "tracker.api.tasks.prune_events",
-        "schedule": 3600.0,
-        "options": {"expires": 3600.0},
-    },
+    "prune-events": every(3600, "tracker.api.tasks.prune_events"),
     # Cited pages to archive (tracker/archive): new ones, and retries whose time has come.
-    "archive-due": {
-        "task": "tracker.archive.tasks.archive_due",
-        "schedule": 300.0,
-        "options": {"expires": 300.0},
-    },
+    "archive-due": every(300, "tracker.archive.tasks.archive_due"),
     # Cited addresses asked again, each once per TRACKER_LINK_CHECK_INTERVAL: does it
     # answer, are the quoted words still there? Hourly runs of a bounded length.
-    "archive-check-links": {
-        "task": "tracker.archive.tasks.check_links",
-        "schedule": 3600.0,
-        "options": {"expires": 3600.0},
-    },
+    "archive-check-links": every(3600, "tracker.archive.tasks.check_links"),
     # Watched sources whose time has come (tracker/intake): each has its own interval.
-    "intake-fetch-due-sources": {
-        "task": "tracker.intake.tasks.fetch_due_sources",
-        "schedule": 300.0,
-        "options": {"expires": 300.0},
-    },
+    "intake-fetch-due-sources": every(300, "tracker.intake.tasks.fetch_due_sources"),
 }
 
 # --- Logging --------------------------------------------------------------------
@@ -356,7 +342,6 @@ LOGGING = {
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- REST API (tracker.api; see README.md, "REST API") ------------------------
-INSTALLED_APPS += ["tracker.api"]
 # Reads are public and rate-limited per client IP; token holders get a higher limit.
 # The counters live in the default cache: set CACHE_URL (Redis) so that every web
 # worker shares them, or each gunicorn worker would count on its own.
@@ -444,18 +429,10 @@ CORS_EXPOSE_HEADERS = [
 ]
 CORS_ALLOW_CREDENTIALS = False
 
-# --- The admin: audit trail, API token section ---------------------------------------
-# django-simple-history keeps old -> new of titles, rules, owners, sources, assessments
-# and log entries; its middleware names the staff user for saves made by the admin.
-INSTALLED_APPS += ["simple_history"]
+# --- The admin's audit trail (django-simple-history) ---------------------------------
 # Reverting from the history page would save around the services (and their version
 # check); staff copy old values from the trail instead.
 SIMPLE_HISTORY_REVERT_DISABLED = True
-MIDDLEWARE += ["simple_history.middleware.HistoryRequestMiddleware"]
-# knox's tokens under the name the README uses ("API tokens"), not "Knox".
-INSTALLED_APPS = [
-    "tracker.apps.ApiTokensConfig" if app == "knox" else app for app in INSTALLED_APPS
-]
 # --- Alerts: dispatch, webhooks, unsubscribe (tracker/alerts/dispatch.py, webhooks.py) -----
 # The dispatcher reads the history table past a cursor that moves this long after it
 # saw an id: longer than any transaction that writes history may take to commit.
@@ -519,20 +496,11 @@ API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
 # API_CACHE_RETRY_SECONDS (tracker.ops.ratelimit); limits are off meanwhile.
 API_CACHE_TIMEOUT_MS = env_int("API_CACHE_TIMEOUT_MS", 250)
 API_CACHE_RETRY_SECONDS = env_int("API_CACHE_RETRY_SECONDS", 5)
-if REDIS_CACHE_URL:
-    CACHES["default"]["OPTIONS"] = {
-        "socket_connect_timeout": API_CACHE_TIMEOUT_MS / 1000,
-        "socket_timeout": API_CACHE_TIMEOUT_MS / 1000,
-    }
 # Problem details for a CSRF failure under /api/ (Django's page elsewhere).
 CSRF_FAILURE_VIEW = "tracker.api.exceptions.csrf_failure"
 # --- Deployment and hardening (tracker/ops; deploy/; docs/deploy.md) -------------
 # The documented production environment is deploy/tracker.env.example; with it,
 # `manage.py check --deploy` gives no warning (tests/deploy/test_check_deploy.py).
-import socket  # noqa: E402
-
-INSTALLED_APPS.insert(0, "tracker.ops")  # first: its templates override the API docs'
-INSTALLED_APPS += ["axes"]
 
 # HTTPS_ONLY=true behind a TLS-terminating proxy: redirect plain HTTP, send HSTS, keep
 # cookies to HTTPS. Off in the embedded default, which serves plain HTTP on loopback.
@@ -557,8 +525,6 @@ TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "127.0.0.1,::1")
 
 # Content security policy (django-csp) on every answer: no inline script anywhere, the
 # admin and the API docs included (the docs' templates are in tracker/ops/templates).
-from csp.constants import NONE, SELF  # noqa: E402
-
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
@@ -573,16 +539,6 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": [NONE],
     }
 }
-
-# The ops middleware goes first: it drops forwarded headers from untrusted peers before
-# anything reads them, answers /healthz, /readyz and /metrics before the host check and
-# the HTTPS redirect, and counts every answer by status. Axes goes last (its docs).
-MIDDLEWARE.insert(0, "tracker.ops.middleware.OpsMiddleware")
-MIDDLEWARE.insert(
-    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
-    "csp.middleware.CSPMiddleware",
-)
-MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
 
 # Admin login: after AXES_FAILURE_LIMIT wrong passwords for one username from one
 # address, that pair is locked out for AXES_COOLOFF_MINUTES (HTTP 429). Keyed on the
@@ -599,9 +555,6 @@ AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "tracker.ops.client_ip.client_ip"
 AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_VERBOSE = False
-AUTH_PASSWORD_VALIDATORS += [
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
 
 # A database that does not answer a connection must not hold a request or a probe.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
@@ -635,8 +588,16 @@ CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BROKER_CONNECTION_TIMEOUT = REDIS_TIMEOUT
 if REDIS_CACHE_URL:
-    for _key, _value in REDIS_SOCKET_OPTIONS.items():
-        CACHES["default"].setdefault("OPTIONS", {}).setdefault(_key, _value)
+    CACHES["default"] = {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_CACHE_URL,
+        # The cache's own timeouts are API_CACHE_TIMEOUT_MS, shorter than REDIS_TIMEOUT.
+        "OPTIONS": {
+            **REDIS_SOCKET_OPTIONS,
+            "socket_connect_timeout": API_CACHE_TIMEOUT_MS / 1000,
+            "socket_timeout": API_CACHE_TIMEOUT_MS / 1000,
+        },
+    }
 
 # /metrics (Prometheus text): with METRICS_TOKEN set, it needs "Authorization: Bearer
 # <token>"; without, it answers only on loopback to a direct (not proxied) request.

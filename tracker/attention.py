@@ -33,12 +33,6 @@ class Heading:
     links: list[tuple[str, str]] = field(default_factory=list)  # (address, words)
 
 
-def failed_alert_count() -> int:
-    """Alerts that gave up. The one place the index asks the alert pipeline (which is
-    being reworked): change this function when the delivery rows change."""
-    return Alert.objects.filter(failed=True).count()
-
-
 def findings_heading() -> Heading:
     """Findings waiting for a staff decision, the best suggestions first."""
     pending, _ = intake.pending_findings()
@@ -111,7 +105,7 @@ def needs_attention(now: dt.datetime) -> list[Heading]:
         ),
         Heading(
             "Alerts that failed",
-            failed_alert_count(),
+            Alert.objects.filter(failed=True).count(),
             reverse("admin:tracker_alert_changelist") + "?state=failed",
         ),
         Heading(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import json
 import logging
 from collections.abc import Callable
 from functools import lru_cache
@@ -12,7 +11,7 @@ from functools import lru_cache
 import redis
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from . import metrics
 from .problems import problem_response
@@ -79,11 +78,7 @@ def readyz(request: HttpRequest) -> HttpResponse:
         except redis.RedisError:
             checks["redis"] = "unreachable"
     ready = all(value == "ok" for value in checks.values())
-    response = HttpResponse(
-        json.dumps({"ready": ready, "checks": checks}),
-        status=200 if ready else 503,
-        content_type="application/json",
-    )
+    response = JsonResponse({"ready": ready, "checks": checks}, status=200 if ready else 503)
     response["Cache-Control"] = "no-store"
     return response
 

@@ -5,7 +5,6 @@ API's (JSON, not a page, for what is fetched by programs)."""
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -102,51 +101,23 @@ def agreement_badge(slug: str) -> Badge:
     return _progress_badge(_short(a.short_name or a.title), progress_of(a))
 
 
-def _svg(request: HttpRequest, badge: Badge) -> HttpResponse:
-    return cached(request, badge.svg(), "image/svg+xml")
-
-
-def _json(request: HttpRequest, badge: Badge) -> HttpResponse:
-    return cached(request, badge.json(), "application/json")
-
-
-def badge_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    @functools.wraps(view)
+def _view(
+    make: Callable[[Any], Badge], body: Callable[[Badge], str], content_type: str
+) -> Callable[..., HttpResponse]:
     @as_of_checked
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def view(request: HttpRequest, key: str | int) -> HttpResponse:
         try:
-            return view(request, *args, **kwargs)
+            badge = make(key)
         except Http404:
             return problem_response(request, 404, "No such badge.", code="not_found")
+        return cached(request, body(badge), content_type)
 
-    return wrapped
-
-
-@badge_view
-def agreement_svg(request: HttpRequest, slug: str) -> HttpResponse:
-    return _svg(request, agreement_badge(slug))
+    return view
 
 
-@badge_view
-def agreement_json(request: HttpRequest, slug: str) -> HttpResponse:
-    return _json(request, agreement_badge(slug))
-
-
-@badge_view
-def commitment_svg(request: HttpRequest, pk: int) -> HttpResponse:
-    return _svg(request, commitment_badge(pk))
-
-
-@badge_view
-def commitment_json(request: HttpRequest, pk: int) -> HttpResponse:
-    return _json(request, commitment_badge(pk))
-
-
-@badge_view
-def milestone_svg(request: HttpRequest, pk: int) -> HttpResponse:
-    return _svg(request, milestone_badge(pk))
-
-
-@badge_view
-def milestone_json(request: HttpRequest, pk: int) -> HttpResponse:
-    return _json(request, milestone_badge(pk))
+agreement_svg = _view(agreement_badge, Badge.svg, "image/svg+xml")
+agreement_json = _view(agreement_badge, Badge.json, "application/json")
+commitment_svg = _view(commitment_badge, Badge.svg, "image/svg+xml")
+commitment_json = _view(commitment_badge, Badge.json, "application/json")
+milestone_svg = _view(milestone_badge, Badge.svg, "image/svg+xml")
+milestone_json = _view(milestone_badge, Badge.json, "application/json")

@@ -73,7 +73,10 @@ def seeds() -> list[Seed]:
 
 
 def searches() -> list[Search]:
-    return [_search(entry) for entry in _catalogue()["searches"].values()]
+    return [
+        Search(**{**entry, "on": dt.date.fromisoformat(entry["on"])})
+        for entry in _catalogue()["searches"].values()
+    ]
 
 
 def _seed(name: str, entry: dict[str, Any]) -> Citation:
@@ -90,18 +93,6 @@ def _seed(name: str, entry: dict[str, Any]) -> Citation:
         dated=dated,
         quoted_label=True,
         opening=opening,
-    )
-
-
-def _search(entry: dict[str, Any]) -> Search:
-    return Search(
-        anchor=entry["anchor"],
-        title=entry["title"],
-        on=dt.date.fromisoformat(entry["on"]),
-        where=entry["where"],
-        what=entry["what"],
-        queries=list(entry["queries"]),
-        found=entry["found"],
     )
 
 

@@ -5,16 +5,19 @@ list, filtered by agreement (linked from the page)."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
 from commitments.models import Agreement
+from commitments.selectors import AsOfError
 from tracker.ops import csvfile
 
 from . import timeline
-from .record import BadAsOf, Row, briefs_for, milestones, moment_of, rows_for
+from .record import Moment, Row, briefs_for, milestones, moment_of, rows_for
 from .responses import cached
 
 CSV_COLUMNS = [
@@ -38,42 +41,49 @@ CSV_COLUMNS = [
 ]
 
 
-def _picture(request: HttpRequest, slug: str) -> tuple[Agreement, str, str] | HttpResponse:
-    a = get_object_or_404(Agreement, slug=slug)
-    try:
-        moment = moment_of(request)
-    except BadAsOf as exc:
-        return HttpResponse(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
+def _judged(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The agreement, then the moment; a bad ``?as_of`` is a 400 in plain text."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, slug: str) -> HttpResponse:
+        a = get_object_or_404(Agreement, slug=slug)
+        try:
+            moment = moment_of(request)
+        except AsOfError as exc:
+            return HttpResponse(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
+        return view(request, a, moment)
+
+    return wrapped
+
+
+def _picture(request: HttpRequest, a: Agreement, moment: Moment, ext: str) -> HttpResponse:
     # The agreement page's picture: every milestone in brief, lanes named in the
     # commitments' order (three queries today, whatever the number of milestones).
     briefs, _ = briefs_for(moment, a.time_zone, commitment__agreement=a)
     titles = dict(a.commitments.order_by("number", "id").values_list("id", "title"))
+    svg = timeline.draw(a, briefs, moment, titles).svg
+    if ext == "svg":
+        response = cached(
+            request, '<?xml version="1.0" encoding="UTF-8"?>\n' + svg, "image/svg+xml"
+        )
+    else:
+        import cairosvg  # libcairo2 (Debian); imported here so pages never need it
+
+        # Twice the drawn width: sharp in an article on a high-density screen.
+        response = cached(request, cairosvg.svg2png(bytestring=svg.encode(), scale=2), "image/png")
     suffix = f"-as-of-{moment.as_of.isoformat()}" if moment.as_of else ""
-    return a, timeline.draw(a, briefs, moment, titles).svg, suffix
-
-
-def timeline_svg(request: HttpRequest, slug: str) -> HttpResponse:
-    found = _picture(request, slug)
-    if isinstance(found, HttpResponse):
-        return found
-    a, svg, suffix = found
-    response = cached(request, '<?xml version="1.0" encoding="UTF-8"?>\n' + svg, "image/svg+xml")
-    response["Content-Disposition"] = f'inline; filename="{a.slug}-timeline{suffix}.svg"'
+    response["Content-Disposition"] = f'inline; filename="{a.slug}-timeline{suffix}.{ext}"'
     return response
 
 
-def timeline_png(request: HttpRequest, slug: str) -> HttpResponse:
-    found = _picture(request, slug)
-    if isinstance(found, HttpResponse):
-        return found
-    a, svg, suffix = found
-    import cairosvg  # libcairo2 (Debian); imported here so pages never need it
+@_judged
+def timeline_svg(request: HttpRequest, a: Agreement, moment: Moment) -> HttpResponse:
+    return _picture(request, a, moment, "svg")
 
-    # Twice the drawn width: sharp in an article on a high-density screen.
-    png = cairosvg.svg2png(bytestring=svg.encode(), scale=2)
-    response = cached(request, png, "image/png")
-    response["Content-Disposition"] = f'inline; filename="{a.slug}-timeline{suffix}.png"'
-    return response
+
+@_judged
+def timeline_png(request: HttpRequest, a: Agreement, moment: Moment) -> HttpResponse:
+    return _picture(request, a, moment, "png")
 
 
 def _csv_row(slug: str, row: Row) -> list[Any]:
@@ -99,12 +109,8 @@ def _csv_row(slug: str, row: Row) -> list[Any]:
     ]
 
 
-def agreement_csv(request: HttpRequest, slug: str) -> HttpResponse:
-    a = get_object_or_404(Agreement, slug=slug)
-    try:
-        moment = moment_of(request)
-    except BadAsOf as exc:
-        return HttpResponse(f"{exc}\n", status=400, content_type="text/plain; charset=utf-8")
+@_judged
+def agreement_csv(request: HttpRequest, a: Agreement, moment: Moment) -> HttpResponse:
     ms = list(milestones().filter(commitment__agreement=a).order_by("commitment__number", "id"))
     rows = (_csv_row(a.slug, row) for row in rows_for(ms, moment))
     response = HttpResponse(b"".join(csvfile.stream(CSV_COLUMNS, rows)), csvfile.CONTENT_TYPE)

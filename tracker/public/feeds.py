@@ -28,7 +28,6 @@ from commitments import deadlines
 from commitments.models import Agreement, Commitment, LogEntry, StatusUpdate
 
 from .citations import cite
-from .record import day_text
 from .responses import as_of_checked
 
 LIMIT = 50
@@ -87,7 +86,7 @@ def _update(u: StatusUpdate) -> Change | None:
     party = f" ({u.party.name})" if u.party is not None else ""
     if u.kind == StatusUpdate.Kind.OVERDUE_FLAGGED:
         at = deadlines.overdue_at(u.due_on, tz) or u.at
-        due = day_text(u.due_on) if u.due_on else "?"
+        due = deadlines.day_text(u.due_on) if u.due_on else "?"
         title = _("Overdue: %(title)s (due %(day)s)") % {"title": m.title, "day": due}
     elif u.kind == StatusUpdate.Kind.OVERDUE_CLEARED:
         at, title = u.at, _("No longer overdue: %(title)s") % {"title": m.title}

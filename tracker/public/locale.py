@@ -52,25 +52,12 @@ class PathLocaleMiddleware:
         return response
 
 
-def unprefixed(path: str) -> str:
-    """ "/ja/milestones/3/" -> "/milestones/3/"; an English path as it is."""
-    code = translation.get_language_from_path(path)
-    if code and code != settings.LANGUAGE_CODE:
-        return path[len(code) + 1 :]
-    return path
-
-
 def address_in(path: str, code: str, query: str = "") -> str:
     """The same page in another language, with its query (?as_of=, ?page=)."""
-    plain = unprefixed(path)
+    prefix = translation.get_language_from_path(path)
+    plain = path[len(prefix) + 1 :] if prefix and prefix != settings.LANGUAGE_CODE else path
     localised = plain if code == settings.LANGUAGE_CODE else f"/{code}{plain}"
     return f"{localised}?{query}" if query else localised
-
-
-def suggests_japanese(request: HttpRequest) -> bool:
-    """On an English page: the reader chose Japanese before (the cookie), or has not
-    chosen and their browser prefers Japanese to English."""
-    return translation.get_language_from_request(request) == "ja"
 
 
 def languages(request: HttpRequest) -> dict[str, Any]:
@@ -96,7 +83,10 @@ def languages(request: HttpRequest) -> dict[str, Any]:
         "versions": versions,
         "other_versions": [v for v in versions if not v["current"]],
         "default_version": versions[0],
-        "suggest_ja": current == settings.LANGUAGE_CODE and suggests_japanese(request),
+        # On an English page: the reader chose Japanese before (the cookie), or has not
+        # chosen and their browser prefers Japanese to English.
+        "suggest_ja": current == settings.LANGUAGE_CODE
+        and translation.get_language_from_request(request) == "ja",
         "ja_url": address_in(path, "ja", query),
         # Between sentences and after a colon: a space in English, none in Japanese
         # (its full stop and colon are full width and carry their own space).

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -18,10 +17,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from commitments import deadlines
-from commitments.deadlines import Anchor, RuleKind
-from commitments.models import Agreement, LogEntry, Milestone, MilestonePart
+from commitments.deadlines import Anchor, RuleKind, day_text
+from commitments.models import LogEntry, Milestone, MilestonePart
 from commitments.selectors import (
-    AsOfError,
     MilestoneState,
     SeriesSummary,
     end_of_day,
@@ -30,8 +28,6 @@ from commitments.selectors import (
     parse_as_of,
     series_rule_words,
 )
-
-BadAsOf = AsOfError
 
 
 @dataclass(frozen=True)
@@ -65,31 +61,8 @@ def milestones() -> QuerySet[Milestone]:
     ).prefetch_related(Prefetch("parts", queryset=MilestonePart.objects.select_related("party")))
 
 
-day_text = deadlines.day_text
-
-
 def _days(n: int) -> str:
     return ngettext("%(n)d day", "%(n)d days", n) % {"n": n}
-
-
-def series_verdict(summary: SeriesSummary) -> tuple[str, str]:
-    """(class, words) for a recurring obligation: its occurrences in brief."""
-    if summary.missed:
-        return "overdue", summary.words
-    if summary.next_due:
-        return "due", summary.words
-    return ("ok" if summary.met else "muted"), summary.words
-
-
-def series_summaries(
-    items: Iterable[tuple[int | None, MilestoneState]],
-) -> dict[int, SeriesSummary]:
-    """Each series' summary from ``(series id, state)`` pairs of its occurrences."""
-    grouped: dict[int, list[MilestoneState]] = defaultdict(list)
-    for series_id, state in items:
-        if series_id is not None:
-            grouped[series_id].append(state)
-    return {pk: SeriesSummary.of(states) for pk, states in grouped.items()}
 
 
 def verdict(row: Row | Brief) -> tuple[str, str]:
@@ -97,7 +70,12 @@ def verdict(row: Row | Brief) -> tuple[str, str]:
     obligation, its occurrences in brief (it is never due itself)."""
     s = row.s
     if s.is_series:
-        return series_verdict(row.summary or SeriesSummary())
+        summary = row.summary or SeriesSummary()
+        if summary.missed:
+            return "overdue", summary.words
+        if summary.next_due:
+            return "due", summary.words
+        return ("ok" if summary.met else "muted"), summary.words
     if s.status == "completed" and s.days_late is not None:
         if s.days_late == 0:
             return "ok", _("completed on time")
@@ -214,9 +192,13 @@ LIVE_FIELDS = ("status", "completed_on", "due_on", "overdue_from")
 def summarise(briefs: list[Brief]) -> list[Brief]:
     """The briefs, each series with its summary counted from its occurrences among
     them (an agreement's or a commitment's briefs hold every occurrence of theirs)."""
-    found = series_summaries((b.series_id, b.s) for b in briefs)
+    occurrences: dict[int, list[MilestoneState]] = defaultdict(list)
+    for b in briefs:
+        if b.series_id is not None:
+            occurrences[b.series_id].append(b.s)
     return [
-        replace(b, summary=found.get(b.pk, SeriesSummary())) if b.s.is_series else b for b in briefs
+        replace(b, summary=SeriesSummary.of(occurrences[b.pk])) if b.s.is_series else b
+        for b in briefs
     ]
 
 
@@ -355,7 +337,3 @@ def last_checked(agreement_ids: list[int], as_of: dt.date | None) -> dict[int, d
         if key not in found or row["last"] > found[key]:
             found[key] = row["last"]
     return found
-
-
-def agreements() -> QuerySet[Agreement]:
-    return Agreement.objects.prefetch_related("parties")

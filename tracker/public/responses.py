@@ -10,28 +10,21 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
-from django.utils.cache import patch_cache_control
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import get_conditional_response, patch_cache_control
 
+from commitments.selectors import AsOfError
 from tracker.ops.problems import problem_response
 
-from .record import BadAsOf, moment_of
+from .record import moment_of
 
 
 def cached(request: HttpRequest, body: bytes | str, content_type: str) -> HttpResponse:
     data = body.encode() if isinstance(body, str) else body
-    etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
-    sent = [
-        t.strip().removeprefix("W/") for t in request.headers.get("If-None-Match", "").split(",")
-    ]
-    response: HttpResponse
-    if etag in sent:
-        response = HttpResponseNotModified()
-    else:
-        response = HttpResponse(data, content_type=content_type)
-    response["ETag"] = etag
+    response = HttpResponse(data, content_type=content_type)
+    response["ETag"] = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
     patch_cache_control(response, public=True, max_age=settings.TRACKER_PUBLIC_MAX_AGE)
-    return response
+    return get_conditional_response(request, etag=response["ETag"], response=response) or response
 
 
 def as_of_checked(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -41,7 +34,7 @@ def as_of_checked(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             moment_of(request)
-        except BadAsOf as exc:
+        except AsOfError as exc:
             errors: list[dict[str, str | None]] = [{"field": "as_of", "reason": exc.reason}]
             return problem_response(request, 400, str(exc), code="invalid", errors=errors)
         return view(request, *args, **kwargs)

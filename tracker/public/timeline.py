@@ -1,14 +1,8 @@
-"""The timeline picture: one SVG per agreement, drawn on the server. It is headed by
-the agreement's name (it is downloaded and shown on its own), then the signature,
-today (or the "as of" day) and the months. Up to MAX_LANES dated milestones get a lane
-each: the title in full (wrapped, never cut), the due date, completion on time
-(green) or late (amber, with the delay), overdue as a red bar growing from the
-deadline; a recurring obligation has one lane for all its occurrences, each marked in
-the colour of its own news. More than that, and a lane stands for
-a commitment: its dated milestones as marks along the axis, each column in the colour
-of its worst news, and the counts in words; past MAX_LANES commitments the rest share
-one lane. So the picture stays readable, and its size bounded, at any number of
-milestones.
+"""The timeline picture: one SVG per agreement, drawn on the server, headed by the
+agreement's name (it is downloaded and shown on its own). Up to MAX_LANES dated
+milestones get a lane each (a recurring obligation one for all its occurrences); past
+that a lane stands for a commitment, and past MAX_LANES commitments the rest share one
+lane. So the picture stays readable, and its size bounded, at any number of milestones.
 
 Colours are presentation attributes (no inline style: the site's CSP forbids it); the
 stylesheet overrides them through the classes for dark mode when the picture is
@@ -19,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import textwrap
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
@@ -29,9 +24,10 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from commitments import deadlines
+from commitments.deadlines import day_text
 from commitments.models import Agreement
 
-from .record import Brief, Moment, Row, day_text, summarise
+from .record import Brief, Moment, Row, summarise
 
 WIDTH = 320  # viewBox units: at 360 px wide a unit is a pixel or more
 MARGIN = 8
@@ -214,14 +210,13 @@ def _milestone_lanes(dated: list[Brief], series: Mapping[int, Brief]) -> list[La
     for b in dated:
         owner = series.get(b.series_id or 0)
         if owner is None:
-            lanes.append(Lane(b.title, [b], {b.verdict[0]: 1}))
+            lanes.append(Lane(b.title, [b], Counter([b.verdict[0]])))
             continue
         if owner.pk not in shared:
-            shared[owner.pk] = Lane(owner.title, [], {}, owner)
+            shared[owner.pk] = Lane(owner.title, [], Counter(), owner)
             lanes.append(shared[owner.pk])
-        lane = shared[owner.pk]
-        lane.briefs.append(b)
-        lane.counts[b.verdict[0]] = lane.counts.get(b.verdict[0], 0) + 1
+        shared[owner.pk].briefs.append(b)
+        shared[owner.pk].counts[b.verdict[0]] += 1
     return lanes
 
 
@@ -239,17 +234,7 @@ def _commitment_lanes(dated: list[Brief], commitments: Mapping[int, str]) -> lis
         rest = named[MAX_LANES - 1 :]
         merged = sorted((b for _, bs in rest for b in bs), key=lambda b: (b.s.due_on, b.pk))
         named = [*named[: MAX_LANES - 1], (_("%(n)s more commitments") % {"n": len(rest)}, merged)]
-    lanes = []
-    for label, bs in named:
-        counts: dict[str, int] = {}
-        for b in bs:
-            counts[b.verdict[0]] = counts.get(b.verdict[0], 0) + 1
-        lanes.append(Lane(label, bs, counts))
-    return lanes
-
-
-def _wrapped(label: str) -> list[str]:
-    return _lines(label, LABEL_CHARS)
+    return [Lane(label, bs, Counter(b.verdict[0] for b in bs)) for label, bs in named]
 
 
 _WIDE = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]")
@@ -265,7 +250,7 @@ def _lines(words: str, chars: int) -> list[str]:
 
 
 def _lane_height(lane: Lane) -> int:
-    return LINE * len(_wrapped(lane.label)) + 32
+    return LINE * len(_lines(lane.label, LABEL_CHARS)) + 32
 
 
 def _describe(
@@ -356,14 +341,24 @@ def _axis(start: dt.date, end: dt.date, x: X, top: int, height: int) -> list[str
 
 
 def _label(lane: Lane, y: int) -> tuple[list[str], int]:
-    """The lane's label, every word of it, one line under another; and the y of the
-    lane's axis below it."""
-    lines = _wrapped(lane.label)
+    """The lane's label, every word of it, one line under another, and the lane's axis
+    below it; and the y of that axis."""
+    lines = _lines(lane.label, LABEL_CHARS)
     out = [
         _text(MARGIN, y + 12 + LINE * i, line, "text", size=12, lang="en")
         for i, line in enumerate(lines)
     ]
-    return out, y + LINE * (len(lines) - 1) + 22
+    base = y + LINE * (len(lines) - 1) + 22
+    return [*out, _line(MARGIN, base, WIDTH - MARGIN, base, "grid", width=0.5)], base
+
+
+def _mark(due: float, base: int, kind: str) -> str:
+    diamond = f"M{due} {base - 6} l5 6 l-5 6 l-5 -6 z"
+    return f'<path class="tl-{kind}" d="{diamond}" fill="{COLOURS[kind]}"/>'
+
+
+def _dot(cx: float, base: int, kind: str, r: float) -> str:
+    return f'<circle class="tl-{kind}" cx="{cx}" cy="{base}" r="{r}" fill="{COLOURS[kind]}"/>'
 
 
 def _milestone_lane(lane: Lane, y: int, x: X, today: dt.date) -> list[str]:
@@ -373,29 +368,16 @@ def _milestone_lane(lane: Lane, y: int, x: X, today: dt.date) -> list[str]:
     assert s.due_on is not None
     out, base = _label(lane, y)
     due = x(s.due_on)
-    out.append(_line(MARGIN, base, WIDTH - MARGIN, base, "grid", width=0.5))
     if kind == "overdue":
         out.append(_rect(due, base - 4, max(x(today) - due, 2), 8, "overdue"))
     elif kind == "late" and s.completed_on:
         out.append(_rect(due, base - 4, max(x(s.completed_on) - due, 2), 8, "late"))
-    out.append(
-        f'<path class="tl-due" d="M{due} {base - 6} l5 6 l-5 6 l-5 -6 z" fill="{COLOURS["due"]}"/>'
-    )
+    out.append(_mark(due, base, "due"))
     if s.completed_on and s.status == "completed":
-        cx = x(s.completed_on)
-        out.append(
-            f'<circle class="tl-{kind}" cx="{cx}" cy="{base}" r="4.5" fill="{COLOURS[kind]}"/>'
-        )
-    said = (
-        words
-        if kind == "due"
-        else _("due %(day)s · %(words)s")
-        % {
-            "day": day_text(s.due_on),
-            "words": words,
-        }
-    )
-    out.append(_text(MARGIN, base + 17, said, kind, size=11, weight="bold"))
+        out.append(_dot(x(s.completed_on), base, kind, 4.5))
+    if kind != "due":
+        words = _("due %(day)s · %(words)s") % {"day": day_text(s.due_on), "words": words}
+    out.append(_text(MARGIN, base + 17, words, kind, size=11, weight="bold"))
     return out
 
 
@@ -405,19 +387,11 @@ def _series_lane(lane: Lane, y: int, x: X) -> list[str]:
     in words below."""
     assert lane.series is not None
     out, base = _label(lane, y)
-    out.append(_line(MARGIN, base, WIDTH - MARGIN, base, "grid", width=0.5))
     for b in lane.briefs:
         assert b.s.due_on is not None
-        kind, due = b.verdict[0], x(b.s.due_on)
-        out.append(
-            f'<path class="tl-{kind}" d="M{due} {base - 6} l5 6 l-5 6 l-5 -6 z" '
-            f'fill="{COLOURS[kind]}"/>'
-        )
+        out.append(_mark(x(b.s.due_on), base, b.verdict[0]))
         if b.s.completed_on and b.s.status == "completed":
-            cx = x(b.s.completed_on)
-            out.append(
-                f'<circle class="tl-{kind}" cx="{cx}" cy="{base}" r="3.5" fill="{COLOURS[kind]}"/>'
-            )
+            out.append(_dot(x(b.s.completed_on), base, b.verdict[0], 3.5))
     kind, words = lane.series.verdict
     out.append(_text(MARGIN, base + 17, words, kind, size=11, weight="bold"))
     return out
@@ -427,7 +401,6 @@ def _commitment_lane(lane: Lane, y: int, x: X, start: dt.date, end: dt.date) -> 
     """A commitment's dated milestones as columns along the axis: each column BIN
     units wide, in the colour of its worst news."""
     out, base = _label(lane, y)
-    out.append(_line(MARGIN, base, WIDTH - MARGIN, base, "grid", width=0.5))
     columns: dict[int, str] = {}
     for b in lane.briefs:
         assert b.s.due_on is not None
@@ -438,12 +411,9 @@ def _commitment_lane(lane: Lane, y: int, x: X, start: dt.date, end: dt.date) -> 
     for column, kind in sorted(columns.items()):
         out.append(_rect(MARGIN + column * BIN, base - 5, BIN - 0.5, 10, kind, corner=1))
     said = _("%(n)s dated: %(words)s") % {"n": len(lane.briefs), "words": lane.words}
-    out.append(_text(MARGIN, base + 17, said, _worst(lane), size=11, weight="bold"))
+    worst = next((k for k in KINDS if lane.counts.get(k)), "muted")
+    out.append(_text(MARGIN, base + 17, said, worst, size=11, weight="bold"))
     return out
-
-
-def _worst(lane: Lane) -> str:
-    return next((k for k in KINDS if lane.counts.get(k)), "muted")
 
 
 def _line(x1, y1, x2, y2, kind: str, width: float = 1, dash: str = "") -> str:

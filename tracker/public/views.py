@@ -11,12 +11,14 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
+from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from commitments import deadlines
 from commitments.models import (
     Agreement,
     Category,
@@ -28,6 +30,7 @@ from commitments.models import (
     StatusUpdate,
 )
 from commitments.selectors import (
+    AsOfError,
     SeriesSummary,
     agreements_with_progress,
     assessment_as_of,
@@ -40,9 +43,9 @@ from tracker.archive.selectors import copies_of, sources_prefetch, with_archive
 from tracker.selectors import last_sweep_at
 
 from . import timeline
+from .citations import searches, seeds
 from .follow import FollowForm
 from .record import (
-    BadAsOf,
     Brief,
     Moment,
     Row,
@@ -58,6 +61,13 @@ from .record import (
 )
 
 
+def _bad_request(
+    request: HttpRequest, moment: Moment, field: str, value: str, reason: str
+) -> HttpResponse:
+    context = {"field": field, "value": value, "reason": reason, "moment": moment}
+    return render(request, "tracker/public/bad_request.html", context, status=400)
+
+
 def judged(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Parse ``?as_of`` once; a bad value is a 400 page that names it."""
 
@@ -65,18 +75,9 @@ def judged(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         try:
             moment = moment_of(request)
-        except BadAsOf as exc:
-            return render(
-                request,
-                "tracker/public/bad_request.html",
-                {
-                    "field": "as_of",
-                    "value": exc.value,
-                    "reason": exc.reason,
-                    "moment": Moment(now=timezone.now()),
-                },
-                status=400,
-            )
+        except AsOfError as exc:
+            now = Moment(now=timezone.now())
+            return _bad_request(request, now, "as_of", exc.value, exc.reason)
         return view(request, moment, *args, **kwargs)
 
     return wrapped
@@ -114,8 +115,7 @@ def _home_progress(moment: Moment) -> list[tuple[Agreement, dict[str, Any]]]:
     (``agreements_with_progress``). A past day: counted from the rebuilt states
     (``record_as_of``). tests/tracker/public/test_queries.py holds the two equal."""
     if moment.as_of:
-        record = record_as_of(moment.as_of)
-        return record.agreements
+        return record_as_of(moment.as_of).agreements
     found = agreements_with_progress(moment.now).order_by("-signed_on", "slug")
     return [(a, progress_of(a)) for a in found]
 
@@ -144,12 +144,6 @@ def home(request: HttpRequest, moment: Moment) -> HttpResponse:
     return render(request, "tracker/public/home.html", {"moment": moment, "cards": cards})
 
 
-def _commitments(agreement: Agreement) -> list[Commitment]:
-    return list(
-        agreement.commitments.prefetch_related("parties", "leads__party").order_by("number", "id")
-    )
-
-
 SHOWN_PER_COMMITMENT = 10  # milestones listed under each commitment on the agreement page
 PAGE_SIZE = 50  # milestones a page of a commitment lists
 
@@ -164,7 +158,9 @@ def agreement_page(request: HttpRequest, moment: Moment, slug: str) -> HttpRespo
     a = get_object_or_404(
         Agreement.objects.prefetch_related("parties", sources_prefetch()), slug=slug
     )
-    commitments = _commitments(a)
+    commitments = list(
+        a.commitments.prefetch_related("parties", "leads__party").order_by("number", "id")
+    )
     briefs, loaded = briefs_for(moment, a.time_zone, commitment__agreement=a)
     by_commitment: dict[int, list[Brief]] = defaultdict(list)
     for b in briefs:
@@ -218,23 +214,6 @@ def _category_order(label: str) -> int:
     return labels.index(label) if label in labels else len(labels)
 
 
-class BadPage(ValueError):
-    pass
-
-
-def page_number(request: HttpRequest, pages: int) -> int:
-    """``?page=N``: 1 without it; BadPage for anything but a page that exists."""
-    value = request.GET.get("page")
-    if value is None:
-        return 1
-    if not value.isdigit() or not 1 <= int(value) <= pages:
-        raise BadPage(
-            value,
-            _("is not a page of this list: there are pages 1 to %(pages)s") % {"pages": pages},
-        )
-    return int(value)
-
-
 @judged
 def commitment_page(request: HttpRequest, moment: Moment, slug: str, key: str) -> HttpResponse:
     c = get_object_or_404(
@@ -245,15 +224,15 @@ def commitment_page(request: HttpRequest, moment: Moment, slug: str, key: str) -
         key=key,
     )
     briefs, loaded = briefs_for(moment, c.agreement.time_zone, commitment=c)
-    listable = listed(briefs)
-    pages = max(1, -(-len(listable) // PAGE_SIZE))
-    try:
-        number = page_number(request, pages)
-    except BadPage as exc:
-        context = {"field": "page", "value": exc.args[0], "reason": exc.args[1], "moment": moment}
-        return render(request, "tracker/public/bad_request.html", context, status=400)
-    on_page = listable[(number - 1) * PAGE_SIZE : number * PAGE_SIZE]
-    rows = full_rows([b.pk for b in on_page], moment, loaded, briefs)
+    paginator = Paginator(listed(briefs), PAGE_SIZE)
+    number = request.GET.get("page", "1")
+    if not number.isdigit() or not 1 <= int(number) <= paginator.num_pages:
+        reason = _("is not a page of this list: there are pages 1 to %(pages)s")
+        return _bad_request(
+            request, moment, "page", number, reason % {"pages": paginator.num_pages}
+        )
+    page = paginator.page(int(number))
+    rows = full_rows([b.pk for b in page], moment, loaded, briefs)
     progress = progress_from_states(b.s for b in briefs)
     log = _logged(Q(commitment=c) | Q(milestone__commitment=c)).select_related("milestone")
     if moment.as_of:
@@ -263,13 +242,7 @@ def commitment_page(request: HttpRequest, moment: Moment, slug: str, key: str) -
         "a": c.agreement,
         "c": c,
         "rows": rows,
-        "page": {
-            "number": number,
-            "pages": pages,
-            "first": (number - 1) * PAGE_SIZE + 1,
-            "last": (number - 1) * PAGE_SIZE + len(rows),
-            "total": len(listable),
-        },
+        "page": page,
         "progress": progress,
         "status": derived_status(progress),
         "assessment": assessment_as_of(c, moment.as_of),
@@ -284,8 +257,6 @@ def history_items(updates: list[StatusUpdate], time_zone: str) -> list[dict[str,
     """History as a reader reads it: no no-op rows ("Not started → Not started"), an
     overdue flag dated at the deadline moment rather than at the sweep's clock, and
     staff named as staff."""
-    from commitments import deadlines
-
     items = []
     for u in updates:
         when = u.at
@@ -409,10 +380,8 @@ def sources_page(request: HttpRequest, moment: Moment) -> HttpResponse:
     """Where the record comes from: the articles the seeds copy, with their addresses
     and the archived copy of their text (one query), and the tracker's own searches
     (what, where, when)."""
-    from .citations import searches, seeds
-
-    listed = seeds()
-    copies = _with_copies([seed.name for seed in listed])
-    context = {"moment": moment, "seeds": list(zip(listed, copies, strict=True))}
+    known = seeds()
+    copies = _with_copies([seed.name for seed in known])
+    context = {"moment": moment, "seeds": list(zip(known, copies, strict=True))}
     context["searches"] = searches()
     return render(request, "tracker/public/sources.html", context)

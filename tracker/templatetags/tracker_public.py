@@ -14,7 +14,7 @@ from django.utils.html import conditional_escape, format_html
 from django.utils.translation import gettext, gettext_noop, ngettext
 
 from commitments import deadlines
-from commitments.models import Milestone
+from commitments.models import Assessment, Milestone, Status
 
 register = template.Library()
 
@@ -59,11 +59,9 @@ CHOICE_LABELS = (
 def day(value: dt.date | dt.datetime | None) -> str:
     """2026-04-26 (2026年4月26日 in Japanese): the one way the public site writes a
     date. Addresses and datetime attributes use ``iso``."""
-    if not isinstance(value, dt.date):
-        return ""
-    if isinstance(value, dt.datetime):
-        value = value.date()
-    return deadlines.date_words(value) if deadlines.reads_japanese() else value.isoformat()
+    if deadlines.reads_japanese() and isinstance(value, dt.date):
+        return deadlines.date_words(value.date() if isinstance(value, dt.datetime) else value)
+    return iso(value)
 
 
 @register.filter
@@ -97,15 +95,11 @@ def label(value: str) -> str:
 
 @register.filter
 def status_label(value: str) -> str:
-    from commitments.models import Status
-
     return gettext(dict(Status.choices).get(value, value))
 
 
 @register.filter
 def assessment_label(value: str) -> str:
-    from commitments.models import Assessment
-
     return gettext(dict(Assessment.choices).get(value, value))
 
 
@@ -145,19 +139,6 @@ def written_in_japanese(text: str) -> bool:
     return len(_JAPANESE.findall(text)) > len(_LATIN.findall(text))
 
 
-def record_language(obj: object, field: str) -> str:
-    """The language a record's field is shown in: Japanese when the reader reads
-    Japanese and the record has that field in Japanese (``title_ja``, as
-    django-modeltranslation names it, or Japanese words in the field itself), else
-    English, the language the record is kept in."""
-    language = (translation.get_language() or "en").split("-")[0]
-    if language == "en":
-        return "en"
-    own = getattr(obj, f"{field}_{language}", "") or ""
-    shown = str(getattr(obj, field, "") or "")
-    return language if own or written_in_japanese(shown) else "en"
-
-
 def _page_language() -> str:
     return (translation.get_language() or "en").split("-")[0]
 
@@ -166,9 +147,15 @@ def _page_language() -> str:
 def record_lang(obj: object, field: str) -> str:
     """' lang="en"' on an element showing a record's field when its words are not in
     the page's language (English record text on a Japanese page); nothing otherwise.
-    Written inside the tag: ``<h1{% record_lang m "title" %}>``."""
-    language = record_language(obj, field)
-    return format_html(' lang="{}"', language) if language != _page_language() else ""
+    Written inside the tag: ``<h1{% record_lang m "title" %}>``. A field is in the
+    page's language when it has a version in it (``title_ja``, as
+    django-modeltranslation names it) or Japanese words in the field itself."""
+    language = _page_language()
+    if language == "en":
+        return ""
+    own = getattr(obj, f"{field}_{language}", "") or ""
+    shown = str(getattr(obj, field, "") or "")
+    return "" if own or written_in_japanese(shown) else format_html(' lang="{}"', "en")
 
 
 # Shown only on Japanese pages, so written in Japanese (not interface strings to
