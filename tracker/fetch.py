@@ -114,10 +114,6 @@ class FetchResult:
         return self.outcome == "ok"
 
     @property
-    def not_modified(self) -> bool:
-        return self.outcome == "not_modified"
-
-    @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
@@ -185,7 +181,14 @@ def _fetch_following(
             trust_env=False,  # no proxy from the environment: we pick the address
         ) as client:
             for _hop in range(MAX_REDIRECTS + 1):
-                vetted = _vet(current, limits)
+                try:
+                    vetted = netguard.vet(
+                        current,
+                        allow_private=limits.allow_private,
+                        setting="TRACKER_FETCH_ALLOW_PRIVATE",
+                    )
+                except netguard.Refused as exc:
+                    raise _Stop("refused", f"refused: {exc}") from None
                 if check_robots and not robots_allow(current, limits):
                     raise _Stop("robots", f"robots.txt of {urlsplit(current).hostname} disallows")
                 result = _one_hop(
@@ -199,15 +202,6 @@ def _fetch_following(
             raise _Stop("http_error", f"more than {MAX_REDIRECTS} redirects")
     except _Stop as stop:
         return FetchResult(url, stop.outcome, stop.status, current, error=stop.error)
-
-
-def _vet(url: str, limits: Limits) -> tuple[str, str, int, str]:
-    try:
-        return netguard.vet(
-            url, allow_private=limits.allow_private, setting="TRACKER_FETCH_ALLOW_PRIVATE"
-        )
-    except netguard.Refused as exc:
-        raise _Stop("refused", f"refused: {exc}") from None
 
 
 def _one_hop(
@@ -381,14 +375,6 @@ def _after(host: str, result: FetchResult, limits: Limits) -> None:
     if result.retry_after is not None and result.status in (429, 503):
         wait = min(float(limits.retry_after_max), max(wait, result.retry_after))
     cache.set(not_before_key, time.time() + wait, timeout=int(wait) + 1)
-
-
-def forget_host(url: str) -> None:
-    """Clear a host's backoff and robots cache (tests, and staff retrying by hand)."""
-    host = host_key(url)
-    cache.delete_many(
-        [f"fetch:failures:{host}", f"fetch:not-before:{host}", f"fetch:robots:{host}"]
-    )
 
 
 # --- robots.txt --------------------------------------------------------------------
