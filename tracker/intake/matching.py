@@ -168,10 +168,8 @@ class Target:
 class Gate:
     """An agreement's other party, as an item may name it."""
 
-    agreement_id: int
     aliases: list[tuple[str, ...]]  # word sequences, any of which opens the gate
     negative: list[Phrase] = field(default_factory=list)
-    phrases: list[Phrase] = field(default_factory=list)
 
 
 @dataclass
@@ -183,15 +181,6 @@ class Match:
     score: float
     sentences: list[str]
     terms: list[str]
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "agreement": self.agreement,
-            "commitment": self.commitment,
-            "score": round(self.score, 3),
-            "sentences": self.sentences,
-            "terms": self.terms,
-        }
 
 
 @dataclass
@@ -320,7 +309,7 @@ class Matcher:
                 if code != HOME_PARTY
                 for alias in PARTY_ALIASES.get(code, ())
             ]
-            gates[pk] = Gate(pk, aliases)
+            gates[pk] = Gate(aliases)
         targets = []
         for pk, agreement_id, key, title in commitments:
             target = Target(pk, agreement_id, slugs[agreement_id], key, title)
@@ -345,7 +334,6 @@ class Matcher:
                     gate.negative.append(phrase)
                 else:
                     gate.aliases.append(tuple(words(k.phrase)))
-                    gate.phrases.append(phrase)
         return cls(targets, gates, min_score)
 
     # --- Asking -----------------------------------------------------------------------
