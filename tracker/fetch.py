@@ -27,7 +27,6 @@ What it guarantees, whatever the server does:
 from __future__ import annotations
 
 import email.utils
-import ipaddress
 import logging
 import time
 import uuid
@@ -214,11 +213,12 @@ def _one_hop(
     deadline: float,
     limits: Limits,
 ) -> FetchResult:
-    scheme, hostname, port, ip = vetted
+    _, hostname, _, ip = vetted
+    target = httpx.URL(current)
     headers = {
         "user-agent": user_agent(),
         "accept-encoding": "gzip, deflate",
-        "host": _host_header(scheme, hostname, port),
+        "host": target.netloc.decode("ascii"),
     }
     if etag:
         headers["if-none-match"] = etag
@@ -226,7 +226,8 @@ def _one_hop(
         headers["if-modified-since"] = last_modified
     request = client.build_request(
         "GET",
-        _pinned_url(current, ip),
+        # The vetted address, the port kept (credentials and fragment are not sent).
+        target.copy_with(host=ip.split("%", 1)[0], userinfo=b"", fragment=None),
         headers=headers,
         extensions={"sni_hostname": hostname},
     )
@@ -305,22 +306,6 @@ def _decoder(encoding: str) -> Any:
     if encoding == "deflate":
         return zlib.decompressobj()
     raise _Stop("network_error", f"unsupported Content-Encoding {encoding!r}")
-
-
-def _host_header(scheme: str, hostname: str, port: int) -> str:
-    name = f"[{hostname}]" if ":" in hostname else hostname
-    default = 443 if scheme == "https" else 80
-    return name if port == default else f"{name}:{port}"
-
-
-def _pinned_url(url: str, ip: str) -> str:
-    """``url`` with its host replaced by the vetted ``ip`` (the port kept)."""
-    parts = urlsplit(url)
-    address = ipaddress.ip_address(ip.split("%", 1)[0])
-    netloc = f"[{address}]" if address.version == 6 else str(address)
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
 
 
 def parse_retry_after(value: str, now: float | None = None) -> float | None:
