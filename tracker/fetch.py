@@ -1,13 +1,9 @@
-"""One guarded HTTP client for every GET the tracker makes to an address someone typed:
-watched sources (tracker.intake) today, archived evidence later. ``fetch(url)`` never
-raises for the remote side's faults; it returns a :class:`FetchResult` whose
-``outcome`` says what happened.
-
-What it guarantees, whatever the server does:
+"""One guarded HTTP client for every GET the tracker makes to an address someone typed
+(watched sources, archived pages, link checks). ``fetch(url)`` never raises for the
+remote side's faults; its :class:`FetchResult`'s ``outcome`` says what happened.
 
 - **No private targets.** Every hop (the first request and each redirect, followed by
-  hand, at most ``MAX_REDIRECTS``) is vetted by ``tracker.netguard.vet`` (loopback,
-  private, link-local, reserved and multicast refused unless
+  hand, at most ``MAX_REDIRECTS``) passes ``tracker.netguard.vet`` (unless
   ``TRACKER_FETCH_ALLOW_PRIVATE``), and the connection goes to the vetted address: the
   URL names the IP, the ``Host`` header and the TLS server name (httpx's
   ``sni_hostname`` request extension) name the host, so a second DNS answer cannot
@@ -15,17 +11,17 @@ What it guarantees, whatever the server does:
 - **Bounded time and size.** Connect and read timeouts, an overall deadline checked
   between reads, and a size limit on the *decoded* body: gzip and deflate are decoded
   here with ``max_length``, so a gzip bomb stops at the limit instead of filling memory.
-- **Manners.** A User-Agent naming the service and its ``SITE_URL``; ``robots.txt``
-  obeyed (cached per host for ``TRACKER_FETCH_ROBOTS_SECONDS``); one request at a time
-  per host (a lock in the default cache, so across processes when that cache is
-  Redis); after a failure the host is left alone for a growing while, and a 429's or
-  503's ``Retry-After`` is honoured (``outcome == "backoff"`` until then).
-- **Conditional GET.** Pass the ``etag`` and ``last_modified`` of the last answer; a
-  304 comes back as ``outcome == "not_modified"`` with an empty body.
+- **Manners.** A User-Agent naming the service; robots.txt obeyed; one request at a
+  time per host (a lock in the default cache, so across processes when it is Redis);
+  after a failure the host is left alone for a growing while, and a 429's or 503's
+  ``Retry-After`` is honoured (``outcome == "backoff"`` until then).
+- **Conditional GET.** Pass the last answer's ``etag`` and ``last_modified``; a 304 is
+  ``outcome == "not_modified"`` with an empty body.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import logging
 import time
@@ -53,8 +49,6 @@ CHUNK = 64 * 1024
 
 @dataclass(frozen=True)
 class Limits:
-    """What one fetch may cost; ``Limits.from_settings()`` reads TRACKER_FETCH_*."""
-
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
     total_seconds: float = 60.0
@@ -150,7 +144,6 @@ def fetch(
     limits: Limits | None = None,
     check_robots: bool = True,
 ) -> FetchResult:
-    """GET ``url`` under the guards above. Never raises for the remote side's faults."""
     limits = limits or Limits.from_settings()
     host = host_key(url)
     wait = _host_wait(host)
@@ -326,7 +319,6 @@ def parse_retry_after(value: str, now: float | None = None) -> float | None:
 
 
 def _host_wait(host: str) -> float:
-    """Seconds this host is still to be left alone (0 when it may be asked)."""
     not_before = cache.get(f"fetch:not-before:{host}")
     return max(0.0, float(not_before) - time.time()) if not_before else 0.0
 
@@ -383,7 +375,7 @@ def robots_allow(url: str, limits: Limits) -> bool:
 def _robots_lines(url: str, limits: Limits) -> list[str]:
     parts = urlsplit(url)
     robots_url = urlunsplit((parts.scheme, parts.netloc, "/robots.txt", "", ""))
-    small = Limits(**{**limits.__dict__, "max_bytes": 512 * 1024})
+    small = dataclasses.replace(limits, max_bytes=512 * 1024)
     result = _fetch_following(robots_url, "", "", small, check_robots=False)
     if result.ok:
         return result.body.decode("utf-8", "replace").splitlines()

@@ -40,7 +40,6 @@ class Run:
 
 
 def quoted_passages() -> dict[str, list[str]]:
-    """The quoted passages cited with each web address (sources and log entries)."""
     found: dict[str, list[str]] = defaultdict(list)
     sources = Source.objects.filter(kind=SourceKind.QUOTE).exclude(passage="")
     for address, passage in sources.values_list("reference", "passage"):

@@ -122,7 +122,6 @@ def _failed(capture: Capture, result: fetch.FetchResult, error: str, now: dt.dat
 
 
 def archive_due(now: dt.datetime | None = None, limit: int = 200) -> Counter[str]:
-    """Fetch the captures whose try is due, oldest first; returns their states counted."""
     now = now or timezone.now()
     due = (
         Capture.objects.filter(~Q(state=Capture.State.ARCHIVED), next_try__lte=now)

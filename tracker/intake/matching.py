@@ -1,18 +1,16 @@
 """Which tracked commitments an item bears on, and why: lexical and explainable.
 
-Each commitment is a bag of word stems drawn from what the record says of it: its
-title (weight 3) and its milestones' titles (2), its summary (2), its sources' passages
-and its log entries (1), and the phrases staff keep for it (``Keyword``, 3 a word, plus
-a bonus when the whole phrase appears). A stem found in every commitment says little,
-so each weighs its inverse document frequency over the commitments.
+Each commitment is a bag of word stems drawn from what the record says of it (its
+title, milestones, summary, quoted passages and log entries, and the phrases staff keep
+for it as ``Keyword``; the weights below), each stem weighed by its inverse document
+frequency over the commitments: a stem found in every commitment says little.
 
-An item is read sentence by sentence (the title is one more sentence, counted 1.5
-times). A sentence scores, for each commitment, the sum over the stems it shares with
-it of ``idf × weight``, plus the bonus of each staff phrase it contains; the item's
-score for a commitment is its best sentence plus half the second and a quarter of the
-third. So one sentence that says "a price floor for rare earths" outweighs a page that
-mentions minerals, mining and Japan in passing. A negative phrase (a recurring "not
-relevant" reason staff turned into a keyword) takes its weight off every sentence.
+An item is read sentence by sentence (the title is one more sentence). A sentence
+scores, for each commitment, ``idf × weight`` summed over the stems they share, plus a
+bonus per staff phrase it contains (a negative phrase, a recurring "not relevant"
+reason, takes its weight off); the item's score is its best sentence plus half the
+second and a quarter of the third. So one sentence that says "a price floor for rare
+earths" outweighs a page that mentions minerals, mining and Japan in passing.
 
 **The party gate.** Every agreement here is between the United States and one other
 party; an item bears on an agreement only if it names that party or one of its bodies
@@ -71,7 +69,6 @@ PASSAGE_WEIGHT = 1.0
 KEYWORD_WEIGHT = 3.0
 PHRASE_BONUS = 4.0
 ITEM_TITLE_FACTOR = 1.5
-# How the best sentences add up: best, then half the second, a quarter of the third.
 SENTENCE_DECAY = (1.0, 0.5, 0.25)
 MAX_SUGGESTIONS = 5
 # A suggestion below this score is not shown (tuned on tests/data; see README).

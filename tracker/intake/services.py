@@ -1,6 +1,4 @@
-"""Every write of the intake: items and their findings, and staff decisions on them.
-A finding never changes a status, an assessment or a deadline; logging one writes a
-log entry through ``commitments.services.logentry_create`` and nothing else."""
+"""Every write of the intake: items and their findings, and staff decisions on them."""
 
 from __future__ import annotations
 
@@ -103,7 +101,6 @@ def items_ingest(
 
 
 def _known(keys: list[str], digests: list[str]) -> dict[str, Finding]:
-    """The findings of the items with these address keys or content hashes, by both."""
     found: dict[str, Finding] = {}
     for finding in (
         Finding.objects.filter(Q(item__key__in=keys) | Q(item__content_hash__in=digests))

@@ -31,7 +31,6 @@ NOT_TRIED_WAIT = dt.timedelta(minutes=5)
 
 
 def run_due(now: dt.datetime | None = None) -> Counter[str]:
-    """Fetch every enabled source that is due; returns the outcomes counted."""
     now = now or timezone.now()
     due = WatchedSource.objects.filter(enabled=True, next_fetch_at__lte=now).order_by(
         "next_fetch_at", "id"
