@@ -22,6 +22,7 @@ remote side's faults; its :class:`FetchResult`'s ``outcome`` says what happened.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import email.utils
 import logging
 import time
@@ -45,6 +46,10 @@ log = logging.getLogger(__name__)
 MAX_REDIRECTS = 5
 REDIRECTS = {301, 302, 303, 307, 308}
 CHUNK = 64 * 1024
+# "busy" and "backoff" are the host's rules, not the address's fault: callers ask again
+# soon (after its Retry-After, if it gave one), without counting a failure.
+NOT_TRIED = ("busy", "backoff")
+NOT_TRIED_WAIT = dt.timedelta(minutes=5)
 
 
 @dataclass(frozen=True)

@@ -256,15 +256,12 @@ class Matcher:
                 (m.title, MILESTONE_WEIGHT) for m in c.milestones.all() if m.archived_at is None
             ]
         milestone_owner = {m.pk: c.pk for c in commitments for m in c.milestones.all()}
-        for row in Source.objects.filter(
-            passage__gt="", kind="quote", commitment__isnull=False
-        ).values_list("commitment_id", "passage"):
-            texts[row[0]].append((row[1], PASSAGE_WEIGHT))
-        for row in Source.objects.filter(
-            passage__gt="", kind="quote", milestone__isnull=False
-        ).values_list("milestone_id", "passage"):
-            if row[0] in milestone_owner:
-                texts[milestone_owner[row[0]]].append((row[1], PASSAGE_WEIGHT))
+        for cid, mid, passage in Source.objects.filter(passage__gt="", kind="quote").values_list(
+            "commitment_id", "milestone_id", "passage"
+        ):
+            owner = cid or milestone_owner.get(mid)
+            if owner is not None:
+                texts[owner].append((passage, PASSAGE_WEIGHT))
         for cid, mid, text, passage in LogEntry.objects.filter(
             archived_at__isnull=True
         ).values_list("commitment_id", "milestone_id", "text", "source_passage"):
