@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import email.utils
-import logging
 import time
 import uuid
 import zlib
@@ -40,8 +39,6 @@ from django.conf import settings
 from django.core.cache import cache
 
 from . import netguard
-
-log = logging.getLogger(__name__)
 
 MAX_REDIRECTS = 5
 REDIRECTS = {301, 302, 303, 307, 308}

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -206,10 +206,7 @@ class Matcher:
             {tuple(words(a)) for codes in PARTY_ALIASES.values() for a in codes},
             key=lambda a: (-len(a), a),
         )
-        df: dict[str, int] = defaultdict(int)
-        for t in targets:
-            for s in t.weights:
-                df[s] += 1
+        df = Counter(s for t in targets for s in t.weights)
         n = len(targets)
         self.idf = {s: math.log((n + 1) / (d + 0.5)) for s, d in df.items()}
         # stem -> agreement -> [(commitment id, idf × weight)]: a sentence touches only
