@@ -1,13 +1,9 @@
-"""One guarded HTTP client for every GET the tracker makes to an address someone typed:
-watched sources (tracker.intake) today, archived evidence later. ``fetch(url)`` never
-raises for the remote side's faults; it returns a :class:`FetchResult` whose
-``outcome`` says what happened.
-
-What it guarantees, whatever the server does:
+"""One guarded HTTP client for every GET the tracker makes to an address someone typed
+(watched sources, archived pages, link checks). ``fetch(url)`` never raises for the
+remote side's faults; its :class:`FetchResult`'s ``outcome`` says what happened.
 
 - **No private targets.** Every hop (the first request and each redirect, followed by
-  hand, at most ``MAX_REDIRECTS``) is vetted by ``tracker.netguard.vet`` (loopback,
-  private, link-local, reserved and multicast refused unless
+  hand, at most ``MAX_REDIRECTS``) passes ``tracker.netguard.vet`` (unless
   ``TRACKER_FETCH_ALLOW_PRIVATE``), and the connection goes to the vetted address: the
   URL names the IP, the ``Host`` header and the TLS server name (httpx's
   ``sni_hostname`` request extension) name the host, so a second DNS answer cannot
@@ -15,20 +11,19 @@ What it guarantees, whatever the server does:
 - **Bounded time and size.** Connect and read timeouts, an overall deadline checked
   between reads, and a size limit on the *decoded* body: gzip and deflate are decoded
   here with ``max_length``, so a gzip bomb stops at the limit instead of filling memory.
-- **Manners.** A User-Agent naming the service and its ``SITE_URL``; ``robots.txt``
-  obeyed (cached per host for ``TRACKER_FETCH_ROBOTS_SECONDS``); one request at a time
-  per host (a lock in the default cache, so across processes when that cache is
-  Redis); after a failure the host is left alone for a growing while, and a 429's or
-  503's ``Retry-After`` is honoured (``outcome == "backoff"`` until then).
-- **Conditional GET.** Pass the ``etag`` and ``last_modified`` of the last answer; a
-  304 comes back as ``outcome == "not_modified"`` with an empty body.
+- **Manners.** A User-Agent naming the service; robots.txt obeyed; one request at a
+  time per host (a lock in the default cache, so across processes when it is Redis);
+  after a failure the host is left alone for a growing while, and a 429's or 503's
+  ``Retry-After`` is honoured (``outcome == "backoff"`` until then).
+- **Conditional GET.** Pass the last answer's ``etag`` and ``last_modified``; a 304 is
+  ``outcome == "not_modified"`` with an empty body.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import email.utils
-import ipaddress
-import logging
 import time
 import uuid
 import zlib
@@ -45,17 +40,17 @@ from django.core.cache import cache
 
 from . import netguard
 
-log = logging.getLogger(__name__)
-
 MAX_REDIRECTS = 5
 REDIRECTS = {301, 302, 303, 307, 308}
 CHUNK = 64 * 1024
+# "busy" and "backoff" are the host's rules, not the address's fault: callers ask again
+# soon (after its Retry-After, if it gave one), without counting a failure.
+NOT_TRIED = ("busy", "backoff")
+NOT_TRIED_WAIT = dt.timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
 class Limits:
-    """What one fetch may cost; ``Limits.from_settings()`` reads TRACKER_FETCH_*."""
-
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
     total_seconds: float = 60.0
@@ -114,10 +109,6 @@ class FetchResult:
         return self.outcome == "ok"
 
     @property
-    def not_modified(self) -> bool:
-        return self.outcome == "not_modified"
-
-    @property
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
@@ -155,7 +146,6 @@ def fetch(
     limits: Limits | None = None,
     check_robots: bool = True,
 ) -> FetchResult:
-    """GET ``url`` under the guards above. Never raises for the remote side's faults."""
     limits = limits or Limits.from_settings()
     host = host_key(url)
     wait = _host_wait(host)
@@ -185,7 +175,14 @@ def _fetch_following(
             trust_env=False,  # no proxy from the environment: we pick the address
         ) as client:
             for _hop in range(MAX_REDIRECTS + 1):
-                vetted = _vet(current, limits)
+                try:
+                    vetted = netguard.vet(
+                        current,
+                        allow_private=limits.allow_private,
+                        setting="TRACKER_FETCH_ALLOW_PRIVATE",
+                    )
+                except netguard.Refused as exc:
+                    raise _Stop("refused", f"refused: {exc}") from None
                 if check_robots and not robots_allow(current, limits):
                     raise _Stop("robots", f"robots.txt of {urlsplit(current).hostname} disallows")
                 result = _one_hop(
@@ -201,15 +198,6 @@ def _fetch_following(
         return FetchResult(url, stop.outcome, stop.status, current, error=stop.error)
 
 
-def _vet(url: str, limits: Limits) -> tuple[str, str, int, str]:
-    try:
-        return netguard.vet(
-            url, allow_private=limits.allow_private, setting="TRACKER_FETCH_ALLOW_PRIVATE"
-        )
-    except netguard.Refused as exc:
-        raise _Stop("refused", f"refused: {exc}") from None
-
-
 def _one_hop(
     client: httpx.Client,
     url: str,
@@ -220,11 +208,12 @@ def _one_hop(
     deadline: float,
     limits: Limits,
 ) -> FetchResult:
-    scheme, hostname, port, ip = vetted
+    _, hostname, _, ip = vetted
+    target = httpx.URL(current)
     headers = {
         "user-agent": user_agent(),
         "accept-encoding": "gzip, deflate",
-        "host": _host_header(scheme, hostname, port),
+        "host": target.netloc.decode("ascii"),
     }
     if etag:
         headers["if-none-match"] = etag
@@ -232,7 +221,8 @@ def _one_hop(
         headers["if-modified-since"] = last_modified
     request = client.build_request(
         "GET",
-        _pinned_url(current, ip),
+        # The vetted address, the port kept (credentials and fragment are not sent).
+        target.copy_with(host=ip.split("%", 1)[0], userinfo=b"", fragment=None),
         headers=headers,
         extensions={"sni_hostname": hostname},
     )
@@ -313,22 +303,6 @@ def _decoder(encoding: str) -> Any:
     raise _Stop("network_error", f"unsupported Content-Encoding {encoding!r}")
 
 
-def _host_header(scheme: str, hostname: str, port: int) -> str:
-    name = f"[{hostname}]" if ":" in hostname else hostname
-    default = 443 if scheme == "https" else 80
-    return name if port == default else f"{name}:{port}"
-
-
-def _pinned_url(url: str, ip: str) -> str:
-    """``url`` with its host replaced by the vetted ``ip`` (the port kept)."""
-    parts = urlsplit(url)
-    address = ipaddress.ip_address(ip.split("%", 1)[0])
-    netloc = f"[{address}]" if address.version == 6 else str(address)
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path or "/", parts.query, ""))
-
-
 def parse_retry_after(value: str, now: float | None = None) -> float | None:
     """Seconds to wait, from a Retry-After of seconds or an HTTP date; None if absent."""
     value = value.strip()
@@ -347,7 +321,6 @@ def parse_retry_after(value: str, now: float | None = None) -> float | None:
 
 
 def _host_wait(host: str) -> float:
-    """Seconds this host is still to be left alone (0 when it may be asked)."""
     not_before = cache.get(f"fetch:not-before:{host}")
     return max(0.0, float(not_before) - time.time()) if not_before else 0.0
 
@@ -383,14 +356,6 @@ def _after(host: str, result: FetchResult, limits: Limits) -> None:
     cache.set(not_before_key, time.time() + wait, timeout=int(wait) + 1)
 
 
-def forget_host(url: str) -> None:
-    """Clear a host's backoff and robots cache (tests, and staff retrying by hand)."""
-    host = host_key(url)
-    cache.delete_many(
-        [f"fetch:failures:{host}", f"fetch:not-before:{host}", f"fetch:robots:{host}"]
-    )
-
-
 # --- robots.txt --------------------------------------------------------------------
 
 
@@ -412,7 +377,7 @@ def robots_allow(url: str, limits: Limits) -> bool:
 def _robots_lines(url: str, limits: Limits) -> list[str]:
     parts = urlsplit(url)
     robots_url = urlunsplit((parts.scheme, parts.netloc, "/robots.txt", "", ""))
-    small = Limits(**{**limits.__dict__, "max_bytes": 512 * 1024})
+    small = dataclasses.replace(limits, max_bytes=512 * 1024)
     result = _fetch_following(robots_url, "", "", small, check_robots=False)
     if result.ok:
         return result.body.decode("utf-8", "replace").splitlines()

@@ -40,7 +40,7 @@ def test_a_conditional_get_reports_304(site):
         "", status=304
     )
     result = fetch.fetch(site.url_for("/feed.xml"), etag='"v1"')
-    assert result.not_modified and result.body == b""
+    assert result.outcome == "not_modified" and result.body == b""
 
 
 def test_a_server_that_hangs_times_out(site):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.apps import AppConfig
 
 
@@ -14,18 +16,21 @@ class ArchiveConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate, post_save
 
-        from commitments.models import LogEntry, Source, StatusUpdate
-
         from . import signals
-        from .permissions import ensure_permissions
 
-        post_migrate.connect(ensure_permissions, sender=self)
+        post_migrate.connect(self.grant_permissions, sender=self)
+        # The domain knows nothing of us: we listen.
+        for model in signals.ADDRESS_FIELDS:
+            post_save.connect(
+                signals.cited_saved, sender=model, dispatch_uid=f"archive.{model.__name__}"
+            )
 
-        # The domain knows nothing of us: we listen. A status change with evidence
-        # writes a StatusUpdate row (services.milestone_set_status), so that is where
-        # a milestone's evidence address is heard.
-        post_save.connect(signals.source_saved, sender=Source, dispatch_uid="archive.source")
-        post_save.connect(signals.log_saved, sender=LogEntry, dispatch_uid="archive.log")
-        post_save.connect(
-            signals.update_saved, sender=StatusUpdate, dispatch_uid="archive.evidence"
-        )
+    def grant_permissions(self, **kwargs: Any) -> None:
+        """Both groups see the copies and the link checks; editors may also ask for a
+        failed capture to be tried again."""
+        from django.contrib.auth.management import create_permissions
+
+        from commitments.permissions import grant
+
+        create_permissions(self, verbosity=0)
+        grant("archive", view_models=["capture", "linkcheck"], editor_extra=["change_capture"])

@@ -40,7 +40,6 @@ class Run:
 
 
 def quoted_passages() -> dict[str, list[str]]:
-    """The quoted passages cited with each web address (sources and log entries)."""
     found: dict[str, list[str]] = defaultdict(list)
     sources = Source.objects.filter(kind=SourceKind.QUOTE).exclude(passage="")
     for address, passage in sources.values_list("reference", "passage"):
@@ -90,13 +89,8 @@ def check_all(
 
 def check_address(address: str, passages: list[str], *, now: dt.datetime) -> LinkCheck:
     address = web_address(address)
-    last = LinkCheck.objects.filter(address=address).first()
-    result = fetch.fetch(
-        address,
-        etag=last.etag if last else "",
-        last_modified=last.last_modified if last else "",
-    )
-    check = last or LinkCheck(address=address)
+    check = LinkCheck.objects.filter(address=address).first() or LinkCheck(address=address)
+    result = fetch.fetch(address, etag=check.etag, last_modified=check.last_modified)
     check.checked_at, check.outcome, check.status = now, result.outcome, result.status
     check.error = result.error[:2000]
     if result.outcome not in UNKNOWN:

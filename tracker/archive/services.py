@@ -28,10 +28,6 @@ from .models import Capture
 
 log = logging.getLogger(__name__)
 
-# The host's rules, not the address's fault: try again soon, without counting it.
-NOT_TRIED = ("busy", "backoff")
-NOT_TRIED_WAIT = dt.timedelta(minutes=5)
-
 
 def cited_addresses() -> list[str]:
     """Every web address the record cites (sources, log entries, evidence), once each,
@@ -84,8 +80,8 @@ def archive_address(address: str, *, now: dt.datetime | None = None) -> Capture:
             "attempts": capture.attempts + 1,
             "next_try": None,
         }
-    elif result.outcome in NOT_TRIED:
-        wait = dt.timedelta(seconds=result.retry_after or 0) or NOT_TRIED_WAIT
+    elif result.outcome in fetch.NOT_TRIED:
+        wait = dt.timedelta(seconds=result.retry_after or 0) or fetch.NOT_TRIED_WAIT
         fields = {"outcome": result.outcome, "error": result.error, "next_try": now + wait}
     else:
         return _failed(capture, result, result.error or result.outcome, now)
@@ -122,7 +118,6 @@ def _failed(capture: Capture, result: fetch.FetchResult, error: str, now: dt.dat
 
 
 def archive_due(now: dt.datetime | None = None, limit: int = 200) -> Counter[str]:
-    """Fetch the captures whose try is due, oldest first; returns their states counted."""
     now = now or timezone.now()
     due = (
         Capture.objects.filter(~Q(state=Capture.State.ARCHIVED), next_try__lte=now)

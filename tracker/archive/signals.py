@@ -8,17 +8,25 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 
 from commitments.models import LogEntry, Source, StatusUpdate
 
+# The address each model cites. A status change with evidence writes a StatusUpdate row
+# (services.milestone_set_status), so that is where a milestone's evidence is heard.
+ADDRESS_FIELDS: dict[type[models.Model], str] = {
+    Source: "reference",
+    LogEntry: "source_address",
+    StatusUpdate: "evidence_url",
+}
 
-def _wanted(address: str, raw: bool) -> None:
+
+def cited_saved(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
     if raw or not settings.TRACKER_ARCHIVE_ON_SAVE:
         return
     from . import services
 
-    if not services.capture_wanted(address):
+    if not services.capture_wanted(getattr(instance, ADDRESS_FIELDS[sender])):
         return
     # Once per transaction: the loader saves a hundred sources in one, and with the
     # broker down each doorbell may wait REDIS_TIMEOUT. (Django's own list of callbacks
@@ -34,16 +42,3 @@ def _doorbell() -> None:
     from .tasks import archive_due
 
     ring(archive_due)  # committed by now: published at once, tried once
-
-
-def source_saved(sender: Any, instance: Source, raw: bool = False, **kwargs: Any) -> None:
-    _wanted(instance.reference, raw)
-
-
-def log_saved(sender: Any, instance: LogEntry, raw: bool = False, **kwargs: Any) -> None:
-    _wanted(instance.source_address, raw)
-
-
-def update_saved(sender: Any, instance: StatusUpdate, raw: bool = False, **kwargs: Any) -> None:
-    if instance.evidence_url:
-        _wanted(instance.evidence_url, raw)

@@ -177,19 +177,13 @@ def read(name: str) -> Copy:
     warcio's own reader."""
     with storage().open(name, "rb") as handle:
         for record in ArchiveIterator(handle):
-            if record.rec_type == "response":
-                headers = record.http_headers
+            if record.rec_type in ("response", "resource"):
+                # A seed's resource record has no HTTP headers: its WARC headers say.
+                http = record.http_headers if record.rec_type == "response" else None
                 return Copy(
                     url=record.rec_headers.get_header("WARC-Target-URI"),
-                    status=int(headers.get_statuscode() or 0),
-                    content_type=headers.get_header("content-type") or "",
-                    body=record.content_stream().read(),
-                )
-            if record.rec_type == "resource":
-                return Copy(
-                    url=record.rec_headers.get_header("WARC-Target-URI"),
-                    status=200,
-                    content_type=record.rec_headers.get_header("Content-Type") or "",
+                    status=int(http.get_statuscode() or 0) if http else 200,
+                    content_type=(http or record.rec_headers).get_header("content-type") or "",
                     body=record.content_stream().read(),
                 )
     raise LookupError(f"no response or resource record in {name}")

@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
-from django.db.models import F, Prefetch, QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -28,7 +28,8 @@ from commitments.models import Milestone
 from . import services
 from .forms import DismissForm, DuplicateForm, LogFindingForm
 from .highlight import highlight
-from .models import Finding, Item, Keyword, Suggestion, WatchedSource
+from .models import Finding, Item, Keyword, WatchedSource
+from .selectors import ranked_suggestions
 
 
 class PendingFirst(admin.SimpleListFilter):
@@ -51,13 +52,6 @@ class PendingFirst(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Finding]) -> QuerySet[Finding]:
         value = self.value() or Finding.State.PENDING
         return queryset if value == "all" else queryset.filter(state=value)
-
-
-def ranked_suggestions() -> Prefetch[str, QuerySet[Suggestion], str]:
-    return Prefetch(
-        "suggestions",
-        queryset=Suggestion.objects.select_related("commitment__agreement").order_by("rank"),
-    )
 
 
 @admin.register(Finding)
@@ -128,15 +122,15 @@ class FindingAdmin(admin.ModelAdmin[Finding]):
         suggestions = list(finding.suggestions.all())
         terms = {t for s in suggestions for t in s.terms}
         loggable = _milestones_of({s.commitment_id for s in suggestions})
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": f"Finding: {finding.item.title or finding.item.address}",
-            "finding": finding,
-            "item": finding.item,
-            "excerpt": highlight(finding.item.text, terms),
-            "title_marked": highlight(finding.item.title, terms),
-            "suggestions": [
+        return self._page(
+            request,
+            "review",
+            f"Finding: {finding.item.title or finding.item.address}",
+            finding=finding,
+            item=finding.item,
+            excerpt=highlight(finding.item.text, terms),
+            title_marked=highlight(finding.item.title, terms),
+            suggestions=[
                 {
                     "s": s,
                     "sentences": [highlight(x, s.terms) for x in s.sentences],
@@ -144,13 +138,16 @@ class FindingAdmin(admin.ModelAdmin[Finding]):
                 }
                 for s in suggestions
             ],
-            "can_decide": self.has_change_permission(request, finding)
+            can_decide=self.has_change_permission(request, finding)
             and finding.state == Finding.State.PENDING,
-            "can_log": request.user.has_perm("commitments.add_logentry"),
-            "dismiss_form": DismissForm(),
-            "duplicate_form": DuplicateForm(),
-        }
-        return TemplateResponse(request, "admin/intake/finding/review.html", context)
+            can_log=request.user.has_perm("commitments.add_logentry"),
+            dismiss_form=DismissForm(),
+            duplicate_form=DuplicateForm(),
+        )
+
+    def _page(self, request: HttpRequest, page: str, title: str, **context: Any) -> HttpResponse:
+        context.update(self.admin_site.each_context(request), opts=self.model._meta, title=title)
+        return TemplateResponse(request, f"admin/intake/finding/{page}.html", context)
 
     def log_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         finding = self._finding(request, str(pk), decide=True)
@@ -195,25 +192,13 @@ class FindingAdmin(admin.ModelAdmin[Finding]):
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(reverse("admin:intake_finding_changelist"))
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Log this finding",
-            "finding": finding,
-            "form": form,
-        }
-        return TemplateResponse(request, "admin/intake/finding/log.html", context)
+        return self._page(request, "log", "Log this finding", finding=finding, form=form)
 
     def dismiss_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         finding = self._finding(request, str(pk), decide=True)
         form = DismissForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            services.findings_dismiss(
-                findings=[finding],
-                by=staff(request),
-                reason=form.cleaned_data["reason"],
-                negative_keyword=form.cleaned_data["negative_keyword"],
-            )
+            services.findings_dismiss(findings=[finding], by=staff(request), **form.cleaned_data)
             self.message_user(request, f"“{finding}” marked not relevant.", messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:intake_finding_changelist"))
         self.message_user(request, "Give the reason it is not relevant.", messages.ERROR)
@@ -257,22 +242,18 @@ class FindingAdmin(admin.ModelAdmin[Finding]):
         form = DismissForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             done = services.findings_dismiss(
-                findings=list(queryset),
-                by=staff(request),
-                reason=form.cleaned_data["reason"],
-                negative_keyword=form.cleaned_data["negative_keyword"],
+                findings=list(queryset), by=staff(request), **form.cleaned_data
             )
             self.message_user(request, f"{done} finding(s) marked not relevant.", messages.SUCCESS)
             return None
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Dismiss findings as not relevant",
-            "findings": queryset.select_related("item"),
-            "form": form,
-            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
-        }
-        return TemplateResponse(request, "admin/intake/finding/dismiss.html", context)
+        return self._page(
+            request,
+            "dismiss",
+            "Dismiss findings as not relevant",
+            findings=queryset.select_related("item"),
+            form=form,
+            action_checkbox_name=helpers.ACTION_CHECKBOX_NAME,
+        )
 
 
 def _milestones_of(commitment_ids: set[int]) -> dict[int, list[Milestone]]:

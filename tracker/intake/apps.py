@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.apps import AppConfig
 
 
@@ -11,6 +13,25 @@ class IntakeConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from .permissions import ensure_permissions
+        post_migrate.connect(self.grant_permissions, sender=self)
 
-        post_migrate.connect(ensure_permissions, sender=self)
+    def grant_permissions(self, **kwargs: Any) -> None:
+        """Viewers see sources, items and findings; editors decide findings and keep
+        sources and keywords."""
+        from django.contrib.auth.management import create_permissions
+
+        from commitments.permissions import grant
+
+        create_permissions(self, verbosity=0)
+        grant(
+            "intake",
+            view_models=["watchedsource", "item", "finding", "suggestion", "keyword"],
+            editor_extra=[
+                "change_finding",
+                "add_watchedsource",
+                "change_watchedsource",
+                "add_keyword",
+                "change_keyword",
+                "delete_keyword",
+            ],
+        )

@@ -3,7 +3,6 @@ it not relevant (with a reason, optionally a negative keyword), mark it a duplic
 
 from __future__ import annotations
 
-import datetime as dt
 import zoneinfo
 from typing import Any
 
@@ -55,6 +54,7 @@ class LogFindingForm(forms.Form):
         assert isinstance(quoted, forms.MultipleChoiceField)
         quoted.choices = [(str(i), s) for i, s in enumerate(self.item_sentences)]
         commitment = suggestion.commitment if suggestion else None
+        zone = zoneinfo.ZoneInfo(commitment.agreement.time_zone if commitment else "UTC")
         chosen = self.data.get("commitment") or (commitment.pk if commitment else None)
         milestones = self.fields["milestone"]
         assert isinstance(milestones, forms.ModelChoiceField)
@@ -67,7 +67,7 @@ class LogFindingForm(forms.Form):
         self.initial.update(
             commitment=commitment,
             milestone=milestones.queryset.filter(pk=named).first() if named else None,
-            on=_local_day(item.published_at or finding.created_at, commitment),
+            on=timezone.localtime(item.published_at or finding.created_at, zone).date(),
             text=item.title,
             source_address=item.address,
             quoted=[
@@ -89,11 +89,6 @@ class LogFindingForm(forms.Form):
         return " ".join(
             self.item_sentences[int(i)] for i in sorted(self.cleaned_data["quoted"], key=int)
         )
-
-
-def _local_day(moment: dt.datetime, commitment: Commitment | None) -> dt.date:
-    zone = commitment.agreement.time_zone if commitment else "UTC"
-    return timezone.localtime(moment, zoneinfo.ZoneInfo(zone)).date()
 
 
 class DismissForm(forms.Form):

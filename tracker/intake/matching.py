@@ -1,18 +1,16 @@
 """Which tracked commitments an item bears on, and why: lexical and explainable.
 
-Each commitment is a bag of word stems drawn from what the record says of it: its
-title (weight 3) and its milestones' titles (2), its summary (2), its sources' passages
-and its log entries (1), and the phrases staff keep for it (``Keyword``, 3 a word, plus
-a bonus when the whole phrase appears). A stem found in every commitment says little,
-so each weighs its inverse document frequency over the commitments.
+Each commitment is a bag of word stems drawn from what the record says of it (its
+title, milestones, summary, quoted passages and log entries, and the phrases staff keep
+for it as ``Keyword``; the weights below), each stem weighed by its inverse document
+frequency over the commitments: a stem found in every commitment says little.
 
-An item is read sentence by sentence (the title is one more sentence, counted 1.5
-times). A sentence scores, for each commitment, the sum over the stems it shares with
-it of ``idf × weight``, plus the bonus of each staff phrase it contains; the item's
-score for a commitment is its best sentence plus half the second and a quarter of the
-third. So one sentence that says "a price floor for rare earths" outweighs a page that
-mentions minerals, mining and Japan in passing. A negative phrase (a recurring "not
-relevant" reason staff turned into a keyword) takes its weight off every sentence.
+An item is read sentence by sentence (the title is one more sentence). A sentence
+scores, for each commitment, ``idf × weight`` summed over the stems they share, plus a
+bonus per staff phrase it contains (a negative phrase, a recurring "not relevant"
+reason, takes its weight off); the item's score is its best sentence plus half the
+second and a quarter of the third. So one sentence that says "a price floor for rare
+earths" outweighs a page that mentions minerals, mining and Japan in passing.
 
 **The party gate.** Every agreement here is between the United States and one other
 party; an item bears on an agreement only if it names that party or one of its bodies
@@ -27,7 +25,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -71,7 +69,6 @@ PASSAGE_WEIGHT = 1.0
 KEYWORD_WEIGHT = 3.0
 PHRASE_BONUS = 4.0
 ITEM_TITLE_FACTOR = 1.5
-# How the best sentences add up: best, then half the second, a quarter of the third.
 SENTENCE_DECAY = (1.0, 0.5, 0.25)
 MAX_SUGGESTIONS = 5
 # A suggestion below this score is not shown (tuned on tests/data; see README).
@@ -168,10 +165,8 @@ class Target:
 class Gate:
     """An agreement's other party, as an item may name it."""
 
-    agreement_id: int
     aliases: list[tuple[str, ...]]  # word sequences, any of which opens the gate
     negative: list[Phrase] = field(default_factory=list)
-    phrases: list[Phrase] = field(default_factory=list)
 
 
 @dataclass
@@ -183,15 +178,6 @@ class Match:
     score: float
     sentences: list[str]
     terms: list[str]
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "agreement": self.agreement,
-            "commitment": self.commitment,
-            "score": round(self.score, 3),
-            "sentences": self.sentences,
-            "terms": self.terms,
-        }
 
 
 @dataclass
@@ -220,10 +206,7 @@ class Matcher:
             {tuple(words(a)) for codes in PARTY_ALIASES.values() for a in codes},
             key=lambda a: (-len(a), a),
         )
-        df: dict[str, int] = defaultdict(int)
-        for t in targets:
-            for s in t.weights:
-                df[s] += 1
+        df = Counter(s for t in targets for s in t.weights)
         n = len(targets)
         self.idf = {s: math.log((n + 1) / (d + 0.5)) for s, d in df.items()}
         # stem -> agreement -> [(commitment id, idf × weight)]: a sentence touches only
@@ -270,15 +253,12 @@ class Matcher:
                 (m.title, MILESTONE_WEIGHT) for m in c.milestones.all() if m.archived_at is None
             ]
         milestone_owner = {m.pk: c.pk for c in commitments for m in c.milestones.all()}
-        for row in Source.objects.filter(
-            passage__gt="", kind="quote", commitment__isnull=False
-        ).values_list("commitment_id", "passage"):
-            texts[row[0]].append((row[1], PASSAGE_WEIGHT))
-        for row in Source.objects.filter(
-            passage__gt="", kind="quote", milestone__isnull=False
-        ).values_list("milestone_id", "passage"):
-            if row[0] in milestone_owner:
-                texts[milestone_owner[row[0]]].append((row[1], PASSAGE_WEIGHT))
+        for cid, mid, passage in Source.objects.filter(passage__gt="", kind="quote").values_list(
+            "commitment_id", "milestone_id", "passage"
+        ):
+            owner = cid or milestone_owner.get(mid)
+            if owner is not None:
+                texts[owner].append((passage, PASSAGE_WEIGHT))
         for cid, mid, text, passage in LogEntry.objects.filter(
             archived_at__isnull=True
         ).values_list("commitment_id", "milestone_id", "text", "source_passage"):
@@ -320,7 +300,7 @@ class Matcher:
                 if code != HOME_PARTY
                 for alias in PARTY_ALIASES.get(code, ())
             ]
-            gates[pk] = Gate(pk, aliases)
+            gates[pk] = Gate(aliases)
         targets = []
         for pk, agreement_id, key, title in commitments:
             target = Target(pk, agreement_id, slugs[agreement_id], key, title)
@@ -345,7 +325,6 @@ class Matcher:
                     gate.negative.append(phrase)
                 else:
                     gate.aliases.append(tuple(words(k.phrase)))
-                    gate.phrases.append(phrase)
         return cls(targets, gates, min_score)
 
     # --- Asking -----------------------------------------------------------------------

@@ -9,11 +9,13 @@ import datetime as dt
 import html
 import re
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import feedparser
 import trafilatura
 from django.utils.html import strip_tags
+
+from tracker.public.citations import web_address
 
 # A feed has no use for entity declarations; refusing them stops entity expansion
 # ("billion laughs") and external entities before any parser sees the document.
@@ -42,11 +44,6 @@ def plain(fragment: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def is_web_address(value: str) -> bool:
-    parts = urlsplit(value or "")
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
 def parse_feed(body: bytes, *, content_type: str = "") -> tuple[list[Candidate], str]:
     """The feed's entries with a web address, in document order, and a warning ("" if
     none) when the feed was malformed but still readable. Raises ParseError when
@@ -63,8 +60,8 @@ def parse_feed(body: bytes, *, content_type: str = "") -> tuple[list[Candidate],
             raise ParseError(warning)
     out = []
     for entry in parsed.entries:
-        address = (entry.get("link") or entry.get("id") or "").strip()
-        if not is_web_address(address):
+        address = web_address(entry.get("link") or entry.get("id") or "")
+        if not address:
             continue
         content = entry.get("content") or []
         body_html = content[0].get("value", "") if content else entry.get("summary", "")

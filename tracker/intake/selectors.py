@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, Prefetch, Q, QuerySet
 
-from .models import Finding
+from .models import Finding, Suggestion
+
+
+def ranked_suggestions() -> Prefetch[str, QuerySet[Suggestion], str]:
+    return Prefetch(
+        "suggestions",
+        queryset=Suggestion.objects.select_related("commitment__agreement").order_by("rank"),
+    )
 
 
 def pending_findings() -> tuple[int, dt.datetime | None]:

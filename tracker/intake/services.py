@@ -1,6 +1,4 @@
-"""Every write of the intake: items and their findings, and staff decisions on them.
-A finding never changes a status, an assessment or a deadline; logging one writes a
-log entry through ``commitments.services.logentry_create`` and nothing else."""
+"""Every write of the intake: items and their findings, and staff decisions on them."""
 
 from __future__ import annotations
 
@@ -11,7 +9,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from commitments import services as record
@@ -20,6 +18,7 @@ from commitments.models import Commitment, LogEntry, Milestone
 from .matching import Match, Matcher
 from .models import Finding, Item, Keyword, Suggestion, WatchedSource
 from .parsing import Candidate
+from .selectors import ranked_suggestions
 
 
 def address_key(address: str) -> str:
@@ -37,20 +36,22 @@ class Ingested:
     candidate: Candidate
     finding: Finding
     created: bool
-    # What the finding suggests, best first: {agreement, commitment, score, sentences,
-    # terms}, from the matcher for a new finding and from its stored rows otherwise.
-    suggestions: list[dict[str, object]]
+    # What the finding suggests, best first: from the matcher for a new finding and
+    # from its stored rows otherwise.
+    suggestions: list[Match]
 
 
-def stored_suggestions(finding: Finding) -> list[dict[str, object]]:
+def stored_suggestions(finding: Finding) -> list[Match]:
     return [
-        {
-            "agreement": s.commitment.agreement.slug,
-            "commitment": s.commitment.key,
-            "score": round(s.score, 3),
-            "sentences": s.sentences,
-            "terms": s.terms,
-        }
+        Match(
+            s.commitment_id,
+            s.commitment.agreement.slug,
+            s.commitment.key,
+            s.commitment.title,
+            s.score,
+            s.sentences,
+            s.terms,
+        )
         for s in finding.suggestions.all()
     ]
 
@@ -83,37 +84,28 @@ def items_ingest(
         known = _known([k for _, k, _ in rows], [d for _, _, d in rows])
         for candidate, key, digest in rows:
             existing = known.get(key) or known.get(digest)
-            if existing is not None:
-                out.append(Ingested(candidate, existing, False, stored_suggestions(existing)))
-                continue
-            matches = matcher.match(candidate.title, candidate.text, agreement_ids=agreement_ids)
-            created = _create(candidate, key, digest, source, matches, now)
-            if created is not None:
-                known[key] = known[digest] = created
-                rows_out = [m.as_json() for m in matches]
-                out.append(Ingested(candidate, created, True, rows_out))
-                continue
-            again = _known([key], [digest])  # stored by another worker meanwhile
-            existing = again.get(key) or again.get(digest)
-            assert existing is not None
+            if existing is None:
+                matches = matcher.match(
+                    candidate.title, candidate.text, agreement_ids=agreement_ids
+                )
+                created = _create(candidate, key, digest, source, matches, now)
+                if created is not None:
+                    known[key] = known[digest] = created
+                    out.append(Ingested(candidate, created, True, matches))
+                    continue
+                again = _known([key], [digest])  # stored by another worker meanwhile
+                existing = again.get(key) or again.get(digest)
+                assert existing is not None
             out.append(Ingested(candidate, existing, False, stored_suggestions(existing)))
     return out
 
 
 def _known(keys: list[str], digests: list[str]) -> dict[str, Finding]:
-    """The findings of the items with these address keys or content hashes, by both."""
     found: dict[str, Finding] = {}
     for finding in (
         Finding.objects.filter(Q(item__key__in=keys) | Q(item__content_hash__in=digests))
         .select_related("item")
-        .prefetch_related(
-            Prefetch(
-                "suggestions",
-                queryset=Suggestion.objects.select_related("commitment__agreement").order_by(
-                    "rank"
-                ),
-            )
-        )
+        .prefetch_related(ranked_suggestions())
         .order_by("id")
     ):
         found.setdefault(finding.item.key, finding)

@@ -25,13 +25,9 @@ from .models import FetchTally, WatchedSource
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = dt.timedelta(days=1)
-# "busy" and "backoff" are the host's rules, not the source's fault: try again soon.
-NOT_TRIED = ("busy", "backoff")
-NOT_TRIED_WAIT = dt.timedelta(minutes=5)
 
 
 def run_due(now: dt.datetime | None = None) -> Counter[str]:
-    """Fetch every enabled source that is due; returns the outcomes counted."""
     now = now or timezone.now()
     due = WatchedSource.objects.filter(enabled=True, next_fetch_at__lte=now).order_by(
         "next_fetch_at", "id"
@@ -103,8 +99,8 @@ def _record(
                 last_modified=result.last_modified[:100],
                 last_text=source.last_text,
             )
-    elif outcome in NOT_TRIED:
-        wait = dt.timedelta(seconds=result.retry_after or 0) or NOT_TRIED_WAIT
+    elif outcome in fetch.NOT_TRIED:
+        wait = dt.timedelta(seconds=result.retry_after or 0) or fetch.NOT_TRIED_WAIT
         fields["next_fetch_at"] = now + wait
     else:
         failures = source.consecutive_failures + 1

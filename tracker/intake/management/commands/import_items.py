@@ -63,8 +63,13 @@ def dump(row: services.Ingested) -> str:
             "title": candidate.title,
             "published": candidate.published.isoformat() if candidate.published else None,
             "suggestions": [
-                {k: s[k] for k in ("agreement", "commitment", "score", "sentences")}
-                for s in row.suggestions
+                {
+                    "agreement": m.agreement,
+                    "commitment": m.commitment,
+                    "score": round(m.score, 3),
+                    "sentences": m.sentences,
+                }
+                for m in row.suggestions
             ],
         },
         ensure_ascii=False,
