@@ -1,15 +1,11 @@
-"""The endpoints. Every read takes one road (``ApiView``): the method (405), content
-negotiation (406), authentication (401; a bad token counts against its address), the
-rate limit (429), the query (400 naming the parameter), the object or page exists (404
-/ 400); only then the preconditions and the body (``conditional.ConditionalMixin``:
-304, 412 or 200). The write: serializer -> ``commitments.services.milestone_set_status``
--> serializer."""
+"""The endpoints. Every request takes one road (``ApiView``; its steps: docs/api.md);
+the write goes serializer -> ``commitments.services.milestone_set_status`` -> serializer."""
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -250,6 +246,22 @@ class ReadViewSet(ApiView, viewsets.GenericViewSet[Any]):
             lookup = {self.lookup_field: self.kwargs[self.lookup_field]}
             get_object_or_404(self.model._default_manager.only("pk"), **lookup)
 
+    # The occurrences of each series among the milestones shown: one query more when
+    # there is one, none otherwise (selectors.load_series).
+    def milestones_shown(self, objects: Sequence[Any]) -> Sequence[Milestone]:
+        return []
+
+    def paginate_queryset(self, queryset: QuerySet[Any]) -> list[Any] | None:
+        page = super().paginate_queryset(queryset)
+        if page is not None and queryset.model is self.model:  # not a log or history
+            selectors.load_series(self.milestones_shown(page))
+        return page
+
+    def get_object(self) -> Any:
+        found = super().get_object()
+        selectors.load_series(self.milestones_shown([found]))
+        return found
+
     def list(
         self, request: Request, *args: Any, **kwargs: Any
     ) -> HttpResponse | StreamingHttpResponse:
@@ -334,18 +346,8 @@ class CommitmentViewSet(LogMixin, ReadViewSet):
             .order_by("agreement_id", "number", "id")
         )
 
-    # The occurrences of each series among their milestones: one query more when there
-    # is one, none otherwise (selectors.load_series).
-    def paginate_queryset(self, queryset: QuerySet[Any]) -> list[Any] | None:
-        page = super().paginate_queryset(queryset)
-        if page is not None and queryset.model is Commitment:
-            selectors.load_series([m for c in page for m in c.milestones.all()])
-        return page
-
-    def get_object(self) -> Commitment:
-        commitment: Commitment = super().get_object()
-        selectors.load_series(list(commitment.milestones.all()))
-        return commitment
+    def milestones_shown(self, objects: Sequence[Commitment]) -> list[Milestone]:
+        return [m for c in objects for m in c.milestones.all()]
 
 
 @read_schema(
@@ -394,18 +396,8 @@ class MilestoneViewSet(LogMixin, ReadViewSet):
     def get_serializer_class(self) -> type:
         return StatusUpdateSerializer if self.action == "history" else MilestoneSerializer
 
-    # The occurrences of the series on a page or shown alone: one query more when
-    # there is one, none otherwise (selectors.load_series).
-    def paginate_queryset(self, queryset: QuerySet[Any]) -> list[Any] | None:
-        page = super().paginate_queryset(queryset)
-        if page is not None and queryset.model is Milestone:
-            selectors.load_series(page)
-        return page
-
-    def get_object(self) -> Milestone:
-        milestone: Milestone = super().get_object()
-        selectors.load_series([milestone])
-        return milestone
+    def milestones_shown(self, objects: Sequence[Milestone]) -> Sequence[Milestone]:
+        return objects
 
     @action(detail=True, methods=["get"], filterset_class=None)
     def history(self, request: Request, pk: str) -> HttpResponse:
