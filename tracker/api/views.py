@@ -129,7 +129,6 @@ class ApiView(ConditionalMixin, _View):
             check_filters(filterset, self.request)
 
     def get_serializer_context(self) -> dict[str, Any]:
-        """DRF's (request, format, view), and the moment judged at, and where /api/v1/ is."""
         request = self.request
         return {
             "request": request,
@@ -391,6 +390,7 @@ class MilestoneViewSet(LogMixin, ReadViewSet):
             )
             .with_last_checked()
             .prefetch_related(Prefetch("parts", queryset=parts))
+            .order_by(*MILESTONE_ORDERINGS["due_on"])  # ?ordering= replaces it
         )
 
     def get_serializer_class(self) -> type:
