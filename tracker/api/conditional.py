@@ -149,7 +149,6 @@ class ConditionalMixin:
         """A conditional GET that is not a 304 (the throttles charge it in full)."""
 
     def etag(self, action: str | None = None, *, weak: bool = False) -> str:
-        """What it is, where, the query, the state, and the media type."""
         request = self.request
         return make_etag(
             f"{type(self).__name__}.{action or getattr(self, 'action', 'get')}",
