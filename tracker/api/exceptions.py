@@ -108,12 +108,10 @@ def problem_handler(exc: Exception, context: dict[str, Any]) -> Response:
         body = problem(500, "Internal error; it has been logged.", instance=instance)
         return Response(body, status=500, content_type=PROBLEM)
 
-    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-        auth_header = view.get_authenticate_header(request) if view and request else None
-        if auth_header:
-            headers["WWW-Authenticate"] = auth_header
-        else:
-            exc.status_code = status.HTTP_403_FORBIDDEN
+    # DRF's handle_exception has set a 401's auth_header, or made it a 403.
+    auth_header = getattr(exc, "auth_header", None)
+    if auth_header:
+        headers["WWW-Authenticate"] = auth_header
     wait = getattr(exc, "wait", None)  # Throttled's
     if wait:
         headers["Retry-After"] = str(int(wait))
