@@ -42,7 +42,7 @@ class TextFilter(df.CharFilter):
         super().__init__(*args, max_length=200, **kwargs)
 
 
-@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(df.NumberFilter):
     field_class = forms.IntegerField
 
