@@ -392,9 +392,6 @@ class MilestoneViewSet(LogMixin, ReadViewSet):
             .order_by(*MILESTONE_ORDERINGS["due_on"])  # ?ordering= replaces it
         )
 
-    def get_serializer_class(self) -> type:
-        return StatusUpdateSerializer if self.action == "history" else MilestoneSerializer
-
     def milestones_shown(self, objects: Sequence[Milestone]) -> Sequence[Milestone]:
         return objects
 
@@ -402,7 +399,7 @@ class MilestoneViewSet(LogMixin, ReadViewSet):
     def history(self, request: Request, pk: str) -> HttpResponse:
         self.check_exists()
         updates = StatusUpdate.objects.filter(milestone_id=pk).select_related("party")
-        return self.paginated(updates.order_by("-at", "-id"))
+        return self.paginated(updates.order_by("-at", "-id"), StatusUpdateSerializer)
 
     def partial_update(self, request: Request, pk: str) -> Response:
         check_length(request.META)
