@@ -53,7 +53,6 @@ class ApiTokenAdmin(admin.ModelAdmin[Any]):
     list_select_related = ["user"]
     search_fields = ["token_key", "user__username"]
     raw_id_fields = ["user"]
-    readonly_fields = ("token_key", "user", "created", "expiry")
     actions = ["revoke"]
     ordering = ["-created"]
 
@@ -65,13 +64,10 @@ class ApiTokenAdmin(admin.ModelAdmin[Any]):
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        return ("user", "valid_days") if obj is None else tuple(self.readonly_fields)
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        return () if obj is None else tuple(self.readonly_fields)
+        return ("user", "valid_days") if obj is None else ("token_key", "user", "created", "expiry")
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False  # a token is issued or revoked, never edited
+        return False  # a token is issued or revoked, never edited (every field read-only)
 
     def save_model(self, request: HttpRequest, obj: AuthToken, form: Any, change: bool) -> None:
         days = form.cleaned_data["valid_days"]

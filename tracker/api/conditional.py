@@ -1,25 +1,9 @@
-"""Conditional requests: validators from a change counter that the database keeps, and
-the mixin that answers 304 and 412 through Django's ``get_conditional_response``.
-
-    ETag = hash(view and action, path, the query, the database's epoch, the counter,
-                the local date in every agreement's time zone, the media type)
-
-- The counter (``tracker.api.models.ChangeCounter``) grows with every committed write
-  to anything the API shows, whatever the write path (database triggers), and becomes
-  visible in the same commit as the write. A spurious change (something not shown
-  here changed) costs a client one 200, never a stale 304.
-- The epoch changes with the database: the counter row's random epoch, plus on
-  PostgreSQL the cluster's system identifier and the counter table's OID (both new
-  after a restore), so a restored counter never repeats an ETag.
-- What is derived from time alone (``is_overdue``, ``days_remaining``, the overdue
-  counts) changes only at midnight in an agreement's zone: the local dates cover it.
-- Every caller sees the same representation, so the validator does not vary by caller.
-
-The request is validated first (parameters, the object exists, the page exists); only
-then are the preconditions evaluated (RFC 9110 section 13.2.1), so an error is never a
-304. The body is read after the validators, and the counter read again once it is
-built: if a write committed in between, the body is built again under the new state,
-so an answer never carries an ETag older than its body (``ConditionalMixin.respond``).
+"""Conditional requests: validators from a change counter that database triggers keep
+(``models.ChangeCounter``), and the mixin that answers 304 and 412 through Django's
+``get_conditional_response``. What goes into the ETag, and why each part: docs/api.md,
+"Validators". Preconditions are judged only once the request is known valid (RFC 9110
+section 13.2.1: an error is never a 304), and the counter is read again after the body
+(``ConditionalMixin.respond``), so an answer never carries an ETag older than its body.
 """
 
 from __future__ import annotations
@@ -80,7 +64,7 @@ class State:
         return f"{self.counter}|{days}"
 
 
-# What changes with the database itself (see the module's docstring).
+# What changes with the database itself: new after a restore (docs/api.md, "The epoch").
 _POSTGRESQL_EPOCH = (
     "(SELECT system_identifier FROM pg_control_system())::text || '.' || "
     f"'{ChangeCounter._meta.db_table}'::regclass::oid::text"
@@ -165,7 +149,6 @@ class ConditionalMixin:
         """A conditional GET that is not a 304 (the throttles charge it in full)."""
 
     def etag(self, action: str | None = None, *, weak: bool = False) -> str:
-        """What it is, where, the query, the state, and the media type."""
         request = self.request
         return make_etag(
             f"{type(self).__name__}.{action or getattr(self, 'action', 'get')}",

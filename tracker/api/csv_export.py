@@ -31,13 +31,6 @@ class CSVRenderer(renderers.BaseRenderer):
         raise NotImplementedError("CSV is streamed by the view")
 
 
-Window = tuple[int, int] | None  # [start, stop) of one page; None: every row
-
-
-def _window(queryset: QuerySet[Any], window: Window) -> QuerySet[Any]:
-    return queryset if window is None else queryset[window[0] : window[1]]
-
-
 # Each column and the value it is read from: plain tuples (``values_list``), not model
 # instances, which took most of a 100,000-row download's 45 s (bench/README.md).
 # ``is_overdue`` is derived from the status and overdue_from, at the request's moment.
@@ -62,12 +55,9 @@ MILESTONE_CSV = [
 MILESTONE_COLUMNS = [column for column, _ in MILESTONE_CSV]
 
 
-def milestone_rows(
-    queryset: QuerySet[Milestone], now: dt.datetime, window: Window = None
-) -> Iterator[list[Any]]:
+def milestone_rows(queryset: QuerySet[Milestone], now: dt.datetime) -> Iterator[list[Any]]:
     values = [value for _, value in MILESTONE_CSV if value]
-    rows = queryset.prefetch_related(None).values_list(*values)
-    for row in _window(rows, window).iterator(chunk_size=CHUNK):
+    for row in queryset.prefetch_related(None).values_list(*values).iterator(chunk_size=CHUNK):
         status, overdue_from = row[7], row[8]
         yield [*row[:8], is_overdue(overdue_from, status, now), *row[8:]]
 
@@ -78,11 +68,10 @@ COMMITMENT_COLUMNS = [
 ]  # fmt: skip
 
 
-def commitment_rows(
-    queryset: QuerySet[Commitment], now: dt.datetime, window: Window = None
-) -> Iterator[list[Any]]:
-    rows = queryset.select_related("agreement").prefetch_related(None)
-    for c in _window(rows, window).iterator(chunk_size=CHUNK):
+def commitment_rows(queryset: QuerySet[Commitment], now: dt.datetime) -> Iterator[list[Any]]:
+    # Any: title_en is modeltranslation's column, which the stubs do not know.
+    rows: QuerySet[Any] = queryset.select_related("agreement").prefetch_related(None)
+    for c in rows.iterator(chunk_size=CHUNK):
         progress = progress_of(c)
         yield [
             c.pk,

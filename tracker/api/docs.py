@@ -12,7 +12,6 @@ from django.http import HttpResponse
 from django.middleware.http import ConditionalGetMiddleware
 from django.utils.decorators import decorator_from_middleware, method_decorator
 from django.views.decorators.cache import cache_control
-from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import (
     SpectacularAPIView,
     SpectacularRedocView,
@@ -32,11 +31,8 @@ def by_content(view: _View) -> _View:
 
 @by_content
 class SchemaView(SpectacularAPIView):
-    """The OpenAPI document (YAML; ``?format=json`` for JSON)."""
-
-    @extend_schema(exclude=True)
-    def get(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponse:
-        return super().get(request, *args, **kwargs)
+    """The OpenAPI document (YAML; ``?format=json`` for JSON), itself left out of it
+    (SERVE_INCLUDE_SCHEMA)."""
 
 
 if TYPE_CHECKING:

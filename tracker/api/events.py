@@ -139,18 +139,16 @@ class EventSerializer(serializers.Serializer[Any]):
         return f"{event.subject}.{event.action}"
 
     def get_url(self, event: FeedEvent) -> str | None:
-        place = _URLS.get(event.subject)
-        if event.subject == "log_entry":  # the log of what it belongs to
-            key: int | None
-            if event.milestone_id:
-                kind, key = "milestones", event.milestone_id
-            else:
+        if event.subject == "log_entry":  # the log of what it belongs to, deleted or not
+            kind, key = "milestones", event.milestone_id
+            if not key:
                 kind, key = "commitments", event.commitment_id
             return f"{self.context['base_url']}{kind}/{key}/log/" if key else None
-        if place is None or event.action == "deleted":
+        if event.subject not in _URLS or event.action == "deleted":
             return None
-        key = getattr(event, place[1])
-        return f"{self.context['base_url']}{place[0]}/{key}/" if key else None
+        kind, field = _URLS[event.subject]
+        key = getattr(event, field)
+        return f"{self.context['base_url']}{kind}/{key}/" if key else None
 
 
 class FeedSerializer(serializers.Serializer[Any]):

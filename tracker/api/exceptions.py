@@ -17,6 +17,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
+from django.views import csrf, defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -79,19 +80,10 @@ def _flatten(detail: Any, field: str | None = None) -> list[dict[str, str | None
     return [{"field": field, "reason": str(detail)}]
 
 
-def _path(request: HttpRequest | None) -> str | None:
-    return request.path if request is not None else None
-
-
-def _summary(errors: list[dict[str, str | None]]) -> str:
-    return "; ".join(
-        f"{e['field']}: {e['reason']}" if e["field"] else str(e["reason"]) for e in errors
-    )
-
-
 def problem_handler(exc: Exception, context: dict[str, Any]) -> Response:
     request = context.get("request")
     view = context.get("view")
+    instance = getattr(request, "path", None)
     headers: dict[str, str] = {}
 
     if isinstance(exc, Http404):
@@ -113,15 +105,13 @@ def problem_handler(exc: Exception, context: dict[str, Any]) -> Response:
         # A bug: say so in the log, and keep the promise of one format to the client.
         logger.exception("unhandled error in %s", view.__class__.__name__ if view else "API")
         set_rollback()
-        body = problem(500, "Internal error; it has been logged.", instance=_path(request))
+        body = problem(500, "Internal error; it has been logged.", instance=instance)
         return Response(body, status=500, content_type=PROBLEM)
 
-    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
-        auth_header = view.get_authenticate_header(request) if view and request else None
-        if auth_header:
-            headers["WWW-Authenticate"] = auth_header
-        else:
-            exc.status_code = status.HTTP_403_FORBIDDEN
+    # DRF's handle_exception has set a 401's auth_header, or made it a 403.
+    auth_header = getattr(exc, "auth_header", None)
+    if auth_header:
+        headers["WWW-Authenticate"] = auth_header
     wait = getattr(exc, "wait", None)  # Throttled's
     if wait:
         headers["Retry-After"] = str(int(wait))
@@ -129,14 +119,16 @@ def problem_handler(exc: Exception, context: dict[str, Any]) -> Response:
     code: str | None
     if isinstance(exc.detail, dict | list):
         errors = _flatten(exc.detail)
-        detail = _summary(errors)
+        detail = "; ".join(
+            f"{e['field']}: {e['reason']}" if e["field"] else str(e["reason"]) for e in errors
+        )
         code = "invalid"
     else:
         errors = []
         detail = str(exc.detail)
         code = getattr(exc.detail, "code", None)
     set_rollback()
-    body = problem(exc.status_code, detail, instance=_path(request), errors=errors, code=code)
+    body = problem(exc.status_code, detail, instance=instance, errors=errors, code=code)
     response = Response(body, status=exc.status_code, headers=headers, content_type=PROBLEM)
     response["Cache-Control"] = "no-store"
     return response
@@ -155,24 +147,18 @@ def server_error(request: HttpRequest) -> Any:
     """handler500: problem details under /api/, Django's page elsewhere."""
     if is_api(request):
         return problem_response(request, 500, "Internal error; it has been logged.", code="error")
-    from django.views.defaults import server_error as django_server_error
-
-    return django_server_error(request)
+    return defaults.server_error(request)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> Any:
     """handler404, for a 404 raised outside the API's views (e.g. by a middleware)."""
     if is_api(request):
         return not_found(request)
-    from django.views.defaults import page_not_found as django_page_not_found
-
-    return django_page_not_found(request, exception)
+    return defaults.page_not_found(request, exception)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> Any:
     """CSRF_FAILURE_VIEW: problem details under /api/, Django's page elsewhere."""
     if is_api(request):
         return problem_response(request, 403, f"CSRF check failed: {reason}", code="csrf_failed")
-    from django.views.csrf import csrf_failure as django_csrf_failure
-
-    return django_csrf_failure(request, reason)
+    return csrf.csrf_failure(request, reason)

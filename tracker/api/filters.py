@@ -38,13 +38,11 @@ MAX_ID = 2**63 - 1
     {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[^\\u0000]+$"}
 )
 class TextFilter(df.CharFilter):
-    """Free text: at most 200 characters, no NUL."""
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, max_length=200, **kwargs)
 
 
-@extend_schema_field({"type": "integer", "minimum": 1, "maximum": 2**63 - 1})
+@extend_schema_field({"type": "integer", "minimum": 1, "maximum": MAX_ID})
 class IdFilter(df.NumberFilter):
     field_class = forms.IntegerField
 
@@ -153,13 +151,6 @@ class MilestoneFilter(df.FilterSet):
         self, queryset: QuerySet[Milestone], name: str, value: str
     ) -> QuerySet[Milestone]:
         return queryset.order_by(*MILESTONE_ORDERINGS[value])
-
-    @property
-    def qs(self) -> QuerySet[Milestone]:
-        queryset = super().qs
-        if not self.form.cleaned_data.get("ordering"):
-            queryset = queryset.order_by(*MILESTONE_ORDERINGS["due_on"])
-        return queryset
 
 
 class CommitmentFilter(df.FilterSet):

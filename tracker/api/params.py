@@ -10,17 +10,14 @@ from typing import Any
 import django_filters as df
 from rest_framework.exceptions import ValidationError
 
-FORMAT = "format"
-PAGE_PARAMS = ("page", "page_size")
-
 
 def allowed_params(
     filterset_class: type[df.FilterSet] | None, *, paginated: bool
 ) -> dict[str, bool]:
     """name -> whether it may be repeated."""
-    allowed: dict[str, bool] = {FORMAT: False}
+    allowed: dict[str, bool] = {"format": False}
     if paginated:
-        allowed.update(dict.fromkeys(PAGE_PARAMS, False))
+        allowed.update(dict.fromkeys(("page", "page_size"), False))
     for name, field in (filterset_class.base_filters if filterset_class else {}).items():
         allowed[name] = isinstance(field, df.MultipleChoiceFilter)
     return allowed

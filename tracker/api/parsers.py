@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from rest_framework.exceptions import APIException, ParseError
+from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
 # The module, not its names: exceptions imports DRF's views, which import this.
@@ -75,8 +75,6 @@ class LimitedJSONParser(JSONParser):
         check_depth(text, settings.API_MAX_JSON_DEPTH)
         try:
             return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_constant)
-        except APIException:
-            raise
         except (ValueError, RecursionError) as error:
             raise ParseError(f"JSON parse error - {error}") from None
 

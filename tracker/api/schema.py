@@ -212,6 +212,10 @@ def document_answers(result: dict[str, Any], generator: Any, **kwargs: Any) -> d
                 _document_read(operation)
             else:
                 _document_write(operation)
+            key, ok = operation["operationId"], operation["responses"]["200"]
+            _example(key, ok)
+            if key in LINKS:
+                ok["links"] = LINKS[key]
     return result
 
 
@@ -236,14 +240,11 @@ def _document_read(operation: dict[str, Any]) -> None:
     if key == "v1_status_retrieve":
         headers.update(AS_OF)
     ok["headers"] = {**headers, **RATE_LIMIT_HEADERS}
-    _example(key, ok)
     if key in CSV_LISTS:
         ok["content"]["text/csv"] = {
             "schema": {"type": "string"},
             "example": examples().get(f"{EXAMPLES.get(key, key)}_csv", ""),
         }
-    if key in LINKS:
-        ok["links"] = LINKS[key]
     responses["304"] = {
         "description": "Not Modified: your copy (If-None-Match / If-Modified-Since) still "
         "holds. No body.",
@@ -256,11 +257,7 @@ def _document_read(operation: dict[str, Any]) -> None:
 
 def _document_write(operation: dict[str, Any]) -> None:
     operation.setdefault("parameters", []).append(IF_MATCH)
-    ok = operation["responses"]["200"]
-    ok["headers"] = {"ETag": ETAG, **RATE_LIMIT_HEADERS}
-    _example(operation["operationId"], ok)
-    if operation["operationId"] in LINKS:
-        ok["links"] = LINKS[operation["operationId"]]
+    operation["responses"]["200"]["headers"] = {"ETag": ETAG, **RATE_LIMIT_HEADERS}
     _problems(operation["responses"], ERRORS_WRITE)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -53,17 +54,8 @@ class AddressField(serializers.URLField):
         return value or None
 
 
-def display_name(user: Any) -> str | None:
-    if user is None:
-        return None
-    return user.get_full_name() or user.get_username()
-
-
 def _link(context: dict[str, Any], kind: str, key: object) -> str:
     return f"{context['base_url']}{kind}/{key}/"
-
-
-# --- Small parts -----------------------------------------------------------------------
 
 
 # --- The record's two languages ----------------------------------------------------------
@@ -106,42 +98,41 @@ class PartySerializer(serializers.ModelSerializer[Any]):
 # The tracker's own copy of a cited page (tracker/archive): its banner page, and when it
 # was fetched (UTC); null while there is none. Inline, not a nullable $ref, which
 # OpenAPI 3.0 cannot say (an example's null would not match it).
-ARCHIVED_COPY_SCHEMA = {
-    "type": "object",
-    "nullable": True,
-    "properties": {
-        "url": {"type": "string", "format": "uri"},
-        "fetched_at": {"type": "string", "format": "date-time"},
-    },
-    "required": ["url", "fetched_at"],
-}
-
-
-def archived_copy(obj: Any, context: dict[str, Any]) -> dict[str, Any] | None:
-    """From the annotations of tracker.archive.selectors.with_archive; None without a copy."""
-    from django.urls import reverse
-
-    pk = getattr(obj, "archive_id", None)
-    if pk is None:
-        return None
-    path = reverse("tracker:archive_copy", args=[pk])
-    request = context.get("request")
-    return {
-        "url": request.build_absolute_uri(path) if request is not None else path,
-        "fetched_at": UtcDateTimeField().to_representation(obj.archive_fetched_at),
+@extend_schema_field(
+    {
+        "type": "object",
+        "nullable": True,
+        "properties": {
+            "url": {"type": "string", "format": "uri"},
+            "fetched_at": {"type": "string", "format": "date-time"},
+        },
+        "required": ["url", "fetched_at"],
     }
+)
+class ArchivedCopyField(serializers.ReadOnlyField):
+    """From the annotations of tracker.archive.selectors.with_archive."""
+
+    def __init__(self) -> None:
+        super().__init__(source="*")
+
+    def to_representation(self, obj: Any) -> dict[str, Any] | None:
+        pk = getattr(obj, "archive_id", None)
+        if pk is None:
+            return None
+        path = reverse("tracker:archive_copy", args=[pk])
+        request = self.context.get("request")
+        return {
+            "url": request.build_absolute_uri(path) if request is not None else path,
+            "fetched_at": UtcDateTimeField().to_representation(obj.archive_fetched_at),
+        }
 
 
 class SourceSerializer(serializers.ModelSerializer[Any]):
-    archived_copy = serializers.SerializerMethodField()
+    archived_copy = ArchivedCopyField()
 
     class Meta:
         model = Source
         fields = ["reference", "fact", "archived_copy"]
-
-    @extend_schema_field(ARCHIVED_COPY_SCHEMA)
-    def get_archived_copy(self, obj: Source) -> dict[str, Any] | None:
-        return archived_copy(obj, self.context)
 
 
 class LeadSerializer(serializers.Serializer[Any]):
@@ -418,8 +409,7 @@ PATCHABLE = ("status", "note", "evidence_url", "completed_on")
 class MilestoneStatusSerializer(serializers.Serializer[Any]):
     """The body of a PATCH: these four fields only; any other is refused."""
 
-    refuse_unknown_fields = True  # and said so in the schema (tracker.api.schema)
-
+    # Any other field is refused, and said so in the schema (schema.document_answers).
     status = serializers.ChoiceField(choices=Status.choices, required=False)
     note = serializers.CharField(
         required=False, allow_blank=True, max_length=5000, trim_whitespace=True
@@ -567,7 +557,8 @@ class CommitmentSerializer(ProgressMixin, serializers.ModelSerializer[Any]):
         serializers.CharField(allow_null=True, help_text="The owner's display name.")
     )
     def get_owner(self, obj: Commitment) -> str | None:
-        return display_name(obj.owner)
+        owner = obj.owner
+        return None if owner is None else owner.get_full_name() or owner.get_username()
 
     @extend_schema_field(
         serializers.ChoiceField(
@@ -586,11 +577,7 @@ class LogSourceSerializer(serializers.Serializer[Any]):
     address = serializers.CharField(source="source_address")
     kind = serializers.CharField(source="source_kind")
     passage = serializers.CharField(source="source_passage")
-    archived_copy = serializers.SerializerMethodField()
-
-    @extend_schema_field(ARCHIVED_COPY_SCHEMA)
-    def get_archived_copy(self, obj: LogEntry) -> dict[str, Any] | None:
-        return archived_copy(obj, self.context)
+    archived_copy = ArchivedCopyField()
 
 
 class LogEntrySerializer(serializers.ModelSerializer[Any]):

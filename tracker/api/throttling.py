@@ -1,17 +1,8 @@
 """Rate limits, as a DRF throttle over the site's one fixed-window counter
-(``tracker.ops.ratelimit``), with GitHub's headers on every answer
-(``views.ApiView.finalize_response``): ``X-RateLimit-Limit``, ``-Remaining``,
-``-Used``, ``-Reset`` (epoch seconds when the window ends) and ``-Resource: core``.
-
-- Anonymous callers count per client address (API_ANON_RATE), token holders per user
-  (API_USER_RATE). A token that is not valid counts against its address
-  (``ApiView.perform_authentication``): guessing tokens is limited like the rest.
-- A 304 is free (GitHub's rule), and a flood of them is still bounded: a conditional
-  GET (If-None-Match or If-Modified-Since) counts on arrival in a bucket of its own,
-  API_REVALIDATION_FACTOR times the limit, in the shared cache like the main one; once
-  its answer turns out not to be a 304, it counts in the main bucket too, before its
-  body is read (``charge``).
-- The cache down or hanging: no limit and no headers (``ratelimit.guarded``).
+(``tracker.ops.ratelimit``), with GitHub's ``X-RateLimit-*`` headers on every answer
+(``views.ApiView.finalize_response``). Anonymous callers count per address, token
+holders per user; a 304 is free, and a flood of them is still bounded by a bucket of
+its own (``charge``). The rules and why: docs/api.md, "Rate limits".
 """
 
 from __future__ import annotations

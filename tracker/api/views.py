@@ -1,15 +1,11 @@
-"""The endpoints. Every read takes one road (``ApiView``): the method (405), content
-negotiation (406), authentication (401; a bad token counts against its address), the
-rate limit (429), the query (400 naming the parameter), the object or page exists (404
-/ 400); only then the preconditions and the body (``conditional.ConditionalMixin``:
-304, 412 or 200). The write: serializer -> ``commitments.services.milestone_set_status``
--> serializer."""
+"""The endpoints. Every request takes one road (``ApiView``; its steps: docs/api.md);
+the write goes serializer -> ``commitments.services.milestone_set_status`` -> serializer."""
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -133,7 +129,6 @@ class ApiView(ConditionalMixin, _View):
             check_filters(filterset, self.request)
 
     def get_serializer_context(self) -> dict[str, Any]:
-        """DRF's (request, format, view), and the moment judged at, and where /api/v1/ is."""
         request = self.request
         return {
             "request": request,
@@ -211,19 +206,18 @@ class ApiView(ConditionalMixin, _View):
     def csv_list(self, queryset: QuerySet[Any]) -> HttpResponse | StreamingHttpResponse:
         """Every row; or one page when ``page`` or ``page_size`` is given. The ETag is
         the state's at the start; rows committed during a long download may be in it."""
-        window = None
         if {"page", "page_size"} & set(self.request.GET):
             paginator = self.paginator
             paginator.check_page(queryset, self.request)
             number = int(paginator.get_page_number(self.request))
             size = paginator.get_page_size(self.request)
-            window = ((number - 1) * size, number * size)
+            queryset = queryset[(number - 1) * size : number * size]
         answer = self.conditional_answer(self.validators(self.etag()))
         if answer.status_code == 304:
             return answer
         columns, rows = csv_export.EXPORTS[queryset.model]
         response = StreamingHttpResponse(
-            csvfile.stream(columns, rows(queryset, self.now, window)),
+            csvfile.stream(columns, rows(queryset, self.now)),
             content_type=csvfile.CONTENT_TYPE,
         )
         with_headers(response, answer)
@@ -249,6 +243,22 @@ class ReadViewSet(ApiView, viewsets.GenericViewSet[Any]):
         if self.lookup_field in self.kwargs:
             lookup = {self.lookup_field: self.kwargs[self.lookup_field]}
             get_object_or_404(self.model._default_manager.only("pk"), **lookup)
+
+    # The occurrences of each series among the milestones shown: one query more when
+    # there is one, none otherwise (selectors.load_series).
+    def milestones_shown(self, objects: Sequence[Any]) -> Sequence[Milestone]:
+        return []
+
+    def paginate_queryset(self, queryset: QuerySet[Any]) -> list[Any] | None:
+        page = super().paginate_queryset(queryset)
+        if page is not None and queryset.model is self.model:  # not a log or history
+            selectors.load_series(self.milestones_shown(page))
+        return page
+
+    def get_object(self) -> Any:
+        found = super().get_object()
+        selectors.load_series(self.milestones_shown([found]))
+        return found
 
     def list(
         self, request: Request, *args: Any, **kwargs: Any
@@ -334,18 +344,8 @@ class CommitmentViewSet(LogMixin, ReadViewSet):
             .order_by("agreement_id", "number", "id")
         )
 
-    # The occurrences of each series among their milestones: one query more when there
-    # is one, none otherwise (selectors.load_series).
-    def paginate_queryset(self, queryset: QuerySet[Any]) -> list[Any] | None:
-        page = super().paginate_queryset(queryset)
-        if page is not None and queryset.model is Commitment:
-            selectors.load_series([m for c in page for m in c.milestones.all()])
-        return page
-
-    def get_object(self) -> Commitment:
-        commitment: Commitment = super().get_object()
-        selectors.load_series(list(commitment.milestones.all()))
-        return commitment
+    def milestones_shown(self, objects: Sequence[Commitment]) -> list[Milestone]:
+        return [m for c in objects for m in c.milestones.all()]
 
 
 @read_schema(
@@ -389,29 +389,17 @@ class MilestoneViewSet(LogMixin, ReadViewSet):
             )
             .with_last_checked()
             .prefetch_related(Prefetch("parts", queryset=parts))
+            .order_by(*MILESTONE_ORDERINGS["due_on"])  # ?ordering= replaces it
         )
 
-    def get_serializer_class(self) -> type:
-        return StatusUpdateSerializer if self.action == "history" else MilestoneSerializer
-
-    # The occurrences of the series on a page or shown alone: one query more when
-    # there is one, none otherwise (selectors.load_series).
-    def paginate_queryset(self, queryset: QuerySet[Any]) -> list[Any] | None:
-        page = super().paginate_queryset(queryset)
-        if page is not None and queryset.model is Milestone:
-            selectors.load_series(page)
-        return page
-
-    def get_object(self) -> Milestone:
-        milestone: Milestone = super().get_object()
-        selectors.load_series([milestone])
-        return milestone
+    def milestones_shown(self, objects: Sequence[Milestone]) -> Sequence[Milestone]:
+        return objects
 
     @action(detail=True, methods=["get"], filterset_class=None)
     def history(self, request: Request, pk: str) -> HttpResponse:
         self.check_exists()
         updates = StatusUpdate.objects.filter(milestone_id=pk).select_related("party")
-        return self.paginated(updates.order_by("-at", "-id"))
+        return self.paginated(updates.order_by("-at", "-id"), StatusUpdateSerializer)
 
     def partial_update(self, request: Request, pk: str) -> Response:
         check_length(request.META)
