@@ -129,48 +129,50 @@ def _change(
 
 def remind(now: dt.datetime, stamp: dt.datetime) -> int:
     """One due-soon event per milestone, lead time and due date, once the lead time is
-    reached (in the agreement's time zone): for each lead time anyone wants (a
-    handful, however many subscribe), the open, unflagged, unarchived milestones due
-    within it that anyone hears about."""
+    reached (in the agreement's time zone): one read of the open, unflagged, unarchived
+    milestones that anyone hears about, due within the longest lead time anyone wants;
+    each gets an event for every lead time it is within."""
     lead_days, problems = audience.reminder_lead_days()
     _record_problems(problems)
     zones = list(Agreement.objects.order_by().values_list("time_zone", flat=True).distinct())
     today = {zone: deadlines.local_today(now, zone) for zone in zones}
+    leads = sorted(lead_days)
+    longest = dt.timedelta(days=leads[-1])
+    window = Q(pk__in=[])
+    for zone, day in today.items():
+        window |= Q(
+            commitment__agreement__time_zone=zone, due_on__gte=day, due_on__lte=day + longest
+        )
     candidates = audience.scope(
         Milestone.objects.open().filter(
+            window,
             overdue_since__isnull=True,
             archived_at__isnull=True,
             commitment__archived_at__isnull=True,
             commitment__agreement__archived_at__isnull=True,
         )
     )
-    for lead in sorted(lead_days):
-        window = Q(pk__in=[])
-        for zone, day in today.items():
-            window |= Q(
-                commitment__agreement__time_zone=zone,
-                due_on__gte=day,
-                due_on__lte=day + dt.timedelta(days=lead),
+    # Every row has a due date: the window bounds it.
+    due: Iterator[tuple[Any, ...]] = candidates.values_list(
+        "pk", "due_on", "commitment__agreement__time_zone"
+    ).iterator(chunk_size=CHUNK)
+    AlertEvent.objects.bulk_create(
+        (
+            AlertEvent(
+                milestone_id=pk,
+                kind=AlertKind.due(lead),
+                due_on=due_on,
+                at=now,
+                lead_days=lead,
+                created_at=stamp,
             )
-        # Every row has a due date: the window bounds it.
-        due: Iterator[tuple[Any, ...]] = (
-            candidates.filter(window).values_list("pk", "due_on").iterator(chunk_size=CHUNK)
-        )
-        AlertEvent.objects.bulk_create(
-            (
-                AlertEvent(
-                    milestone_id=pk,
-                    kind=AlertKind.due(lead),
-                    due_on=due_on,
-                    at=now,
-                    lead_days=lead,
-                    created_at=stamp,
-                )
-                for pk, due_on in due
-            ),
-            batch_size=CHUNK,
-            ignore_conflicts=True,  # written by an earlier sweep (milestone, lead, due date)
-        )
+            for pk, due_on, zone in due
+            for lead in leads
+            if (due_on - today[zone]).days <= lead
+        ),
+        batch_size=CHUNK,
+        ignore_conflicts=True,  # written by an earlier sweep (milestone, lead, due date)
+    )
     # Ours: a reminder an earlier sweep wrote keeps that sweep's stamp.
     return AlertEvent.objects.filter(created_at=stamp, lead_days__isnull=False).count()
 

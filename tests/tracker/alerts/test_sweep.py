@@ -5,7 +5,8 @@ import datetime as dt
 import pytest
 import time_machine
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from commitments.deadlines import DeadlineRule, RuleKind
 from commitments.models import Milestone, Status, StatusUpdate
@@ -202,10 +203,16 @@ def test_a_sweep_that_finds_nothing_runs_a_constant_number_of_queries(
     agreements, django_assert_max_num_queries
 ):
     sweep.run(now=dt.datetime(2026, 11, 21, tzinfo=dt.UTC))
-    # One reminder INSERT per lead time wanted (30, 7, 1), whatever the milestones.
-    with django_assert_max_num_queries(14):
+    with CaptureQueriesContext(connection) as three_lead_times:
         result = sweep.run(now=dt.datetime(2026, 11, 21, 0, 1, tzinfo=dt.UTC))
     assert (result.flagged, result.cleared, result.queued) == (0, 0, 0)
+    # Nine more lead times wanted: the reminders are still read in one query.
+    for days in range(2, 11):
+        Subscription.objects.create(email=f"r{days}@example.org", lead_days=[days])
+    with django_assert_max_num_queries(len(three_lead_times)):
+        result = sweep.run(now=dt.datetime(2026, 11, 21, 0, 2, tzinfo=dt.UTC))
+    assert (result.flagged, result.cleared, result.queued) == (0, 0, 0)
+    assert len(three_lead_times) <= 12
 
 
 # --- A recurring obligation: each occurrence missed is flagged, once --------------------
