@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 import sys
 import time
+from contextlib import closing
 
 import pytest
 
@@ -43,8 +44,9 @@ EVENTS_SQL = (
 
 
 def scalar(db: str, sql: str) -> object:
-    """One value from the worker's SQLite database, read-only."""
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+    """One value from the worker's SQLite database, read-only (and closed: sqlite3's own
+    context manager only commits)."""
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)) as conn:
         return conn.execute(sql).fetchone()[0]
 
 
