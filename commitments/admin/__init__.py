@@ -13,14 +13,13 @@ from __future__ import annotations
 
 # Importing the modules registers their ModelAdmins with the default site.
 from . import agreements, log, milestones, status
-from .labels import count_of, days, utc_label, zone_label
+from .labels import days, utc_label, zone_label
 from .milestones import MilestoneAdmin
 
 # The modules, and what other apps' admin pages use to write times and counts alike.
 __all__ = [
     "MilestoneAdmin",
     "agreements",
-    "count_of",
     "days",
     "log",
     "milestones",

@@ -72,10 +72,15 @@ class ListedInline(admin.TabularInline[Any, Any]):
 
 
 class ReadOnlyInline(ListedInline):
-    """A history: not changed here or anywhere."""
+    """A history: not changed here or anywhere; a row's time (``at``) reads in the
+    page's zone."""
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="at")
+    def at_local(self, obj: StatusUpdate | DeadlineRevision) -> str:
+        return current_zone_label(obj.at)
 
 
 class CommitmentInline(ArchivedColumn, ListedInline):
@@ -95,7 +100,19 @@ class LeadInline(admin.TabularInline[Any, Any]):
     extra = 0
 
 
-class MilestoneInline(ListedInline):
+class MilestoneColumns:
+    """A milestone's due date and status badges, for the inlines that list them."""
+
+    @admin.display(description="due on")
+    def due_local(self, obj: Milestone) -> str:
+        return due_label(obj)
+
+    @admin.display(description="status")
+    def status_display(self, obj: Milestone) -> str:
+        return milestone_badges(obj, timezone.now())
+
+
+class MilestoneInline(MilestoneColumns, ListedInline):
     """Milestones on their commitment's page: a summary with a link; status and
     deadlines are changed on the milestone's own page, through the services."""
 
@@ -114,16 +131,8 @@ class MilestoneInline(ListedInline):
     def rule_text(self, obj: Milestone) -> str:
         return obj.rule.describe()
 
-    @admin.display(description="status")
-    def status_display(self, obj: Milestone) -> str:
-        return milestone_badges(obj, timezone.now())
 
-    @admin.display(description="due on")
-    def due_local(self, obj: Milestone) -> str:
-        return due_label(obj)
-
-
-class OccurrenceInline(ListedInline):
+class OccurrenceInline(MilestoneColumns, ListedInline):
     """A recurring obligation's occurrences on its page, by due date, each with a
     link to its own page, where its outcome is recorded through the status service
     like any milestone's. The list is read in one query, however long."""
@@ -138,14 +147,6 @@ class OccurrenceInline(ListedInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Milestone]:
         return super().get_queryset(request).select_related("commitment__agreement")
-
-    @admin.display(description="due on")
-    def due_local(self, obj: Milestone) -> str:
-        return due_label(obj)
-
-    @admin.display(description="status")
-    def status_display(self, obj: Milestone) -> str:
-        return milestone_badges(obj, timezone.now())
 
 
 class MilestonePartInline(admin.TabularInline[Any, Any]):
@@ -180,10 +181,6 @@ class StatusUpdateInline(ReadOnlyInline):
     def by_label(self, obj: StatusUpdate) -> str:
         return obj.by_label
 
-    @admin.display(description="at")
-    def at_local(self, obj: StatusUpdate) -> str:
-        return current_zone_label(obj.at)
-
 
 class DeadlineRevisionInline(ReadOnlyInline):
     model = DeadlineRevision
@@ -197,10 +194,6 @@ class DeadlineRevisionInline(ReadOnlyInline):
         "reason",
         "source",
     )
-
-    @admin.display(description="at")
-    def at_local(self, obj: DeadlineRevision) -> str:
-        return current_zone_label(obj.at)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[DeadlineRevision]:
         return super().get_queryset(request).select_related("by")

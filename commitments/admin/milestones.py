@@ -57,12 +57,6 @@ class MilestoneAdmin(LoggedRecordAdmin):
         "owner_display",
         "updated_utc",
     ]
-    list_select_related = [
-        "commitment__agreement",
-        "commitment__owner",
-        "owner",
-        "rule_anchor_milestone",
-    ]
     list_filter = [
         ("commitment__agreement", admin.RelatedOnlyFieldListFilter),
         ("parties", admin.RelatedOnlyFieldListFilter),
@@ -170,6 +164,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
         return [overdue_first(timezone.now()).asc(), F("due_on").asc(nulls_last=True), "id"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Milestone]:
+        # Also the changelist's select_related (no list_select_related needed).
         return (
             super()
             .get_queryset(request)
@@ -203,9 +198,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
 
     @admin.display(description="days left")
     def days_left(self, obj: Milestone) -> str:
-        if obj.due_on is None:
-            return "—"
-        if obj.is_closed:
+        if obj.due_on is None or obj.is_closed:
             return "—"
         left = deadlines.days_remaining(obj.due_on, now=timezone.now(), time_zone=obj.time_zone())
         assert left is not None
