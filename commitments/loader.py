@@ -1,28 +1,21 @@
 """Load the shipped agreements (fixtures/agreements.json) by natural keys.
 
-Two passes. ``validate`` reads the whole file first and refuses it, naming the record,
-if any source could not be checked by a reader (a quotation without an address or
-without its words, a bare domain), a party is unknown or a time zone is not IANA:
-nothing is written then.
+``validate`` first reads the whole file and refuses it, naming the record, for a
+source a reader could not check (a quotation without an address or its words, a bare
+domain), an unknown party or a non-IANA zone: nothing is written then.
 
-The second pass writes, one record at a time, under the snapshot rule. The loader
-keeps in ``LoadedRecord`` what it wrote for each record (its loader-owned fields).
-On a later run it changes a record only while those fields still equal the snapshot,
-that is while no one has edited the record since; otherwise it reports a conflict,
-naming the fields, and keeps the staff's version. A snapshot whose record is gone
-(staff deleted it) or archived is not brought back. Records loaded before snapshots
-existed are compared with the first shipped fixture (``fixtures/legacy``), which is
-exactly what the first loader wrote.
+Then each record is written under the snapshot rule (``_Loader.sync``): ``LoadedRecord``
+keeps what the loader last wrote, and a record changes only while its loader-owned
+fields still equal that snapshot (no one edited it since); otherwise the conflict is
+reported, naming the fields, and the staff's version kept. A record staff deleted or
+archived is not brought back. Records loaded before snapshots existed are compared
+with the first shipped fixture (``fixtures/legacy``), exactly what the first loader wrote.
 
-Status, completion, owners and history are never loader-owned: staff decide them.
-After loading, each recurring obligation gets its occurrences up to the next one ahead
-(``series.series_extend``); they are the tracker's records, not the fixture's, and the
-loader never changes them. Deadline rules are, but a rule changes only through
-``services.milestone_revise_deadline`` (which keeps the revision), and only when staff
-have not revised it themselves. An assessment the fixture ships (dated and sourced) is
-set only on a commitment no one has rated, under the same snapshot rule. A log entry
-the fixture withdraws (``withdrawn``) is archived, never deleted, and only while no
-one has edited it.
+Status, completion, owners and history are staff's, never the loader's. A rule changes
+only through ``services.milestone_revise_deadline`` (which keeps the revision); a
+shipped assessment is set only on an unrated commitment; a withdrawn log entry is
+archived, never deleted. Recurring obligations then get their occurrences up to the
+next one ahead (``series.series_extend``), which the loader never changes.
 """
 
 from __future__ import annotations
@@ -204,20 +197,24 @@ def _validate_row(where: str, row: Data, parties: set[str]) -> None:
         raise FixtureError(f"unknown party code(s): {', '.join(unknown)}")
 
 
-def _walk(data: Data) -> Iterator[tuple[str, Data]]:
-    """Every record of the fixture with a name a reader can find it by."""
+def _records(data: Data) -> Iterator[tuple[str, str, Data]]:
+    """Each agreement, commitment and milestone of the fixture: its model, its key
+    ("slug", "slug/commitment", "slug/commitment/milestone") and its row."""
     for a in data.get("agreements", []):
         akey = a.get("slug", "?")
-        yield f"agreement {akey}", a
-        yield from _walk_sources(a, f"agreement {akey}")
+        yield "agreement", akey, a
         for c in a.get("commitments", []):
             ckey = f"{akey}/{c.get('key', '?')}"
-            yield f"commitment {ckey}", c
-            yield from _walk_sources(c, f"commitment {ckey}")
+            yield "commitment", ckey, c
             for m in c.get("milestones", []):
-                mkey = f"{ckey}/{m.get('key', '?')}"
-                yield f"milestone {mkey}", m
-                yield from _walk_sources(m, f"milestone {mkey}")
+                yield "milestone", f"{ckey}/{m.get('key', '?')}", m
+
+
+def _walk(data: Data) -> Iterator[tuple[str, Data]]:
+    """Every record of the fixture with a name a reader can find it by."""
+    for model, key, row in _records(data):
+        yield f"{model} {key}", row
+        yield from _walk_sources(row, f"{model} {key}")
 
 
 def _walk_sources(row: Data, owner: str) -> Iterator[tuple[str, Data]]:
@@ -648,11 +645,8 @@ class _Loader:
         for owner, src in self.legacy_sources:
             if (owner, src["reference"], "") in shipped:
                 continue
-            filters = _owner_filter(owner)
-            if filters is None:
-                continue
             deleted, _ = Source.objects.filter(
-                reference=src["reference"], fact=src["fact"], passage="", **filters
+                reference=src["reference"], fact=src["fact"], passage="", **_owner_filter(owner)
             ).delete()
             self.report.retired["source"] += deleted
 
@@ -686,49 +680,38 @@ def _update_versioned(obj: models.Model, data: Data) -> None:
 
 
 def _sources_by_owner(data: Data) -> Iterator[tuple[str, Data]]:
-    for a in data.get("agreements", []):
-        slug = a["slug"]
-        for s in a.get("sources", []):
-            yield f"agreement:{slug}", s
-        for c in a.get("commitments", []):
-            ckey = f"{slug}/{c['key']}"
-            for s in c.get("sources", []):
-                yield f"commitment:{ckey}", s
-            for m in c.get("milestones", []):
-                for s in m.get("sources", []):
-                    yield f"milestone:{ckey}/{m['key']}", s
+    for model, key, row in _records(data):
+        for s in row.get("sources", []):
+            yield f"{model}:{key}", s
 
 
-def _owner_filter(owner: str) -> dict[str, Any] | None:
+def _owner_filter(owner: str) -> dict[str, Any]:
     model, _, key = owner.partition(":")
     parts = key.split("/")
     if model == "agreement":
         return {"agreement__slug": parts[0]}
     if model == "commitment":
         return {"commitment__agreement__slug": parts[0], "commitment__key": parts[1]}
-    if model == "milestone":
-        return {
-            "milestone__commitment__agreement__slug": parts[0],
-            "milestone__commitment__key": parts[1],
-            "milestone__key": parts[2],
-        }
-    return None
+    return {
+        "milestone__commitment__agreement__slug": parts[0],
+        "milestone__commitment__key": parts[1],
+        "milestone__key": parts[2],
+    }
 
 
 def _legacy_baseline(legacy: Data) -> tuple[dict[tuple[str, str], Data], list[tuple[str, Data]]]:
     """What the first loader wrote, per record, from the first shipped fixture."""
+    fields = {
+        "agreement": _agreement_fields,
+        "commitment": _commitment_fields,
+        "milestone": _milestone_fields,
+    }
     baseline: dict[tuple[str, str], Data] = {}
-    for a in legacy.get("agreements", []):
-        slug = a["slug"]
-        baseline[("agreement", slug)] = _agreement_fields(a)
-        for c in a.get("commitments", []):
-            ckey = f"{slug}/{c['key']}"
-            baseline[("commitment", ckey)] = _commitment_fields(c)
-            for m in c.get("milestones", []):
-                mkey = f"{ckey}/{m['key']}"
-                baseline[("milestone", mkey)] = _milestone_fields(m)
-                for code in m.get("parties", []):
-                    baseline[("milestonepart", f"{mkey}/{code}")] = _part_fields({})
+    for model, key, row in _records(legacy):
+        baseline[(model, key)] = fields[model](row)
+        if model == "milestone":
+            for code in row.get("parties", []):
+                baseline[("milestonepart", f"{key}/{code}")] = _part_fields({})
     sources = list(_sources_by_owner(legacy))
     for owner, s in sources:
         key = _source_key(owner, s["reference"], "")
