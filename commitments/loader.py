@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from django.db import models, transaction
@@ -71,6 +71,7 @@ UNRATED = {
 }
 
 Data = dict[str, Any]
+M = TypeVar("M", bound=models.Model)
 
 
 class FixtureError(ValueError):
@@ -425,11 +426,11 @@ class _Loader:
         self,
         model: str,
         key: str,
-        obj: models.Model | None,
+        obj: M | None,
         desired: Data,
-        create: Callable[[], models.Model],
-        apply: Callable[[models.Model, Data], None],
-    ) -> models.Model | None:
+        create: Callable[[], M],
+        apply: Callable[[M, Data], None],
+    ) -> M | None:
         snapshot = self.snapshots.get((model, key))
         if obj is None:
             if snapshot is not None:
@@ -497,7 +498,6 @@ class _Loader:
         )
         if agreement is None:
             return
-        assert isinstance(agreement, Agreement)
         agreement.parties.add(*(self.parties[code] for code in row["parties"]))
         self.sources(row.get("sources", []), "agreement", slug, agreement=agreement)
         self.log(row.get("log", []), agreement=agreement)
@@ -516,7 +516,6 @@ class _Loader:
         commitment = self.sync("commitment", key, existing, desired, create, _update_versioned)
         if commitment is None:
             return
-        assert isinstance(commitment, Commitment)
         if "assessment" in row:
             self.assessment(commitment, key, row["assessment"])
         commitment.parties.add(*(self.parties[code] for code in row["parties"]))
@@ -540,15 +539,13 @@ class _Loader:
                 commitment=commitment, key=row["key"], **_typed(desired)
             )
 
-        def apply(obj: models.Model, data: Data) -> None:
-            assert isinstance(obj, Milestone)
+        def apply(obj: Milestone, data: Data) -> None:
             text = {k: v for k, v in data.items() if k in MILESTONE_TEXT}
             if _current(obj, list(text)) != text:
                 _update_versioned(obj, text)
                 obj.refresh_from_db()
-            if {k: v for k, v in _current(obj, list(data)).items() if k not in text} != {
-                k: v for k, v in data.items() if k not in text
-            }:
+            rule = {k: v for k, v in data.items() if k not in text}
+            if _current(obj, list(rule)) != rule:
                 services.milestone_revise_deadline(
                     milestone=obj,
                     rule=_rule(row.get("rule", {})),
@@ -561,7 +558,6 @@ class _Loader:
         milestone = self.sync("milestone", key, existing, desired, create, apply)
         if milestone is None:
             return
-        assert isinstance(milestone, Milestone)
         for part in row.get("parts") or [{"party": code} for code in row.get("parties", [])]:
             self.part(milestone, key, part)
         self.sources(row.get("sources", []), "milestone", key, milestone=milestone)
