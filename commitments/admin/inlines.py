@@ -84,9 +84,6 @@ class ReadOnlyInline(ListedInline):
 
 
 class CommitmentInline(ArchivedColumn, ListedInline):
-    """A summary with links: commitments are edited on their own page, through the
-    service, with their version."""
-
     model = Commitment
     fields = ("number", "title", "category", "assessment", "owner", "archived")
     show_change_link = True
@@ -113,9 +110,6 @@ class MilestoneColumns:
 
 
 class MilestoneInline(MilestoneColumns, ListedInline):
-    """Milestones on their commitment's page: a summary with a link; status and
-    deadlines are changed on the milestone's own page, through the services."""
-
     model = Milestone
     fields = ("key", "title", "rule_text", "due_local", "status_display", "owner")
     show_change_link = True
@@ -133,9 +127,8 @@ class MilestoneInline(MilestoneColumns, ListedInline):
 
 
 class OccurrenceInline(MilestoneColumns, ListedInline):
-    """A recurring obligation's occurrences on its page, by due date, each with a
-    link to its own page, where its outcome is recorded through the status service
-    like any milestone's. The list is read in one query, however long."""
+    """A recurring obligation's occurrences, by due date, each linked to its own page
+    (where its outcome is recorded). Read in one query, however long."""
 
     model = Milestone
     fk_name = "series"
@@ -200,9 +193,6 @@ class DeadlineRevisionInline(ReadOnlyInline):
 
 
 class LogInline(ArchivedColumn, ReadOnlyInline):
-    """The sourced log of what happened since signature, newest first, read-only here
-    (each entry is edited on its own page, with its version)."""
-
     model = LogEntry
     verbose_name = "log entry"
     verbose_name_plural = "sourced log (what happened since signature)"
