@@ -299,18 +299,17 @@ class MilestoneAdmin(LoggedRecordAdmin):
 
     # Actions -----------------------------------------------------------------------
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        if not can_set_status(request):
-            actions.pop("mark_in_progress", None)
-            actions.pop("mark_completed_today", None)
-        return actions
+    def has_set_status_permission(self, request: HttpRequest) -> bool:
+        return can_set_status(request)
 
-    @admin.action(description="Mark selected milestones in progress")
+    @admin.action(description="Mark selected milestones in progress", permissions=["set_status"])
     def mark_in_progress(self, request: HttpRequest, queryset: QuerySet[Milestone]) -> None:
         self._bulk_set(request, queryset, Status.IN_PROGRESS, note="", evidence="")
 
-    @admin.action(description="Mark selected milestones completed (today in each agreement's zone)")
+    @admin.action(
+        description="Mark selected milestones completed (today in each agreement's zone)",
+        permissions=["set_status"],
+    )
     def mark_completed_today(
         self, request: HttpRequest, queryset: QuerySet[Milestone]
     ) -> HttpResponse | None:

@@ -152,7 +152,10 @@ class RecordAdmin(ArchivedColumn, TranslationAdmin[Any], SimpleHistoryAdmin):
             self.message_user(request, exc.message, messages.ERROR)
         return HttpResponseRedirect(request.path)
 
-    @admin.action(description="Archive the selected records (they stay, marked archived)")
+    @admin.action(
+        description="Archive the selected records (they stay, marked archived)",
+        permissions=["change"],
+    )
     def archive_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         done = 0
         for obj in queryset:
@@ -163,12 +166,6 @@ class RecordAdmin(ArchivedColumn, TranslationAdmin[Any], SimpleHistoryAdmin):
                 self.message_user(request, f"{obj}: {exc.message}", messages.WARNING)
         if done:
             self.message_user(request, f"{done} archived.", messages.SUCCESS)
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        if not self.has_change_permission(request):
-            actions.pop("archive_selected", None)
-        return actions
 
 
 class LoggedRecordAdmin(RecordAdmin):
