@@ -227,16 +227,16 @@ class MilestoneAdmin(LoggedRecordAdmin):
         if obj.overdue_from is None or not obj.is_overdue_at(now):
             return "not overdue"
         flagged = (
-            f"; flagged by the sweep {zone_label(obj.overdue_since, obj.time_zone())}"
+            f"flagged by the sweep {zone_label(obj.overdue_since, obj.time_zone())}"
             if obj.overdue_since
-            else "; not yet flagged by the sweep"
+            else "not yet flagged by the sweep"
         )
         late = -(deadlines.days_remaining(obj.due_on, now=now, time_zone=obj.time_zone()) or 0)
         return format_html(
             "overdue since {} ({}) <span class='help'>{}</span>",
             zone_label(obj.overdue_from, obj.time_zone()),
             days(late),
-            flagged.lstrip("; "),
+            flagged,
         )
 
     @admin.display(description="updated (UTC)", ordering="updated_at")
@@ -349,14 +349,13 @@ class MilestoneAdmin(LoggedRecordAdmin):
         done, refused = 0, []
         for milestone in queryset.select_related("commitment__agreement"):
             try:
-                with transaction.atomic():
-                    services.milestone_set_status(
-                        milestone=milestone,
-                        status=status,
-                        by=staff(request),
-                        note=note,
-                        evidence_url=evidence,
-                    )
+                services.milestone_set_status(
+                    milestone=milestone,
+                    status=status,
+                    by=staff(request),
+                    note=note,
+                    evidence_url=evidence,
+                )
                 done += 1
             except services.TransitionError as exc:
                 refused.append(f"{milestone.title}: {exc.message}")
