@@ -65,14 +65,6 @@ class RecordAdmin(ArchivedColumn, TranslationAdmin[Any], SimpleHistoryAdmin):
 
     writes: RecordWrites
 
-    def edit(self, request: HttpRequest, obj: Any, version: int, changes: dict[str, Any]) -> None:
-        self.writes.edit(
-            **{self.writes.record: obj},
-            expected_version=version,
-            changes=changes,
-            by=staff(request),
-        )
-
     def archive(self, request: HttpRequest, obj: Any) -> None:
         self.writes.archive(**{self.writes.record: obj}, by=staff(request))
 
@@ -98,7 +90,12 @@ class RecordAdmin(ArchivedColumn, TranslationAdmin[Any], SimpleHistoryAdmin):
             return
         changes = form.edited(self.edit_fields)
         if changes:
-            self.edit(request, obj, form.cleaned_data["seen_version"], changes)
+            self.writes.edit(
+                **{self.writes.record: obj},
+                expected_version=form.cleaned_data["seen_version"],
+                changes=changes,
+                by=staff(request),
+            )
 
     def changeform_view(
         self,
