@@ -75,13 +75,12 @@ def milestone_set_status(
     nothing when the change is refused.
     """
     now = now or timezone.now()
-    tz = milestone.commitment.agreement.time_zone
     user = _check_allowed(by)
     check_status_change(milestone, status, evidence_url, completed_on, now=now)
     if status == Status.COMPLETED and completed_on is None:
         # Already completed: a note or evidence edit keeps the day it was completed.
         kept = milestone.completed_on if milestone.status == Status.COMPLETED else None
-        completed_on = kept or deadlines.local_today(now, tz)
+        completed_on = kept or deadlines.local_today(now, milestone.commitment.agreement.time_zone)
     # Without an expected version the caller vouches for the copy it holds.
     expected = milestone.version if expected_version is None else expected_version
 
