@@ -27,6 +27,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -484,10 +485,7 @@ class _Loader:
     def agreement(self, row: Data) -> None:
         slug = row["slug"]
         desired = _agreement_fields(row)
-
-        def create() -> Agreement:
-            return Agreement.objects.create(slug=slug, **_typed(desired))
-
+        create = partial(Agreement.objects.create, slug=slug, **_typed(desired))
         agreement = self.sync(
             "agreement",
             slug,
@@ -508,10 +506,7 @@ class _Loader:
     def commitment(self, agreement: Agreement, row: Data) -> None:
         key = f"{agreement.slug}/{row['key']}"
         desired = _commitment_fields(row)
-
-        def create() -> Commitment:
-            return Commitment.objects.create(agreement=agreement, key=row["key"], **desired)
-
+        create = partial(Commitment.objects.create, agreement=agreement, key=row["key"], **desired)
         existing = Commitment.objects.filter(agreement=agreement, key=row["key"]).first()
         commitment = self.sync("commitment", key, existing, desired, create, _update_versioned)
         if commitment is None:
@@ -533,11 +528,9 @@ class _Loader:
     def milestone(self, commitment: Commitment, ckey: str, row: Data) -> None:
         key = f"{ckey}/{row['key']}"
         desired = _milestone_fields(row)
-
-        def create() -> Milestone:
-            return Milestone.objects.create(
-                commitment=commitment, key=row["key"], **_typed(desired)
-            )
+        create = partial(
+            Milestone.objects.create, commitment=commitment, key=row["key"], **_typed(desired)
+        )
 
         def apply(obj: Milestone, data: Data) -> None:
             text = {k: v for k, v in data.items() if k in MILESTONE_TEXT}
@@ -578,10 +571,7 @@ class _Loader:
     def part(self, milestone: Milestone, mkey: str, row: Data) -> None:
         party = self.parties[row["party"]]
         desired = _part_fields(row)
-
-        def create() -> MilestonePart:
-            return MilestonePart.objects.create(milestone=milestone, party=party, **desired)
-
+        create = partial(MilestonePart.objects.create, milestone=milestone, party=party, **desired)
         existing = MilestonePart.objects.filter(milestone=milestone, party=party).first()
         self.sync("milestonepart", f"{mkey}/{party.code}", existing, desired, create, _update)
 
@@ -592,21 +582,16 @@ class _Loader:
             desired = _source_fields(row)
             key = _source_key(f"{owner_model}:{owner_key}", reference, passage)
 
-            def create(
-                ref: str = reference, words: str = passage, fields: Data = desired
-            ) -> Source:
-                return Source.objects.create(reference=ref, passage=words, **fields, **owner)
-
+            create = partial(
+                Source.objects.create, reference=reference, passage=passage, **desired, **owner
+            )
             existing = Source.objects.filter(reference=reference, passage=passage, **owner).first()
             self.sync("source", key, existing, desired, create, _update)
 
     def log(self, rows: list[Data], **owner: Any) -> None:
         for row in rows:
             desired = _log_fields(row)
-
-            def create(row: Data = row, desired: Data = desired) -> LogEntry:
-                return LogEntry.objects.create(key=row["key"], **_typed(desired), **owner)
-
+            create = partial(LogEntry.objects.create, key=row["key"], **_typed(desired), **owner)
             existing = LogEntry.objects.filter(key=row["key"]).first()
             self.sync("logentry", row["key"], existing, desired, create, _update_versioned)
 
