@@ -98,7 +98,11 @@ class LeadInline(admin.TabularInline[Any, Any]):
 
 
 class MilestoneColumns:
-    """A milestone's due date and status badges, for the inlines that list them."""
+    """A milestone's rule, due date and status badges, for the pages that list them."""
+
+    @admin.display(description="deadline rule")
+    def rule_text(self, obj: Milestone) -> str:
+        return obj.rule.describe()
 
     @admin.display(description="due on")
     def due_local(self, obj: Milestone) -> str:
@@ -120,10 +124,6 @@ class MilestoneInline(MilestoneColumns, ListedInline):
             .get_queryset(request)
             .select_related("rule_anchor_milestone", "owner", "commitment__agreement")
         )
-
-    @admin.display(description="deadline rule")
-    def rule_text(self, obj: Milestone) -> str:
-        return obj.rule.describe()
 
 
 class OccurrenceInline(MilestoneColumns, ListedInline):

@@ -24,6 +24,7 @@ from .inlines import (
     DeadlineRevisionInline,
     LogAddInline,
     LogInline,
+    MilestoneColumns,
     MilestonePartInline,
     MilestoneSourceInline,
     OccurrenceInline,
@@ -45,7 +46,7 @@ def overdue_first(now: dt.datetime) -> Case:
 
 
 @admin.register(Milestone)
-class MilestoneAdmin(LoggedRecordAdmin):
+class MilestoneAdmin(MilestoneColumns, LoggedRecordAdmin):
     form = MilestoneForm
     list_display = [
         "title",
@@ -183,10 +184,6 @@ class MilestoneAdmin(LoggedRecordAdmin):
     @admin.display(description="agreement", ordering="commitment__agreement__short_name")
     def agreement(self, obj: Milestone) -> str:
         return str(obj.commitment.agreement)
-
-    @admin.display(description="deadline rule")
-    def rule_text(self, obj: Milestone) -> str:
-        return obj.rule.describe()
 
     @admin.display(description="occurrence of")
     def series_link(self, obj: Milestone) -> str:
