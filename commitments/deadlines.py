@@ -452,7 +452,6 @@ def moment_words(moment: dt.datetime, time_zone: str) -> str:
 
 
 def local_today(now: dt.datetime, time_zone: str) -> dt.date:
-    """The calendar date it is at ``now`` in the given time zone."""
     return now.astimezone(zoneinfo.ZoneInfo(time_zone)).date()
 
 

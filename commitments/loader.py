@@ -1,28 +1,21 @@
 """Load the shipped agreements (fixtures/agreements.json) by natural keys.
 
-Two passes. ``validate`` reads the whole file first and refuses it, naming the record,
-if any source could not be checked by a reader (a quotation without an address or
-without its words, a bare domain), a party is unknown or a time zone is not IANA:
-nothing is written then.
+``validate`` first reads the whole file and refuses it, naming the record, for a
+source a reader could not check (a quotation without an address or its words, a bare
+domain), an unknown party or a non-IANA zone: nothing is written then.
 
-The second pass writes, one record at a time, under the snapshot rule. The loader
-keeps in ``LoadedRecord`` what it wrote for each record (its loader-owned fields).
-On a later run it changes a record only while those fields still equal the snapshot,
-that is while no one has edited the record since; otherwise it reports a conflict,
-naming the fields, and keeps the staff's version. A snapshot whose record is gone
-(staff deleted it) or archived is not brought back. Records loaded before snapshots
-existed are compared with the first shipped fixture (``fixtures/legacy``), which is
-exactly what the first loader wrote.
+Then each record is written under the snapshot rule (``_Loader.sync``): ``LoadedRecord``
+keeps what the loader last wrote, and a record changes only while its loader-owned
+fields still equal that snapshot (no one edited it since); otherwise the conflict is
+reported, naming the fields, and the staff's version kept. A record staff deleted or
+archived is not brought back. Records loaded before snapshots existed are compared
+with the first shipped fixture (``fixtures/legacy``), exactly what the first loader wrote.
 
-Status, completion, owners and history are never loader-owned: staff decide them.
-After loading, each recurring obligation gets its occurrences up to the next one ahead
-(``series.series_extend``); they are the tracker's records, not the fixture's, and the
-loader never changes them. Deadline rules are, but a rule changes only through
-``services.milestone_revise_deadline`` (which keeps the revision), and only when staff
-have not revised it themselves. An assessment the fixture ships (dated and sourced) is
-set only on a commitment no one has rated, under the same snapshot rule. A log entry
-the fixture withdraws (``withdrawn``) is archived, never deleted, and only while no
-one has edited it.
+Status, completion, owners and history are staff's, never the loader's. A rule changes
+only through ``services.milestone_revise_deadline`` (which keeps the revision); a
+shipped assessment is set only on an unrated commitment; a withdrawn log entry is
+archived, never deleted. Recurring obligations then get their occurrences up to the
+next one ahead (``series.series_extend``), which the loader never changes.
 """
 
 from __future__ import annotations
@@ -34,8 +27,9 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from django.db import models, transaction
@@ -78,6 +72,7 @@ UNRATED = {
 }
 
 Data = dict[str, Any]
+M = TypeVar("M", bound=models.Model)
 
 
 class FixtureError(ValueError):
@@ -204,20 +199,24 @@ def _validate_row(where: str, row: Data, parties: set[str]) -> None:
         raise FixtureError(f"unknown party code(s): {', '.join(unknown)}")
 
 
-def _walk(data: Data) -> Iterator[tuple[str, Data]]:
-    """Every record of the fixture with a name a reader can find it by."""
+def _records(data: Data) -> Iterator[tuple[str, str, Data]]:
+    """Each agreement, commitment and milestone of the fixture: its model, its key
+    ("slug", "slug/commitment", "slug/commitment/milestone") and its row."""
     for a in data.get("agreements", []):
         akey = a.get("slug", "?")
-        yield f"agreement {akey}", a
-        yield from _walk_sources(a, f"agreement {akey}")
+        yield "agreement", akey, a
         for c in a.get("commitments", []):
             ckey = f"{akey}/{c.get('key', '?')}"
-            yield f"commitment {ckey}", c
-            yield from _walk_sources(c, f"commitment {ckey}")
+            yield "commitment", ckey, c
             for m in c.get("milestones", []):
-                mkey = f"{ckey}/{m.get('key', '?')}"
-                yield f"milestone {mkey}", m
-                yield from _walk_sources(m, f"milestone {mkey}")
+                yield "milestone", f"{ckey}/{m.get('key', '?')}", m
+
+
+def _walk(data: Data) -> Iterator[tuple[str, Data]]:
+    """Every record of the fixture with a name a reader can find it by."""
+    for model, key, row in _records(data):
+        yield f"{model} {key}", row
+        yield from _walk_sources(row, f"{model} {key}")
 
 
 def _walk_sources(row: Data, owner: str) -> Iterator[tuple[str, Data]]:
@@ -428,11 +427,11 @@ class _Loader:
         self,
         model: str,
         key: str,
-        obj: models.Model | None,
+        obj: M | None,
         desired: Data,
-        create: Callable[[], models.Model],
-        apply: Callable[[models.Model, Data], None],
-    ) -> models.Model | None:
+        create: Callable[[], M],
+        apply: Callable[[M, Data], None],
+    ) -> M | None:
         snapshot = self.snapshots.get((model, key))
         if obj is None:
             if snapshot is not None:
@@ -486,10 +485,7 @@ class _Loader:
     def agreement(self, row: Data) -> None:
         slug = row["slug"]
         desired = _agreement_fields(row)
-
-        def create() -> Agreement:
-            return Agreement.objects.create(slug=slug, **_typed(desired))
-
+        create = partial(Agreement.objects.create, slug=slug, **_typed(desired))
         agreement = self.sync(
             "agreement",
             slug,
@@ -500,7 +496,6 @@ class _Loader:
         )
         if agreement is None:
             return
-        assert isinstance(agreement, Agreement)
         agreement.parties.add(*(self.parties[code] for code in row["parties"]))
         self.sources(row.get("sources", []), "agreement", slug, agreement=agreement)
         self.log(row.get("log", []), agreement=agreement)
@@ -511,15 +506,11 @@ class _Loader:
     def commitment(self, agreement: Agreement, row: Data) -> None:
         key = f"{agreement.slug}/{row['key']}"
         desired = _commitment_fields(row)
-
-        def create() -> Commitment:
-            return Commitment.objects.create(agreement=agreement, key=row["key"], **desired)
-
+        create = partial(Commitment.objects.create, agreement=agreement, key=row["key"], **desired)
         existing = Commitment.objects.filter(agreement=agreement, key=row["key"]).first()
         commitment = self.sync("commitment", key, existing, desired, create, _update_versioned)
         if commitment is None:
             return
-        assert isinstance(commitment, Commitment)
         if "assessment" in row:
             self.assessment(commitment, key, row["assessment"])
         commitment.parties.add(*(self.parties[code] for code in row["parties"]))
@@ -537,21 +528,17 @@ class _Loader:
     def milestone(self, commitment: Commitment, ckey: str, row: Data) -> None:
         key = f"{ckey}/{row['key']}"
         desired = _milestone_fields(row)
+        create = partial(
+            Milestone.objects.create, commitment=commitment, key=row["key"], **_typed(desired)
+        )
 
-        def create() -> Milestone:
-            return Milestone.objects.create(
-                commitment=commitment, key=row["key"], **_typed(desired)
-            )
-
-        def apply(obj: models.Model, data: Data) -> None:
-            assert isinstance(obj, Milestone)
+        def apply(obj: Milestone, data: Data) -> None:
             text = {k: v for k, v in data.items() if k in MILESTONE_TEXT}
             if _current(obj, list(text)) != text:
                 _update_versioned(obj, text)
                 obj.refresh_from_db()
-            if {k: v for k, v in _current(obj, list(data)).items() if k not in text} != {
-                k: v for k, v in data.items() if k not in text
-            }:
+            rule = {k: v for k, v in data.items() if k not in text}
+            if _current(obj, list(rule)) != rule:
                 services.milestone_revise_deadline(
                     milestone=obj,
                     rule=_rule(row.get("rule", {})),
@@ -564,7 +551,6 @@ class _Loader:
         milestone = self.sync("milestone", key, existing, desired, create, apply)
         if milestone is None:
             return
-        assert isinstance(milestone, Milestone)
         for part in row.get("parts") or [{"party": code} for code in row.get("parties", [])]:
             self.part(milestone, key, part)
         self.sources(row.get("sources", []), "milestone", key, milestone=milestone)
@@ -585,10 +571,7 @@ class _Loader:
     def part(self, milestone: Milestone, mkey: str, row: Data) -> None:
         party = self.parties[row["party"]]
         desired = _part_fields(row)
-
-        def create() -> MilestonePart:
-            return MilestonePart.objects.create(milestone=milestone, party=party, **desired)
-
+        create = partial(MilestonePart.objects.create, milestone=milestone, party=party, **desired)
         existing = MilestonePart.objects.filter(milestone=milestone, party=party).first()
         self.sync("milestonepart", f"{mkey}/{party.code}", existing, desired, create, _update)
 
@@ -599,21 +582,16 @@ class _Loader:
             desired = _source_fields(row)
             key = _source_key(f"{owner_model}:{owner_key}", reference, passage)
 
-            def create(
-                ref: str = reference, words: str = passage, fields: Data = desired
-            ) -> Source:
-                return Source.objects.create(reference=ref, passage=words, **fields, **owner)
-
+            create = partial(
+                Source.objects.create, reference=reference, passage=passage, **desired, **owner
+            )
             existing = Source.objects.filter(reference=reference, passage=passage, **owner).first()
             self.sync("source", key, existing, desired, create, _update)
 
     def log(self, rows: list[Data], **owner: Any) -> None:
         for row in rows:
             desired = _log_fields(row)
-
-            def create(row: Data = row, desired: Data = desired) -> LogEntry:
-                return LogEntry.objects.create(key=row["key"], **_typed(desired), **owner)
-
+            create = partial(LogEntry.objects.create, key=row["key"], **_typed(desired), **owner)
             existing = LogEntry.objects.filter(key=row["key"]).first()
             self.sync("logentry", row["key"], existing, desired, create, _update_versioned)
 
@@ -648,11 +626,8 @@ class _Loader:
         for owner, src in self.legacy_sources:
             if (owner, src["reference"], "") in shipped:
                 continue
-            filters = _owner_filter(owner)
-            if filters is None:
-                continue
             deleted, _ = Source.objects.filter(
-                reference=src["reference"], fact=src["fact"], passage="", **filters
+                reference=src["reference"], fact=src["fact"], passage="", **_owner_filter(owner)
             ).delete()
             self.report.retired["source"] += deleted
 
@@ -686,49 +661,38 @@ def _update_versioned(obj: models.Model, data: Data) -> None:
 
 
 def _sources_by_owner(data: Data) -> Iterator[tuple[str, Data]]:
-    for a in data.get("agreements", []):
-        slug = a["slug"]
-        for s in a.get("sources", []):
-            yield f"agreement:{slug}", s
-        for c in a.get("commitments", []):
-            ckey = f"{slug}/{c['key']}"
-            for s in c.get("sources", []):
-                yield f"commitment:{ckey}", s
-            for m in c.get("milestones", []):
-                for s in m.get("sources", []):
-                    yield f"milestone:{ckey}/{m['key']}", s
+    for model, key, row in _records(data):
+        for s in row.get("sources", []):
+            yield f"{model}:{key}", s
 
 
-def _owner_filter(owner: str) -> dict[str, Any] | None:
+def _owner_filter(owner: str) -> dict[str, Any]:
     model, _, key = owner.partition(":")
     parts = key.split("/")
     if model == "agreement":
         return {"agreement__slug": parts[0]}
     if model == "commitment":
         return {"commitment__agreement__slug": parts[0], "commitment__key": parts[1]}
-    if model == "milestone":
-        return {
-            "milestone__commitment__agreement__slug": parts[0],
-            "milestone__commitment__key": parts[1],
-            "milestone__key": parts[2],
-        }
-    return None
+    return {
+        "milestone__commitment__agreement__slug": parts[0],
+        "milestone__commitment__key": parts[1],
+        "milestone__key": parts[2],
+    }
 
 
 def _legacy_baseline(legacy: Data) -> tuple[dict[tuple[str, str], Data], list[tuple[str, Data]]]:
     """What the first loader wrote, per record, from the first shipped fixture."""
+    fields = {
+        "agreement": _agreement_fields,
+        "commitment": _commitment_fields,
+        "milestone": _milestone_fields,
+    }
     baseline: dict[tuple[str, str], Data] = {}
-    for a in legacy.get("agreements", []):
-        slug = a["slug"]
-        baseline[("agreement", slug)] = _agreement_fields(a)
-        for c in a.get("commitments", []):
-            ckey = f"{slug}/{c['key']}"
-            baseline[("commitment", ckey)] = _commitment_fields(c)
-            for m in c.get("milestones", []):
-                mkey = f"{ckey}/{m['key']}"
-                baseline[("milestone", mkey)] = _milestone_fields(m)
-                for code in m.get("parties", []):
-                    baseline[("milestonepart", f"{mkey}/{code}")] = _part_fields({})
+    for model, key, row in _records(legacy):
+        baseline[(model, key)] = fields[model](row)
+        if model == "milestone":
+            for code in row.get("parties", []):
+                baseline[("milestonepart", f"{key}/{code}")] = _part_fields({})
     sources = list(_sources_by_owner(legacy))
     for owner, s in sources:
         key = _source_key(owner, s["reference"], "")

@@ -63,6 +63,30 @@ def audit_trail(**kwargs: object) -> HistoricalRecords:
     return HistoricalRecords(bases=[AuditFields], user_related_name="+", **kwargs)
 
 
+def ja_origin() -> models.BooleanField[bool, bool]:
+    """Where a record's Japanese text comes from (commitments/translation.py): True,
+    the tracker's translation (the pages say 当サイトによる翻訳); False, the words of a
+    Japanese source quoted among its sources (language "ja")."""
+    return models.BooleanField(
+        default=True,
+        verbose_name="Japanese is our translation",
+        help_text="Untick only when the Japanese text is the words of a Japanese source "
+        "quoted among this record's sources",
+    )
+
+
+def one_owner(name: str) -> models.CheckConstraint:
+    """Attached to exactly one of agreement, commitment and milestone."""
+    return models.CheckConstraint(
+        name=name,
+        condition=(
+            Q(agreement__isnull=False, commitment__isnull=True, milestone__isnull=True)
+            | Q(agreement__isnull=True, commitment__isnull=False, milestone__isnull=True)
+            | Q(agreement__isnull=True, commitment__isnull=True, milestone__isnull=False)
+        ),
+    )
+
+
 class Status(models.TextChoices):
     NOT_STARTED = "not_started", "Not started"
     IN_PROGRESS = "in_progress", "In progress"
@@ -142,15 +166,7 @@ class Agreement(models.Model):
     binding = models.BooleanField(default=False)
     summary = models.TextField(blank=True)
     parties = models.ManyToManyField(Party, related_name="agreements")
-    # Where this record's Japanese text comes from (commitments/translation.py): True,
-    # the tracker's translation (the pages say 当サイトによる翻訳); False, the words of a
-    # Japanese source quoted among its sources (language "ja").
-    ja_is_translation = models.BooleanField(
-        default=True,
-        verbose_name="Japanese is our translation",
-        help_text="Untick only when the Japanese text is the words of a Japanese source "
-        "quoted among this record's sources",
-    )
+    ja_is_translation = ja_origin()
     # Bumped on every change; optimistic concurrency for the admin (see services).
     version = models.PositiveIntegerField(default=1, editable=False)
     # Records with history are archived, never deleted; archived ones stay visible,
@@ -206,16 +222,7 @@ class Source(models.Model):
 
     class Meta:
         ordering = ["id"]
-        constraints = [
-            models.CheckConstraint(
-                name="source_has_one_owner",
-                condition=(
-                    Q(agreement__isnull=False, commitment__isnull=True, milestone__isnull=True)
-                    | Q(agreement__isnull=True, commitment__isnull=False, milestone__isnull=True)
-                    | Q(agreement__isnull=True, commitment__isnull=True, milestone__isnull=False)
-                ),
-            ),
-        ]
+        constraints = [one_owner("source_has_one_owner")]
 
     def __str__(self) -> str:
         return self.reference
@@ -273,15 +280,7 @@ class Commitment(models.Model):
     assessment_note = models.TextField(blank=True)
     assessment_evidence_url = models.URLField(max_length=500, blank=True)
     assessed_on = models.DateField(null=True, blank=True)
-    # Where this record's Japanese text comes from (commitments/translation.py): True,
-    # the tracker's translation (the pages say 当サイトによる翻訳); False, the words of a
-    # Japanese source quoted among its sources (language "ja").
-    ja_is_translation = models.BooleanField(
-        default=True,
-        verbose_name="Japanese is our translation",
-        help_text="Untick only when the Japanese text is the words of a Japanese source "
-        "quoted among this record's sources",
-    )
+    ja_is_translation = ja_origin()
     version = models.PositiveIntegerField(default=1, editable=False)
     archived_at = models.DateTimeField(null=True, blank=True, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
@@ -415,15 +414,7 @@ class Milestone(models.Model):
     completed_on = models.DateField(null=True, blank=True)
     evidence_url = models.URLField(max_length=500, blank=True)
     last_note = models.TextField(blank=True)
-    # Where this record's Japanese text comes from (commitments/translation.py): True,
-    # the tracker's translation (the pages say 当サイトによる翻訳); False, the words of a
-    # Japanese source quoted among its sources (language "ja").
-    ja_is_translation = models.BooleanField(
-        default=True,
-        verbose_name="Japanese is our translation",
-        help_text="Untick only when the Japanese text is the words of a Japanese source "
-        "quoted among this record's sources",
-    )
+    ja_is_translation = ja_origin()
     # Set and cleared by the sweep (tracker.alerts.sweep); nothing else writes it.
     overdue_since = models.DateTimeField(null=True, blank=True, editable=False)
     # Bumped on every change; optimistic concurrency for the admin and API (If-Match).
@@ -521,10 +512,6 @@ class Milestone(models.Model):
     def is_overdue_at(self, now: dt.datetime) -> bool:
         """Same predicate as ``Milestone.objects.overdue_at``."""
         return is_overdue(self.overdue_from, self.status, now)
-
-    @property
-    def effective_owner_id(self) -> int | None:
-        return self.owner_id or self.commitment.owner_id
 
     def time_zone(self) -> str:
         return self.commitment.agreement.time_zone
@@ -672,15 +659,7 @@ class LogEntry(models.Model):
         on_delete=models.SET_NULL,
         related_name="record_log_entries",
     )
-    # Where this record's Japanese text comes from (commitments/translation.py): True,
-    # the tracker's translation (the pages say 当サイトによる翻訳); False, the words of a
-    # Japanese source quoted among its sources (language "ja").
-    ja_is_translation = models.BooleanField(
-        default=True,
-        verbose_name="Japanese is our translation",
-        help_text="Untick only when the Japanese text is the words of a Japanese source "
-        "quoted among this record's sources",
-    )
+    ja_is_translation = ja_origin()
     version = models.PositiveIntegerField(default=1, editable=False)
     archived_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -693,14 +672,7 @@ class LogEntry(models.Model):
         ordering = ["-on", "-id"]
         verbose_name_plural = "log entries"
         constraints = [
-            models.CheckConstraint(
-                name="logentry_has_one_owner",
-                condition=(
-                    Q(agreement__isnull=False, commitment__isnull=True, milestone__isnull=True)
-                    | Q(agreement__isnull=True, commitment__isnull=False, milestone__isnull=True)
-                    | Q(agreement__isnull=True, commitment__isnull=True, milestone__isnull=False)
-                ),
-            ),
+            one_owner("logentry_has_one_owner"),
             models.UniqueConstraint(fields=["key"], name="logentry_key_unique"),
         ]
         indexes = [

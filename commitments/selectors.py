@@ -38,6 +38,7 @@ from .models import (
     MilestoneQuerySet,
     Status,
     StatusUpdate,
+    is_overdue,
 )
 
 PROGRESS_KEYS = (
@@ -189,8 +190,7 @@ class MilestoneState:
 
     @property
     def overdue(self) -> bool:
-        """Same predicate as ``Milestone.is_overdue_at``."""
-        return self.overdue_from is not None and self.at >= self.overdue_from and not self.is_closed
+        return is_overdue(self.overdue_from, self.status, self.at)
 
     @property
     def days_overdue(self) -> int:
@@ -246,8 +246,7 @@ def milestone_states_as_of(
     """The state of each milestone at the end of ``day`` in its agreement's zone.
 
     ``milestones`` need ``commitment__agreement``, ``rule_anchor_milestone`` and
-    ``parts`` loaded. Two queries
-    whatever their number (the status history and the deadline revisions)."""
+    ``parts`` loaded. Two queries whatever their number (history and revisions)."""
     ms = list(milestones)
     ids = [m.pk for m in ms]
     history: dict[int, list[StatusUpdate]] = defaultdict(list)

@@ -1,11 +1,14 @@
-"""Recurring obligations: a series of occurrences, each a milestone due on its own date
-and met or missed with its own evidence. The loader and the sweep make them
-(``series_extend``); a revised rule remakes the pending ones (``services``). Writes go
-through ``services`` like every other: an occurrence's status through
-``services.milestone_set_status``."""
+"""Recurring obligations. A milestone whose rule recurs is a series, with no due date
+of its own; each date its rule gives is an occurrence: a milestone of the same
+commitment with a fixed rule on that date, met or missed on its own (its status
+through ``services.milestone_set_status``), through the same sweep and alerts as any
+milestone. The loader and the sweep make them here only (``series_extend``), up to
+and including the first date after today, so the next one ahead is always known; a
+revised rule remakes the pending ones (``services``)."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 from django.db import models, transaction
@@ -24,13 +27,6 @@ from .models import (
     Status,
     StatusUpdate,
 )
-
-#
-# A milestone whose rule recurs is a series. It has no due date of its own; each date
-# its rule gives is an occurrence: a milestone of the same commitment with a fixed
-# rule on that date, met or missed on its own, through the same services, sweep and
-# alerts as any milestone. They are made here only, up to and including the first
-# date after today, so the next one ahead is always known.
 
 
 def _series() -> models.QuerySet[Milestone]:
@@ -170,14 +166,12 @@ def _series_regenerate(series: Milestone, *, now: dt.datetime) -> None:
     today = deadlines.local_today(now, agreement.time_zone)
     wanted: set[dt.date] = set()
     if series.is_series:
-        try:
+        with contextlib.suppress(deadlines.RuleError):  # a bad rule gives no date
             wanted = set(
                 deadlines.occurrences(
                     series.rule_rrule, start=agreement.signed_on, through=today, after=today
                 )
             )
-        except deadlines.RuleError:
-            wanted = set()
     pending = (
         series.occurrences.filter(original_due_on__gt=today)
         .exclude(status__in=CLOSED_STATUSES)

@@ -75,13 +75,12 @@ def milestone_set_status(
     nothing when the change is refused.
     """
     now = now or timezone.now()
-    tz = milestone.commitment.agreement.time_zone
     user = _check_allowed(by)
     check_status_change(milestone, status, evidence_url, completed_on, now=now)
     if status == Status.COMPLETED and completed_on is None:
         # Already completed: a note or evidence edit keeps the day it was completed.
         kept = milestone.completed_on if milestone.status == Status.COMPLETED else None
-        completed_on = kept or deadlines.local_today(now, tz)
+        completed_on = kept or deadlines.local_today(now, milestone.commitment.agreement.time_zone)
     # Without an expected version the caller vouches for the copy it holds.
     expected = milestone.version if expected_version is None else expected_version
 
@@ -411,7 +410,12 @@ def milestone_revise_deadline(
             milestone,
             expected_version=milestone.version if expected_version is None else expected_version,
             changes={
-                **_rule_fields(rule),
+                "rule_kind": rule.kind,
+                "rule_amount": rule.amount,
+                "rule_anchor": rule.anchor,
+                "rule_anchor_milestone_id": rule.anchor_milestone_id,
+                "rule_fixed_date": rule.fixed_date,
+                "rule_rrule": rule.rrule,
                 "original_due_on": milestone.original_due_on or old_due,
             },
             by=by,
@@ -444,27 +448,6 @@ def milestone_revise_deadline(
             due_on=milestone.due_on,
         )
     return revision
-
-
-RULE_FIELDS = [
-    "rule_kind",
-    "rule_amount",
-    "rule_anchor",
-    "rule_anchor_milestone",
-    "rule_fixed_date",
-    "rule_rrule",
-]
-
-
-def _rule_fields(rule: DeadlineRule) -> dict[str, object]:
-    return {
-        "rule_kind": rule.kind,
-        "rule_amount": rule.amount,
-        "rule_anchor": rule.anchor,
-        "rule_anchor_milestone_id": rule.anchor_milestone_id,
-        "rule_fixed_date": rule.fixed_date,
-        "rule_rrule": rule.rrule,
-    }
 
 
 def _check_anchor(milestone: Milestone, anchor_id: int) -> None:
@@ -515,7 +498,6 @@ MILESTONE_FIELDS = frozenset({"commitment", "key", "title", "owner"}) | translat
 LOGENTRY_FIELDS = frozenset(
     {"on", "kind", "text", "source_address", "source_kind", "source_passage"}
 ) | translation.editable(LogEntry)
-LOGENTRY_OWNERS = ("agreement", "commitment", "milestone")
 
 
 @transaction.atomic
@@ -530,8 +512,7 @@ def agreement_edit(
     """Write the fields an editor changed. The signature date and the time zone are
     anchors: every deadline counted from them moves with them, in this transaction."""
     now = now or timezone.now()
-    _check_changes(Agreement, changes, AGREEMENT_FIELDS)
-    _write_versioned(agreement, expected_version=expected_version, changes=changes, by=by, now=now)
+    _edit(agreement, AGREEMENT_FIELDS, expected_version, changes, by, now)
     if {"signed_on", "time_zone"} & changes.keys():
         refresh_deadlines(agreement, now=now)
     if "signed_on" in changes:
@@ -550,10 +531,7 @@ def commitment_edit(
     by: User | None,
     now: dt.datetime | None = None,
 ) -> Commitment:
-    now = now or timezone.now()
-    _check_changes(Commitment, changes, COMMITMENT_FIELDS)
-    _write_versioned(commitment, expected_version=expected_version, changes=changes, by=by, now=now)
-    return commitment
+    return _edit(commitment, COMMITMENT_FIELDS, expected_version, changes, by, now)
 
 
 @transaction.atomic
@@ -567,10 +545,7 @@ def milestone_edit(
 ) -> Milestone:
     """Title, key, owner or commitment. Status goes through ``milestone_set_status``
     and the rule through ``milestone_revise_deadline``, which keep their own history."""
-    now = now or timezone.now()
-    _check_changes(Milestone, changes, MILESTONE_FIELDS)
-    _write_versioned(milestone, expected_version=expected_version, changes=changes, by=by, now=now)
-    return milestone
+    return _edit(milestone, MILESTONE_FIELDS, expected_version, changes, by, now)
 
 
 @transaction.atomic
@@ -626,10 +601,7 @@ def logentry_edit(
     by: User | None,
     now: dt.datetime | None = None,
 ) -> LogEntry:
-    now = now or timezone.now()
-    _check_changes(LogEntry, changes, LOGENTRY_FIELDS)
-    _write_versioned(entry, expected_version=expected_version, changes=changes, by=by, now=now)
-    return entry
+    return _edit(entry, LOGENTRY_FIELDS, expected_version, changes, by, now)
 
 
 def agreement_archive(*, agreement: Agreement, by: User | None) -> Agreement:
@@ -662,6 +634,21 @@ def _archive(obj: V, *, by: User | None, reason: str = "archived") -> V:
         by=by,
         now=now,
         reason=reason,
+    )
+    return obj
+
+
+def _edit(
+    obj: V,
+    allowed: frozenset[str],
+    expected_version: int,
+    changes: dict[str, object],
+    by: User | None,
+    now: dt.datetime | None,
+) -> V:
+    _check_changes(type(obj), changes, allowed)
+    _write_versioned(
+        obj, expected_version=expected_version, changes=changes, by=by, now=now or timezone.now()
     )
     return obj
 

@@ -58,9 +58,14 @@ class VersionedForm(forms.ModelForm[Any]):
 FORM_FIELD = {"status": "new_status", "evidence_url": "evidence", "completed_on": "completed"}
 # The column's width: a longer address is a form error that states the limit.
 EVIDENCE_MAX_LENGTH = Milestone._meta.get_field("evidence_url").max_length
-
-
-RULE_FIELDS = services.RULE_FIELDS
+RULE_FIELDS = [
+    "rule_kind",
+    "rule_amount",
+    "rule_anchor",
+    "rule_anchor_milestone",
+    "rule_fixed_date",
+    "rule_rrule",
+]
 
 
 class MilestoneForm(VersionedForm):

@@ -13,9 +13,6 @@ from simple_history.template_utils import HistoricalRecordContextHelper
 
 from .labels import utc_label
 
-NOTHING = "—"
-EMPTY = "(empty)"
-
 
 class HistoryLabels(HistoricalRecordContextHelper):
     def prepare_delta_change_value(self, change: ModelChange, value: Any) -> Any:
@@ -29,9 +26,9 @@ def value_label(choices: dict[Any, Any], value: Any) -> Any:
     """How the trail shows one old or new value of a field with these ``choices``."""
     # An empty foreign key comes as the library's "deleted object" with no key.
     if value is None or (isinstance(value, DeletedObject) and value.pk is None):
-        return NOTHING
+        return "—"
     if value == "":
-        return EMPTY
+        return "(empty)"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, dt.datetime):

@@ -72,16 +72,18 @@ class ListedInline(admin.TabularInline[Any, Any]):
 
 
 class ReadOnlyInline(ListedInline):
-    """A history: not changed here or anywhere."""
+    """A history: not changed here or anywhere; a row's time (``at``) reads in the
+    page's zone."""
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    @admin.display(description="at")
+    def at_local(self, obj: StatusUpdate | DeadlineRevision) -> str:
+        return current_zone_label(obj.at)
+
 
 class CommitmentInline(ArchivedColumn, ListedInline):
-    """A summary with links: commitments are edited on their own page, through the
-    service, with their version."""
-
     model = Commitment
     fields = ("number", "title", "category", "assessment", "owner", "archived")
     show_change_link = True
@@ -95,10 +97,23 @@ class LeadInline(admin.TabularInline[Any, Any]):
     extra = 0
 
 
-class MilestoneInline(ListedInline):
-    """Milestones on their commitment's page: a summary with a link; status and
-    deadlines are changed on the milestone's own page, through the services."""
+class MilestoneColumns:
+    """A milestone's rule, due date and status badges, for the pages that list them."""
 
+    @admin.display(description="deadline rule")
+    def rule_text(self, obj: Milestone) -> str:
+        return obj.rule.describe()
+
+    @admin.display(description="due on")
+    def due_local(self, obj: Milestone) -> str:
+        return due_label(obj)
+
+    @admin.display(description="status")
+    def status_display(self, obj: Milestone) -> str:
+        return milestone_badges(obj, timezone.now())
+
+
+class MilestoneInline(MilestoneColumns, ListedInline):
     model = Milestone
     fields = ("key", "title", "rule_text", "due_local", "status_display", "owner")
     show_change_link = True
@@ -110,23 +125,10 @@ class MilestoneInline(ListedInline):
             .select_related("rule_anchor_milestone", "owner", "commitment__agreement")
         )
 
-    @admin.display(description="deadline rule")
-    def rule_text(self, obj: Milestone) -> str:
-        return obj.rule.describe()
 
-    @admin.display(description="status")
-    def status_display(self, obj: Milestone) -> str:
-        return milestone_badges(obj, timezone.now())
-
-    @admin.display(description="due on")
-    def due_local(self, obj: Milestone) -> str:
-        return due_label(obj)
-
-
-class OccurrenceInline(ListedInline):
-    """A recurring obligation's occurrences on its page, by due date, each with a
-    link to its own page, where its outcome is recorded through the status service
-    like any milestone's. The list is read in one query, however long."""
+class OccurrenceInline(MilestoneColumns, ListedInline):
+    """A recurring obligation's occurrences, by due date, each linked to its own page
+    (where its outcome is recorded). Read in one query, however long."""
 
     model = Milestone
     fk_name = "series"
@@ -138,14 +140,6 @@ class OccurrenceInline(ListedInline):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Milestone]:
         return super().get_queryset(request).select_related("commitment__agreement")
-
-    @admin.display(description="due on")
-    def due_local(self, obj: Milestone) -> str:
-        return due_label(obj)
-
-    @admin.display(description="status")
-    def status_display(self, obj: Milestone) -> str:
-        return milestone_badges(obj, timezone.now())
 
 
 class MilestonePartInline(admin.TabularInline[Any, Any]):
@@ -180,10 +174,6 @@ class StatusUpdateInline(ReadOnlyInline):
     def by_label(self, obj: StatusUpdate) -> str:
         return obj.by_label
 
-    @admin.display(description="at")
-    def at_local(self, obj: StatusUpdate) -> str:
-        return current_zone_label(obj.at)
-
 
 class DeadlineRevisionInline(ReadOnlyInline):
     model = DeadlineRevision
@@ -198,18 +188,11 @@ class DeadlineRevisionInline(ReadOnlyInline):
         "source",
     )
 
-    @admin.display(description="at")
-    def at_local(self, obj: DeadlineRevision) -> str:
-        return current_zone_label(obj.at)
-
     def get_queryset(self, request: HttpRequest) -> QuerySet[DeadlineRevision]:
         return super().get_queryset(request).select_related("by")
 
 
 class LogInline(ArchivedColumn, ReadOnlyInline):
-    """The sourced log of what happened since signature, newest first, read-only here
-    (each entry is edited on its own page, with its version)."""
-
     model = LogEntry
     verbose_name = "log entry"
     verbose_name_plural = "sourced log (what happened since signature)"

@@ -28,14 +28,6 @@ def days(n: int) -> str:
     return count_of(n, "day", "days")
 
 
-def status_badge(status: str, label: str) -> str:
-    return format_html('<span class="status-badge status-{}">{}</span>', status, label)
-
-
-def overdue_badge(n: int) -> str:
-    return format_html('<span class="overdue-badge">overdue {}</span>', days(n))
-
-
 def archived_badge() -> str:
     return format_html('<span class="archived-badge">{}</span>', "Archived")
 
@@ -60,10 +52,12 @@ def current_zone_label(moment: dt.datetime | None) -> str:
 def milestone_badges(obj: Milestone, now: dt.datetime) -> str:
     """The status, a red "overdue N days" beside it (days in the agreement's zone),
     and "Archived"."""
-    html = status_badge(obj.status, obj.get_status_display())
+    html: str = format_html(
+        '<span class="status-badge status-{}">{}</span>', obj.status, obj.get_status_display()
+    )
     if obj.is_overdue_at(now) and obj.due_on is not None:
         left = deadlines.days_remaining(obj.due_on, now=now, time_zone=obj.time_zone())
-        html += overdue_badge(-(left or 0))
+        html += format_html('<span class="overdue-badge">overdue {}</span>', days(-(left or 0)))
     if obj.archived_at:
         html += archived_badge()
     return format_html("{}", html)

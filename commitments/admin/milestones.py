@@ -24,6 +24,7 @@ from .inlines import (
     DeadlineRevisionInline,
     LogAddInline,
     LogInline,
+    MilestoneColumns,
     MilestonePartInline,
     MilestoneSourceInline,
     OccurrenceInline,
@@ -45,7 +46,7 @@ def overdue_first(now: dt.datetime) -> Case:
 
 
 @admin.register(Milestone)
-class MilestoneAdmin(LoggedRecordAdmin):
+class MilestoneAdmin(MilestoneColumns, LoggedRecordAdmin):
     form = MilestoneForm
     list_display = [
         "title",
@@ -56,12 +57,6 @@ class MilestoneAdmin(LoggedRecordAdmin):
         "days_left",
         "owner_display",
         "updated_utc",
-    ]
-    list_select_related = [
-        "commitment__agreement",
-        "commitment__owner",
-        "owner",
-        "rule_anchor_milestone",
     ]
     list_filter = [
         ("commitment__agreement", admin.RelatedOnlyFieldListFilter),
@@ -170,6 +165,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
         return [overdue_first(timezone.now()).asc(), F("due_on").asc(nulls_last=True), "id"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Milestone]:
+        # Also the changelist's select_related (no list_select_related needed).
         return (
             super()
             .get_queryset(request)
@@ -189,10 +185,6 @@ class MilestoneAdmin(LoggedRecordAdmin):
     def agreement(self, obj: Milestone) -> str:
         return str(obj.commitment.agreement)
 
-    @admin.display(description="deadline rule")
-    def rule_text(self, obj: Milestone) -> str:
-        return obj.rule.describe()
-
     @admin.display(description="occurrence of")
     def series_link(self, obj: Milestone) -> str:
         """An occurrence's recurring obligation, linked."""
@@ -203,9 +195,7 @@ class MilestoneAdmin(LoggedRecordAdmin):
 
     @admin.display(description="days left")
     def days_left(self, obj: Milestone) -> str:
-        if obj.due_on is None:
-            return "—"
-        if obj.is_closed:
+        if obj.due_on is None or obj.is_closed:
             return "—"
         left = deadlines.days_remaining(obj.due_on, now=timezone.now(), time_zone=obj.time_zone())
         assert left is not None
@@ -234,16 +224,16 @@ class MilestoneAdmin(LoggedRecordAdmin):
         if obj.overdue_from is None or not obj.is_overdue_at(now):
             return "not overdue"
         flagged = (
-            f"; flagged by the sweep {zone_label(obj.overdue_since, obj.time_zone())}"
+            f"flagged by the sweep {zone_label(obj.overdue_since, obj.time_zone())}"
             if obj.overdue_since
-            else "; not yet flagged by the sweep"
+            else "not yet flagged by the sweep"
         )
         late = -(deadlines.days_remaining(obj.due_on, now=now, time_zone=obj.time_zone()) or 0)
         return format_html(
             "overdue since {} ({}) <span class='help'>{}</span>",
             zone_label(obj.overdue_from, obj.time_zone()),
             days(late),
-            flagged.lstrip("; "),
+            flagged,
         )
 
     @admin.display(description="updated (UTC)", ordering="updated_at")
@@ -306,18 +296,17 @@ class MilestoneAdmin(LoggedRecordAdmin):
 
     # Actions -----------------------------------------------------------------------
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        if not can_set_status(request):
-            actions.pop("mark_in_progress", None)
-            actions.pop("mark_completed_today", None)
-        return actions
+    def has_set_status_permission(self, request: HttpRequest) -> bool:
+        return can_set_status(request)
 
-    @admin.action(description="Mark selected milestones in progress")
+    @admin.action(description="Mark selected milestones in progress", permissions=["set_status"])
     def mark_in_progress(self, request: HttpRequest, queryset: QuerySet[Milestone]) -> None:
         self._bulk_set(request, queryset, Status.IN_PROGRESS, note="", evidence="")
 
-    @admin.action(description="Mark selected milestones completed (today in each agreement's zone)")
+    @admin.action(
+        description="Mark selected milestones completed (today in each agreement's zone)",
+        permissions=["set_status"],
+    )
     def mark_completed_today(
         self, request: HttpRequest, queryset: QuerySet[Milestone]
     ) -> HttpResponse | None:
@@ -357,14 +346,13 @@ class MilestoneAdmin(LoggedRecordAdmin):
         done, refused = 0, []
         for milestone in queryset.select_related("commitment__agreement"):
             try:
-                with transaction.atomic():
-                    services.milestone_set_status(
-                        milestone=milestone,
-                        status=status,
-                        by=staff(request),
-                        note=note,
-                        evidence_url=evidence,
-                    )
+                services.milestone_set_status(
+                    milestone=milestone,
+                    status=status,
+                    by=staff(request),
+                    note=note,
+                    evidence_url=evidence,
+                )
                 done += 1
             except services.TransitionError as exc:
                 refused.append(f"{milestone.title}: {exc.message}")

@@ -48,12 +48,9 @@ class RecordWrites:
 
 
 class RecordAdmin(ArchivedColumn, TranslationAdmin[Any], SimpleHistoryAdmin):
-    """What agreements, commitments, milestones and log entries share: saves through
-    an edit service with the loaded version, an audit trail (the History button),
-    archive instead of delete, an "Archived" badge and filter. Each translated field
-    is edited in English and Japanese one above the other (modeltranslation's
-    ``TranslationAdmin`` puts ``title [en]`` and ``title [ja]`` in place of ``title``),
-    with "Japanese is our translation" beside them."""
+    """Agreements, commitments, milestones and log entries. Each translated field is
+    edited in English and Japanese one above the other (modeltranslation's
+    ``TranslationAdmin`` puts ``title [en]`` and ``title [ja]`` in place of ``title``)."""
 
     class Media:
         css = BADGE_MEDIA
@@ -67,14 +64,6 @@ class RecordAdmin(ArchivedColumn, TranslationAdmin[Any], SimpleHistoryAdmin):
     actions = ["archive_selected"]
 
     writes: RecordWrites
-
-    def edit(self, request: HttpRequest, obj: Any, version: int, changes: dict[str, Any]) -> None:
-        self.writes.edit(
-            **{self.writes.record: obj},
-            expected_version=version,
-            changes=changes,
-            by=staff(request),
-        )
 
     def archive(self, request: HttpRequest, obj: Any) -> None:
         self.writes.archive(**{self.writes.record: obj}, by=staff(request))
@@ -101,7 +90,12 @@ class RecordAdmin(ArchivedColumn, TranslationAdmin[Any], SimpleHistoryAdmin):
             return
         changes = form.edited(self.edit_fields)
         if changes:
-            self.edit(request, obj, form.cleaned_data["seen_version"], changes)
+            self.writes.edit(
+                **{self.writes.record: obj},
+                expected_version=form.cleaned_data["seen_version"],
+                changes=changes,
+                by=staff(request),
+            )
 
     def changeform_view(
         self,
@@ -155,7 +149,10 @@ class RecordAdmin(ArchivedColumn, TranslationAdmin[Any], SimpleHistoryAdmin):
             self.message_user(request, exc.message, messages.ERROR)
         return HttpResponseRedirect(request.path)
 
-    @admin.action(description="Archive the selected records (they stay, marked archived)")
+    @admin.action(
+        description="Archive the selected records (they stay, marked archived)",
+        permissions=["change"],
+    )
     def archive_selected(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         done = 0
         for obj in queryset:
@@ -166,12 +163,6 @@ class RecordAdmin(ArchivedColumn, TranslationAdmin[Any], SimpleHistoryAdmin):
                 self.message_user(request, f"{obj}: {exc.message}", messages.WARNING)
         if done:
             self.message_user(request, f"{done} archived.", messages.SUCCESS)
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        if not self.has_change_permission(request):
-            actions.pop("archive_selected", None)
-        return actions
 
 
 class LoggedRecordAdmin(RecordAdmin):

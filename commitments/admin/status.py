@@ -14,8 +14,6 @@ from .labels import BADGE_MEDIA, utc_label
 
 @admin.register(StatusUpdate)
 class StatusUpdateAdmin(admin.ModelAdmin[StatusUpdate]):
-    """The whole history, read-only: an audit trail is not edited."""
-
     class Media:
         css = BADGE_MEDIA
 
