@@ -114,7 +114,7 @@ class RecordAdmin(ArchivedColumn, TranslationAdmin[Any], SimpleHistoryAdmin):
 
     def page_zone(self, object_id: str | None) -> str | None:
         """The agreement's zone of the record on this page (one small query)."""
-        if not (self.zone_path and object_id and object_id.isdigit()):
+        if not (self.zone_path and object_id and object_id.isdecimal()):
             return None
         rows = self.model._default_manager.filter(pk=object_id)
         return rows.values_list(self.zone_path, flat=True).first()

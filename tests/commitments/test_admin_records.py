@@ -513,3 +513,10 @@ def test_a_long_deadline_reason_is_kept_whole_and_cut_in_the_trail(alice):
     assert revision.reason == reason
     cut = milestone.history.latest().history_change_reason
     assert len(cut) == 100 and cut.startswith("deadline: The parties") and cut.endswith("…")
+
+
+@pytest.mark.parametrize("object_id", ["²", "9999999"])
+def test_a_change_page_for_no_such_record_sends_the_editor_back(client, alice, object_id):
+    client.force_login(alice)
+    response = client.get(f"/admin/commitments/milestone/{object_id}/change/")
+    assert response.status_code == 302 and response["Location"] == "/admin/"

@@ -185,3 +185,4 @@ def test_retry_after_as_an_http_date():
     now = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC).timestamp()
     assert fetch.parse_retry_after("Sun, 01 Mar 2026 09:02:00 GMT", now=now) == 120
     assert fetch.parse_retry_after("soon", now=now) is None
+    assert fetch.parse_retry_after("²", now=now) is None  # a digit to isdigit(), not a number

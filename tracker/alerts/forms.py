@@ -36,7 +36,7 @@ class LeadDaysField(forms.CharField):
             part = part.strip()
             if not part:
                 continue
-            if not part.isdigit():
+            if not part.isdecimal():
                 raise ValidationError(
                     f"'{part}' is not a whole number of days; enter e.g. 30, 7, 1"
                 )

@@ -43,7 +43,7 @@ class FollowForm(forms.Form):
         value = self.cleaned_data["target"]
         kind, _, pk = value.partition(":")
         model = TARGETS.get(kind)
-        obj = model.objects.filter(pk=pk).first() if model and pk.isdigit() else None
+        obj = model.objects.filter(pk=pk).first() if model and pk.isdecimal() else None
         if obj is None:
             raise forms.ValidationError(
                 gettext("'%(value)s' is not something one can follow") % {"value": value}

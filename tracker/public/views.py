@@ -226,7 +226,7 @@ def commitment_page(request: HttpRequest, moment: Moment, slug: str, key: str) -
     briefs, loaded = briefs_for(moment, c.agreement.time_zone, commitment=c)
     paginator = Paginator(listed(briefs), PAGE_SIZE)
     number = request.GET.get("page", "1")
-    if not number.isdigit() or not 1 <= int(number) <= paginator.num_pages:
+    if not number.isdecimal() or not 1 <= int(number) <= paginator.num_pages:
         reason = _("is not a page of this list: there are pages 1 to %(pages)s")
         return _bad_request(
             request, moment, "page", number, reason % {"pages": paginator.num_pages}

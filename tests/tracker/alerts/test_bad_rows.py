@@ -125,6 +125,7 @@ def test_an_event_that_cannot_be_expanded_is_recorded_and_the_rest_go_on(good, m
         ("367", "lead day 367 is not between 1 and 366"),
         ("100000000", "not between 1 and 366"),
         ("7.5", "'7.5' is not a whole number"),
+        ("7, ²", "'²' is not a whole number"),  # a digit to str.isdigit(), not to int()
     ],
 )
 def test_the_form_refuses_bad_lead_times(db, lead_days, error):

@@ -76,6 +76,7 @@ def test_an_address_already_following_gets_no_second_email(client, ministerial):
         ("not-an-address", "milestone:{pk}", "Enter a valid email address"),
         ("reader@example.org", "milestone:999999", "'milestone:999999' is not something"),
         ("reader@example.org", "user:1", "'user:1' is not something"),
+        ("reader@example.org", "milestone:²", "'milestone:²' is not something"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(client, ministerial, email, target, words):

@@ -80,7 +80,8 @@ def test_a_commitments_milestones_come_a_page_at_a_time(client, db):
     assert f"0 of {PAGE_SIZE + 10} milestones completed" in second  # all of them counted
 
 
-@pytest.mark.parametrize("value", ["3", "0", "x", "-1"])
+# "²" is a digit to str.isdigit() and not a number to int().
+@pytest.mark.parametrize("value", ["3", "0", "x", "-1", "²"])
 def test_a_page_that_is_not_there_is_a_400_naming_the_field(client, db, value):
     a, c, _ = build(5 * (PAGE_SIZE + 10))
     response = client.get(f"/agreements/{a.slug}/commitments/{c.key}/", {"page": value})
