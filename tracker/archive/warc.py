@@ -179,11 +179,15 @@ def read(name: str) -> Copy:
         for record in ArchiveIterator(handle):
             if record.rec_type in ("response", "resource"):
                 # A seed's resource record has no HTTP headers: its WARC headers say.
-                http = record.http_headers if record.rec_type == "response" else None
+                if record.rec_type == "response":
+                    status = int(record.http_headers.get_statuscode() or 0)
+                    headers = record.http_headers
+                else:
+                    status, headers = 200, record.rec_headers
                 return Copy(
                     url=record.rec_headers.get_header("WARC-Target-URI"),
-                    status=int(http.get_statuscode() or 0) if http else 200,
-                    content_type=(http or record.rec_headers).get_header("content-type") or "",
+                    status=status,
+                    content_type=headers.get_header("content-type") or "",
                     body=record.content_stream().read(),
                 )
     raise LookupError(f"no response or resource record in {name}")

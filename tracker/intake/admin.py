@@ -146,7 +146,12 @@ class FindingAdmin(admin.ModelAdmin[Finding]):
         )
 
     def _page(self, request: HttpRequest, page: str, title: str, **context: Any) -> HttpResponse:
-        context.update(self.admin_site.each_context(request), opts=self.model._meta, title=title)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            **context,
+        }
         return TemplateResponse(request, f"admin/intake/finding/{page}.html", context)
 
     def log_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -198,7 +203,13 @@ class FindingAdmin(admin.ModelAdmin[Finding]):
         finding = self._finding(request, str(pk), decide=True)
         form = DismissForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
-            services.findings_dismiss(findings=[finding], by=staff(request), **form.cleaned_data)
+            data = form.cleaned_data
+            services.findings_dismiss(
+                findings=[finding],
+                by=staff(request),
+                reason=data["reason"],
+                negative_keyword=data["negative_keyword"],
+            )
             self.message_user(request, f"“{finding}” marked not relevant.", messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:intake_finding_changelist"))
         self.message_user(request, "Give the reason it is not relevant.", messages.ERROR)
@@ -242,7 +253,10 @@ class FindingAdmin(admin.ModelAdmin[Finding]):
         form = DismissForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
             done = services.findings_dismiss(
-                findings=list(queryset), by=staff(request), **form.cleaned_data
+                findings=list(queryset),
+                by=staff(request),
+                reason=form.cleaned_data["reason"],
+                negative_keyword=form.cleaned_data["negative_keyword"],
             )
             self.message_user(request, f"{done} finding(s) marked not relevant.", messages.SUCCESS)
             return None

@@ -44,13 +44,13 @@ class Ingested:
 def stored_suggestions(finding: Finding) -> list[Match]:
     return [
         Match(
-            s.commitment_id,
-            s.commitment.agreement.slug,
-            s.commitment.key,
-            s.commitment.title,
-            s.score,
-            s.sentences,
-            s.terms,
+            commitment_id=s.commitment_id,
+            agreement=s.commitment.agreement.slug,
+            commitment=s.commitment.key,
+            title=s.commitment.title,
+            score=s.score,
+            sentences=s.sentences,
+            terms=s.terms,
         )
         for s in finding.suggestions.all()
     ]

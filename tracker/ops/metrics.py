@@ -59,7 +59,8 @@ def pipeline_counts() -> dict[str, Any]:
         pending = Q(sent_at__isnull=True, failed=False, skipped=False)
         return Alert.objects.aggregate(
             pending=Count("pk", filter=pending),
-            # Not "failed": an aggregate may not take a field's name.
+            # Not "failed": the filters' failed=False would then name this aggregate,
+            # not the field (FieldError).
             failed_alerts=Count("pk", filter=Q(failed=True)),
             oldest_pending=Min("created_at", filter=pending),
             webhook_failed=Count("pk", filter=Q(failed=True, channel="webhook")),

@@ -74,7 +74,15 @@ def seeds() -> list[Seed]:
 
 def searches() -> list[Search]:
     return [
-        Search(**{**entry, "on": dt.date.fromisoformat(entry["on"])})
+        Search(
+            anchor=entry["anchor"],
+            title=entry["title"],
+            on=dt.date.fromisoformat(entry["on"]),
+            where=entry["where"],
+            what=entry["what"],
+            queries=list(entry["queries"]),
+            found=entry["found"],
+        )
         for entry in _catalogue()["searches"].values()
     ]
 

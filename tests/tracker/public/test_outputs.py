@@ -101,6 +101,16 @@ def test_badges_say_overdue_days_and_lateness_with_etag_and_cache_control(client
     assert data["color"] == "b91c1c"
 
 
+def test_a_badge_answers_every_precondition_as_django_does(client, ministerial):
+    """RFC 9110 through Django's get_conditional_response: a 304 for any copy
+    (If-None-Match: *), a 412 when If-Match names another version."""
+    url = f"/badges/milestones/{ministerial.pk}.svg"
+    etag = client.get(url)["ETag"]
+    assert client.get(url, HTTP_IF_NONE_MATCH="*").status_code == 304
+    assert client.get(url, HTTP_IF_MATCH='"another"').status_code == 412
+    assert client.get(url, HTTP_IF_MATCH=etag).status_code == 200
+
+
 def test_a_badge_says_how_late_a_completion_was(client, ministerial, alice):
     milestone_set_status(
         milestone=ministerial,
