@@ -99,9 +99,12 @@ def _change(
     transactions, config/settings.py.)"""
     changed, after = 0, 0
     while True:
+        # FOR NO KEY UPDATE, the lock PostgreSQL's own UPDATE takes when no key changes:
+        # rows written meanwhile that point at the milestone (an editor's history row,
+        # a log entry) do not wait for the sweep's commit.
         chunk = list(
             rows.filter(pk__gt=after)
-            .select_for_update(skip_locked=True, of=("self",))
+            .select_for_update(skip_locked=True, of=("self",), no_key=True)
             .order_by("pk")
             .values_list("pk", "status", "due_on")[:CHUNK]
         )

@@ -27,7 +27,7 @@ from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from commitments.models import Agreement, Commitment, Milestone, Status, StatusUpdate
+from commitments.models import Agreement, Commitment, LogEntry, Milestone, Status, StatusUpdate
 from commitments.services import milestone_set_status, refresh_deadlines
 from tests.conftest import Inbox, free_port
 from tests.factories import AgreementFactory, CommitmentFactory
@@ -237,6 +237,52 @@ def test_completing_while_the_sweep_flags_never_leaves_a_completed_milestone_fla
     assert cleared == sweep_won and overdue_alerts == flagged
     assert overdue_mails == [] and sent == {"completed": RACES}, sent
     assert result.skipped == sweep_won
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_history_row_written_while_the_sweep_holds_its_lock_does_not_wait(ministerial):
+    """The sweep locks the rows it flags FOR NO KEY UPDATE (as its UPDATE would): a row
+    that merely points at the milestone, whose foreign key check takes FOR KEY SHARE,
+    goes in while the sweep's transaction is still open."""
+    require_postgresql()
+    locked, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def sweep_and_hold() -> None:
+        try:
+            with transaction.atomic():  # the sweep's own, held open
+                assert sweep.run(now=AFTER).flagged >= 1
+                locked.set()
+                release.wait(timeout=30)
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+            locked.set()
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=sweep_and_hold)
+    holder.start()
+    try:
+        assert locked.wait(timeout=30) and not errors, errors
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL lock_timeout = '2s'")
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the key check, now
+            # An editor logs what she found on the milestone.
+            LogEntry.objects.create(
+                key="checked-during-the-sweep",
+                milestone=ministerial,
+                on=AFTER.date(),
+                kind="context",
+                text="Checked while the sweep ran",
+                source_address="https://www.meti.go.jp/press/",
+                source_passage="The ministers met.",
+            )
+    finally:
+        release.set()
+        holder.join(timeout=30)
+    assert not errors, errors
+    assert ministerial.log.filter(key="checked-during-the-sweep").exists()
+    assert StatusUpdate.objects.filter(milestone=ministerial, kind=OVERDUE_FLAGGED).count() == 1
 
 
 # --- c. SMTP down while alerts are due, then back, through the real worker ---------
