@@ -11,11 +11,13 @@ reported, naming the fields, and the staff's version kept. A record staff delete
 archived is not brought back. Records loaded before snapshots existed are compared
 with the first shipped fixture (``fixtures/legacy``), exactly what the first loader wrote.
 
-Status, completion, owners and history are staff's, never the loader's. A rule changes
-only through ``services.milestone_revise_deadline`` (which keeps the revision); a
-shipped assessment is set only on an unrated commitment; a withdrawn log entry is
-archived, never deleted. Recurring obligations then get their occurrences up to the
-next one ahead (``series.series_extend``), which the loader never changes.
+Status, completion, owners and history are staff's, never the loader's. Deadline rules
+are the loader's, but a rule changes only through ``services.milestone_revise_deadline``
+(which keeps the revision), and only while staff have not revised it themselves; a
+shipped assessment is set only on an unrated commitment, under the same snapshot rule;
+a withdrawn log entry is archived, never deleted. Recurring obligations then get their
+occurrences up to the next one ahead (``series.series_extend``): they are the tracker's
+records, not the fixture's, and the loader never changes them.
 """
 
 from __future__ import annotations
@@ -168,8 +170,14 @@ def validate(data: Data, known_parties: set[str]) -> None:
             raise FixtureError(f"withdrawn log entry {key}: it is still in the log")
 
 
+# The field each record is found by, in the database and in the loader's messages.
+KEY_FIELDS = {"agreement": "slug", "commitment": "key", "milestone": "key", "log": "key"}
+
+
 def _validate_row(where: str, row: Data, parties: set[str]) -> None:
     kind = where.split(" ", 1)[0]
+    if kind in KEY_FIELDS and not row.get(KEY_FIELDS[kind]):
+        raise FixtureError(f"give its '{KEY_FIELDS[kind]}'")
     if kind == "agreement":
         dt.date.fromisoformat(row["signed_on"])
         try:
@@ -203,13 +211,13 @@ def _records(data: Data) -> Iterator[tuple[str, str, Data]]:
     """Each agreement, commitment and milestone of the fixture: its model, its key
     ("slug", "slug/commitment", "slug/commitment/milestone") and its row."""
     for a in data.get("agreements", []):
-        akey = a.get("slug", "?")
+        akey = a.get("slug") or "?"
         yield "agreement", akey, a
         for c in a.get("commitments", []):
-            ckey = f"{akey}/{c.get('key', '?')}"
+            ckey = f"{akey}/{c.get('key') or '?'}"
             yield "commitment", ckey, c
             for m in c.get("milestones", []):
-                yield "milestone", f"{ckey}/{m.get('key', '?')}", m
+                yield "milestone", f"{ckey}/{m.get('key') or '?'}", m
 
 
 def _walk(data: Data) -> Iterator[tuple[str, Data]]:
@@ -228,7 +236,7 @@ def _walk_sources(row: Data, owner: str) -> Iterator[tuple[str, Data]]:
         seen.add(ident)
         yield f"source {i} of {owner}", src
     for entry in row.get("log", []):
-        yield f"log {entry.get('key', '?')} of {owner}", entry
+        yield f"log {entry.get('key') or '?'} of {owner}", entry
 
 
 def _rule(raw: Data) -> DeadlineRule:
