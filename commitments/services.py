@@ -512,7 +512,14 @@ def agreement_edit(
     """Write the fields an editor changed. The signature date and the time zone are
     anchors: every deadline counted from them moves with them, in this transaction."""
     now = now or timezone.now()
-    _edit(agreement, AGREEMENT_FIELDS, expected_version, changes, by, now)
+    _edit(
+        agreement,
+        allowed=AGREEMENT_FIELDS,
+        expected_version=expected_version,
+        changes=changes,
+        by=by,
+        now=now,
+    )
     if {"signed_on", "time_zone"} & changes.keys():
         refresh_deadlines(agreement, now=now)
     if "signed_on" in changes:
@@ -531,7 +538,14 @@ def commitment_edit(
     by: User | None,
     now: dt.datetime | None = None,
 ) -> Commitment:
-    return _edit(commitment, COMMITMENT_FIELDS, expected_version, changes, by, now)
+    return _edit(
+        commitment,
+        allowed=COMMITMENT_FIELDS,
+        expected_version=expected_version,
+        changes=changes,
+        by=by,
+        now=now,
+    )
 
 
 @transaction.atomic
@@ -545,7 +559,14 @@ def milestone_edit(
 ) -> Milestone:
     """Title, key, owner or commitment. Status goes through ``milestone_set_status``
     and the rule through ``milestone_revise_deadline``, which keep their own history."""
-    return _edit(milestone, MILESTONE_FIELDS, expected_version, changes, by, now)
+    return _edit(
+        milestone,
+        allowed=MILESTONE_FIELDS,
+        expected_version=expected_version,
+        changes=changes,
+        by=by,
+        now=now,
+    )
 
 
 @transaction.atomic
@@ -601,7 +622,14 @@ def logentry_edit(
     by: User | None,
     now: dt.datetime | None = None,
 ) -> LogEntry:
-    return _edit(entry, LOGENTRY_FIELDS, expected_version, changes, by, now)
+    return _edit(
+        entry,
+        allowed=LOGENTRY_FIELDS,
+        expected_version=expected_version,
+        changes=changes,
+        by=by,
+        now=now,
+    )
 
 
 def agreement_archive(*, agreement: Agreement, by: User | None) -> Agreement:
@@ -640,6 +668,7 @@ def _archive(obj: V, *, by: User | None, reason: str = "archived") -> V:
 
 def _edit(
     obj: V,
+    *,
     allowed: frozenset[str],
     expected_version: int,
     changes: dict[str, object],

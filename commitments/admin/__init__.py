@@ -1,7 +1,8 @@
 """The staff admin, one module per model family. Every save of a record, and every
 status, deadline and archive change, goes through ``commitments.services``; records
 with history are archived, never deleted. Times are labelled with their zone: a
-record's page reads in its agreement's zone, list columns that mix agreements in UTC."""
+an agreement's, commitment's or milestone's page reads in its agreement's zone, list
+columns that mix agreements in UTC."""
 
 from __future__ import annotations
 

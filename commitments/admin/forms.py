@@ -58,6 +58,7 @@ class VersionedForm(forms.ModelForm[Any]):
 FORM_FIELD = {"status": "new_status", "evidence_url": "evidence", "completed_on": "completed"}
 # The column's width: a longer address is a form error that states the limit.
 EVIDENCE_MAX_LENGTH = Milestone._meta.get_field("evidence_url").max_length
+# The rule columns, as milestone_revise_deadline (services.py) takes them.
 RULE_FIELDS = [
     "rule_kind",
     "rule_amount",

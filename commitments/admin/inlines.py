@@ -72,8 +72,8 @@ class ListedInline(admin.TabularInline[Any, Any]):
 
 
 class ReadOnlyInline(ListedInline):
-    """A history: not changed here or anywhere; a row's time (``at``) reads in the
-    page's zone."""
+    """A history: not changed here or anywhere. For the histories with a time (``at``:
+    status updates, deadline revisions), ``at_local`` reads it in the page's zone."""
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -24,7 +24,6 @@ from .inlines import (
     DeadlineRevisionInline,
     LogAddInline,
     LogInline,
-    MilestoneColumns,
     MilestonePartInline,
     MilestoneSourceInline,
     OccurrenceInline,
@@ -46,7 +45,7 @@ def overdue_first(now: dt.datetime) -> Case:
 
 
 @admin.register(Milestone)
-class MilestoneAdmin(MilestoneColumns, LoggedRecordAdmin):
+class MilestoneAdmin(LoggedRecordAdmin):
     form = MilestoneForm
     list_display = [
         "title",
@@ -202,6 +201,10 @@ class MilestoneAdmin(MilestoneColumns, LoggedRecordAdmin):
         if left < 0:
             return "—"  # the red badge beside the status says how overdue
         return "due today" if left == 0 else f"{days(left)} left"
+
+    @admin.display(description="deadline rule")
+    def rule_text(self, obj: Milestone) -> str:
+        return obj.rule.describe()
 
     @admin.display(description="status", ordering="overdue_rank")
     def status_badge(self, obj: Milestone) -> str:

@@ -48,9 +48,12 @@ class RecordWrites:
 
 
 class RecordAdmin(ArchivedColumn, TranslationAdmin[Any], SimpleHistoryAdmin):
-    """Agreements, commitments, milestones and log entries. Each translated field is
-    edited in English and Japanese one above the other (modeltranslation's
-    ``TranslationAdmin`` puts ``title [en]`` and ``title [ja]`` in place of ``title``)."""
+    """What agreements, commitments, milestones and log entries share: saves through
+    an edit service with the loaded version, an audit trail (the History button),
+    archive instead of delete, an "Archived" badge and filter. Each translated field
+    is edited in English and Japanese one above the other (modeltranslation's
+    ``TranslationAdmin`` puts ``title [en]`` and ``title [ja]`` in place of ``title``),
+    with "Japanese is our translation" beside them."""
 
     class Media:
         css = BADGE_MEDIA

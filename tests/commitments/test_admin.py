@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 import time_machine
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -187,6 +188,53 @@ def test_a_viewer_has_no_bulk_actions(client, bob, agreements):
     client.force_login(bob)
     page = client.get(reverse("admin:commitments_milestone_changelist"))
     assert b"mark_completed_today" not in page.content
+
+
+def test_a_status_action_posted_without_the_permission_changes_nothing(
+    client, bob, ministerial, django_user_model
+):
+    # A viewer, and an editor of milestones who may not set status: the action is not
+    # theirs even when posted by hand.
+    editor = django_user_model.objects.create_user("half", is_staff=True)
+    editor.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_milestone", "change_milestone"])
+    )
+    for user in (bob, editor):
+        client.force_login(user)
+        client.post(
+            reverse("admin:commitments_milestone_changelist"),
+            {"action": "mark_in_progress", "_selected_action": [ministerial.pk]},
+        )
+        ministerial.refresh_from_db()
+        assert ministerial.status == Status.NOT_STARTED, user
+
+
+def test_a_bulk_completion_refuses_a_series_and_completes_the_rest(client, alice, agreements):
+    series = Milestone.objects.filter(rule_kind="recurring").first()
+    others = Milestone.objects.filter(status="not_started", series__isnull=True).exclude(
+        rule_kind="recurring"
+    )
+    ids = [m.pk for m in others.order_by("pk")[:4]]
+    client.force_login(alice)
+    page = client.post(
+        reverse("admin:commitments_milestone_changelist"),
+        {
+            "action": "mark_completed_today",
+            "_selected_action": [*ids, series.pk],
+            "apply": "1",
+            "evidence": EVIDENCE,
+            "note": "Done",
+        },
+        follow=True,
+    )
+    said = [str(m) for m in page.context["messages"]]
+    assert any(s.startswith("4 milestones set to") for s in said), said
+    assert any(str(series) in s for s in said), said  # the refused one, named
+    assert set(Milestone.objects.filter(pk__in=ids).values_list("status", flat=True)) == {
+        "completed"
+    }
+    series.refresh_from_db()
+    assert series.status != Status.COMPLETED
 
 
 # The shipped milestones past their deadline on 2026-11-21: US–Japan's two, US–Australia's
