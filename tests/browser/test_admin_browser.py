@@ -3,42 +3,12 @@ cannot. Playwright drives Debian's Chromium (never a browser of its own download
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
-
 import pytest
 
 from commitments.models import Milestone, StatusUpdate
-from tests.conftest import require_service
 
 pytestmark = pytest.mark.browser
 EVIDENCE = "https://www.meti.go.jp/english/press/ministerial.html"
-
-
-@pytest.fixture
-def browser(monkeypatch) -> Iterator[object]:
-    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium")
-    require_service(chromium is not None, "Chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test
-    # makes around it are still plain synchronous calls.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=chromium,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 def log_in(browser, live_server, username: str):

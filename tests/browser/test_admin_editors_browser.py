@@ -12,7 +12,7 @@ from django.contrib.auth.models import Group, User
 
 from commitments.models import Commitment, Milestone
 from commitments.permissions import EDITORS
-from tests.browser.test_admin_browser import browser, log_in  # noqa: F401 (fixture)
+from tests.browser.test_admin_browser import log_in
 
 pytestmark = pytest.mark.browser
 NOW = dt.datetime(2026, 11, 21, 3, 0, tzinfo=dt.UTC)
@@ -33,7 +33,7 @@ def clock():
 
 @pytest.mark.django_db(transaction=True)
 def test_the_second_editor_sees_the_conflict_and_keeps_her_input(
-    browser,  # noqa: F811
+    browser,
     live_server,
     agreements,
     alice,

@@ -12,7 +12,7 @@ import time_machine
 
 from commitments import services
 from commitments.models import LogEntry, Milestone, Source
-from tests.browser.test_admin_browser import browser, log_in  # noqa: F401 (fixture)
+from tests.browser.test_admin_browser import log_in
 from tracker.models import Alert
 
 pytestmark = pytest.mark.browser
@@ -75,7 +75,7 @@ def a_full_record(milestone: Milestone, by) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_the_milestone_page_fits_1280_pixels_and_names_the_zone_of_every_time(
-    browser,  # noqa: F811
+    browser,
     live_server,
     agreements,
     alice,

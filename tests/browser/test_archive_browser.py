@@ -10,7 +10,6 @@ import pytest
 import time_machine
 
 from commitments.models import Source
-from tests.browser.test_admin_browser import browser  # noqa: F401  (the Chromium fixture)
 from tests.intake.conftest import _fresh_fetch_state, sites  # noqa: F401
 from tracker.archive import services
 
@@ -24,7 +23,7 @@ PAGE = """<!DOCTYPE html><html><head><title>Original page</title>
 
 @pytest.mark.django_db(transaction=True)
 def test_the_archived_copy_opens_from_a_milestone_and_runs_no_script(
-    browser,  # noqa: F811
+    browser,
     live_server,
     ministerial,
     sites,  # noqa: F811

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from commitments.models import Commitment, Milestone
-from tests.browser.test_admin_browser import browser, log_in  # noqa: F401  (the fixture)
+from tests.browser.test_admin_browser import log_in
 
 pytestmark = pytest.mark.browser
 
@@ -48,7 +48,7 @@ def visit(page, url: str, seen: dict[str, list[str]], console: list[str], wait_f
 
 @pytest.mark.django_db(transaction=True)
 def test_no_page_breaks_the_content_security_policy(
-    browser,  # noqa: F811
+    browser,
     live_server,
     agreements,
     alice,

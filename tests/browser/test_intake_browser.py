@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from commitments.models import LogEntry, Milestone
-from tests.browser.test_admin_browser import browser, log_in  # noqa: F401 (fixture)
+from tests.browser.test_admin_browser import log_in
 from tests.intake.test_admin import make
 from tracker.intake import seeds
 from tracker.intake.models import Finding
@@ -24,7 +24,7 @@ TEXT = (
 
 @pytest.mark.django_db(transaction=True)
 def test_staff_log_a_finding_in_three_clicks_and_the_public_page_shows_it(
-    browser,  # noqa: F811
+    browser,
     live_server,
     agreements,
     alice,

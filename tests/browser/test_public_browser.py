@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import time_machine
 
-from tests.browser.test_admin_browser import browser  # noqa: F401  (the Chromium fixture)
 from tracker.models import Subscription
 
 pytestmark = pytest.mark.browser
@@ -63,7 +62,7 @@ def check(page, name: str, problems: dict[str, list[str]]) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_reader_finds_a_commitment_reads_day_180_and_follows_it(
-    browser,  # noqa: F811
+    browser,
     live_server,
     agreements,
     smtp_server,

@@ -11,7 +11,6 @@ import datetime as dt
 import pytest
 import time_machine
 
-from tests.browser.test_admin_browser import browser  # noqa: F401  (the Chromium fixture)
 from tests.browser.test_public_browser import SHOTS, axe_problems
 
 pytestmark = pytest.mark.browser
@@ -70,7 +69,7 @@ def look(page, name: str, problems: dict[str, list[str]]) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_a_japanese_reader_follows_the_ministerial_to_day_180(
-    browser,  # noqa: F811
+    browser,
     live_server,
     agreements,
     settings,
