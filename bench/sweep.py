@@ -555,8 +555,8 @@ def table(results: list[SizeResult], repeat: int) -> str:
     lines += [
         "",
         'Where the sweep\'s time goes (medians, seconds; "flag+clear" is the '
-        'UPDATE … RETURNING with the history INSERT; "commit" runs the deferred '
-        "foreign-key checks and flushes the WAL):",
+        "chunks, each a locked read, the history rows' INSERT and the UPDATE; "
+        '"commit" runs the deferred foreign-key checks and flushes the WAL):',
         "",
     ]
     names = list(results[0].first[0].extra["phases"]) if results else []
