@@ -76,8 +76,8 @@ def judged(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         try:
             moment = moment_of(request)
         except AsOfError as exc:
-            now = Moment(now=timezone.now())
-            return _bad_request(request, now, "as_of", exc.value, exc.reason)
+            today = Moment(now=timezone.now())  # the page around the error: the present
+            return _bad_request(request, today, "as_of", exc.value, exc.reason)
         return view(request, moment, *args, **kwargs)
 
     return wrapped
