@@ -11,7 +11,7 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
-from django.core.paginator import Paginator
+from django.core.paginator import InvalidPage, Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -226,12 +226,13 @@ def commitment_page(request: HttpRequest, moment: Moment, slug: str, key: str) -
     briefs, loaded = briefs_for(moment, c.agreement.time_zone, commitment=c)
     paginator = Paginator(listed(briefs), PAGE_SIZE)
     number = request.GET.get("page", "1")
-    if not number.isdecimal() or not 1 <= int(number) <= paginator.num_pages:
+    try:
+        page = paginator.page(number)
+    except InvalidPage:
         reason = _("is not a page of this list: there are pages 1 to %(pages)s")
         return _bad_request(
             request, moment, "page", number, reason % {"pages": paginator.num_pages}
         )
-    page = paginator.page(int(number))
     rows = full_rows([b.pk for b in page], moment, loaded, briefs)
     progress = progress_from_states(b.s for b in briefs)
     log = _logged(Q(commitment=c) | Q(milestone__commitment=c)).select_related("milestone")
