@@ -27,7 +27,8 @@ NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 def xml_text(text: str) -> str:
     """Record words as XML can carry them: a control character left in a title or a
     note (a word processor's vertical tab) becomes a space. Django's feed writer
-    refuses them (a 500) and feed readers cannot parse them."""
+    refuses them (a 500); feed readers, cairosvg (the PNG) and browsers drawing an SVG
+    cannot parse them."""
     return NOT_XML.sub(" ", text)
 
 

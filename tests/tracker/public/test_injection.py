@@ -139,3 +139,16 @@ def test_control_characters_in_the_record_leave_the_feeds_readable(client, minis
         (entry,) = [e for e in feed.entries if "Asked METI" in e.summary]
         assert "Ministerial Convened in Tokyo" in entry.title
         assert "Asked METI Convened in Tokyo" in entry.summary
+
+
+def test_control_characters_in_the_record_leave_the_picture_and_the_badges_readable(
+    client, ministerial
+):
+    Milestone.objects.filter(pk=ministerial.pk).update(title=f"Ministerial {CONTROLS}")
+    slug = ministerial.commitment.agreement.slug
+    for url in (f"/agreements/{slug}/timeline.svg", f"/badges/milestones/{ministerial.pk}.svg"):
+        root = ElementTree.fromstring(client.get(url).content)
+        words = " ".join(el.text or "" for el in root.iter())
+        assert "Ministerial Convened in Tokyo" in words, url
+    png = client.get(f"/agreements/{slug}/timeline.png")
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
