@@ -11,6 +11,7 @@ import pytest
 from django.core import mail
 from django.core.cache import cache
 
+from commitments.models import Milestone
 from tracker.models import OptOut, Subscription
 
 pytestmark = pytest.mark.usefixtures("frozen")
@@ -190,3 +191,10 @@ def test_the_per_address_limit_holds_while_the_cache_is_down(client, ministerial
     finally:
         ratelimit.reset()
     assert sent == settings.TRACKER_FOLLOW_PER_ADDRESS
+
+
+def test_a_title_with_a_line_break_is_followed_with_a_one_line_subject(client, ministerial):
+    Milestone.objects.filter(pk=ministerial.pk).update(title="Ministerial\r\nconvened")
+    response = follow(client, f"milestone:{ministerial.pk}")
+    assert response.status_code == 200
+    assert mail.outbox[0].subject == "Confirm: follow “Ministerial convened”"
