@@ -43,7 +43,10 @@ class FollowForm(forms.Form):
         value = self.cleaned_data["target"]
         kind, _, pk = value.partition(":")
         model = TARGETS.get(kind)
-        obj = model.objects.filter(pk=pk).first() if model and pk.isdecimal() else None
+        try:
+            obj = model.objects.filter(pk=pk).first() if model else None
+        except ValueError:  # as ModelChoiceField: not a number, or too long for int()
+            obj = None
         if obj is None:
             raise forms.ValidationError(
                 gettext("'%(value)s' is not something one can follow") % {"value": value}

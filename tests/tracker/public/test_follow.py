@@ -78,6 +78,7 @@ def test_an_address_already_following_gets_no_second_email(client, ministerial):
         ("reader@example.org", "milestone:999999", "'milestone:999999' is not something"),
         ("reader@example.org", "user:1", "'user:1' is not something"),
         ("reader@example.org", "milestone:²", "'milestone:²' is not something"),
+        ("reader@example.org", "milestone:" + "9" * 4301, "is not something one can follow"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(client, ministerial, email, target, words):
