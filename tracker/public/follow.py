@@ -10,6 +10,7 @@ import datetime as dt
 from django import forms
 from django.conf import settings
 from django.core import signing
+from django.core.validators import validate_email
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -26,6 +27,7 @@ from tracker.ops import throttle
 from .emails import send_follow_confirmation
 
 CONFIRM_SALT = "tracker.public.follow"
+EMAIL_LENGTH = 254  # Subscription.email's column
 TARGETS: dict[str, type[Agreement] | type[Commitment] | type[Milestone]] = {
     "agreement": Agreement,
     "commitment": Commitment,
@@ -34,10 +36,25 @@ TARGETS: dict[str, type[Agreement] | type[Commitment] | type[Milestone]] = {
 
 
 class FollowForm(forms.Form):
-    email = forms.EmailField(label=gettext_lazy("Your email address"), max_length=254)
+    email = forms.EmailField(label=gettext_lazy("Your email address"), max_length=EMAIL_LENGTH)
     target = forms.CharField(widget=forms.HiddenInput)
     # The language of the alerts; absent or empty: the page's (page_language).
     language = forms.ChoiceField(choices=settings.LANGUAGES, required=False)
+
+    def clean_email(self) -> str:
+        """The address in lower case, as it is kept and mailed. Refused when mail
+        could not go to it (a domain IDNA cannot encode, as a label of 62 "ü") or when
+        lower case makes it too long to keep ("İ" is two letters in lower case)."""
+        invalid = forms.ValidationError(validate_email.message, code=validate_email.code)
+        local, _, domain = self.cleaned_data["email"].lower().rpartition("@")
+        try:
+            domain.encode("idna")  # as Django's mail will, sending it
+        except UnicodeError:
+            raise invalid from None
+        email = f"{local}@{domain}"
+        if len(email) > EMAIL_LENGTH:
+            raise invalid
+        return email
 
     def clean_target(self) -> tuple[str, object]:
         value = self.cleaned_data["target"]
@@ -98,7 +115,7 @@ def follow(request: HttpRequest) -> HttpResponse:
     form = FollowForm(request.POST)
     if not form.is_valid():
         return render(request, "tracker/public/follow.html", {"form": form}, status=400)
-    email = form.cleaned_data["email"].lower()
+    email = form.cleaned_data["email"]
     kind, target = form.cleaned_data["target"]
     mailbox_allowed, from_database = _mailbox_allowed(email)
     if not (
