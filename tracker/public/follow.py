@@ -42,16 +42,18 @@ class FollowForm(forms.Form):
     language = forms.ChoiceField(choices=settings.LANGUAGES, required=False)
 
     def clean_email(self) -> str:
-        """The address in lower case, as it is kept and mailed. Refused when mail
-        could not go to it (a domain IDNA cannot encode, as a label of 62 "ü") or when
-        lower case makes it too long to keep ("İ" is two letters in lower case)."""
+        """The address as it is kept and mailed: in lower case, its domain as IDNA
+        reads it, so that one mailbox is one address whatever the spelling
+        (ｅｘａｍｐｌｅ.org and xn--bcher-kva.org are example.org and bücher.org, where
+        the mail goes). Refused when mail could not go to it (a domain IDNA cannot
+        encode, as a label of 62 "ü") or when it grows too long to keep ("İ" is two
+        letters in lower case)."""
         invalid = forms.ValidationError(validate_email.message, code=validate_email.code)
         local, _, domain = self.cleaned_data["email"].lower().rpartition("@")
         try:
-            domain.encode("idna")  # as Django's mail will, sending it
+            email = f"{local}@{domain.encode('idna').decode('idna')}"
         except UnicodeError:
             raise invalid from None
-        email = f"{local}@{domain}"
         if len(email) > EMAIL_LENGTH:
             raise invalid
         return email

@@ -178,6 +178,20 @@ def test_the_per_address_limit_counts_a_mailbox_however_it_is_spelled(
     assert {m.to[0] for m in mail.outbox} <= set(SPELLINGS)
 
 
+def test_one_mailbox_is_one_address_however_its_domain_is_spelled(client, ministerial, settings):
+    """Full-width letters and the punycode of an international domain reach the same
+    mailbox (IDNA): they share its limit and its one subscription."""
+    spellings = [
+        "reader@bücher.example",
+        "reader@xn--bcher-kva.example",
+        "reader@ＢÜＣＨＥＲ.example",
+        "reader@bücher.ｅｘａｍｐｌｅ",
+    ] * 3
+    assert _flood(client, ministerial, spellings) == settings.TRACKER_FOLLOW_PER_ADDRESS
+    assert {m.to[0] for m in mail.outbox} == {"reader@bücher.example"}
+    assert list(Subscription.objects.values_list("email", flat=True)) == ["reader@bücher.example"]
+
+
 def test_the_per_address_limit_holds_while_the_cache_is_down(client, ministerial, settings):
     """With the cache unreachable the limit is counted from the requests to follow kept
     in the database, so a Redis outage does not open the mailbox to a flood."""
