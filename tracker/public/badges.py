@@ -24,7 +24,7 @@ from commitments.selectors import (
 from tracker.ops.problems import problem_response
 
 from .record import Moment, milestones, occurrence_rows, rows_for, verdict
-from .responses import as_of_checked, cached
+from .responses import as_of_checked, cached, xml_text
 
 COLOURS = {
     "ok": "#15803d",
@@ -56,7 +56,7 @@ class Badge:
         # Verdana 11px averages about 6.5 px a character: the width shields.io uses.
         lw, mw = 10 + round(6.5 * len(self.label)), 10 + round(6.5 * len(self.message))
         text = f"{self.label}: {self.message}"
-        return (
+        return xml_text(
             f'<svg xmlns="http://www.w3.org/2000/svg" width="{lw + mw}" height="20" '
             f'role="img" aria-label="{escape(text, {chr(34): "&quot;"})}">'
             f"<title>{escape(text)}</title>"

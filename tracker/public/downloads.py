@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
 from commitments.models import Agreement
-from commitments.selectors import AsOfError
+from commitments.selectors import AsOfError, assessment_as_of
 from tracker.ops import csvfile
 
 from . import timeline
@@ -86,16 +86,17 @@ def timeline_png(request: HttpRequest, a: Agreement, moment: Moment) -> HttpResp
     return _picture(request, a, moment, "png")
 
 
-def _csv_row(slug: str, row: Row) -> list[Any]:
+def _csv_row(slug: str, row: Row, moment: Moment) -> list[Any]:
     m, s, c = row.m, row.s, row.m.commitment
+    assessed = assessment_as_of(c, moment.as_of)  # as the page of that day shows it
     return [
         slug,
         c.key,
         c.title,
         c.get_category_display(),
         c.section,
-        c.assessment,
-        c.assessed_on,
+        assessed.assessment,
+        assessed.assessed_on,
         m.key,
         m.title,
         row.rule_sentence,
@@ -112,7 +113,7 @@ def _csv_row(slug: str, row: Row) -> list[Any]:
 @_judged
 def agreement_csv(request: HttpRequest, a: Agreement, moment: Moment) -> HttpResponse:
     ms = list(milestones().filter(commitment__agreement=a).order_by("commitment__number", "id"))
-    rows = (_csv_row(a.slug, row) for row in rows_for(ms, moment))
+    rows = (_csv_row(a.slug, row, moment) for row in rows_for(ms, moment))
     response = HttpResponse(b"".join(csvfile.stream(CSV_COLUMNS, rows)), csvfile.CONTENT_TYPE)
     response["Content-Disposition"] = f'attachment; filename="{a.slug}-milestones.csv"'
     return response

@@ -8,6 +8,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.utils.translation import gettext
 
+from tracker.alerts.emails import one_line
+
 
 def send_follow_confirmation(email: str, target: object, url: str) -> None:
     context = {
@@ -17,7 +19,7 @@ def send_follow_confirmation(email: str, target: object, url: str) -> None:
         "site_url": settings.SITE_URL,
     }
     message = EmailMultiAlternatives(
-        subject=gettext("Confirm: follow “%(target)s”") % {"target": target},
+        subject=gettext("Confirm: follow “%(target)s”") % {"target": one_line(str(target))},
         body=render_to_string("tracker/public/email/confirm.txt", context),
         to=[email],
     )

@@ -28,7 +28,7 @@ from commitments import deadlines
 from commitments.models import Agreement, Commitment, LogEntry, StatusUpdate
 
 from .citations import cite
-from .responses import as_of_checked
+from .responses import as_of_checked, xml_text
 
 LIMIT = 50
 
@@ -147,7 +147,7 @@ class ChangesFeed(Feed[Any, Any]):
 
     def title(self, obj: Agreement | None) -> str:
         if obj:
-            return _("%(name)s: changes") % {"name": obj.short_name}
+            return _("%(name)s: changes") % {"name": xml_text(obj.short_name)}
         return _("Commitment tracker: all changes")
 
     def link(self, obj: Agreement | None) -> str:
@@ -166,10 +166,10 @@ class ChangesFeed(Feed[Any, Any]):
         return changes(obj)
 
     def item_title(self, item: Change) -> str:
-        return item.title
+        return xml_text(item.title)
 
     def item_description(self, item: Change) -> str:
-        return item.html
+        return xml_text(item.html)
 
     def item_link(self, item: Change) -> str:
         return item.link

@@ -10,6 +10,7 @@ import datetime as dt
 from django import forms
 from django.conf import settings
 from django.core import signing
+from django.core.validators import validate_email
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -26,6 +27,7 @@ from tracker.ops import throttle
 from .emails import send_follow_confirmation
 
 CONFIRM_SALT = "tracker.public.follow"
+EMAIL_LENGTH = 254  # Subscription.email's column
 TARGETS: dict[str, type[Agreement] | type[Commitment] | type[Milestone]] = {
     "agreement": Agreement,
     "commitment": Commitment,
@@ -34,16 +36,36 @@ TARGETS: dict[str, type[Agreement] | type[Commitment] | type[Milestone]] = {
 
 
 class FollowForm(forms.Form):
-    email = forms.EmailField(label=gettext_lazy("Your email address"), max_length=254)
+    email = forms.EmailField(label=gettext_lazy("Your email address"), max_length=EMAIL_LENGTH)
     target = forms.CharField(widget=forms.HiddenInput)
     # The language of the alerts; absent or empty: the page's (page_language).
     language = forms.ChoiceField(choices=settings.LANGUAGES, required=False)
+
+    def clean_email(self) -> str:
+        """The address as it is kept and mailed: in lower case, its domain as IDNA
+        reads it, so that one mailbox is one address whatever the spelling
+        (ｅｘａｍｐｌｅ.org and xn--bcher-kva.org are example.org and bücher.org, where
+        the mail goes). Refused when mail could not go to it (a domain IDNA cannot
+        encode, as a label of 62 "ü") or when it grows too long to keep ("İ" is two
+        letters in lower case)."""
+        invalid = forms.ValidationError(validate_email.message, code=validate_email.code)
+        local, _, domain = self.cleaned_data["email"].lower().rpartition("@")
+        try:
+            email = f"{local}@{domain.encode('idna').decode('idna')}"
+        except UnicodeError:
+            raise invalid from None
+        if len(email) > EMAIL_LENGTH:
+            raise invalid
+        return email
 
     def clean_target(self) -> tuple[str, object]:
         value = self.cleaned_data["target"]
         kind, _, pk = value.partition(":")
         model = TARGETS.get(kind)
-        obj = model.objects.filter(pk=pk).first() if model and pk.isdecimal() else None
+        try:
+            obj = model.objects.filter(pk=pk).first() if model else None
+        except ValueError:  # as ModelChoiceField: not a number, or too long for int()
+            obj = None
         if obj is None:
             raise forms.ValidationError(
                 gettext("'%(value)s' is not something one can follow") % {"value": value}
@@ -95,7 +117,7 @@ def follow(request: HttpRequest) -> HttpResponse:
     form = FollowForm(request.POST)
     if not form.is_valid():
         return render(request, "tracker/public/follow.html", {"form": form}, status=400)
-    email = form.cleaned_data["email"].lower()
+    email = form.cleaned_data["email"]
     kind, target = form.cleaned_data["target"]
     mailbox_allowed, from_database = _mailbox_allowed(email)
     if not (

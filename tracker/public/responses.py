@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,6 +18,18 @@ from commitments.selectors import AsOfError
 from tracker.ops.problems import problem_response
 
 from .record import moment_of
+
+# What XML 1.0 cannot carry (its Char production): the C0 controls but tab, line feed
+# and carriage return; lone surrogates; U+FFFE and U+FFFF.
+NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """Record words as XML can carry them: a control character left in a title or a
+    note (a word processor's vertical tab) becomes a space. Django's feed writer
+    refuses them (a 500); feed readers, cairosvg (the PNG) and browsers drawing an SVG
+    cannot parse them."""
+    return NOT_XML.sub(" ", text)
 
 
 def cached(request: HttpRequest, body: bytes | str, content_type: str) -> HttpResponse:

@@ -28,6 +28,7 @@ from commitments.deadlines import day_text
 from commitments.models import Agreement
 
 from .record import Brief, Moment, Row, summarise
+from .responses import xml_text
 
 WIDTH = 320  # viewBox units: at 360 px wide a unit is a pixel or more
 MARGIN = 8
@@ -193,7 +194,7 @@ def draw(
     out += body
     out.append("</svg>")
     return Picture(
-        svg="\n".join(out),
+        svg=xml_text("\n".join(out)),
         title=title,
         desc=desc,
         desc_html=mark_safe(desc_html),  # every record word escaped by _marked

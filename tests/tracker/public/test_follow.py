@@ -11,6 +11,7 @@ import pytest
 from django.core import mail
 from django.core.cache import cache
 
+from commitments.models import Milestone
 from tracker.models import OptOut, Subscription
 
 pytestmark = pytest.mark.usefixtures("frozen")
@@ -74,9 +75,14 @@ def test_an_address_already_following_gets_no_second_email(client, ministerial):
     ("email", "target", "words"),
     [
         ("not-an-address", "milestone:{pk}", "Enter a valid email address"),
+        # No mail can go there (a label over 63 letters once IDNA-encoded), and one too
+        # long to keep once in lower case (each "İ" becomes two letters).
+        ("reader@" + "ü" * 62 + ".de", "milestone:{pk}", "Enter a valid email address"),
+        ("r@" + ".".join(["İ" * 20] * 11) + ".jp", "milestone:{pk}", "Enter a valid email address"),
         ("reader@example.org", "milestone:999999", "'milestone:999999' is not something"),
         ("reader@example.org", "user:1", "'user:1' is not something"),
         ("reader@example.org", "milestone:²", "'milestone:²' is not something"),
+        ("reader@example.org", "milestone:" + "9" * 4301, "is not something one can follow"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field(client, ministerial, email, target, words):
@@ -172,6 +178,20 @@ def test_the_per_address_limit_counts_a_mailbox_however_it_is_spelled(
     assert {m.to[0] for m in mail.outbox} <= set(SPELLINGS)
 
 
+def test_one_mailbox_is_one_address_however_its_domain_is_spelled(client, ministerial, settings):
+    """Full-width letters and the punycode of an international domain reach the same
+    mailbox (IDNA): they share its limit and its one subscription."""
+    spellings = [
+        "reader@bücher.example",
+        "reader@xn--bcher-kva.example",
+        "reader@ＢÜＣＨＥＲ.example",
+        "reader@bücher.ｅｘａｍｐｌｅ",
+    ] * 3
+    assert _flood(client, ministerial, spellings) == settings.TRACKER_FOLLOW_PER_ADDRESS
+    assert {m.to[0] for m in mail.outbox} == {"reader@bücher.example"}
+    assert list(Subscription.objects.values_list("email", flat=True)) == ["reader@bücher.example"]
+
+
 def test_the_per_address_limit_holds_while_the_cache_is_down(client, ministerial, settings):
     """With the cache unreachable the limit is counted from the requests to follow kept
     in the database, so a Redis outage does not open the mailbox to a flood."""
@@ -190,3 +210,10 @@ def test_the_per_address_limit_holds_while_the_cache_is_down(client, ministerial
     finally:
         ratelimit.reset()
     assert sent == settings.TRACKER_FOLLOW_PER_ADDRESS
+
+
+def test_a_title_with_a_line_break_is_followed_with_a_one_line_subject(client, ministerial):
+    Milestone.objects.filter(pk=ministerial.pk).update(title="Ministerial\r\nconvened")
+    response = follow(client, f"milestone:{ministerial.pk}")
+    assert response.status_code == 200
+    assert mail.outbox[0].subject == "Confirm: follow “Ministerial convened”"

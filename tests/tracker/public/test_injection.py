@@ -116,3 +116,39 @@ def test_a_title_cannot_break_the_calendar_or_the_picture(client, ministerial):
         assert not [el for el in root.iter() if el.tag.endswith("script")], url
         words = " ".join(el.text or "" for el in root.iter())
         assert "</text><script>" in words, url
+
+
+# Characters XML 1.0 cannot carry, as a paste from a word processor leaves them.
+CONTROLS = "Convened\x0bin Tokyo\x0c\x1b\x08"
+
+
+def test_control_characters_in_the_record_leave_the_feeds_readable(client, ministerial, alice):
+    Milestone.objects.filter(pk=ministerial.pk).update(title=f"Ministerial {CONTROLS}")
+    milestone_set_status(
+        milestone=Milestone.objects.get(pk=ministerial.pk),
+        status=Status.IN_PROGRESS,
+        by=alice,
+        note=f"Asked METI {CONTROLS}",
+    )
+    slug = ministerial.commitment.agreement.slug
+    for url in (f"/agreements/{slug}/feed.atom", "/feed.atom"):
+        response = client.get(url)
+        assert response.status_code == 200, url
+        feed = feedparser.parse(response.content)
+        assert feed.bozo == 0, feed.get("bozo_exception")
+        (entry,) = [e for e in feed.entries if "Asked METI" in e.summary]
+        assert "Ministerial Convened in Tokyo" in entry.title
+        assert "Asked METI Convened in Tokyo" in entry.summary
+
+
+def test_control_characters_in_the_record_leave_the_picture_and_the_badges_readable(
+    client, ministerial
+):
+    Milestone.objects.filter(pk=ministerial.pk).update(title=f"Ministerial {CONTROLS}")
+    slug = ministerial.commitment.agreement.slug
+    for url in (f"/agreements/{slug}/timeline.svg", f"/badges/milestones/{ministerial.pk}.svg"):
+        root = ElementTree.fromstring(client.get(url).content)
+        words = " ".join(el.text or "" for el in root.iter())
+        assert "Ministerial Convened in Tokyo" in words, url
+    png = client.get(f"/agreements/{slug}/timeline.png")
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")

@@ -156,6 +156,21 @@ def test_the_csv_lists_every_milestone_of_the_agreement(client, ministerial):
     assert (row["due_on"], row["overdue"], row["days_overdue"]) == ("2026-04-26", "yes", "209")
 
 
+def test_the_csv_of_a_past_day_shows_the_assessment_of_that_day(client, ministerial):
+    c = ministerial.commitment
+    c.assessment, c.assessed_on = Assessment.PARTLY_KEPT, dt.date(2026, 11, 20)
+    c.save()
+    slug = c.agreement.slug
+    for query, shown in [
+        ("", ("partly_kept", "2026-11-20")),
+        ("?as_of=2026-04-26", ("not_yet_rated", "")),
+    ]:
+        response = client.get(f"/agreements/{slug}/milestones.csv{query}")
+        rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+        row = next(r for r in rows if r["milestone_key"] == ministerial.key)
+        assert (row["assessment"], row["assessed_on"]) == shown, query
+
+
 # Cells that a spreadsheet would run as a formula (OWASP: = + - @ tab and carriage return).
 FORMULAS = ["=HYPERLINK(1)", "+1+1", "-2+3", "@SUM(1)", "\t=1+1", "\r=1+1"]
 
