@@ -236,3 +236,13 @@ def test_evidence_is_still_required_for_completed(ministerial, alice):
         milestone_url(ministerial), {"status": "completed", "evidence_url": EVIDENCE}
     )
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("token", ["\xb2", "\xe9t\xe9", "ab\x00cd"])
+def test_a_token_of_odd_bytes_is_401_not_a_500(api, agreements, token):
+    """'Authorization: Bearer ²' (a byte knox cannot decode) or a NUL (which PostgreSQL
+    refuses in a query) was a 500, on reads as on the PATCH."""
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = api.get("/api/v1/status/")
+    assert is_problem(response, 401)
+    assert response.json()["detail"] == "Invalid token."
