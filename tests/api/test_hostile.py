@@ -246,3 +246,12 @@ def test_a_token_of_odd_bytes_is_401_not_a_500(api, agreements, token):
     response = api.get("/api/v1/status/")
     assert is_problem(response, 401)
     assert response.json()["detail"] == "Invalid token."
+
+
+def test_more_parameters_than_django_reads_is_400_not_a_500(api, agreements, settings):
+    """Over DATA_UPLOAD_MAX_NUMBER_FIELDS, Django's TooManyFieldsSent (a 400 outside a
+    view) reached the handler as an unknown error: a 500."""
+    query = "&".join(f"p{n}=1" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+    response = api.get(f"/api/v1/milestones/?{query}")
+    assert is_problem(response, 400)
+    assert "DATA_UPLOAD_MAX_NUMBER_FIELDS" in response.json()["detail"]

@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views import csrf, defaults
@@ -97,6 +98,10 @@ def problem_handler(exc: Exception, context: dict[str, Any]) -> Response:
             exc = Conflict(exc.message)
     elif isinstance(exc, TransitionError):
         exc = exceptions.ValidationError({exc.field or "non_field_errors": [exc.message]})
+    elif isinstance(exc, SuspiciousOperation):
+        # What Django answers 400 outside a view, e.g. more parameters than
+        # DATA_UPLOAD_MAX_NUMBER_FIELDS (TooManyFieldsSent, raised on reading request.GET).
+        exc = exceptions.ParseError(str(exc))
     elif isinstance(exc, OperationalError | InterfaceError):
         set_rollback()
         exc = DatabaseUnavailable()
