@@ -264,7 +264,7 @@ class ReadViewSet(ApiView, viewsets.GenericViewSet[Any]):
         self, request: Request, *args: Any, **kwargs: Any
     ) -> HttpResponse | StreamingHttpResponse:
         queryset = self.filter_queryset(self.get_queryset())
-        if getattr(request, "accepted_media_type", "").startswith(csv_export.CSV):
+        if isinstance(request.accepted_renderer, csv_export.CSVRenderer):
             return self.csv_list(queryset)
         return self.paginated(queryset)
 
