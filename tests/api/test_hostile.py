@@ -51,6 +51,25 @@ def test_options_on_the_docs_pages_is_no_500(api, db, path):
     assert response.status_code == 204 and "GET" in response["Allow"]
 
 
+@pytest.mark.parametrize("path", ["/api/schema/", "/api/docs/", "/api/redoc/"])
+@pytest.mark.parametrize(
+    ("method", "extra", "status"),
+    [
+        ("POST", {}, 405),
+        ("GET", {"HTTP_AUTHORIZATION": "Bearer not-a-token"}, 401),
+        ("GET", {"QUERY_STRING": "format=xml"}, 404),
+    ],
+)
+def test_errors_of_the_schema_and_the_docs_are_problems_in_json(
+    api, db, path, method, extra, status
+):
+    """They were labelled problem+json, with a body in YAML (the schema), a page of HTML
+    or "405 Method Not Allowed" (the docs): each view's own renderer."""
+    response = api.generic(method, path, **extra)
+    assert is_problem(response, status)
+    assert response.json()["status"] == status
+
+
 def test_a_write_to_an_unmatched_path_is_a_problem_404_not_a_csrf_page(ministerial, alice):
     """Finding 6, with a token and with a session."""
     no_slash = milestone_url(ministerial).rstrip("/")

@@ -20,6 +20,8 @@ from drf_spectacular.views import (
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from .exceptions import ProblemsInJson
+
 _View = TypeVar("_View", bound=type)
 
 
@@ -30,7 +32,7 @@ def by_content(view: _View) -> _View:
 
 
 @by_content
-class SchemaView(SpectacularAPIView):
+class SchemaView(ProblemsInJson, SpectacularAPIView):
     """The OpenAPI document (YAML; ``?format=json`` for JSON), itself left out of it
     (SERVE_INCLUDE_SCHEMA)."""
 
@@ -53,7 +55,7 @@ class PageOptions(_APIView):
 
 
 @by_content
-class SwaggerView(PageOptions, SpectacularSwaggerSplitView):
+class SwaggerView(PageOptions, ProblemsInJson, SpectacularSwaggerSplitView):
     """Swagger UI with its init script served as a file (``?script``): no inline
     script for the CSP to allow."""
 
@@ -62,5 +64,5 @@ class SwaggerView(PageOptions, SpectacularSwaggerSplitView):
 # relaxes the CSP for that (config/settings.py, "Deployment and hardening").
 @method_decorator(csp_update({"style-src": [UNSAFE_INLINE], "worker-src": ["blob:"]}), "dispatch")
 @by_content
-class RedocView(PageOptions, SpectacularRedocView):
+class RedocView(PageOptions, ProblemsInJson, SpectacularRedocView):
     pass

@@ -12,7 +12,7 @@ the service names; a version conflict becomes 412 (with If-Match) or 409.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import SuspiciousOperation
@@ -20,6 +20,8 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views import csrf, defaults
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -137,6 +139,25 @@ def problem_handler(exc: Exception, context: dict[str, Any]) -> Response:
     response = Response(body, status=exc.status_code, headers=headers, content_type=PROBLEM)
     response["Cache-Control"] = "no-store"
     return response
+
+
+if TYPE_CHECKING:
+    # Only for mypy: DRF's views import this module (through the parsers).
+    from rest_framework.views import APIView as _APIView  # what the mixin is mixed into
+else:
+    _APIView = object
+
+
+class ProblemsInJson(_APIView):
+    """Problems are JSON whatever was negotiated: a CSV request's 400, the YAML schema's
+    405, a docs page's 401 (every view under /api/)."""
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if isinstance(response, Response) and response.content_type == PROBLEM:
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = PROBLEM
+        return response
 
 
 def is_api(request: HttpRequest) -> bool:

@@ -28,7 +28,6 @@ from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, MethodNotAllowed, ValidationError
 from rest_framework.generics import GenericAPIView
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -47,12 +46,11 @@ from commitments.selectors import agreements_with_progress, commitments_with_pro
 from commitments.services import milestone_set_status
 from tracker.archive.selectors import sources_prefetch, with_archive
 from tracker.ops import csvfile
-from tracker.ops.problems import PROBLEM
 from tracker.selectors import last_sweep_at
 
 from . import csv_export, events
 from .conditional import ConditionalMixin, with_headers, write_preconditions_hold
-from .exceptions import PreconditionFailed
+from .exceptions import PreconditionFailed, ProblemsInJson
 from .filters import MILESTONE_ORDERINGS, AgreementFilter, CommitmentFilter, MilestoneFilter
 from .pagination import Pagination
 from .params import allowed_params, check_filters, check_query, free_text
@@ -90,7 +88,7 @@ else:
 API_CSP = {"default-src": [NONE], "frame-ancestors": [NONE]}
 
 
-class ApiView(ConditionalMixin, _View):
+class ApiView(ConditionalMixin, ProblemsInJson, _View):
     """What every API view shares (mixed into DRF's views, never in front of them)."""
 
     @classmethod
@@ -163,10 +161,6 @@ class ApiView(ConditionalMixin, _View):
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
-        if isinstance(response, Response) and response.content_type == PROBLEM:
-            # Problems are JSON whatever was negotiated (a CSV request's 400 too).
-            response.accepted_renderer = JSONRenderer()
-            response.accepted_media_type = PROBLEM
         usage = next(
             (t.usage for t in self.throttles if isinstance(t, RateLimitThrottle) and t.usage), None
         )
