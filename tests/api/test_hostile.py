@@ -57,7 +57,7 @@ def test_options_on_the_docs_pages_is_no_500(api, db, path):
     [
         ("POST", {}, 405),
         ("GET", {"HTTP_AUTHORIZATION": "Bearer not-a-token"}, 401),
-        ("GET", {"QUERY_STRING": "format=xml"}, 404),
+        ("GET", {"QUERY_STRING": "format=xml"}, 400),
     ],
 )
 def test_errors_of_the_schema_and_the_docs_are_problems_in_json(
@@ -118,6 +118,22 @@ def test_parameters_are_checked_evenly(api, agreements, query, field):
     response = api.get(f"{url}?{query}")
     assert is_problem(response, 400)
     assert field in [e["field"] for e in response.json()["errors"]]
+
+
+@pytest.mark.parametrize(
+    ("path", "formats"),
+    [
+        ("/api/v1/milestones/?format=xml", "json, csv"),
+        ("/api/v1/agreements/?format=csv", "json"),  # no CSV for agreements
+        ("/api/v1/status/?format=api", "json"),
+        ("/api/schema/?format=xml", "yaml, json"),
+    ],
+)
+def test_a_format_no_renderer_has_is_400_naming_format(api, agreements, path, formats):
+    """It was DRF's 404 "Not found." for an address that exists."""
+    response = api.get(path)
+    assert is_problem(response, 400)
+    assert response.json()["errors"] == [{"field": "format", "reason": f"Give one of {formats}."}]
 
 
 def test_updated_since_on_every_list(api, ministerial, alice, frozen):
