@@ -415,7 +415,9 @@ class MilestoneViewSet(LogMixin, ReadViewSet):
             status=data.get("status", milestone.status),
             by=request.user,
             note=data.get("note", ""),
-            evidence_url=data.get("evidence_url", ""),
+            # Left out, the current address, as the admin's form sends it: a note on a
+            # completed milestone is not a completion without evidence.
+            evidence_url=data.get("evidence_url", milestone.evidence_url),
             completed_on=data.get("completed_on"),
             expected_version=milestone.version if "If-Match" in request.headers else None,
         )
