@@ -87,6 +87,15 @@ def test_a_newline_in_the_path_is_a_problem_404(api, db):
     assert is_problem(api.get("/api/v1/commitments/a%0A/"), 404)
 
 
+def test_a_host_this_site_does_not_serve_is_a_problem_400(api, db):
+    """Django refuses it in a middleware (DisallowedHost), before any view: it was
+    Django's HTML page under /api/ too. The proxy passes every Host on."""
+    response = api.get("/api/v1/status/", HTTP_HOST="tracker.example.net")
+    assert is_problem(response, 400)
+    assert "tracker.example.net" not in response.content.decode()  # Django's advice, kept
+    assert api.get("/", HTTP_HOST="tracker.example.net")["Content-Type"].startswith("text/html")
+
+
 def test_django_level_errors_under_api_are_problems(db):
     request = RequestFactory().get("/api/v1/anything/")
     assert is_problem(exceptions.server_error(request), 500)

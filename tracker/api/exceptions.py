@@ -176,6 +176,14 @@ def server_error(request: HttpRequest) -> Any:
     return defaults.server_error(request)
 
 
+def bad_request(request: HttpRequest, exception: Exception) -> Any:
+    """handler400, for a request Django refuses before any view (e.g. a Host it does not
+    serve). Its message, which advises on ALLOWED_HOSTS, stays in the log."""
+    if is_api(request):
+        return problem_response(request, 400, "Bad request.", code="bad_request")
+    return defaults.bad_request(request, exception)
+
+
 def page_not_found(request: HttpRequest, exception: Exception) -> Any:
     """handler404, for a 404 raised outside the API's views (e.g. by a middleware)."""
     if is_api(request):
