@@ -70,6 +70,16 @@ def test_errors_of_the_schema_and_the_docs_are_problems_in_json(
     assert response.json()["status"] == status
 
 
+@pytest.mark.parametrize("path", ["/api/schema/", "/api/docs/", "/api/redoc/"])
+@pytest.mark.parametrize(
+    "header",
+    [{"HTTP_IF_MATCH": '"x"'}, {"HTTP_IF_UNMODIFIED_SINCE": "Sat, 01 Jan 2000 00:00:00 GMT"}],
+)
+def test_a_failed_precondition_on_the_schema_or_the_docs_is_a_problem_412(api, db, path, header):
+    """Django's ConditionalGetMiddleware answered an empty text/html 412."""
+    assert is_problem(api.get(path, **header), 412)
+
+
 def test_a_write_to_an_unmatched_path_is_a_problem_404_not_a_csrf_page(ministerial, alice):
     """Finding 6, with a token and with a session."""
     no_slash = milestone_url(ministerial).rstrip("/")
