@@ -23,5 +23,6 @@ urlpatterns = [
 ]
 
 # Errors raised outside a view: problem details under /api/ (tracker/api/exceptions.py).
+handler400 = "tracker.api.exceptions.bad_request"
 handler404 = "tracker.api.exceptions.page_not_found"
 handler500 = "tracker.api.exceptions.server_error"

@@ -246,5 +246,5 @@ def test_what_the_view_would_refuse_is_left_to_the_view(api, agreements):
     assert api.get(url).status_code == 200  # rendered: the next may come from memory
     assert api.get(url, HTTP_ACCEPT="text/html").status_code == 406
     assert api.get(url, HTTP_ACCEPT="text/html, application/json;q=0.5").status_code == 200
-    assert api.get(url + "?format=api").status_code == 404
+    assert api.get(url + "?format=api").status_code == 400
     assert api.get("/api/v1/milestones/?overdue=maybe").status_code == 400

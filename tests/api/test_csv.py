@@ -35,6 +35,18 @@ def test_milestones_as_csv_with_the_same_filters(api, agreements, how):
     assert table[0]["agreement"] == first["agreement"]
 
 
+@pytest.mark.parametrize("accept", ["Text/CSV", "TEXT/CSV;q=0.9"])
+def test_csv_is_asked_for_in_any_case(api, agreements, accept):
+    """Media types are case-insensitive (RFC 9110 section 8.3.1): 'Accept: Text/CSV'
+    chose the CSV renderer, but the view compared the type as written, answered with
+    the JSON page for it to render, and that was a 500."""
+    api.raise_request_exception = False
+    response = api.get("/api/v1/commitments/", HTTP_ACCEPT=accept)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert len(rows(response)) == api.get("/api/v1/commitments/").json()["count"]
+
+
 def test_commitments_as_csv(api, agreements):
     response = api.get("/api/v1/commitments/?format=csv&category=stockpiling")
     table = rows(response)

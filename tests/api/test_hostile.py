@@ -51,6 +51,35 @@ def test_options_on_the_docs_pages_is_no_500(api, db, path):
     assert response.status_code == 204 and "GET" in response["Allow"]
 
 
+@pytest.mark.parametrize("path", ["/api/schema/", "/api/docs/", "/api/redoc/"])
+@pytest.mark.parametrize(
+    ("method", "extra", "status"),
+    [
+        ("POST", {}, 405),
+        ("GET", {"HTTP_AUTHORIZATION": "Bearer not-a-token"}, 401),
+        ("GET", {"QUERY_STRING": "format=xml"}, 400),
+    ],
+)
+def test_errors_of_the_schema_and_the_docs_are_problems_in_json(
+    api, db, path, method, extra, status
+):
+    """They were labelled problem+json, with a body in YAML (the schema), a page of HTML
+    or "405 Method Not Allowed" (the docs): each view's own renderer."""
+    response = api.generic(method, path, **extra)
+    assert is_problem(response, status)
+    assert response.json()["status"] == status
+
+
+@pytest.mark.parametrize("path", ["/api/schema/", "/api/docs/", "/api/redoc/"])
+@pytest.mark.parametrize(
+    "header",
+    [{"HTTP_IF_MATCH": '"x"'}, {"HTTP_IF_UNMODIFIED_SINCE": "Sat, 01 Jan 2000 00:00:00 GMT"}],
+)
+def test_a_failed_precondition_on_the_schema_or_the_docs_is_a_problem_412(api, db, path, header):
+    """Django's ConditionalGetMiddleware answered an empty text/html 412."""
+    assert is_problem(api.get(path, **header), 412)
+
+
 def test_a_write_to_an_unmatched_path_is_a_problem_404_not_a_csrf_page(ministerial, alice):
     """Finding 6, with a token and with a session."""
     no_slash = milestone_url(ministerial).rstrip("/")
@@ -66,6 +95,15 @@ def test_a_write_to_an_unmatched_path_is_a_problem_404_not_a_csrf_page(ministeri
 
 def test_a_newline_in_the_path_is_a_problem_404(api, db):
     assert is_problem(api.get("/api/v1/commitments/a%0A/"), 404)
+
+
+def test_a_host_this_site_does_not_serve_is_a_problem_400(api, db):
+    """Django refuses it in a middleware (DisallowedHost), before any view: it was
+    Django's HTML page under /api/ too. The proxy passes every Host on."""
+    response = api.get("/api/v1/status/", HTTP_HOST="tracker.example.net")
+    assert is_problem(response, 400)
+    assert "tracker.example.net" not in response.content.decode()  # Django's advice, kept
+    assert api.get("/", HTTP_HOST="tracker.example.net")["Content-Type"].startswith("text/html")
 
 
 def test_django_level_errors_under_api_are_problems(db):
@@ -99,6 +137,22 @@ def test_parameters_are_checked_evenly(api, agreements, query, field):
     response = api.get(f"{url}?{query}")
     assert is_problem(response, 400)
     assert field in [e["field"] for e in response.json()["errors"]]
+
+
+@pytest.mark.parametrize(
+    ("path", "formats"),
+    [
+        ("/api/v1/milestones/?format=xml", "json, csv"),
+        ("/api/v1/agreements/?format=csv", "json"),  # no CSV for agreements
+        ("/api/v1/status/?format=api", "json"),
+        ("/api/schema/?format=xml", "yaml, json"),
+    ],
+)
+def test_a_format_no_renderer_has_is_400_naming_format(api, agreements, path, formats):
+    """It was DRF's 404 "Not found." for an address that exists."""
+    response = api.get(path)
+    assert is_problem(response, 400)
+    assert response.json()["errors"] == [{"field": "format", "reason": f"Give one of {formats}."}]
 
 
 def test_updated_since_on_every_list(api, ministerial, alice, frozen):
@@ -236,3 +290,22 @@ def test_evidence_is_still_required_for_completed(ministerial, alice):
         milestone_url(ministerial), {"status": "completed", "evidence_url": EVIDENCE}
     )
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("token", ["\xb2", "\xe9t\xe9", "ab\x00cd"])
+def test_a_token_of_odd_bytes_is_401_not_a_500(api, agreements, token):
+    """'Authorization: Bearer ²' (a byte knox cannot decode) or a NUL (which PostgreSQL
+    refuses in a query) was a 500, on reads as on the PATCH."""
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    response = api.get("/api/v1/status/")
+    assert is_problem(response, 401)
+    assert response.json()["detail"] == "Invalid token."
+
+
+def test_more_parameters_than_django_reads_is_400_not_a_500(api, agreements, settings):
+    """Over DATA_UPLOAD_MAX_NUMBER_FIELDS, Django's TooManyFieldsSent (a 400 outside a
+    view) reached the handler as an unknown error: a 500."""
+    query = "&".join(f"p{n}=1" for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+    response = api.get(f"/api/v1/milestones/?{query}")
+    assert is_problem(response, 400)
+    assert "DATA_UPLOAD_MAX_NUMBER_FIELDS" in response.json()["detail"]

@@ -228,3 +228,18 @@ def test_same_evidence_on_a_completed_milestone_does_not_move_completed_on(minis
     response = editor.patch(url(ministerial), {"evidence_url": EVIDENCE})
     assert response.status_code == 400
     assert editor.get(url(ministerial)).json()["completed_on"] == "2026-04-24"
+
+
+def test_note_alone_on_a_completed_milestone_keeps_its_evidence(ministerial, alice):
+    """It was a 400, 'evidence_url: an evidence address is required to mark a milestone
+    completed', for a milestone completed with one: the admin's form sends the current
+    address with a note, the API sent none."""
+    editor = client_for(alice)
+    done = {"status": "completed", "evidence_url": EVIDENCE, "completed_on": "2026-04-24"}
+    assert editor.patch(url(ministerial), done).status_code == 200
+    response = editor.patch(url(ministerial), {"note": "Minutes published"})
+    assert response.status_code == 200, response.content
+    shown = response.json()
+    assert (shown["status"], shown["evidence_url"]) == ("completed", EVIDENCE)
+    assert shown["completed_on"] == "2026-04-24"
+    assert StatusUpdate.objects.filter(note="Minutes published").count() == 1

@@ -4,6 +4,7 @@ SessionAuthentication, in the settings)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -12,6 +13,9 @@ from rest_framework import exceptions
 from rest_framework.authentication import get_authorization_header
 
 SCHEMES = (b"token", b"bearer")
+# The credentials' syntax (RFC 9110 section 11.2); knox's tokens are hex. Anything else
+# is no token: knox would decode it as UTF-8, and PostgreSQL refuses a NUL in a query.
+TOKEN68 = re.compile(rb"[A-Za-z0-9._~+/-]+=*")
 
 
 class TokenOrBearerAuthentication(TokenAuthentication):
@@ -23,6 +27,8 @@ class TokenOrBearerAuthentication(TokenAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Send 'Authorization: Bearer <token>' (or 'Token <token>')."
             )
+        if not TOKEN68.fullmatch(auth[1]):
+            raise exceptions.AuthenticationFailed("Invalid token.")
         return self.authenticate_credentials(auth[1])
 
     def authenticate_header(self, request: Any) -> str:

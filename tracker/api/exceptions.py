@@ -12,13 +12,16 @@ the service names; a version conflict becomes 412 (with If-Match) or 409.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, JsonResponse
 from django.views import csrf, defaults
 from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -97,6 +100,10 @@ def problem_handler(exc: Exception, context: dict[str, Any]) -> Response:
             exc = Conflict(exc.message)
     elif isinstance(exc, TransitionError):
         exc = exceptions.ValidationError({exc.field or "non_field_errors": [exc.message]})
+    elif isinstance(exc, SuspiciousOperation):
+        # What Django answers 400 outside a view, e.g. more parameters than
+        # DATA_UPLOAD_MAX_NUMBER_FIELDS (TooManyFieldsSent, raised on reading request.GET).
+        exc = exceptions.ParseError(str(exc))
     elif isinstance(exc, OperationalError | InterfaceError):
         set_rollback()
         exc = DatabaseUnavailable()
@@ -134,6 +141,25 @@ def problem_handler(exc: Exception, context: dict[str, Any]) -> Response:
     return response
 
 
+if TYPE_CHECKING:
+    # Only for mypy: DRF's views import this module (through the parsers).
+    from rest_framework.views import APIView as _APIView  # what the mixin is mixed into
+else:
+    _APIView = object
+
+
+class ProblemsInJson(_APIView):
+    """Problems are JSON whatever was negotiated: a CSV request's 400, the YAML schema's
+    405, a docs page's 401 (every view under /api/)."""
+
+    def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if isinstance(response, Response) and response.content_type == PROBLEM:
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = PROBLEM
+        return response
+
+
 def is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/")
 
@@ -148,6 +174,14 @@ def server_error(request: HttpRequest) -> Any:
     if is_api(request):
         return problem_response(request, 500, "Internal error; it has been logged.", code="error")
     return defaults.server_error(request)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> Any:
+    """handler400, for a request Django refuses before any view (e.g. a Host it does not
+    serve). Its message, which advises on ALLOWED_HOSTS, stays in the log."""
+    if is_api(request):
+        return problem_response(request, 400, "Bad request.", code="bad_request")
+    return defaults.bad_request(request, exception)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> Any:

@@ -28,7 +28,6 @@ from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, MethodNotAllowed, ValidationError
 from rest_framework.generics import GenericAPIView
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -47,12 +46,11 @@ from commitments.selectors import agreements_with_progress, commitments_with_pro
 from commitments.services import milestone_set_status
 from tracker.archive.selectors import sources_prefetch, with_archive
 from tracker.ops import csvfile
-from tracker.ops.problems import PROBLEM
 from tracker.selectors import last_sweep_at
 
 from . import csv_export, events
 from .conditional import ConditionalMixin, with_headers, write_preconditions_hold
-from .exceptions import PreconditionFailed
+from .exceptions import PreconditionFailed, ProblemsInJson
 from .filters import MILESTONE_ORDERINGS, AgreementFilter, CommitmentFilter, MilestoneFilter
 from .pagination import Pagination
 from .params import allowed_params, check_filters, check_query, free_text
@@ -90,7 +88,7 @@ else:
 API_CSP = {"default-src": [NONE], "frame-ancestors": [NONE]}
 
 
-class ApiView(ConditionalMixin, _View):
+class ApiView(ConditionalMixin, ProblemsInJson, _View):
     """What every API view shares (mixed into DRF's views, never in front of them)."""
 
     @classmethod
@@ -163,10 +161,6 @@ class ApiView(ConditionalMixin, _View):
 
     def finalize_response(self, request: Request, response: Any, *args: Any, **kwargs: Any) -> Any:
         response = super().finalize_response(request, response, *args, **kwargs)
-        if isinstance(response, Response) and response.content_type == PROBLEM:
-            # Problems are JSON whatever was negotiated (a CSV request's 400 too).
-            response.accepted_renderer = JSONRenderer()
-            response.accepted_media_type = PROBLEM
         usage = next(
             (t.usage for t in self.throttles if isinstance(t, RateLimitThrottle) and t.usage), None
         )
@@ -264,7 +258,7 @@ class ReadViewSet(ApiView, viewsets.GenericViewSet[Any]):
         self, request: Request, *args: Any, **kwargs: Any
     ) -> HttpResponse | StreamingHttpResponse:
         queryset = self.filter_queryset(self.get_queryset())
-        if getattr(request, "accepted_media_type", "").startswith(csv_export.CSV):
+        if isinstance(request.accepted_renderer, csv_export.CSVRenderer):
             return self.csv_list(queryset)
         return self.paginated(queryset)
 
@@ -421,7 +415,9 @@ class MilestoneViewSet(LogMixin, ReadViewSet):
             status=data.get("status", milestone.status),
             by=request.user,
             note=data.get("note", ""),
-            evidence_url=data.get("evidence_url", ""),
+            # Left out, the current address, as the admin's form sends it: a note on a
+            # completed milestone is not a completion without evidence.
+            evidence_url=data.get("evidence_url", milestone.evidence_url),
             completed_on=data.get("completed_on"),
             expected_version=milestone.version if "If-Match" in request.headers else None,
         )
