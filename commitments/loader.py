@@ -151,8 +151,58 @@ def check_japanese(row: Data) -> None:
             )
 
 
+# The JSON type the loader reads each field as, wherever the field appears; lists hold
+# objects, but for a record's "parties" (codes).
+FIELD_TYPES: dict[str, type] = {
+    **dict.fromkeys(
+        (
+            *("slug", "key", "title", "short_name", "summary", "signed_on", "signed_at"),
+            *("time_zone", "category", "section", "on", "kind", "text", "reference"),
+            *("passage", "fact", "lang", "value", "note", "evidence", "reason", "code"),
+            *("name", "responsible", "anchor", "rrule"),
+        ),
+        str,
+    ),
+    **dict.fromkeys(
+        (
+            *("agreements", "commitments", "milestones", "sources", "log", "leads", "parts"),
+            *("withdrawn", "parties"),
+        ),
+        list,
+    ),
+    **dict.fromkeys(("rule", "assessment", "source"), dict),
+    "number": int,
+}
+TYPE_NAMES = {str: "a string", list: "a list", dict: "an object", int: "a number"}
+
+
+def check_shape(value: object, where: str = "the file") -> None:
+    """Refuse a field of the wrong JSON type (a null title, a list of numbers for
+    commitments), naming it by its place in the file: "agreements[0].title"."""
+    if not isinstance(value, dict):
+        raise FixtureError(f"{where} is {json.dumps(value)[:80]}, not an object")
+    for name, given in value.items():
+        at = name if where == "the file" else f"{where}.{name}"
+        expected = FIELD_TYPES.get(name)
+        if expected is not None and not isinstance(given, expected):
+            raise FixtureError(f"{at} is {json.dumps(given)[:80]}, not {TYPE_NAMES[expected]}")
+        if expected is dict:
+            check_shape(given, at)
+        if expected is list:
+            for i, item in enumerate(given):
+                if name == "parties" and where != "the file":
+                    if not isinstance(item, str):
+                        raise FixtureError(f"{at}[{i}] is {json.dumps(item)[:80]}, not a string")
+                else:
+                    check_shape(item, f"{at}[{i}]")
+
+
 def validate(data: Data, known_parties: set[str]) -> None:
     """Refuse the whole file on the first record a reader could not check."""
+    check_shape(data)
+    for i, party in enumerate(data.get("parties", [])):
+        if "code" not in party or "name" not in party:
+            raise FixtureError(f"parties[{i}]: give its 'code' and 'name'")
     parties = known_parties | {p["code"] for p in data.get("parties", [])}
     for where, row in _walk(data):
         try:
@@ -172,12 +222,22 @@ def validate(data: Data, known_parties: set[str]) -> None:
 
 # The field each record is found by, in the database and in the loader's messages.
 KEY_FIELDS = {"agreement": "slug", "commitment": "key", "milestone": "key", "log": "key"}
+# The other fields the loader cannot do without.
+REQUIRED = {
+    "agreement": ("title", "short_name", "signed_on", "time_zone", "parties"),
+    "commitment": ("title", "category", "parties"),
+    "milestone": ("title",),
+    "log": ("on", "kind", "text", "source"),
+}
 
 
 def _validate_row(where: str, row: Data, parties: set[str]) -> None:
     kind = where.split(" ", 1)[0]
     if kind in KEY_FIELDS and not row.get(KEY_FIELDS[kind]):
         raise FixtureError(f"give its '{KEY_FIELDS[kind]}'")
+    for name in REQUIRED.get(kind, ()):
+        if name not in row:
+            raise FixtureError(f"give its '{name}'")
     if kind == "agreement":
         dt.date.fromisoformat(row["signed_on"])
         try:
@@ -186,6 +246,8 @@ def _validate_row(where: str, row: Data, parties: set[str]) -> None:
             raise FixtureError(str(exc)) from None
     if kind == "commitment" and row.get("category") not in Category.values:
         raise FixtureError(f"category '{row.get('category')}' is not one of {Category.values}")
+    if kind == "commitment" and any("title" not in lead for lead in row.get("leads", [])):
+        raise FixtureError("give each lead its 'title'")
     if kind == "commitment" and "assessment" in row:
         check_assessment(row["assessment"])
     if kind == "milestone":
@@ -407,7 +469,9 @@ def _read(path: Path) -> Data:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FixtureError(f"no fixture file at {path}") from None
-    except json.JSONDecodeError as exc:
+    except OSError as exc:
+        raise FixtureError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # not UTF-8, or not JSON
         raise FixtureError(f"{path} is not valid JSON: {exc}") from None
 
 
