@@ -52,6 +52,13 @@ def test_the_review_page_marks_the_matched_words_and_escapes_the_rest(client, al
     assert "Log it here" in page
 
 
+def test_a_review_address_with_no_finding_number_is_a_404(client, alice, finding):
+    client.force_login(alice)
+    for junk in ("x", "²", "1.5", str(finding.pk + 1)):
+        response = client.get(reverse("admin:intake_finding_change", args=[junk]))
+        assert response.status_code == 404
+
+
 def test_log_it_opens_a_prefilled_entry_and_saves_it_through_the_service(client, alice, finding):
     suggestion = finding.suggestions.first()
     assert suggestion.commitment.key == "investment-ministerial"
