@@ -249,3 +249,25 @@ def test_the_task_is_on_beat_and_found_by_the_worker(settings, db):
     entry = settings.CELERY_BEAT_SCHEDULE["intake-fetch-due-sources"]
     assert entry["task"] == name
     assert fetch_due_sources() == {}  # nothing enabled, nothing fetched
+
+
+def test_a_nul_character_in_one_entry_stops_neither_it_nor_the_others(site, record):
+    # PostgreSQL keeps no NUL in text; a feed may carry one all the same (&#0;).
+    entries = "".join(
+        f"<item><title>{title}</title><link>https://news.example.org/{n}</link>"
+        f"<description>{text}</description></item>"
+        for n, title, text in [
+            (1, "Ministerial convened", "Ministers met."),
+            (2, "A&#0;B", "Nothing &#0;here"),
+            (3, "Rapid Response Group", "It met."),
+            ("4&#0;", "Not an address", "Skipped, as an entry with no link is."),
+        ]
+    )
+    site.expect_request("/feed.xml").respond_with_data(
+        f'<?xml version="1.0"?><rss><channel>{entries}</channel></rss>'
+    )
+    source(site, "/feed.xml")
+    with time_machine.travel(T0, tick=False):
+        watch.run_due()
+    assert Item.objects.count() == 3
+    assert Item.objects.get(address="https://news.example.org/2").title == "AB"
