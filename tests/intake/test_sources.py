@@ -271,3 +271,19 @@ def test_a_nul_character_in_one_entry_stops_neither_it_nor_the_others(site, reco
         watch.run_due()
     assert Item.objects.count() == 3
     assert Item.objects.get(address="https://news.example.org/2").title == "AB"
+
+
+def test_a_validator_that_is_not_ascii_stops_neither_its_source_nor_the_next(sites, record):
+    # An ETag may carry bytes above 0x7F (obs-text), a broken Last-Modified anything.
+    odd = sites()
+    odd.expect_request("/odd.xml").respond_with_response(
+        Response(FEED, headers={"ETag": 'W/"\u00e9"', "Last-Modified": "lundi \u00e9t\u00e9"})
+    )
+    good = sites()
+    good.expect_request("/good.xml").respond_with_data(FEED)
+    source(odd, "/odd.xml")
+    source(good, "/good.xml", interval_minutes=120)
+    with time_machine.travel(T0, tick=False) as clock:
+        watch.run_due()
+        clock.shift(dt.timedelta(minutes=121))
+        assert watch.run_due() == {"ok": 2}  # asked again in full
