@@ -117,6 +117,17 @@ def test_a_milestone_of_another_commitment_is_a_form_error(client, alice, findin
     assert Finding.objects.get(pk=finding.pk).state == Finding.State.PENDING
 
 
+@pytest.mark.parametrize("commitment", ["x", "²"])
+def test_a_commitment_that_is_no_number_is_a_form_error(client, alice, finding, commitment):
+    client.force_login(alice)
+    response = client.post(
+        reverse("admin:intake_finding_log", args=[finding.pk]),
+        {"commitment": commitment, "on": "2026-02-04", "kind": "context", "text": "Met"},
+    )
+    assert "Select a valid choice" in str(response.context["form"].errors["commitment"])
+    assert Finding.objects.get(pk=finding.pk).state == Finding.State.PENDING
+
+
 def test_not_relevant_keeps_the_reason_and_can_make_a_negative_keyword(client, alice, finding):
     client.force_login(alice)
     response = client.post(
