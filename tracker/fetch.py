@@ -135,7 +135,11 @@ def user_agent() -> str:
 
 def host_key(url: str) -> str:
     parts = urlsplit(url)
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{parts.port or ''}"
+    try:
+        port = parts.port or ""
+    except ValueError:  # out of range (Django's URLValidator lets 99999 by): the guard refuses it
+        port = ""
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 def fetch(

@@ -287,3 +287,16 @@ def test_a_validator_that_is_not_ascii_stops_neither_its_source_nor_the_next(sit
         watch.run_due()
         clock.shift(dt.timedelta(minutes=121))
         assert watch.run_due() == {"ok": 2}  # asked again in full
+
+
+def test_a_port_out_of_range_is_refused_and_the_next_source_fetched(site, record):
+    # Django's URLValidator lets a staff save https://example.org:99999/feed.
+    WatchedSource.objects.create(
+        name="odd", url="http://example.org:99999/feed", enabled=True, next_fetch_at=T0
+    )
+    site.expect_request("/feed.xml").respond_with_data(FEED)
+    source(site, "/feed.xml")
+    with time_machine.travel(T0, tick=False):
+        assert watch.run_due() == {"refused": 1, "ok": 1}
+    odd = WatchedSource.objects.get(name="odd")
+    assert "Port out of range" in odd.last_error
