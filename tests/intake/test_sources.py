@@ -300,3 +300,24 @@ def test_a_port_out_of_range_is_refused_and_the_next_source_fetched(site, record
         assert watch.run_due() == {"refused": 1, "ok": 1}
     odd = WatchedSource.objects.get(name="odd")
     assert "Port out of range" in odd.last_error
+
+
+def test_a_page_in_shift_jis_gives_its_own_words(site, record):
+    # Japanese ministries still publish Shift_JIS pages; read as UTF-8 they were all
+    # replacement characters.
+    meta = '<meta http-equiv="Content-Type" content="text/html; charset=Shift_JIS">'
+    page = PAGE.replace("<head>", f"<head>{meta}")
+    old = "<p>東京の天気についての古いお知らせです。</p>"
+    new = "<p>日米両政府は投資閣僚会合を東京で開催し、投資の優先分野について合意しました。</p>"
+    for paragraphs in (old, new + old):
+        body = page.format(paragraphs=paragraphs).encode("shift_jis")
+        site.expect_oneshot_request("/news").respond_with_data(body, content_type="text/html")
+    source(site, "/news", kind="page")
+    with time_machine.travel(T0, tick=False) as clock:
+        watch.run_due()
+        clock.shift(dt.timedelta(minutes=61))
+        watch.run_due()
+    assert (
+        Item.objects.get().text
+        == "日米両政府は投資閣僚会合を東京で開催し、投資の優先分野について合意しました。"
+    )

@@ -88,10 +88,11 @@ def _when(parsed: object) -> dt.datetime | None:
 
 
 def page_text(body: bytes) -> tuple[str, str]:
-    """(title, main text) of an HTML page: trafilatura drops menus, footers and ads."""
-    document = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    text = trafilatura.extract(document, include_comments=False, include_tables=False) or ""
-    metadata = trafilatura.extract_metadata(document)
+    """(title, main text) of an HTML page: trafilatura drops menus, footers and ads.
+    It is given the bytes, and reads them in the page's own charset (its <meta>, else
+    a guess): a Shift_JIS page read as UTF-8 would be all replacement characters."""
+    text = trafilatura.extract(body, include_comments=False, include_tables=False) or ""
+    metadata = trafilatura.extract_metadata(body)
     title = (metadata.title if metadata is not None and metadata.title else "") or ""
     return title[:TITLE_MAX], text
 
