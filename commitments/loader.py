@@ -60,6 +60,7 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DEFAULT_PATH = FIXTURES / "agreements.json"
 LEGACY_PATH = FIXTURES / "legacy" / "agreements-v1.json"
 
+SLUG = re.compile(r"[-a-zA-Z0-9_]+")  # Django's validate_slug and its <slug:> converter
 SEED_NAME = re.compile(r"^\d{3}_[0-9a-f]{16}\.txt$")
 # Where a "checked, nothing found" entry records what was searched: our own notes.
 NOTES_ADDRESS = re.compile(r"^docs/[\w./-]+(#[\w-]+)?$")
@@ -235,6 +236,12 @@ def _validate_row(where: str, row: Data, parties: set[str]) -> None:
     kind = where.split(" ", 1)[0]
     if kind in KEY_FIELDS and not row.get(KEY_FIELDS[kind]):
         raise FixtureError(f"give its '{KEY_FIELDS[kind]}'")
+    if kind in KEY_FIELDS and not SLUG.fullmatch(row[KEY_FIELDS[kind]]):
+        # a SlugField, and the pages' addresses (<slug:slug>) are made of it
+        raise FixtureError(
+            f"{KEY_FIELDS[kind]} '{row[KEY_FIELDS[kind]]}' is not a slug: "
+            "use letters, numbers, hyphens and underscores"
+        )
     for name in REQUIRED.get(kind, ()):
         if name not in row:
             raise FixtureError(f"give its '{name}'")

@@ -378,6 +378,14 @@ def _without(name: str, where: str = "agreement") -> dict:
         ),
         ({"parties": [{"code": "US"}]}, "parties[0]: give its 'code' and 'name'"),
         (_without("title"), "agreement x: give its 'title'"),
+        (_tiny(slug="a b"), "agreement a b: slug 'a b' is not a slug"),
+        (_tiny(slug="日米"), "agreement 日米: slug '日米' is not a slug"),
+        (
+            _tiny(
+                commitments=[{"key": "c/1", "title": "C", "category": "investment", "parties": []}]
+            ),
+            "commitment x/c/1: key 'c/1' is not a slug",
+        ),
         (_without("parties", "commitment"), "commitment x/c1: give its 'parties'"),
     ],
 )
