@@ -481,5 +481,5 @@ def days_remaining(due_on: dt.date | None, *, now: dt.datetime, time_zone: str) 
 def validate_time_zone(name: str) -> None:
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise RuleError(f"'{name}' is not an IANA time zone name") from None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: name too long
+        raise RuleError(f"'{name[:80]}' is not an IANA time zone name") from None

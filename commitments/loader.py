@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -60,7 +61,6 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DEFAULT_PATH = FIXTURES / "agreements.json"
 LEGACY_PATH = FIXTURES / "legacy" / "agreements-v1.json"
 
-SLUG = re.compile(r"[-a-zA-Z0-9_]+")  # Django's validate_slug and its <slug:> converter
 SEED_NAME = re.compile(r"^\d{3}_[0-9a-f]{16}\.txt$")
 # Where a "checked, nothing found" entry records what was searched: our own notes.
 NOTES_ADDRESS = re.compile(r"^docs/[\w./-]+(#[\w-]+)?$")
@@ -236,12 +236,6 @@ def _validate_row(where: str, row: Data, parties: set[str]) -> None:
     kind = where.split(" ", 1)[0]
     if kind in KEY_FIELDS and not row.get(KEY_FIELDS[kind]):
         raise FixtureError(f"give its '{KEY_FIELDS[kind]}'")
-    if kind in KEY_FIELDS and not SLUG.fullmatch(row[KEY_FIELDS[kind]]):
-        # a SlugField, and the pages' addresses (<slug:slug>) are made of it
-        raise FixtureError(
-            f"{KEY_FIELDS[kind]} '{row[KEY_FIELDS[kind]]}' is not a slug: "
-            "use letters, numbers, hyphens and underscores"
-        )
     for name in REQUIRED.get(kind, ()):
         if name not in row:
             raise FixtureError(f"give its '{name}'")
@@ -269,11 +263,32 @@ def _validate_row(where: str, row: Data, parties: set[str]) -> None:
         check_source(row["source"], allow_notes=notes)
     if kind in ("agreement", "commitment", "milestone", "log"):
         check_japanese(row)
+    _check_fields(kind, row)
     codes = [*row.get("parties", []), *(p["party"] for p in row.get("parts") or [])]
     codes += [lead["party"] for lead in row.get("leads", []) if lead.get("party")]
     unknown = sorted(set(codes) - parties)
     if unknown and kind in ("agreement", "commitment", "milestone"):
         raise FixtureError(f"unknown party code(s): {', '.join(unknown)}")
+
+
+def _check_fields(kind: str, row: Data) -> None:
+    """What the model checks of each value the record would be written with: lengths,
+    slugs (the pages' addresses are made of them), single-line titles, zones."""
+    make: Callable[[], models.Model] = {
+        "agreement": lambda: Agreement(slug=row["slug"], **_typed(_agreement_fields(row))),
+        "commitment": lambda: Commitment(key=row["key"], **_commitment_fields(row)),
+        "milestone": lambda: Milestone(key=row["key"], **_typed(_milestone_fields(row))),
+        "source": lambda: Source(
+            reference=row["reference"], passage=row.get("passage", ""), **_source_fields(row)
+        ),
+        "log": lambda: LogEntry(key=row["key"], **_typed(_log_fields(row))),
+    }[kind]
+    obj = make()
+    try:
+        obj.clean_fields(exclude=[f.name for f in obj._meta.fields if f.is_relation])
+    except ValidationError as exc:
+        name, errors = next(iter(exc.message_dict.items()))
+        raise FixtureError(f"{name}: {' '.join(errors)}") from None
 
 
 def _records(data: Data) -> Iterator[tuple[str, str, Data]]:

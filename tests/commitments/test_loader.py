@@ -378,14 +378,20 @@ def _without(name: str, where: str = "agreement") -> dict:
         ),
         ({"parties": [{"code": "US"}]}, "parties[0]: give its 'code' and 'name'"),
         (_without("title"), "agreement x: give its 'title'"),
-        (_tiny(slug="a b"), "agreement a b: slug 'a b' is not a slug"),
-        (_tiny(slug="日米"), "agreement 日米: slug '日米' is not a slug"),
+        (_tiny(slug="a b"), "agreement a b: slug: Enter a valid “slug”"),
+        (_tiny(slug="日米"), "agreement 日米: slug: Enter a valid “slug”"),
         (
             _tiny(
                 commitments=[{"key": "c/1", "title": "C", "category": "investment", "parties": []}]
             ),
-            "commitment x/c/1: key 'c/1' is not a slug",
+            "commitment x/c/1: key: Enter a valid “slug”",
         ),
+        (
+            _tiny(short_name="x" * 101),
+            "agreement x: short_name: Ensure this value has at most 100 characters (it has 101)",
+        ),
+        (_tiny(title="Two\nlines"), "agreement x: title: Line breaks are not allowed"),
+        (_tiny(time_zone="x" * 300), "agreement x: '" + "x" * 80 + "' is not an IANA time zone"),
         (_without("parties", "commitment"), "commitment x/c1: give its 'parties'"),
     ],
 )
