@@ -204,6 +204,10 @@ def validate(data: Data, known_parties: set[str]) -> None:
     for i, party in enumerate(data.get("parties", [])):
         if "code" not in party or "name" not in party:
             raise FixtureError(f"parties[{i}]: give its 'code' and 'name'")
+        try:
+            _check_fields("party", party)
+        except FixtureError as exc:
+            raise FixtureError(f"parties[{i}]: {exc}") from None
     parties = known_parties | {p["code"] for p in data.get("parties", [])}
     for where, row in _walk(data):
         try:
@@ -275,6 +279,7 @@ def _check_fields(kind: str, row: Data) -> None:
     """What the model checks of each value the record would be written with: lengths,
     slugs (the pages' addresses are made of them), single-line titles, zones."""
     make: Callable[[], models.Model] = {
+        "party": lambda: Party(code=row["code"], name=row["name"]),
         "agreement": lambda: Agreement(slug=row["slug"], **_typed(_agreement_fields(row))),
         "commitment": lambda: Commitment(key=row["key"], **_commitment_fields(row)),
         "milestone": lambda: Milestone(key=row["key"], **_typed(_milestone_fields(row))),

@@ -377,6 +377,10 @@ def _without(name: str, where: str = "agreement") -> dict:
             "agreements[0].commitments[0].sources[0].reference is 5, not a string",
         ),
         ({"parties": [{"code": "US"}]}, "parties[0]: give its 'code' and 'name'"),
+        (
+            {"parties": [{"code": "X" * 17, "name": "X"}]},
+            "parties[0]: code: Ensure this value has at most 16 characters (it has 17)",
+        ),
         (_without("title"), "agreement x: give its 'title'"),
         (_tiny(slug="a b"), "agreement a b: slug: Enter a valid “slug”"),
         (_tiny(slug="日米"), "agreement 日米: slug: Enter a valid “slug”"),
