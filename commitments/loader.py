@@ -204,10 +204,7 @@ def validate(data: Data, known_parties: set[str]) -> None:
     for i, party in enumerate(data.get("parties", [])):
         if "code" not in party or "name" not in party:
             raise FixtureError(f"parties[{i}]: give its 'code' and 'name'")
-        try:
-            _check_fields("party", party)
-        except FixtureError as exc:
-            raise FixtureError(f"parties[{i}]: {exc}") from None
+        _check_fields("party", party, f"parties[{i}]: ")
     parties = known_parties | {p["code"] for p in data.get("parties", [])}
     for where, row in _walk(data):
         try:
@@ -268,6 +265,10 @@ def _validate_row(where: str, row: Data, parties: set[str]) -> None:
     if kind in ("agreement", "commitment", "milestone", "log"):
         check_japanese(row)
     _check_fields(kind, row)
+    for i, lead in enumerate(row.get("leads", []) if kind == "commitment" else [], 1):
+        _check_fields("lead", lead, f"lead {i}: ")
+    for i, part in enumerate(row.get("parts") or [] if kind == "milestone" else [], 1):
+        _check_fields("part", part, f"part {i}: ")
     codes = [*row.get("parties", []), *(p["party"] for p in row.get("parts") or [])]
     codes += [lead["party"] for lead in row.get("leads", []) if lead.get("party")]
     unknown = sorted(set(codes) - parties)
@@ -275,11 +276,13 @@ def _validate_row(where: str, row: Data, parties: set[str]) -> None:
         raise FixtureError(f"unknown party code(s): {', '.join(unknown)}")
 
 
-def _check_fields(kind: str, row: Data) -> None:
+def _check_fields(kind: str, row: Data, where: str = "") -> None:
     """What the model checks of each value the record would be written with: lengths,
     slugs (the pages' addresses are made of them), single-line titles, zones."""
     make: Callable[[], models.Model] = {
         "party": lambda: Party(code=row["code"], name=row["name"]),
+        "lead": lambda: Lead(title=row["title"]),
+        "part": lambda: MilestonePart(**_part_fields(row)),
         "agreement": lambda: Agreement(slug=row["slug"], **_typed(_agreement_fields(row))),
         "commitment": lambda: Commitment(key=row["key"], **_commitment_fields(row)),
         "milestone": lambda: Milestone(key=row["key"], **_typed(_milestone_fields(row))),
@@ -293,7 +296,7 @@ def _check_fields(kind: str, row: Data) -> None:
         obj.clean_fields(exclude=[f.name for f in obj._meta.fields if f.is_relation])
     except ValidationError as exc:
         name, errors = next(iter(exc.message_dict.items()))
-        raise FixtureError(f"{name}: {' '.join(errors)}") from None
+        raise FixtureError(f"{where}{name}: {' '.join(errors)}") from None
 
 
 def _records(data: Data) -> Iterator[tuple[str, str, Data]]:

@@ -357,6 +357,9 @@ def test_a_bad_fixture_is_refused_naming_the_record_and_loads_nothing(db, tmp_pa
     assert not Agreement.objects.exists()
 
 
+LONG = {"title": "t" * 201}
+
+
 def _without(name: str, where: str = "agreement") -> dict:
     data = _tiny()
     row = data["agreements"][0]
@@ -397,6 +400,10 @@ def _without(name: str, where: str = "agreement") -> dict:
         (_tiny(title="Two\nlines"), "agreement x: title: Line breaks are not allowed"),
         (_tiny(time_zone="x" * 300), "agreement x: '" + "x" * 80 + "' is not an IANA time zone"),
         (_without("parties", "commitment"), "commitment x/c1: give its 'parties'"),
+        (
+            _tiny(commitments=[{**_tiny()["agreements"][0]["commitments"][0], "leads": [LONG]}]),
+            "commitment x/c1: lead 1: title: Ensure this value has at most 200 characters",
+        ),
     ],
 )
 def test_a_fixture_of_the_wrong_shape_is_refused_naming_the_field(db, tmp_path, data, words):
