@@ -58,6 +58,12 @@ class RuleError(ValueError):
     """A rule that cannot give a date: the message names the bad part."""
 
 
+# A deadline at most a century after its anchor, and none in the calendar's last year:
+# further on, its overdue moment (the next day's start, in every zone) is no date.
+MAX_AMOUNT = {RuleKind.DAYS_AFTER: 36_525, RuleKind.MONTHS_AFTER: 1_200}
+LAST_YEAR = dt.date(9999, 1, 1)
+
+
 @dataclass(frozen=True)
 class DeadlineRule:
     kind: RuleKind = RuleKind.NONE
@@ -72,11 +78,20 @@ class DeadlineRule:
         if self.kind in (RuleKind.DAYS_AFTER, RuleKind.MONTHS_AFTER):
             if self.amount is None or self.amount < 0:
                 raise RuleError(f"a '{self.kind}' rule needs a non-negative amount")
+            if self.amount > MAX_AMOUNT[self.kind]:
+                raise RuleError(
+                    f"{self.amount} is more than a century: a '{self.kind}' rule counts at "
+                    f"most {MAX_AMOUNT[self.kind]}"
+                )
             if self.anchor == Anchor.MILESTONE and self.anchor_milestone_id is None:
                 raise RuleError("a rule anchored on a milestone must name that milestone")
         elif self.kind == RuleKind.FIXED:
             if self.fixed_date is None:
                 raise RuleError("a fixed-date rule needs its date")
+            if self.fixed_date >= LAST_YEAR:
+                raise RuleError(
+                    f"{self.fixed_date} is past the calendar's end: give a date before {LAST_YEAR}"
+                )
         elif self.kind == RuleKind.RECURRING:
             parse_rrule(self.rrule, dt.date(2000, 1, 1))
             freq = rule_parts(self.rrule).get("FREQ")
@@ -466,5 +481,5 @@ def days_remaining(due_on: dt.date | None, *, now: dt.datetime, time_zone: str) 
 def validate_time_zone(name: str) -> None:
     try:
         zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise RuleError(f"'{name}' is not an IANA time zone name") from None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: name too long
+        raise RuleError(f"'{name[:80]}' is not an IANA time zone name") from None

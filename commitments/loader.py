@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -151,8 +152,59 @@ def check_japanese(row: Data) -> None:
             )
 
 
+# The JSON type the loader reads each field as, wherever the field appears; lists hold
+# objects, but for a record's "parties" (codes).
+FIELD_TYPES: dict[str, type] = {
+    **dict.fromkeys(
+        (
+            *("slug", "key", "title", "short_name", "summary", "signed_on", "signed_at"),
+            *("time_zone", "category", "section", "on", "kind", "text", "reference"),
+            *("passage", "fact", "lang", "value", "note", "evidence", "reason", "code"),
+            *("name", "responsible", "anchor", "rrule"),
+        ),
+        str,
+    ),
+    **dict.fromkeys(
+        (
+            *("agreements", "commitments", "milestones", "sources", "log", "leads", "parts"),
+            *("withdrawn", "parties"),
+        ),
+        list,
+    ),
+    **dict.fromkeys(("rule", "assessment", "source"), dict),
+    "number": int,
+}
+TYPE_NAMES = {str: "a string", list: "a list", dict: "an object", int: "a number"}
+
+
+def check_shape(value: object, where: str = "the file") -> None:
+    """Refuse a field of the wrong JSON type (a null title, a list of numbers for
+    commitments), naming it by its place in the file: "agreements[0].title"."""
+    if not isinstance(value, dict):
+        raise FixtureError(f"{where} is {json.dumps(value)[:80]}, not an object")
+    for name, given in value.items():
+        at = name if where == "the file" else f"{where}.{name}"
+        expected = FIELD_TYPES.get(name)
+        if expected is not None and not isinstance(given, expected):
+            raise FixtureError(f"{at} is {json.dumps(given)[:80]}, not {TYPE_NAMES[expected]}")
+        if expected is dict:
+            check_shape(given, at)
+        if expected is list:
+            for i, item in enumerate(given):
+                if name == "parties" and where != "the file":
+                    if not isinstance(item, str):
+                        raise FixtureError(f"{at}[{i}] is {json.dumps(item)[:80]}, not a string")
+                else:
+                    check_shape(item, f"{at}[{i}]")
+
+
 def validate(data: Data, known_parties: set[str]) -> None:
     """Refuse the whole file on the first record a reader could not check."""
+    check_shape(data)
+    for i, party in enumerate(data.get("parties", [])):
+        if "code" not in party or "name" not in party:
+            raise FixtureError(f"parties[{i}]: give its 'code' and 'name'")
+        _check_fields("party", party, f"parties[{i}]: ")
     parties = known_parties | {p["code"] for p in data.get("parties", [])}
     for where, row in _walk(data):
         try:
@@ -172,12 +224,22 @@ def validate(data: Data, known_parties: set[str]) -> None:
 
 # The field each record is found by, in the database and in the loader's messages.
 KEY_FIELDS = {"agreement": "slug", "commitment": "key", "milestone": "key", "log": "key"}
+# The other fields the loader cannot do without.
+REQUIRED = {
+    "agreement": ("title", "short_name", "signed_on", "time_zone", "parties"),
+    "commitment": ("title", "category", "parties"),
+    "milestone": ("title",),
+    "log": ("on", "kind", "text", "source"),
+}
 
 
 def _validate_row(where: str, row: Data, parties: set[str]) -> None:
     kind = where.split(" ", 1)[0]
     if kind in KEY_FIELDS and not row.get(KEY_FIELDS[kind]):
         raise FixtureError(f"give its '{KEY_FIELDS[kind]}'")
+    for name in REQUIRED.get(kind, ()):
+        if name not in row:
+            raise FixtureError(f"give its '{name}'")
     if kind == "agreement":
         dt.date.fromisoformat(row["signed_on"])
         try:
@@ -186,6 +248,8 @@ def _validate_row(where: str, row: Data, parties: set[str]) -> None:
             raise FixtureError(str(exc)) from None
     if kind == "commitment" and row.get("category") not in Category.values:
         raise FixtureError(f"category '{row.get('category')}' is not one of {Category.values}")
+    if kind == "commitment" and any("title" not in lead for lead in row.get("leads", [])):
+        raise FixtureError("give each lead its 'title'")
     if kind == "commitment" and "assessment" in row:
         check_assessment(row["assessment"])
     if kind == "milestone":
@@ -200,11 +264,39 @@ def _validate_row(where: str, row: Data, parties: set[str]) -> None:
         check_source(row["source"], allow_notes=notes)
     if kind in ("agreement", "commitment", "milestone", "log"):
         check_japanese(row)
+    _check_fields(kind, row)
+    for i, lead in enumerate(row.get("leads", []) if kind == "commitment" else [], 1):
+        _check_fields("lead", lead, f"lead {i}: ")
+    for i, part in enumerate(row.get("parts") or [] if kind == "milestone" else [], 1):
+        _check_fields("part", part, f"part {i}: ")
     codes = [*row.get("parties", []), *(p["party"] for p in row.get("parts") or [])]
     codes += [lead["party"] for lead in row.get("leads", []) if lead.get("party")]
     unknown = sorted(set(codes) - parties)
     if unknown and kind in ("agreement", "commitment", "milestone"):
         raise FixtureError(f"unknown party code(s): {', '.join(unknown)}")
+
+
+def _check_fields(kind: str, row: Data, where: str = "") -> None:
+    """What the model checks of each value the record would be written with: lengths,
+    slugs (the pages' addresses are made of them), single-line titles, zones."""
+    make: Callable[[], models.Model] = {
+        "party": lambda: Party(code=row["code"], name=row["name"]),
+        "lead": lambda: Lead(title=row["title"]),
+        "part": lambda: MilestonePart(**_part_fields(row)),
+        "agreement": lambda: Agreement(slug=row["slug"], **_typed(_agreement_fields(row))),
+        "commitment": lambda: Commitment(key=row["key"], **_commitment_fields(row)),
+        "milestone": lambda: Milestone(key=row["key"], **_typed(_milestone_fields(row))),
+        "source": lambda: Source(
+            reference=row["reference"], passage=row.get("passage", ""), **_source_fields(row)
+        ),
+        "log": lambda: LogEntry(key=row["key"], **_typed(_log_fields(row))),
+    }[kind]
+    obj = make()
+    try:
+        obj.clean_fields(exclude=[f.name for f in obj._meta.fields if f.is_relation])
+    except ValidationError as exc:
+        name, errors = next(iter(exc.message_dict.items()))
+        raise FixtureError(f"{where}{name}: {' '.join(errors)}") from None
 
 
 def _records(data: Data) -> Iterator[tuple[str, str, Data]]:
@@ -407,7 +499,9 @@ def _read(path: Path) -> Data:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FixtureError(f"no fixture file at {path}") from None
-    except json.JSONDecodeError as exc:
+    except OSError as exc:
+        raise FixtureError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # not UTF-8, or not JSON
         raise FixtureError(f"{path} is not valid JSON: {exc}") from None
 
 

@@ -135,7 +135,11 @@ def user_agent() -> str:
 
 def host_key(url: str) -> str:
     parts = urlsplit(url)
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{parts.port or ''}"
+    try:
+        port = parts.port or ""
+    except ValueError:  # out of range (Django's URLValidator lets 99999 by): the guard refuses it
+        port = ""
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 def fetch(
@@ -215,9 +219,11 @@ def _one_hop(
         "accept-encoding": "gzip, deflate",
         "host": target.netloc.decode("ascii"),
     }
-    if etag:
+    # A validator a server sent us beyond ASCII cannot be sent back as it came (httpx
+    # sends ASCII); such a source is asked in full instead.
+    if etag and etag.isascii():
         headers["if-none-match"] = etag
-    if last_modified:
+    if last_modified and last_modified.isascii():
         headers["if-modified-since"] = last_modified
     request = client.build_request(
         "GET",

@@ -10,9 +10,9 @@ from typing import Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import SimpleTemplateResponse
 from django.utils import timezone
 from modeltranslation.admin import TranslationAdmin
@@ -74,6 +74,16 @@ class RecordAdmin(ArchivedColumn, TranslationAdmin[Any], SimpleHistoryAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Everything here has an audit trail: archive it instead.
         return False
+
+    def get_history_queryset(
+        self, request: HttpRequest, history_manager: Any, pk_name: str, object_id: Any
+    ) -> QuerySet[Any]:
+        # The History address takes any text, and simple-history queries by it as it is.
+        try:
+            self.model._meta.pk.to_python(object_id)
+        except ValidationError:
+            raise Http404 from None
+        return super().get_history_queryset(request, history_manager, pk_name, object_id)
 
     def get_historical_record_context_helper(
         self, request: HttpRequest, historical_record: Any

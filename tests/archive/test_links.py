@@ -154,3 +154,14 @@ def test_the_hourly_run_checks_each_address_once_a_week_oldest_first(cited, sett
     with time_machine.travel(a_week_on, tick=False):
         run = links.check_due(a_week_on, budget_seconds=0)  # one, then out of time
     assert [c.address for c in run.checks] == [cited["gone"]]  # the oldest check first
+
+
+def test_a_text_page_in_a_charset_python_does_not_know_is_checked_all_the_same(site, ministerial):
+    address = site.url_for("/notes.txt")
+    site.expect_request("/notes.txt").respond_with_data(
+        f"{WORDS}.", content_type="text/plain; charset=x-unheard-of"
+    )
+    Source.objects.create(milestone=ministerial, reference=address, passage=WORDS, fact="f")
+    run = links.check_all(LATER, addresses=[address])
+    [check] = run.checks
+    assert (check.outcome, check.answers, check.passages, check.passages_gone) == ("ok", True, 1, 0)

@@ -130,6 +130,23 @@ def test_moving_a_deadline_in_the_form_keeps_both_dates(client, alice, ministeri
     assert "Postponed" in page
 
 
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [
+        ({"rule_kind": "days_after", "rule_amount": 3_000_000}, "counts at most 36525"),
+        ({"rule_kind": "months_after", "rule_amount": 100_000}, "counts at most 1200"),
+        ({"rule_kind": "fixed", "rule_fixed_date": "9999-12-31"}, "give a date before 9999-01-01"),
+    ],
+)
+def test_a_deadline_off_the_calendar_is_a_form_error(client, alice, ministerial, rule, words):
+    client.force_login(alice)
+    reason = {"revision_reason": "Moved", "revision_source": "https://example.org/moved"}
+    response = client.post(change_url(ministerial), form_data(ministerial, **rule, **reason))
+    assert words in str(response.context["adminform"].form.errors["rule_kind"])
+    ministerial.refresh_from_db()
+    assert ministerial.due_on == dt.date(2026, 4, 26)
+
+
 def test_a_rule_change_without_reason_is_refused(client, alice, ministerial):
     client.force_login(alice)
     response = client.post(

@@ -434,6 +434,14 @@ def test_the_token_section_is_headed_as_the_readme_names_it(admin_client):
     assert "API tokens" in page and ">Knox<" not in page
 
 
+@pytest.mark.parametrize("model", ["agreement", "commitment", "milestone", "logentry"])
+def test_a_history_address_with_no_record_number_is_a_404(client, alice, model):
+    client.force_login(alice)
+    for junk in ("x", "²", "1.5"):
+        response = client.get(reverse(f"admin:commitments_{model}_history", args=[junk]))
+        assert response.status_code == 404
+
+
 def test_the_history_page_names_a_deleted_editor_and_labels_times(client, alice):
     from django.contrib.auth.models import User
 

@@ -357,6 +357,69 @@ def test_a_bad_fixture_is_refused_naming_the_record_and_loads_nothing(db, tmp_pa
     assert not Agreement.objects.exists()
 
 
+LONG = {"title": "t" * 201}
+
+
+def _without(name: str, where: str = "agreement") -> dict:
+    data = _tiny()
+    row = data["agreements"][0]
+    del (row if where == "agreement" else row["commitments"][0])[name]
+    return data
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ([], "the file is [], not an object"),
+        ({"agreements": 5}, "agreements is 5, not a list"),
+        (_tiny(commitments=["c1"]), 'agreements[0].commitments[0] is "c1", not an object'),
+        (_tiny(title=None), "agreements[0].title is null, not a string"),
+        (_tiny(summary=None), "agreements[0].summary is null, not a string"),
+        (
+            _tiny(source={"reference": 5}),
+            "agreements[0].commitments[0].sources[0].reference is 5, not a string",
+        ),
+        ({"parties": [{"code": "US"}]}, "parties[0]: give its 'code' and 'name'"),
+        (
+            {"parties": [{"code": "X" * 17, "name": "X"}]},
+            "parties[0]: code: Ensure this value has at most 16 characters (it has 17)",
+        ),
+        (_without("title"), "agreement x: give its 'title'"),
+        (_tiny(slug="a b"), "agreement a b: slug: Enter a valid “slug”"),
+        (_tiny(slug="日米"), "agreement 日米: slug: Enter a valid “slug”"),
+        (
+            _tiny(
+                commitments=[{"key": "c/1", "title": "C", "category": "investment", "parties": []}]
+            ),
+            "commitment x/c/1: key: Enter a valid “slug”",
+        ),
+        (
+            _tiny(short_name="x" * 101),
+            "agreement x: short_name: Ensure this value has at most 100 characters (it has 101)",
+        ),
+        (_tiny(title="Two\nlines"), "agreement x: title: Line breaks are not allowed"),
+        (_tiny(time_zone="x" * 300), "agreement x: '" + "x" * 80 + "' is not an IANA time zone"),
+        (_without("parties", "commitment"), "commitment x/c1: give its 'parties'"),
+        (
+            _tiny(commitments=[{**_tiny()["agreements"][0]["commitments"][0], "leads": [LONG]}]),
+            "commitment x/c1: lead 1: title: Ensure this value has at most 200 characters",
+        ),
+    ],
+)
+def test_a_fixture_of_the_wrong_shape_is_refused_naming_the_field(db, tmp_path, data, words):
+    with pytest.raises(CommandError, match=re.escape(words)):
+        load(write(tmp_path, data))
+    assert not Agreement.objects.exists()
+
+
+def test_a_file_that_cannot_be_read_is_refused(db, tmp_path):
+    with pytest.raises(CommandError, match=re.escape(f"cannot read {tmp_path}")):
+        load(tmp_path)
+    (tmp_path / "latin1.json").write_bytes('{"agreements": [], "_comment": "é"}'.encode("latin-1"))
+    with pytest.raises(CommandError, match=r"latin1\.json is not valid JSON"):
+        load(tmp_path / "latin1.json")
+
+
 def test_a_file_that_is_not_json_is_refused(db, tmp_path):
     path = tmp_path / "bad.json"
     path.write_text("{not json")

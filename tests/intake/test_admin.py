@@ -52,6 +52,13 @@ def test_the_review_page_marks_the_matched_words_and_escapes_the_rest(client, al
     assert "Log it here" in page
 
 
+def test_a_review_address_with_no_finding_number_is_a_404(client, alice, finding):
+    client.force_login(alice)
+    for junk in ("x", "²", "1.5", str(finding.pk + 1)):
+        response = client.get(reverse("admin:intake_finding_change", args=[junk]))
+        assert response.status_code == 404
+
+
 def test_log_it_opens_a_prefilled_entry_and_saves_it_through_the_service(client, alice, finding):
     suggestion = finding.suggestions.first()
     assert suggestion.commitment.key == "investment-ministerial"
@@ -107,6 +114,17 @@ def test_a_milestone_of_another_commitment_is_a_form_error(client, alice, findin
     )
     assert response.status_code == 200
     assert "milestone" in response.context["form"].errors
+    assert Finding.objects.get(pk=finding.pk).state == Finding.State.PENDING
+
+
+@pytest.mark.parametrize("commitment", ["x", "²"])
+def test_a_commitment_that_is_no_number_is_a_form_error(client, alice, finding, commitment):
+    client.force_login(alice)
+    response = client.post(
+        reverse("admin:intake_finding_log", args=[finding.pk]),
+        {"commitment": commitment, "on": "2026-02-04", "kind": "context", "text": "Met"},
+    )
+    assert "Select a valid choice" in str(response.context["form"].errors["commitment"])
     assert Finding.objects.get(pk=finding.pk).state == Finding.State.PENDING
 
 

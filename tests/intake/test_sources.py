@@ -249,3 +249,75 @@ def test_the_task_is_on_beat_and_found_by_the_worker(settings, db):
     entry = settings.CELERY_BEAT_SCHEDULE["intake-fetch-due-sources"]
     assert entry["task"] == name
     assert fetch_due_sources() == {}  # nothing enabled, nothing fetched
+
+
+def test_a_nul_character_in_one_entry_stops_neither_it_nor_the_others(site, record):
+    # PostgreSQL keeps no NUL in text; a feed may carry one all the same (&#0;).
+    entries = "".join(
+        f"<item><title>{title}</title><link>https://news.example.org/{n}</link>"
+        f"<description>{text}</description></item>"
+        for n, title, text in [
+            (1, "Ministerial convened", "Ministers met."),
+            (2, "A&#0;B", "Nothing &#0;here"),
+            (3, "Rapid Response Group", "It met."),
+            ("4&#0;", "Not an address", "Skipped, as an entry with no link is."),
+        ]
+    )
+    site.expect_request("/feed.xml").respond_with_data(
+        f'<?xml version="1.0"?><rss><channel>{entries}</channel></rss>'
+    )
+    source(site, "/feed.xml")
+    with time_machine.travel(T0, tick=False):
+        watch.run_due()
+    assert Item.objects.count() == 3
+    assert Item.objects.get(address="https://news.example.org/2").title == "AB"
+
+
+def test_a_validator_that_is_not_ascii_stops_neither_its_source_nor_the_next(sites, record):
+    # An ETag may carry bytes above 0x7F (obs-text), a broken Last-Modified anything.
+    odd = sites()
+    odd.expect_request("/odd.xml").respond_with_response(
+        Response(FEED, headers={"ETag": 'W/"\u00e9"', "Last-Modified": "lundi \u00e9t\u00e9"})
+    )
+    good = sites()
+    good.expect_request("/good.xml").respond_with_data(FEED)
+    source(odd, "/odd.xml")
+    source(good, "/good.xml", interval_minutes=120)
+    with time_machine.travel(T0, tick=False) as clock:
+        watch.run_due()
+        clock.shift(dt.timedelta(minutes=121))
+        assert watch.run_due() == {"ok": 2}  # asked again in full
+
+
+def test_a_port_out_of_range_is_refused_and_the_next_source_fetched(site, record):
+    # Django's URLValidator lets a staff save https://example.org:99999/feed.
+    WatchedSource.objects.create(
+        name="odd", url="http://example.org:99999/feed", enabled=True, next_fetch_at=T0
+    )
+    site.expect_request("/feed.xml").respond_with_data(FEED)
+    source(site, "/feed.xml")
+    with time_machine.travel(T0, tick=False):
+        assert watch.run_due() == {"refused": 1, "ok": 1}
+    odd = WatchedSource.objects.get(name="odd")
+    assert "Port out of range" in odd.last_error
+
+
+def test_a_page_in_shift_jis_gives_its_own_words(site, record):
+    # Japanese ministries still publish Shift_JIS pages; read as UTF-8 they were all
+    # replacement characters.
+    meta = '<meta http-equiv="Content-Type" content="text/html; charset=Shift_JIS">'
+    page = PAGE.replace("<head>", f"<head>{meta}")
+    old = "<p>東京の天気についての古いお知らせです。</p>"
+    new = "<p>日米両政府は投資閣僚会合を東京で開催し、投資の優先分野について合意しました。</p>"
+    for paragraphs in (old, new + old):
+        body = page.format(paragraphs=paragraphs).encode("shift_jis")
+        site.expect_oneshot_request("/news").respond_with_data(body, content_type="text/html")
+    source(site, "/news", kind="page")
+    with time_machine.travel(T0, tick=False) as clock:
+        watch.run_due()
+        clock.shift(dt.timedelta(minutes=61))
+        watch.run_due()
+    assert (
+        Item.objects.get().text
+        == "日米両政府は投資閣僚会合を東京で開催し、投資の優先分野について合意しました。"
+    )

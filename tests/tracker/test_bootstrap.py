@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from io import StringIO
 
+import pytest
 import time_machine
 from django.contrib.auth.models import User
 from django.core import mail
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 from tracker.alerts import delivery, sweep
 from tracker.models import Subscription
@@ -34,3 +35,12 @@ def test_the_first_sweep_alerts_the_staff_login_bootstrap_made(db, settings):
     # Run again at the next start: no second login, no second subscription.
     call_command("bootstrap", stdout=StringIO())
     assert Subscription.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("username", "words"), [("", "This field cannot be blank"), ("a b", "Enter a valid username")]
+)
+def test_a_username_django_would_refuse_is_named_and_no_login_made(db, username, words):
+    with pytest.raises(CommandError, match=f"--username '{username}': {words}"):
+        call_command("bootstrap", "--username", username, stdout=StringIO())
+    assert not User.objects.exists()

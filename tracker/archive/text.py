@@ -32,7 +32,10 @@ def page_words(body: bytes, content_type: str, charset: str | None = None) -> st
     if content_type not in TEXT_TYPES:
         return None
     if content_type == "text/plain":
-        return normalise(body.decode(charset or "utf-8", "replace"))
+        try:
+            return normalise(body.decode(charset or "utf-8", "replace"))
+        except LookupError:  # a charset Python does not know: read as UTF-8
+            return normalise(body.decode("utf-8", "replace"))
     if not body.strip():
         return ""
     try:

@@ -55,11 +55,13 @@ class LogFindingForm(forms.Form):
         quoted.choices = [(str(i), s) for i, s in enumerate(self.item_sentences)]
         commitment = suggestion.commitment if suggestion else None
         zone = zoneinfo.ZoneInfo(commitment.agreement.time_zone if commitment else "UTC")
-        chosen = self.data.get("commitment") or (commitment.pk if commitment else None)
+        chosen = str(self.data.get("commitment") or (commitment.pk if commitment else ""))
         milestones = self.fields["milestone"]
         assert isinstance(milestones, forms.ModelChoiceField)
         milestones.queryset = Milestone.objects.filter(
-            commitment_id=chosen or 0, archived_at__isnull=True
+            # Anything but a number is the commitment field's error, not the query's.
+            commitment_id=int(chosen) if chosen.isdecimal() else 0,
+            archived_at__isnull=True,
         )
         # The milestone the review page's button named, if it is one of the
         # commitment's (any other address is ignored, not trusted).

@@ -39,7 +39,8 @@ def plain(fragment: str) -> str:
     """Text of an HTML fragment: tags removed, entities decoded, blank runs collapsed,
     paragraph breaks kept."""
     fragment = re.sub(r"(?i)<\s*(br|/p|/div|/li|/h[1-6])\b[^>]*>", "\n", fragment or "")
-    text = html.unescape(strip_tags(fragment))
+    # A NUL (&#0; in a feed) is no text, and PostgreSQL refuses to store one.
+    text = html.unescape(strip_tags(fragment)).replace("\x00", "")
     lines = (" ".join(line.split()) for line in text.splitlines())
     return "\n".join(line for line in lines if line)
 
@@ -61,7 +62,7 @@ def parse_feed(body: bytes, *, content_type: str = "") -> tuple[list[Candidate],
     out = []
     for entry in parsed.entries:
         address = web_address(entry.get("link") or entry.get("id") or "")
-        if not address:
+        if not address or "\x00" in address:
             continue
         content = entry.get("content") or []
         body_html = content[0].get("value", "") if content else entry.get("summary", "")
@@ -87,10 +88,11 @@ def _when(parsed: object) -> dt.datetime | None:
 
 
 def page_text(body: bytes) -> tuple[str, str]:
-    """(title, main text) of an HTML page: trafilatura drops menus, footers and ads."""
-    document = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
-    text = trafilatura.extract(document, include_comments=False, include_tables=False) or ""
-    metadata = trafilatura.extract_metadata(document)
+    """(title, main text) of an HTML page: trafilatura drops menus, footers and ads.
+    It is given the bytes, and reads them in the page's own charset (its <meta>, else
+    a guess): a Shift_JIS page read as UTF-8 would be all replacement characters."""
+    text = trafilatura.extract(body, include_comments=False, include_tables=False) or ""
+    metadata = trafilatura.extract_metadata(body)
     title = (metadata.title if metadata is not None and metadata.title else "") or ""
     return title[:TITLE_MAX], text
 

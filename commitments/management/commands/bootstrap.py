@@ -6,12 +6,14 @@ every alert, so that the first sweep's alerts show in the console."""
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db.models import Field
 
 from commitments.permissions import EDITORS
 from commitments.signals import staff_login_created
@@ -24,8 +26,13 @@ class Command(BaseCommand):
         parser.add_argument("--username", default="admin")
 
     def handle(self, *args: Any, username: str, **options: Any) -> None:
-        call_command("load_agreements", stdout=self.stdout)
         User = get_user_model()
+        field = User._meta.get_field(User.USERNAME_FIELD)
+        try:  # the checks createsuperuser makes
+            cast(Field[Any, Any], field).clean(username, None)
+        except ValidationError as exc:
+            raise CommandError(f"--username {username!r}: {' '.join(exc.messages)}") from None
+        call_command("load_agreements", stdout=self.stdout)
         if User.objects.filter(is_staff=True).exists():
             self.stdout.write("A staff login exists already; none created.")
             return

@@ -17,6 +17,9 @@ def aware_datetime(value: str) -> dt.datetime:
         ) from None
     if moment.tzinfo is None:
         raise CommandError(f"--now {value!r} has no UTC offset; add one, e.g. +00:00 or Z")
+    # Every agreement's local day of it, and the reminders' year ahead, must be dates.
+    if not 1 < moment.year < 9999:
+        raise CommandError(f"--now {value!r} is out of range: give a year from 2 to 9998")
     return moment
 
 
