@@ -12,6 +12,7 @@ import pytest
 import time_machine
 from werkzeug import Response
 
+from tracker import fetch
 from tracker.intake import seeds, watch
 from tracker.intake.models import Finding, Item, WatchedSource
 
@@ -287,6 +288,28 @@ def test_a_validator_that_is_not_ascii_stops_neither_its_source_nor_the_next(sit
         watch.run_due()
         clock.shift(dt.timedelta(minutes=121))
         assert watch.run_due() == {"ok": 2}  # asked again in full
+
+
+def test_a_bug_with_one_source_is_recorded_on_it_and_the_next_fetched(sites, record, monkeypatch):
+    # Two such bugs were found (a validator beyond ASCII, a port out of range): whatever
+    # the next one is, it is named on its source and the sources after it are fetched.
+    broken, good = sites(), sites()
+    good.expect_request("/good.xml").respond_with_data(FEED)
+    first = source(broken, "/broken.xml")
+    source(good, "/good.xml")
+    real = fetch.fetch
+
+    def fetch_with_a_bug(url, **kwargs):
+        if url == first.url:
+            raise ValueError("a bug in the fetch")
+        return real(url, **kwargs)
+
+    monkeypatch.setattr(fetch, "fetch", fetch_with_a_bug)
+    with time_machine.travel(T0, tick=False):
+        assert watch.run_due() == {"error": 1, "ok": 1}
+    first.refresh_from_db()
+    assert (first.last_outcome, first.last_error) == ("error", "ValueError: a bug in the fetch")
+    assert first.next_fetch_at == T0 + first.interval  # asked again at its interval
 
 
 def test_a_port_out_of_range_is_refused_and_the_next_source_fetched(site, record):

@@ -13,6 +13,7 @@ import datetime as dt
 import logging
 from collections import Counter
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db.models import F
 from django.utils import timezone
 
@@ -42,7 +43,18 @@ def run_due(now: dt.datetime | None = None) -> Counter[str]:
         if claimed != 1:
             continue  # another worker has it
         matcher = matcher or Matcher.from_db()
-        outcomes[fetch_source(source, matcher=matcher, now=now)] += 1
+        try:
+            outcome = fetch_source(source, matcher=matcher, now=now)
+        except SoftTimeLimitExceeded:
+            raise  # the claim expires; the next run takes it up
+        except Exception as exc:  # a bug with one source must not stop the others
+            log.exception("intake: source %s could not be fetched", source.pk)
+            outcome, error = "error", f"{type(exc).__name__}: {exc}"[:2000]
+            WatchedSource.objects.filter(pk=source.pk).update(
+                last_fetched_at=now, last_outcome=outcome, last_error=error
+            )
+            tally(outcome)
+        outcomes[outcome] += 1
     return outcomes
 
 
