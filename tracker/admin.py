@@ -7,6 +7,7 @@ from django.db.models import Count, Exists, Model, OuterRef, Q, QuerySet
 from django.http import HttpRequest
 
 from commitments.admin import MilestoneAdmin
+from commitments.admin.filters import DateHierarchyAdmin
 from commitments.admin.forms import HTTPS_URLS
 from commitments.models import Milestone
 
@@ -26,7 +27,7 @@ from .models import (
 _M = TypeVar("_M", bound=Model)
 
 
-class WrittenByTheTracker(admin.ModelAdmin[_M]):
+class WrittenByTheTracker(DateHierarchyAdmin, admin.ModelAdmin[_M]):
     """Rows the alert machinery writes: staff read them (and act on them), never add
     or edit them."""
 

@@ -20,6 +20,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from .. import services
 from ..models import LogEntry
+from .filters import DateHierarchyAdmin
 from .forms import HTTPS_URLS, VersionedForm
 from .history import HistoryLabels
 from .inlines import LOG_ADD_FIELDS
@@ -47,7 +48,7 @@ class RecordWrites:
     record: str
 
 
-class RecordAdmin(ArchivedColumn, TranslationAdmin[Any], SimpleHistoryAdmin):
+class RecordAdmin(DateHierarchyAdmin, ArchivedColumn, TranslationAdmin[Any], SimpleHistoryAdmin):
     """What agreements, commitments, milestones and log entries share: saves through
     an edit service with the loaded version, an audit trail (the History button),
     archive instead of delete, an "Archived" badge and filter. Each translated field

@@ -8,12 +8,13 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from ..models import StatusUpdate
+from .filters import DateHierarchyAdmin
 from .forms import HTTPS_URLS
 from .labels import BADGE_MEDIA, utc_label
 
 
 @admin.register(StatusUpdate)
-class StatusUpdateAdmin(admin.ModelAdmin[StatusUpdate]):
+class StatusUpdateAdmin(DateHierarchyAdmin):
     class Media:
         css = BADGE_MEDIA
 

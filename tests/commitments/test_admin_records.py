@@ -528,3 +528,20 @@ def test_a_change_page_for_no_such_record_sends_the_editor_back(client, alice, o
     client.force_login(alice)
     response = client.get(f"/admin/commitments/milestone/{object_id}/change/")
     assert response.status_code == 302 and response["Location"] == "/admin/"
+
+
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        "commitments_milestone_changelist?due_on__year",
+        "commitments_logentry_changelist?on__year",
+        "commitments_statusupdate_changelist?at__year",
+        "tracker_alert_changelist?created_at__year",
+    ],
+)
+def test_a_date_drill_down_off_the_calendar_is_a_bad_filter_not_a_500(admin_client, changelist):
+    name, _, parameter = changelist.partition("?")
+    for year in ("9999", "99999999999999999999"):
+        response = admin_client.get(f"{reverse(f'admin:{name}')}?{parameter}={year}")
+        # The admin's answer to any filter it cannot apply: the list, unfiltered (?e=1).
+        assert response.status_code == 302 and response.url.endswith("?e=1")
