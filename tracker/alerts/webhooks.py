@@ -113,6 +113,12 @@ class Outcome:
     excerpt: str = ""
     error: str = ""
 
+    def __post_init__(self) -> None:
+        # The receiver's bytes (an excerpt, a garbled status line in an error) are
+        # logged as text, and PostgreSQL's text holds no NUL.
+        self.excerpt = self.excerpt.replace("\x00", "\N{REPLACEMENT CHARACTER}")
+        self.error = self.error.replace("\x00", "\N{REPLACEMENT CHARACTER}")
+
 
 def post(endpoint: WebhookEndpoint, msg_id: str, body: bytes) -> Outcome:
     """One signed POST. Never raises for the endpoint's faults."""
