@@ -173,3 +173,14 @@ def test_a_receiver_answering_nul_bytes_is_logged_and_the_others_go_on(
     if not sent:
         assert all("BadStatusLine" in a.last_error for a in hooks)
     assert deliver_at(AFTER + dt.timedelta(seconds=1)).webhooks == 0  # not sent twice
+
+
+def test_a_url_with_a_non_ascii_path_is_sent_percent_encoded(endpoint, receiver):
+    url = receiver.url.replace("/hooks/tracker", "/hooks/träcker")
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(url=url)
+    receiver.start()
+    with time_machine.travel(AFTER, tick=False):
+        sweep.run()
+        result = delivery.deliver()
+    assert result.webhooks == 2 and receiver.rejected == []
+    assert receiver.paths == ["/hooks/tr%C3%A4cker"] * 2
