@@ -15,7 +15,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 class Receiver:
     """``mode``: "ok" (204 after verifying), "slow" (answers after ``delay`` seconds,
-    longer than the sender's timeout), "redirect" (302 elsewhere)."""
+    longer than the sender's timeout), "redirect" (302 elsewhere), "raw" (writes the
+    bytes ``answer`` as they are, status line and all)."""
 
     def __init__(self, secret: str, port: int = 0) -> None:
         self.secret = secret
@@ -24,6 +25,8 @@ class Receiver:
         self.verified: list[tuple[str, dict[str, Any]]] = []
         self.rejected: list[str] = []
         self.requests = 0
+        self.paths: list[str] = []
+        self.answer = b""
         self._lock = threading.Lock()
         receiver = self
 
@@ -32,8 +35,13 @@ class Receiver:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 with receiver._lock:
                     receiver.requests += 1
+                    receiver.paths.append(self.path)
                 if receiver.mode == "slow":
                     time.sleep(receiver.delay)  # a slow receiver, not a clock: see the test
+                if receiver.mode == "raw":
+                    self.wfile.write(receiver.answer)
+                    self.close_connection = True
+                    return
                 if receiver.mode == "redirect":
                     self.send_response(302)
                     self.send_header("location", "http://127.0.0.1:9/elsewhere")

@@ -167,6 +167,18 @@ def _archived(m: Milestone) -> bool:
     return bool(m.archived_at or m.commitment.archived_at or m.commitment.agreement.archived_at)
 
 
+def unarchived(prefix: str = "") -> Q:
+    """The opposite of ``_archived``, in SQL, for milestones reached through ``prefix``
+    (the digest asks the database)."""
+    return Q(
+        **{
+            f"{prefix}archived_at": None,
+            f"{prefix}commitment__archived_at": None,
+            f"{prefix}commitment__agreement__archived_at": None,
+        }
+    )
+
+
 def _endpoint_covers(endpoint: WebhookEndpoint, m: Milestone) -> bool:
     agreements = [a.pk for a in endpoint.agreements.all()]  # prefetched
     return not agreements or m.commitment.agreement_id in agreements

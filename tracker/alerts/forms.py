@@ -40,7 +40,12 @@ class LeadDaysField(forms.CharField):
                 raise ValidationError(
                     f"'{part}' is not a whole number of days; enter e.g. 30, 7, 1"
                 )
-            days.append(int(part))
+            try:
+                days.append(int(part))
+            except ValueError:  # more digits than int() reads (4300): far out of range
+                raise ValidationError(
+                    f"lead day {part[:10]}… is not between {LEAD_DAYS_MIN} and {LEAD_DAYS_MAX}"
+                ) from None
         problem = lead_days_problem(days)
         if problem:
             raise ValidationError(problem)

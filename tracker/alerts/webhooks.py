@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
+from django.utils.encoding import iri_to_uri
 
 from commitments.models import Milestone
 
@@ -113,6 +114,12 @@ class Outcome:
     excerpt: str = ""
     error: str = ""
 
+    def __post_init__(self) -> None:
+        # The receiver's bytes (an excerpt, a garbled status line in an error) are
+        # logged as text, and PostgreSQL's text holds no NUL.
+        self.excerpt = self.excerpt.replace("\x00", "\N{REPLACEMENT CHARACTER}")
+        self.error = self.error.replace("\x00", "\N{REPLACEMENT CHARACTER}")
+
 
 def post(endpoint: WebhookEndpoint, msg_id: str, body: bytes) -> Outcome:
     """One signed POST. Never raises for the endpoint's faults."""
@@ -127,7 +134,9 @@ def post(endpoint: WebhookEndpoint, msg_id: str, body: bytes) -> Outcome:
     try:
         scheme, host, port, ip = vetted_address(endpoint.url)
         parts = urlsplit(endpoint.url)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        # An address typed with non-ASCII in its path is sent percent-encoded, as a
+        # browser would (http.client sends ASCII only).
+        path = iri_to_uri((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
         timeout = settings.TRACKER_WEBHOOK_TIMEOUT_SECONDS
         conn = (_PinnedTLS if scheme == "https" else _Pinned)(host, port, ip, timeout)
         try:

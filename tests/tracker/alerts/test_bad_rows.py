@@ -124,6 +124,7 @@ def test_an_event_that_cannot_be_expanded_is_recorded_and_the_rest_go_on(good, m
         ("0", "lead day 0 is not between 1 and 366"),
         ("367", "lead day 367 is not between 1 and 366"),
         ("100000000", "not between 1 and 366"),
+        ("9" * 5000, "not between 1 and 366"),  # more digits than int() reads
         ("7.5", "'7.5' is not a whole number"),
         ("7, ²", "'²' is not a whole number"),  # a digit to str.isdigit(), not to int()
     ],

@@ -87,3 +87,29 @@ def test_a_failed_digest_is_retried_next_run(reader, settings, smtp_server):
     settings.EMAIL_PORT = smtp_server.port
     with time_machine.travel(at_ny(2026, 11, 23, 9, 5), tick=False):
         assert digests.send_due_digests() == 1
+
+
+def test_the_digest_leaves_out_what_was_archived(reader, alice, smtp_server):
+    """Nothing for an archived record (audience.py), in the digest as in alerts: a
+    subscriber to an archived agreement hears of none of its milestones."""
+    from commitments.models import Agreement, Milestone
+    from commitments.services import agreement_archive, milestone_set_status
+
+    japan = Agreement.objects.get(slug="us-japan-critical-minerals-2025")
+    Subscription.objects.create(
+        email="japan@example.org", agreement=japan, kinds=["digest"], time_zone="UTC"
+    )
+    with time_machine.travel(dt.datetime(2026, 4, 10, tzinfo=dt.UTC), tick=False):
+        m = Milestone.objects.get(key="group-established")
+        milestone_set_status(milestone=m, status="in_progress", by=alice, note="Announced")
+        agreement_archive(agreement=japan, by=alice)
+    with time_machine.travel(at_ny(2026, 4, 13, 9, 30), tick=False):  # a Monday
+        assert digests.send_due_digests() == 2
+    (everything,) = smtp_server.to("reader@example.org")
+    (archived,) = smtp_server.to("japan@example.org")
+    # Japan's two due milestones and its change are gone; the others' remain.
+    assert everything["Subject"] == "Weekly digest: 1 overdue, 4 due in the next 30 days"
+    assert archived["Subject"] == "Weekly digest: 0 overdue, 0 due in the next 30 days"
+    for mail in (everything, archived):
+        text = mail.get_body(("plain",)).get_content()
+        assert "US–Japan" not in text and "Not started → In progress" not in text

@@ -141,3 +141,46 @@ def test_signature_is_the_standard_one():
     assert Webhook(secret).verify(body, headers) == {"type": "milestone.overdue"}
     with pytest.raises(Exception, match="signature"):
         Webhook(webhooks.new_secret()).verify(body, headers)
+
+
+@pytest.mark.parametrize(
+    ("answer", "sent"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nok\x00\x00!", True),
+        (b"\x00\x00 not HTTP\r\n\r\n", False),
+    ],
+    ids=["accepted", "garbled"],
+)
+def test_a_receiver_answering_nul_bytes_is_logged_and_the_others_go_on(
+    endpoint, receiver, answer, sent
+):
+    """PostgreSQL's text holds no NUL: the receiver's bytes are logged without them,
+    and every alert of the batch is judged (none left claimed, none sent again)."""
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(url=receiver.url)
+    receiver.mode, receiver.answer = "raw", answer
+    receiver.start()
+    with time_machine.travel(AFTER, tick=False):
+        sweep.run()
+        result = delivery.deliver()
+    hooks = Alert.objects.filter(channel="webhook")
+    assert hooks.count() == 2 and receiver.requests == 2
+    assert all((a.sent_at is not None) == sent for a in hooks)
+    assert result.webhooks == (2 if sent else 0) and result.failed == (0 if sent else 2)
+    log = WebhookAttempt.objects.all()
+    assert log.count() == 2 and all(a.ok == sent for a in log)
+    texts = [a.response_excerpt + a.error for a in log] + [a.last_error for a in hooks]
+    assert not any("\x00" in text for text in texts)
+    if not sent:
+        assert all("BadStatusLine" in a.last_error for a in hooks)
+    assert deliver_at(AFTER + dt.timedelta(seconds=1)).webhooks == 0  # not sent twice
+
+
+def test_a_url_with_a_non_ascii_path_is_sent_percent_encoded(endpoint, receiver):
+    url = receiver.url.replace("/hooks/tracker", "/hooks/träcker")
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(url=url)
+    receiver.start()
+    with time_machine.travel(AFTER, tick=False):
+        sweep.run()
+        result = delivery.deliver()
+    assert result.webhooks == 2 and receiver.rejected == []
+    assert receiver.paths == ["/hooks/tr%C3%A4cker"] * 2
