@@ -437,9 +437,9 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 # The dispatcher reads the history table past a cursor that moves this long after it
 # saw an id: longer than any transaction that writes history may take to commit.
 TRACKER_DISPATCH_GRACE_SECONDS = env_int("TRACKER_DISPATCH_GRACE_SECONDS", 600)
-# Webhooks: a short timeout, no redirects, and no loopback/private/link-local targets
-# unless allowed (the tests allow loopback); an endpoint is disabled after this many
-# failed deliveries in a row.
+# Webhooks: a short timeout for the whole request, no redirects, and no loopback,
+# private or link-local targets unless allowed (the tests allow loopback); an endpoint
+# is disabled after this many failed deliveries in a row.
 TRACKER_WEBHOOK_TIMEOUT_SECONDS = env_int("TRACKER_WEBHOOK_TIMEOUT_SECONDS", 5)
 TRACKER_WEBHOOK_ALLOW_PRIVATE = env_bool("TRACKER_WEBHOOK_ALLOW_PRIVATE", default=False)
 TRACKER_WEBHOOK_DISABLE_AFTER = env_int("TRACKER_WEBHOOK_DISABLE_AFTER", 20)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -16,7 +17,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 class Receiver:
     """``mode``: "ok" (204 after verifying), "slow" (answers after ``delay`` seconds,
     longer than the sender's timeout), "redirect" (302 elsewhere), "raw" (writes the
-    bytes ``answer`` as they are, status line and all)."""
+    bytes ``answer`` as they are, status line and all), "drip" (writes them a byte every
+    ``delay`` seconds). ``on_request``, if set, is called as each request arrives."""
 
     def __init__(self, secret: str, port: int = 0) -> None:
         self.secret = secret
@@ -27,6 +29,7 @@ class Receiver:
         self.requests = 0
         self.paths: list[str] = []
         self.answer = b""
+        self.on_request: Callable[[], None] | None = None
         self._lock = threading.Lock()
         receiver = self
 
@@ -36,6 +39,18 @@ class Receiver:
                 with receiver._lock:
                     receiver.requests += 1
                     receiver.paths.append(self.path)
+                if receiver.on_request is not None:
+                    receiver.on_request()
+                if receiver.mode == "drip":
+                    self.close_connection = True
+                    try:
+                        for byte in receiver.answer:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(receiver.delay)  # a slow peer, not a clock
+                    except OSError:
+                        pass  # the sender gave up
+                    return
                 if receiver.mode == "slow":
                     time.sleep(receiver.delay)  # a slow receiver, not a clock: see the test
                 if receiver.mode == "raw":

@@ -12,12 +12,14 @@ specification (https://www.standardwebhooks.com/).
   private, link-local, reserved or multicast) unless TRACKER_WEBHOOK_ALLOW_PRIVATE,
   and the connection goes to that vetted address (no second lookup to rebind).
   Redirects are not followed (a 3xx is a failure) and the timeout is short
-  (TRACKER_WEBHOOK_TIMEOUT_SECONDS).
+  (TRACKER_WEBHOOK_TIMEOUT_SECONDS): it bounds the whole request, not each read, so a
+  receiver dripping its answer a byte at a time cannot hold the batch.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -25,6 +27,7 @@ import json
 import secrets
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -99,12 +102,22 @@ class _Pinned(http.client.HTTPConnection):
 
 class _PinnedTLS(http.client.HTTPSConnection):
     def __init__(self, host: str, port: int, ip: str, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self.tls)
         self.ip = ip
 
     def connect(self) -> None:
         sock = socket.create_connection((self.ip, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+        self.sock = self.tls.wrap_socket(sock, server_hostname=self.host)
+
+
+def _cut(conn: http.client.HTTPConnection, expired: threading.Event) -> None:
+    """The whole request's deadline (a timer's thread): shutting the socket down ends
+    the read it is blocked in."""
+    expired.set()
+    if conn.sock is not None:
+        with contextlib.suppress(OSError):  # closed already
+            conn.sock.shutdown(socket.SHUT_RDWR)
 
 
 @dataclass
@@ -131,24 +144,31 @@ def post(endpoint: WebhookEndpoint, msg_id: str, body: bytes) -> Outcome:
         "webhook-timestamp": str(timestamp),
         "webhook-signature": sign(endpoint.secret, msg_id, timestamp, body),
     }
+    timeout = settings.TRACKER_WEBHOOK_TIMEOUT_SECONDS
+    expired = threading.Event()
     try:
         scheme, host, port, ip = vetted_address(endpoint.url)
         parts = urlsplit(endpoint.url)
         # An address typed with non-ASCII in its path is sent percent-encoded, as a
         # browser would (http.client sends ASCII only).
         path = iri_to_uri((parts.path or "/") + (f"?{parts.query}" if parts.query else ""))
-        timeout = settings.TRACKER_WEBHOOK_TIMEOUT_SECONDS
         conn = (_PinnedTLS if scheme == "https" else _Pinned)(host, port, ip, timeout)
+        deadline = threading.Timer(timeout, _cut, (conn, expired))
+        deadline.start()
         try:
             conn.request("POST", path, body=body, headers=headers)
             response = conn.getresponse()
             text = response.read(500).decode("utf-8", "replace")  # an excerpt for the log
         finally:
+            deadline.cancel()
             conn.close()
     except Refused as exc:
         return Outcome(False, error=f"refused: {exc}")
     except (OSError, http.client.HTTPException) as exc:
-        return Outcome(False, error=f"{type(exc).__name__}: {exc}")
+        if not expired.is_set():
+            return Outcome(False, error=f"{type(exc).__name__}: {exc}")
+    if expired.is_set():
+        return Outcome(False, error=f"timed out: no whole answer within {timeout} s")
     ok = 200 <= response.status < 300
     error = "" if ok else f"HTTP {response.status}"
     if 300 <= response.status < 400:

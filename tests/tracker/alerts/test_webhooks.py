@@ -184,3 +184,40 @@ def test_a_url_with_a_non_ascii_path_is_sent_percent_encoded(endpoint, receiver)
         result = delivery.deliver()
     assert result.webhooks == 2 and receiver.rejected == []
     assert receiver.paths == ["/hooks/tr%C3%A4cker"] * 2
+
+
+def test_a_receiver_dripping_its_answer_is_cut_at_the_timeout(endpoint, receiver):
+    """The timeout bounds the whole request: each byte here comes well within it (the
+    socket's own timeout, per read, never fires), the whole answer takes 3 s."""
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(url=receiver.url)
+    receiver.mode, receiver.delay = "drip", 0.1
+    receiver.answer = b"HTTP/1.1 204 No Content\r\nX-Slow: 1\r\n\r\n"  # 38 bytes
+    receiver.start()
+    with time_machine.travel(AFTER, tick=False):
+        sweep.run()
+        result = delivery.deliver()
+    hooks = Alert.objects.filter(channel="webhook")
+    assert result.failed == hooks.count() == 2 and receiver.requests == 2
+    assert all("no whole answer within 1 s" in a.last_error for a in hooks)
+
+
+def test_a_batch_past_its_lease_leaves_the_rest_to_the_next_claim(endpoint, receiver, settings):
+    """Receivers slow enough to use up the lease: what is left of the batch is not
+    posted by this worker (another may claim it by then), and is posted once later."""
+    settings.TRACKER_DELIVERY_LEASE_SECONDS = 300
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(url=receiver.url)
+    receiver.start()
+    with time_machine.travel(AFTER, tick=False) as clock:
+        sweep.run()
+        # Each POST takes, on the frozen clock, the whole lease.
+        receiver.on_request = lambda: clock.shift(dt.timedelta(seconds=300))
+        first = delivery.deliver()
+        receiver.on_request = None
+        hooks = Alert.objects.filter(channel="webhook")
+        assert (first.webhooks, receiver.requests) == (1, 1)
+        left = hooks.get(sent_at__isnull=True)
+        assert left.attempts == 0 and left.last_error == ""  # not tried, not failed
+        clock.shift(dt.timedelta(seconds=1))  # its claim has run out
+        second = delivery.deliver()
+    assert (second.webhooks, receiver.requests) == (1, 2)
+    assert set(receiver.ids()) == {f"alert_{a.pk}" for a in hooks}
