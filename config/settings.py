@@ -10,6 +10,7 @@ start-up instead of running with a known key.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import os
 import socket
 from pathlib import Path
@@ -522,6 +523,14 @@ X_FRAME_OPTIONS = "DENY"
 # client that reaches gunicorn directly cannot pick its own address for the rate limit
 # or the login lockout. With API_NUM_PROXIES=1 the client is the address nginx appends.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "127.0.0.1,::1")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES={','.join(TRUSTED_PROXIES)!r}: {_proxy!r} is not an address "
+            "or a network (10.0.0.10, 10.0.0.0/24)."
+        ) from None
 
 # Content security policy (django-csp) on every answer: no inline script anywhere, the
 # admin and the API docs included (the docs' templates are in tracker/ops/templates).

@@ -1,0 +1,55 @@
+"""A bad value in the environment stops start-up (``manage.py check``, and so
+gunicorn's import of the settings) with one line naming the variable and the value,
+rather than a traceback deep in a library, a 500 on every request, or a service
+running with a value nobody meant."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """``manage.py check`` in an environment of its own: nothing of this shell's."""
+    base = {
+        "PATH": "/usr/bin:/bin",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": "x",
+        "TRACKER_VAR_DIR": str(tmp_path),
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_embedded_default_starts(tmp_path):
+    """The cases below can pass: this environment, with nothing bad in it, starts."""
+    done = check(tmp_path)
+    assert done.returncode == 0, done.stderr
+
+
+BAD = [
+    # Read by the middleware on every request: a 500 for every page and probe.
+    ("TRUSTED_PROXIES", "10.0.0.10,nginx.internal"),
+    ("TRUSTED_PROXIES", "10.0.0.0/33"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), BAD)
+def test_a_bad_value_stops_start_up_naming_it(tmp_path, name, value):
+    done = check(tmp_path, **{name: value})
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("django.core.exceptions.ImproperlyConfigured: "), done.stderr
+    assert name in last
+    assert repr(value) in last or "'***'" in last
