@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import os
+import re
 import socket
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,16 @@ def env_int(name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from None
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate limit as tracker.api.throttling.parse_rate reads it: '120/min'."""
+    raw = os.environ.get(name) or default
+    if not re.fullmatch(r"[1-9][0-9]*/[smhd][a-z]*", raw):
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a rate (a number per s, min, hour or day: 120/min)."
+        )
+    return raw
 
 
 def env_list(name: str, default: str) -> list[str]:
@@ -346,8 +357,8 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Reads are public and rate-limited per client IP; token holders get a higher limit.
 # The counters live in the default cache: set CACHE_URL (Redis) so that every web
 # worker shares them, or each gunicorn worker would count on its own.
-API_ANON_RATE = os.environ.get("API_ANON_RATE", "120/min")
-API_USER_RATE = os.environ.get("API_USER_RATE", "1200/min")
+API_ANON_RATE = env_rate("API_ANON_RATE", "120/min")
+API_USER_RATE = env_rate("API_USER_RATE", "1200/min")
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
 # How long the event feed (/api/v1/events/) keeps its events; 0 keeps them forever. A
 # follower whose cursor is older than the oldest kept event gets 410 Gone.

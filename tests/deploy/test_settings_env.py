@@ -42,6 +42,11 @@ BAD = [
     # Read by the middleware on every request: a 500 for every page and probe.
     ("TRUSTED_PROXIES", "10.0.0.10,nginx.internal"),
     ("TRUSTED_PROXIES", "10.0.0.0/33"),
+    # Read by the throttle on every API request: a 500 for each.
+    ("API_ANON_RATE", "lots"),
+    ("API_ANON_RATE", "120"),
+    ("API_USER_RATE", "-5/min"),
+    ("API_USER_RATE", "10/fortnight"),
 ]
 
 
