@@ -14,13 +14,16 @@ import ipaddress
 import os
 import re
 import socket
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django_stubs_ext import monkeypatch
+from kombu.transport import TRANSPORT_ALIASES
 
 # Django's generic classes (ModelAdmin[Model], ModelForm[Model]…) subscriptable at run
 # time, as the type checker reads them (django-stubs-ext).
@@ -83,6 +86,29 @@ def env_rate(name: str, default: str) -> str:
     return raw
 
 
+def masked(url: str) -> str:
+    """``url`` as a message may show it: a password in it as ***."""
+    return re.sub(r":[^:/@]*@", ":***@", url)
+
+
+def env_url(name: str, default: str, schemes: Collection[str], need_host: bool = True) -> str:
+    """An address with one of ``schemes`` (and a host); an empty one is the default."""
+    raw = os.environ.get(name) or default
+    try:
+        parts = urlsplit(raw)
+        ok = parts.scheme in schemes and (bool(parts.hostname) or not need_host)
+        parts.port  # noqa: B018 (a port out of range raises)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ImproperlyConfigured(
+            f"{name}={masked(raw)!r} is not an address beginning "
+            + " or ".join(f"{scheme}://" for scheme in sorted(schemes))
+            + (" and naming a host." if need_host else ".")
+        )
+    return raw
+
+
 def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
@@ -91,7 +117,7 @@ DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = env_secret("SECRET_KEY", "insecure-development-key" if DEBUG else None)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000", {"http", "https"}).rstrip("/")
 
 INSTALLED_APPS = [
     "tracker.ops",  # first: its templates override the API docs'
@@ -165,13 +191,17 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------
 # DATABASE_URL: sqlite:////abs/path.db or postgres://user@host:5432/name.
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'tracker.sqlite3'}",
-        conn_max_age=env_int("CONN_MAX_AGE", 60),
-        conn_health_checks=True,
-    )
-}
+DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'tracker.sqlite3'}"
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60), conn_health_checks=True
+        )
+    }
+except ValueError as error:  # an unknown scheme, a port that is not a number
+    raise ImproperlyConfigured(
+        f"DATABASE_URL={masked(DATABASE_URL)!r} is not a database address: {error}"
+    ) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while the worker writes; the busy timeout makes a
     # writer wait for the lock instead of failing at once with "database is locked".
@@ -184,7 +214,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (API throttling counters must be shared by every web worker) -----------
-REDIS_CACHE_URL = os.environ.get("CACHE_URL", "")
+REDIS_CACHE_URL = (
+    env_url("CACHE_URL", "", {"redis", "rediss"}) if os.environ.get("CACHE_URL") else ""
+)
 # Redis in production (set with its timeouts under "Deployment and hardening").
 CACHES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
@@ -234,7 +266,9 @@ if os.environ.get("TRACKER_ARCHIVE_S3_BUCKET"):
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": os.environ["TRACKER_ARCHIVE_S3_BUCKET"],
-            "endpoint_url": os.environ.get("TRACKER_ARCHIVE_S3_ENDPOINT") or None,
+            "endpoint_url": env_url("TRACKER_ARCHIVE_S3_ENDPOINT", "", {"http", "https"})
+            if os.environ.get("TRACKER_ARCHIVE_S3_ENDPOINT")
+            else None,
             "location": "archive",
             "file_overwrite": False,
             "default_acl": None,
@@ -265,7 +299,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "tracker@localhost")
 _BROKER_DIR = VAR_DIR / "broker"
 # "localhost" names no server (the filesystem transport has none); without a name Kombu
 # warns "No hostname was supplied" at every connection.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
+CELERY_BROKER_URL = env_url(
+    "CELERY_BROKER_URL", "filesystem://localhost/", TRANSPORT_ALIASES, need_host=False
+)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR / "queue"),

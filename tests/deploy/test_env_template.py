@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "deploy" / "tracker.env.example"
-READERS = {"env_str", "env_secret", "env_bool", "env_int", "env_list", "env_rate"}
+READERS = {"env_str", "env_secret", "env_bool", "env_int", "env_list", "env_rate", "env_url"}
 
 
 def variables_read(path: Path) -> set[str]:

@@ -47,14 +47,34 @@ BAD = [
     ("API_ANON_RATE", "120"),
     ("API_USER_RATE", "-5/min"),
     ("API_USER_RATE", "10/fortnight"),
+    # A traceback deep in dj-database-url.
+    ("DATABASE_URL", "nonsense"),
+    ("DATABASE_URL", "postgres://tracker@db.internal:notaport/tracker"),
+    # /readyz a 500 (redis-py refuses the scheme), the rate limits silently off.
+    ("CACHE_URL", "db.internal:6379/1"),
+    # Started, and the worker or the first doorbell failed later.
+    ("CELERY_BROKER_URL", "db.internal:6379/0"),
+    ("CELERY_BROKER_URL", "reddis://db.internal:6379/0"),
+    # Every link in emails, feeds and calendars without a scheme, or without a host.
+    ("SITE_URL", "tracker.example.org"),
+    ("SITE_URL", "https://"),
+    ("TRACKER_ARCHIVE_S3_ENDPOINT", "s3.example.org"),
 ]
 
 
 @pytest.mark.parametrize(("name", "value"), BAD)
 def test_a_bad_value_stops_start_up_naming_it(tmp_path, name, value):
-    done = check(tmp_path, **{name: value})
+    # The endpoint is read only with a bucket.
+    done = check(tmp_path, TRACKER_ARCHIVE_S3_BUCKET="archive", **{name: value})
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("django.core.exceptions.ImproperlyConfigured: "), done.stderr
     assert name in last
     assert repr(value) in last or "'***'" in last
+
+
+def test_a_password_in_a_bad_address_is_not_shown(tmp_path):
+    done = check(tmp_path, CACHE_URL="redis:/:s3cret@db.internal:6379/1")
+    last = done.stderr.strip().splitlines()[-1]
+    assert "CACHE_URL='redis:/:***@db.internal:6379/1'" in last
+    assert "s3cret" not in done.stderr
