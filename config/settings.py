@@ -66,14 +66,19 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true or false).")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:
+    """A whole number; 0 only where it means none or off (minimum=0)."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        most = "" if maximum is None else f" and at most {maximum}"
+        raise ImproperlyConfigured(f"{name}={raw!r} is out of range: at least {minimum}{most}.")
+    return value
 
 
 def env_rate(name: str, default: str) -> str:
@@ -195,7 +200,9 @@ DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'tracker
 try:
     DATABASES = {
         "default": dj_database_url.parse(
-            DATABASE_URL, conn_max_age=env_int("CONN_MAX_AGE", 60), conn_health_checks=True
+            DATABASE_URL,
+            conn_max_age=env_int("CONN_MAX_AGE", 60, minimum=0),
+            conn_health_checks=True,
         )
     }
 except ValueError as error:  # an unknown scheme, a port that is not a number
@@ -284,7 +291,7 @@ EMAIL_BACKEND = os.environ.get(
     else "django.core.mail.backends.console.EmailBackend",
 )
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_PORT = env_int("EMAIL_PORT", 25, maximum=65535)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
@@ -353,7 +360,7 @@ TRACKER_EMAIL_SENDERS = env_int("TRACKER_EMAIL_SENDERS", 2)
 # TRACKER_DELIVERY_BATCH emails x EMAIL_TIMEOUT), or a slow batch is sent twice.
 TRACKER_DELIVERY_LEASE_SECONDS = env_int("TRACKER_DELIVERY_LEASE_SECONDS", 300)
 TRACKER_ALERT_MAX_ATTEMPTS = env_int("TRACKER_ALERT_MAX_ATTEMPTS", 8)
-TRACKER_RETRY_BASE_SECONDS = env_int("TRACKER_RETRY_BASE_SECONDS", 60)
+TRACKER_RETRY_BASE_SECONDS = env_int("TRACKER_RETRY_BASE_SECONDS", 60, minimum=0)
 
 
 def every(seconds: float, task: str) -> dict[str, Any]:
@@ -398,12 +405,12 @@ API_USER_RATE = env_rate("API_USER_RATE", "1200/min")
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
 # How long the event feed (/api/v1/events/) keeps its events; 0 keeps them forever. A
 # follower whose cursor is older than the oldest kept event gets 410 Gone.
-API_EVENT_RETENTION_DAYS = env_int("API_EVENT_RETENTION_DAYS", 90)
+API_EVENT_RETENTION_DAYS = env_int("API_EVENT_RETENTION_DAYS", 90, minimum=0)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200)
 # Bodies larger than this get 413; a PATCH is a few hundred bytes.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 16 * 1024)
 # Seconds a shared cache (a CDN, a browser) may reuse a read without asking again.
-API_MAX_AGE = env_int("API_MAX_AGE", 15)
+API_MAX_AGE = env_int("API_MAX_AGE", 15, minimum=0)
 API_STATUS_OVERDUE_LIMIT = env_int("API_STATUS_OVERDUE_LIMIT", 200)
 
 REST_FRAMEWORK: dict[str, Any] = {
@@ -416,7 +423,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "tracker.api.negotiation.ContentNegotiation",
     # Clients are told apart by REMOTE_ADDR; behind N reverse proxies set
     # API_NUM_PROXIES=N so X-Forwarded-For is read, and cannot be forged, correctly.
-    "NUM_PROXIES": env_int("API_NUM_PROXIES", 0),
+    "NUM_PROXIES": env_int("API_NUM_PROXIES", 0, minimum=0),
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["tracker.api.parsers.LimitedJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -430,7 +437,7 @@ REST_FRAMEWORK: dict[str, Any] = {
 REST_KNOX = {
     # Tokens are stored as SHA-512 digests, expire, and are issued and revoked in the
     # admin (one per client, several per user).
-    "TOKEN_TTL": dt.timedelta(days=env_int("API_TOKEN_TTL_DAYS", 90)),
+    "TOKEN_TTL": dt.timedelta(days=env_int("API_TOKEN_TTL_DAYS", 90, maximum=36500)),
     "AUTO_REFRESH": False,
 }
 SPECTACULAR_SETTINGS = {
@@ -484,7 +491,7 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 # --- Alerts: dispatch, webhooks, unsubscribe (tracker/alerts/dispatch.py, webhooks.py) -----
 # The dispatcher reads the history table past a cursor that moves this long after it
 # saw an id: longer than any transaction that writes history may take to commit.
-TRACKER_DISPATCH_GRACE_SECONDS = env_int("TRACKER_DISPATCH_GRACE_SECONDS", 600)
+TRACKER_DISPATCH_GRACE_SECONDS = env_int("TRACKER_DISPATCH_GRACE_SECONDS", 600, minimum=0)
 # Webhooks: a short timeout, no redirects, and no loopback/private/link-local targets
 # unless allowed (the tests allow loopback); an endpoint is disabled after this many
 # failed deliveries in a row.
@@ -499,15 +506,15 @@ TRACKER_FETCH_READ_TIMEOUT = env_int("TRACKER_FETCH_READ_TIMEOUT", 15)
 TRACKER_FETCH_TOTAL_SECONDS = env_int("TRACKER_FETCH_TOTAL_SECONDS", 60)
 # The decoded body (after gzip) past this many bytes is refused.
 TRACKER_FETCH_MAX_BYTES = env_int("TRACKER_FETCH_MAX_BYTES", 5 * 1024 * 1024)
-TRACKER_FETCH_ROBOTS_SECONDS = env_int("TRACKER_FETCH_ROBOTS_SECONDS", 3600)
+TRACKER_FETCH_ROBOTS_SECONDS = env_int("TRACKER_FETCH_ROBOTS_SECONDS", 3600, minimum=0)
 # After a failure a host is left alone this long, doubling per failure up to the max.
-TRACKER_FETCH_BACKOFF_SECONDS = env_int("TRACKER_FETCH_BACKOFF_SECONDS", 60)
+TRACKER_FETCH_BACKOFF_SECONDS = env_int("TRACKER_FETCH_BACKOFF_SECONDS", 60, minimum=0)
 TRACKER_FETCH_BACKOFF_MAX_SECONDS = env_int("TRACKER_FETCH_BACKOFF_MAX_SECONDS", 6 * 3600)
 # Archiving cited pages (tracker/archive): a save queues the page's capture (off: beat's
 # archive-due still finds it); a failed fetch is tried again after RETRY seconds,
 # doubling, MAX_ATTEMPTS times in all.
 TRACKER_ARCHIVE_ON_SAVE = env_bool("TRACKER_ARCHIVE_ON_SAVE", default=True)
-TRACKER_ARCHIVE_RETRY_SECONDS = env_int("TRACKER_ARCHIVE_RETRY_SECONDS", 300)
+TRACKER_ARCHIVE_RETRY_SECONDS = env_int("TRACKER_ARCHIVE_RETRY_SECONDS", 300, minimum=0)
 TRACKER_ARCHIVE_MAX_ATTEMPTS = env_int("TRACKER_ARCHIVE_MAX_ATTEMPTS", 8)
 # How often each cited address is checked again (tracker/archive/links.py): weekly.
 TRACKER_LINK_CHECK_INTERVAL = env_int("TRACKER_LINK_CHECK_INTERVAL", 7 * 24 * 3600)
@@ -532,7 +539,7 @@ TRACKER_FOLLOW_CONFIRM_MAX_AGE = env_int("TRACKER_FOLLOW_CONFIRM_MAX_AGE", 3 * 2
 TRACKER_FOLLOW_PER_ADDRESS = env_int("TRACKER_FOLLOW_PER_ADDRESS", 3)
 TRACKER_FOLLOW_PER_CLIENT = env_int("TRACKER_FOLLOW_PER_CLIENT", 20)
 # Seconds a badge, a calendar or a feed may be reused by a browser or a CDN.
-TRACKER_PUBLIC_MAX_AGE = env_int("TRACKER_PUBLIC_MAX_AGE", 300)
+TRACKER_PUBLIC_MAX_AGE = env_int("TRACKER_PUBLIC_MAX_AGE", 300, minimum=0)
 # --- REST API, second pass (tracker.api; docs/api.md) -----------------------------
 # 304s are free against the rate limit but count in a bucket of their own, this many
 # times the limit (a flood of conditional requests is still bounded).
@@ -543,7 +550,7 @@ API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
 # (connect and read), and the process leaves the cache alone for
 # API_CACHE_RETRY_SECONDS (tracker.ops.ratelimit); limits are off meanwhile.
 API_CACHE_TIMEOUT_MS = env_int("API_CACHE_TIMEOUT_MS", 250)
-API_CACHE_RETRY_SECONDS = env_int("API_CACHE_RETRY_SECONDS", 5)
+API_CACHE_RETRY_SECONDS = env_int("API_CACHE_RETRY_SECONDS", 5, minimum=0)
 # Problem details for a CSRF failure under /api/ (Django's page elsewhere).
 CSRF_FAILURE_VIEW = "tracker.api.exceptions.csrf_failure"
 # --- Deployment and hardening (tracker/ops; deploy/; docs/deploy.md) -------------
@@ -554,7 +561,7 @@ CSRF_FAILURE_VIEW = "tracker.api.exceptions.csrf_failure"
 # cookies to HTTPS. Off in the embedded default, which serves plain HTTP on loopback.
 HTTPS_ONLY = env_bool("HTTPS_ONLY", default=False)
 SECURE_SSL_REDIRECT = HTTPS_ONLY
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS_ONLY else 0)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS_ONLY else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=HTTPS_ONLY)
@@ -605,7 +612,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
-AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 60))
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 60, maximum=525_600))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "tracker.ops.client_ip.client_ip"

@@ -59,6 +59,18 @@ BAD = [
     ("SITE_URL", "tracker.example.org"),
     ("SITE_URL", "https://"),
     ("TRACKER_ARCHIVE_S3_ENDPOINT", "s3.example.org"),
+    # Numbers out of range: started with a sweep scheduled every -60 s, no alert ever
+    # sent (a batch of 0), a port no server listens on, a 0 s Redis timeout; or a
+    # traceback (OverflowError) from a lifetime too long for a timedelta.
+    ("TRACKER_SWEEP_INTERVAL", "-60"),
+    ("TRACKER_DELIVERY_BATCH", "0"),
+    ("EMAIL_PORT", "99999"),
+    ("REDIS_TIMEOUT", "0"),
+    ("TRACKER_EMAIL_SENDERS", "0"),
+    ("API_PAGE_SIZE", "-1"),
+    ("CONN_MAX_AGE", "-5"),
+    ("API_TOKEN_TTL_DAYS", "99999999999"),
+    ("AXES_COOLOFF_MINUTES", "9999999999999"),
 ]
 
 
