@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import logging
 import os
 import re
 import socket
@@ -24,6 +25,8 @@ from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django_stubs_ext import monkeypatch
 from kombu.transport import TRANSPORT_ALIASES
+
+from commitments.deadlines import RuleError, validate_time_zone
 
 # Django's generic classes (ModelAdmin[Model], ModelForm[Model]…) subscriptable at run
 # time, as the type checker reads them (django-stubs-ext).
@@ -243,7 +246,11 @@ LANGUAGES = [("en", "English"), ("ja", "日本語")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 # Storage is always UTC (USE_TZ); TIME_ZONE is the default for people without one of
 # their own. Milestones are shown and judged in their agreement's time zone.
-TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+TIME_ZONE = os.environ.get("TIME_ZONE") or "UTC"
+try:
+    validate_time_zone(TIME_ZONE)
+except RuleError as error:
+    raise ImproperlyConfigured(f"TIME_ZONE={TIME_ZONE!r}: {error}.") from None
 USE_I18N = True
 # The record in both languages (commitments/translation.py): English is the record's
 # own language; a Japanese field left empty reads as the English one, and the pages
@@ -387,11 +394,16 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Logging --------------------------------------------------------------------
+LOG_LEVEL = os.environ.get("LOG_LEVEL") or "INFO"
+if LOG_LEVEL not in logging.getLevelNamesMapping():
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL={LOG_LEVEL!r} is not a level (DEBUG, INFO, WARNING, ERROR, CRITICAL)."
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

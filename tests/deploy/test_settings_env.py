@@ -71,6 +71,11 @@ BAD = [
     ("CONN_MAX_AGE", "-5"),
     ("API_TOKEN_TTL_DAYS", "99999999999"),
     ("AXES_COOLOFF_MINUTES", "9999999999999"),
+    # A traceback inside Django's settings or logging.config.
+    ("TIME_ZONE", "Mars/Olympus"),
+    ("TIME_ZONE", "../etc/passwd"),
+    ("LOG_LEVEL", "LOUD"),
+    ("LOG_LEVEL", "info"),
 ]
 
 
@@ -90,3 +95,9 @@ def test_a_password_in_a_bad_address_is_not_shown(tmp_path):
     last = done.stderr.strip().splitlines()[-1]
     assert "CACHE_URL='redis:/:***@db.internal:6379/1'" in last
     assert "s3cret" not in done.stderr
+
+
+def test_an_empty_zone_or_level_is_the_default(tmp_path):
+    """As an empty number is: TIME_ZONE= in an environment file means UTC."""
+    done = check(tmp_path, TIME_ZONE="", LOG_LEVEL="")
+    assert done.returncode == 0, done.stderr
