@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import logging
+import math
 import os
 import re
 import socket
@@ -81,6 +82,19 @@ def env_int(name: str, default: int, minimum: int = 1, maximum: int | None = Non
     if value < minimum or (maximum is not None and value > maximum):
         most = "" if maximum is None else f" and at most {maximum}"
         raise ImproperlyConfigured(f"{name}={raw!r} is out of range: at least {minimum}{most}.")
+    return value
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number of 0 or more.")
     return value
 
 
@@ -532,7 +546,7 @@ TRACKER_ARCHIVE_MAX_ATTEMPTS = env_int("TRACKER_ARCHIVE_MAX_ATTEMPTS", 8)
 TRACKER_LINK_CHECK_INTERVAL = env_int("TRACKER_LINK_CHECK_INTERVAL", 7 * 24 * 3600)
 # Intake (tracker/intake): a suggestion scoring below this is not shown (the figures of
 # tests/intake/test_quality.py are measured at it).
-TRACKER_INTAKE_MIN_SCORE = float(os.environ.get("TRACKER_INTAKE_MIN_SCORE", "25.0"))
+TRACKER_INTAKE_MIN_SCORE = env_float("TRACKER_INTAKE_MIN_SCORE", 25.0)
 # Unsubscribe links in an email's body expire after this many days; the one-click
 # List-Unsubscribe header's link lasts for the message's lifetime (ONECLICK days).
 TRACKER_UNSUBSCRIBE_LINK_DAYS = env_int("TRACKER_UNSUBSCRIBE_LINK_DAYS", 30)

@@ -76,6 +76,10 @@ BAD = [
     ("TIME_ZONE", "../etc/passwd"),
     ("LOG_LEVEL", "LOUD"),
     ("LOG_LEVEL", "info"),
+    # A traceback from float(); or no threshold at all (nothing is below nan).
+    ("TRACKER_INTAKE_MIN_SCORE", "high"),
+    ("TRACKER_INTAKE_MIN_SCORE", "nan"),
+    ("TRACKER_INTAKE_MIN_SCORE", "-1"),
 ]
 
 
