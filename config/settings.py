@@ -132,7 +132,12 @@ def env_url(name: str, default: str, schemes: Collection[str], need_host: bool =
 
 
 def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    """Comma-separated; an empty value is the default, an empty item a mistake."""
+    raw = os.environ.get(name) or default
+    items = [item.strip() for item in raw.split(",")] if raw else []
+    if "" in items:
+        raise ImproperlyConfigured(f"{name}={raw!r} has an empty item (a comma too many).")
+    return items
 
 
 DEBUG = env_bool("DEBUG", default=False)

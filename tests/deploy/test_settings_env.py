@@ -80,6 +80,10 @@ BAD = [
     ("TRACKER_INTAKE_MIN_SCORE", "high"),
     ("TRACKER_INTAKE_MIN_SCORE", "nan"),
     ("TRACKER_INTAKE_MIN_SCORE", "-1"),
+    # A comma too many: silently dropped, so "a list" was not what was written.
+    ("ALLOWED_HOSTS", "tracker.example.org,,www.example.org"),
+    ("TRUSTED_PROXIES", "10.0.0.10,"),
+    ("API_CORS_ORIGINS", ",https://dash.example.org"),
 ]
 
 
