@@ -51,7 +51,7 @@ def env_str(name: str, default: str | None = None) -> str:
 def env_secret(name: str, default: str | None = None) -> str:
     """A secret: missing, empty, or the template's placeholder stops start-up."""
     value = env_str(name, default)
-    if not value or PLACEHOLDER in value:
+    if not value.strip() or PLACEHOLDER in value:
         raise ImproperlyConfigured(
             f"{name} is {value!r}: set it to a secret of this installation's own "
             "(deploy/tracker.env.example says how)."

@@ -84,6 +84,9 @@ BAD = [
     ("ALLOWED_HOSTS", "tracker.example.org,,www.example.org"),
     ("TRUSTED_PROXIES", "10.0.0.10,"),
     ("API_CORS_ORIGINS", ",https://dash.example.org"),
+    # A secret of blanks is no secret.
+    ("SECRET_KEY", "   "),
+    ("METRICS_TOKEN", " "),
 ]
 
 
