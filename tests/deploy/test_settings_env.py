@@ -112,3 +112,12 @@ def test_an_empty_zone_or_level_is_the_default(tmp_path):
     """As an empty number is: TIME_ZONE= in an environment file means UTC."""
     done = check(tmp_path, TIME_ZONE="", LOG_LEVEL="")
     assert done.returncode == 0, done.stderr
+
+
+def test_tls_and_ssl_together_stop_start_up(tmp_path):
+    """Both on started, and every email failed in the worker (Django's SMTP backend
+    refuses the pair when it is made)."""
+    done = check(tmp_path, EMAIL_USE_TLS="true", EMAIL_USE_SSL="true")
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("django.core.exceptions.ImproperlyConfigured: EMAIL_USE_TLS and ")
