@@ -10,15 +10,24 @@ start-up instead of running with a known key.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+import logging
+import math
 import os
+import re
 import socket
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import dj_database_url
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 from django_stubs_ext import monkeypatch
+from kombu.transport import TRANSPORT_ALIASES
+
+from commitments.deadlines import RuleError, validate_time_zone
 
 # Django's generic classes (ModelAdmin[Model], ModelForm[Model]…) subscriptable at run
 # time, as the type checker reads them (django-stubs-ext).
@@ -42,7 +51,7 @@ def env_str(name: str, default: str | None = None) -> str:
 def env_secret(name: str, default: str | None = None) -> str:
     """A secret: missing, empty, or the template's placeholder stops start-up."""
     value = env_str(name, default)
-    if not value or PLACEHOLDER in value:
+    if not value.strip() or PLACEHOLDER in value:
         raise ImproperlyConfigured(
             f"{name} is {value!r}: set it to a secret of this installation's own "
             "(deploy/tracker.env.example says how)."
@@ -61,25 +70,81 @@ def env_bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name}={raw!r} is not a boolean (use true or false).")
 
 
-def env_int(name: str, default: int) -> int:
+def env_int(name: str, default: int, minimum: int = 1, maximum: int | None = None) -> int:
+    """A whole number; 0 only where it means none or off (minimum=0)."""
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        most = "" if maximum is None else f" and at most {maximum}"
+        raise ImproperlyConfigured(f"{name}={raw!r} is out of range: at least {minimum}{most}.")
+    return value
+
+
+def env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number of 0 or more.")
+    return value
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate limit as tracker.api.throttling.parse_rate reads it: '120/min'."""
+    raw = os.environ.get(name) or default
+    if not re.fullmatch(r"[1-9][0-9]*/[smhd][a-z]*", raw):
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a rate (a number per s, min, hour or day: 120/min)."
+        )
+    return raw
+
+
+def masked(url: str) -> str:
+    """``url`` as a message may show it: a password in it as ***."""
+    return re.sub(r":[^:/@]*@", ":***@", url)
+
+
+def env_url(name: str, default: str, schemes: Collection[str], need_host: bool = True) -> str:
+    """An address with one of ``schemes`` (and a host); an empty one is the default."""
+    raw = os.environ.get(name) or default
+    try:
+        parts = urlsplit(raw)
+        ok = parts.scheme in schemes and (bool(parts.hostname) or not need_host)
+        parts.port  # noqa: B018 (a port out of range raises)
+    except ValueError:
+        ok = False
+    if not ok:
+        raise ImproperlyConfigured(
+            f"{name}={masked(raw)!r} is not an address beginning "
+            + " or ".join(f"{scheme}://" for scheme in sorted(schemes))
+            + (" and naming a host." if need_host else ".")
+        )
+    return raw
 
 
 def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    """Comma-separated; an empty value is the default, an empty item a mistake."""
+    raw = os.environ.get(name) or default
+    items = [item.strip() for item in raw.split(",")] if raw else []
+    if "" in items:
+        raise ImproperlyConfigured(f"{name}={raw!r} has an empty item (a comma too many).")
+    return items
 
 
 DEBUG = env_bool("DEBUG", default=False)
 SECRET_KEY = env_secret("SECRET_KEY", "insecure-development-key" if DEBUG else None)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+SITE_URL = env_url("SITE_URL", "http://127.0.0.1:8000", {"http", "https"}).rstrip("/")
 
 INSTALLED_APPS = [
     "tracker.ops",  # first: its templates override the API docs'
@@ -153,13 +218,19 @@ TEMPLATES = [
 
 # --- Database -------------------------------------------------------------------
 # DATABASE_URL: sqlite:////abs/path.db or postgres://user@host:5432/name.
-DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'tracker.sqlite3'}",
-        conn_max_age=env_int("CONN_MAX_AGE", 60),
-        conn_health_checks=True,
-    )
-}
+DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'tracker.sqlite3'}"
+try:
+    DATABASES = {
+        "default": dj_database_url.parse(
+            DATABASE_URL,
+            conn_max_age=env_int("CONN_MAX_AGE", 60, minimum=0),
+            conn_health_checks=True,
+        )
+    }
+except ValueError as error:  # an unknown scheme, a port that is not a number
+    raise ImproperlyConfigured(
+        f"DATABASE_URL={masked(DATABASE_URL)!r} is not a database address: {error}"
+    ) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web process read while the worker writes; the busy timeout makes a
     # writer wait for the lock instead of failing at once with "database is locked".
@@ -172,7 +243,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (API throttling counters must be shared by every web worker) -----------
-REDIS_CACHE_URL = os.environ.get("CACHE_URL", "")
+REDIS_CACHE_URL = (
+    env_url("CACHE_URL", "", {"redis", "rediss"}) if os.environ.get("CACHE_URL") else ""
+)
 # Redis in production (set with its timeouts under "Deployment and hardening").
 CACHES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
@@ -192,7 +265,11 @@ LANGUAGES = [("en", "English"), ("ja", "日本語")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 # Storage is always UTC (USE_TZ); TIME_ZONE is the default for people without one of
 # their own. Milestones are shown and judged in their agreement's time zone.
-TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
+TIME_ZONE = os.environ.get("TIME_ZONE") or "UTC"
+try:
+    validate_time_zone(TIME_ZONE)
+except RuleError as error:
+    raise ImproperlyConfigured(f"TIME_ZONE={TIME_ZONE!r}: {error}.") from None
 USE_I18N = True
 # The record in both languages (commitments/translation.py): English is the record's
 # own language; a Japanese field left empty reads as the English one, and the pages
@@ -222,7 +299,9 @@ if os.environ.get("TRACKER_ARCHIVE_S3_BUCKET"):
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": os.environ["TRACKER_ARCHIVE_S3_BUCKET"],
-            "endpoint_url": os.environ.get("TRACKER_ARCHIVE_S3_ENDPOINT") or None,
+            "endpoint_url": env_url("TRACKER_ARCHIVE_S3_ENDPOINT", "", {"http", "https"})
+            if os.environ.get("TRACKER_ARCHIVE_S3_ENDPOINT")
+            else None,
             "location": "archive",
             "file_overwrite": False,
             "default_acl": None,
@@ -238,11 +317,15 @@ EMAIL_BACKEND = os.environ.get(
     else "django.core.mail.backends.console.EmailBackend",
 )
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
-EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_PORT = env_int("EMAIL_PORT", 25, maximum=65535)
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", default=False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured(
+        "EMAIL_USE_TLS and EMAIL_USE_SSL are both true: choose one (STARTTLS or TLS)."
+    )
 # A stuck SMTP server must not hang a worker for ever.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 15)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "tracker@localhost")
@@ -253,7 +336,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "tracker@localhost")
 _BROKER_DIR = VAR_DIR / "broker"
 # "localhost" names no server (the filesystem transport has none); without a name Kombu
 # warns "No hostname was supplied" at every connection.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://localhost/")
+CELERY_BROKER_URL = env_url(
+    "CELERY_BROKER_URL", "filesystem://localhost/", TRANSPORT_ALIASES, need_host=False
+)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_BROKER_DIR / "queue"),
@@ -305,7 +390,7 @@ TRACKER_EMAIL_SENDERS = env_int("TRACKER_EMAIL_SENDERS", 2)
 # TRACKER_DELIVERY_BATCH emails x EMAIL_TIMEOUT), or a slow batch is sent twice.
 TRACKER_DELIVERY_LEASE_SECONDS = env_int("TRACKER_DELIVERY_LEASE_SECONDS", 300)
 TRACKER_ALERT_MAX_ATTEMPTS = env_int("TRACKER_ALERT_MAX_ATTEMPTS", 8)
-TRACKER_RETRY_BASE_SECONDS = env_int("TRACKER_RETRY_BASE_SECONDS", 60)
+TRACKER_RETRY_BASE_SECONDS = env_int("TRACKER_RETRY_BASE_SECONDS", 60, minimum=0)
 
 
 def every(seconds: float, task: str) -> dict[str, Any]:
@@ -332,11 +417,16 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- Logging --------------------------------------------------------------------
+LOG_LEVEL = os.environ.get("LOG_LEVEL") or "INFO"
+if LOG_LEVEL not in logging.getLevelNamesMapping():
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL={LOG_LEVEL!r} is not a level (DEBUG, INFO, WARNING, ERROR, CRITICAL)."
+    )
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
 }
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -345,17 +435,17 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # Reads are public and rate-limited per client IP; token holders get a higher limit.
 # The counters live in the default cache: set CACHE_URL (Redis) so that every web
 # worker shares them, or each gunicorn worker would count on its own.
-API_ANON_RATE = os.environ.get("API_ANON_RATE", "120/min")
-API_USER_RATE = os.environ.get("API_USER_RATE", "1200/min")
+API_ANON_RATE = env_rate("API_ANON_RATE", "120/min")
+API_USER_RATE = env_rate("API_USER_RATE", "1200/min")
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50)
 # How long the event feed (/api/v1/events/) keeps its events; 0 keeps them forever. A
 # follower whose cursor is older than the oldest kept event gets 410 Gone.
-API_EVENT_RETENTION_DAYS = env_int("API_EVENT_RETENTION_DAYS", 90)
+API_EVENT_RETENTION_DAYS = env_int("API_EVENT_RETENTION_DAYS", 90, minimum=0)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200)
 # Bodies larger than this get 413; a PATCH is a few hundred bytes.
 API_MAX_BODY_BYTES = env_int("API_MAX_BODY_BYTES", 16 * 1024)
 # Seconds a shared cache (a CDN, a browser) may reuse a read without asking again.
-API_MAX_AGE = env_int("API_MAX_AGE", 15)
+API_MAX_AGE = env_int("API_MAX_AGE", 15, minimum=0)
 API_STATUS_OVERDUE_LIMIT = env_int("API_STATUS_OVERDUE_LIMIT", 200)
 
 REST_FRAMEWORK: dict[str, Any] = {
@@ -368,7 +458,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "tracker.api.negotiation.ContentNegotiation",
     # Clients are told apart by REMOTE_ADDR; behind N reverse proxies set
     # API_NUM_PROXIES=N so X-Forwarded-For is read, and cannot be forged, correctly.
-    "NUM_PROXIES": env_int("API_NUM_PROXIES", 0),
+    "NUM_PROXIES": env_int("API_NUM_PROXIES", 0, minimum=0),
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["tracker.api.parsers.LimitedJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -382,7 +472,7 @@ REST_FRAMEWORK: dict[str, Any] = {
 REST_KNOX = {
     # Tokens are stored as SHA-512 digests, expire, and are issued and revoked in the
     # admin (one per client, several per user).
-    "TOKEN_TTL": dt.timedelta(days=env_int("API_TOKEN_TTL_DAYS", 90)),
+    "TOKEN_TTL": dt.timedelta(days=env_int("API_TOKEN_TTL_DAYS", 90, maximum=36500)),
     "AUTO_REFRESH": False,
 }
 SPECTACULAR_SETTINGS = {
@@ -436,7 +526,7 @@ SIMPLE_HISTORY_REVERT_DISABLED = True
 # --- Alerts: dispatch, webhooks, unsubscribe (tracker/alerts/dispatch.py, webhooks.py) -----
 # The dispatcher reads the history table past a cursor that moves this long after it
 # saw an id: longer than any transaction that writes history may take to commit.
-TRACKER_DISPATCH_GRACE_SECONDS = env_int("TRACKER_DISPATCH_GRACE_SECONDS", 600)
+TRACKER_DISPATCH_GRACE_SECONDS = env_int("TRACKER_DISPATCH_GRACE_SECONDS", 600, minimum=0)
 # Webhooks: a short timeout for the whole request, no redirects, and no loopback,
 # private or link-local targets unless allowed (the tests allow loopback); an endpoint
 # is disabled after this many failed deliveries in a row.
@@ -451,21 +541,21 @@ TRACKER_FETCH_READ_TIMEOUT = env_int("TRACKER_FETCH_READ_TIMEOUT", 15)
 TRACKER_FETCH_TOTAL_SECONDS = env_int("TRACKER_FETCH_TOTAL_SECONDS", 60)
 # The decoded body (after gzip) past this many bytes is refused.
 TRACKER_FETCH_MAX_BYTES = env_int("TRACKER_FETCH_MAX_BYTES", 5 * 1024 * 1024)
-TRACKER_FETCH_ROBOTS_SECONDS = env_int("TRACKER_FETCH_ROBOTS_SECONDS", 3600)
+TRACKER_FETCH_ROBOTS_SECONDS = env_int("TRACKER_FETCH_ROBOTS_SECONDS", 3600, minimum=0)
 # After a failure a host is left alone this long, doubling per failure up to the max.
-TRACKER_FETCH_BACKOFF_SECONDS = env_int("TRACKER_FETCH_BACKOFF_SECONDS", 60)
+TRACKER_FETCH_BACKOFF_SECONDS = env_int("TRACKER_FETCH_BACKOFF_SECONDS", 60, minimum=0)
 TRACKER_FETCH_BACKOFF_MAX_SECONDS = env_int("TRACKER_FETCH_BACKOFF_MAX_SECONDS", 6 * 3600)
 # Archiving cited pages (tracker/archive): a save queues the page's capture (off: beat's
 # archive-due still finds it); a failed fetch is tried again after RETRY seconds,
 # doubling, MAX_ATTEMPTS times in all.
 TRACKER_ARCHIVE_ON_SAVE = env_bool("TRACKER_ARCHIVE_ON_SAVE", default=True)
-TRACKER_ARCHIVE_RETRY_SECONDS = env_int("TRACKER_ARCHIVE_RETRY_SECONDS", 300)
+TRACKER_ARCHIVE_RETRY_SECONDS = env_int("TRACKER_ARCHIVE_RETRY_SECONDS", 300, minimum=0)
 TRACKER_ARCHIVE_MAX_ATTEMPTS = env_int("TRACKER_ARCHIVE_MAX_ATTEMPTS", 8)
 # How often each cited address is checked again (tracker/archive/links.py): weekly.
 TRACKER_LINK_CHECK_INTERVAL = env_int("TRACKER_LINK_CHECK_INTERVAL", 7 * 24 * 3600)
 # Intake (tracker/intake): a suggestion scoring below this is not shown (the figures of
 # tests/intake/test_quality.py are measured at it).
-TRACKER_INTAKE_MIN_SCORE = float(os.environ.get("TRACKER_INTAKE_MIN_SCORE", "25.0"))
+TRACKER_INTAKE_MIN_SCORE = env_float("TRACKER_INTAKE_MIN_SCORE", 25.0)
 # Unsubscribe links in an email's body expire after this many days; the one-click
 # List-Unsubscribe header's link lasts for the message's lifetime (ONECLICK days).
 TRACKER_UNSUBSCRIBE_LINK_DAYS = env_int("TRACKER_UNSUBSCRIBE_LINK_DAYS", 30)
@@ -484,7 +574,7 @@ TRACKER_FOLLOW_CONFIRM_MAX_AGE = env_int("TRACKER_FOLLOW_CONFIRM_MAX_AGE", 3 * 2
 TRACKER_FOLLOW_PER_ADDRESS = env_int("TRACKER_FOLLOW_PER_ADDRESS", 3)
 TRACKER_FOLLOW_PER_CLIENT = env_int("TRACKER_FOLLOW_PER_CLIENT", 20)
 # Seconds a badge, a calendar or a feed may be reused by a browser or a CDN.
-TRACKER_PUBLIC_MAX_AGE = env_int("TRACKER_PUBLIC_MAX_AGE", 300)
+TRACKER_PUBLIC_MAX_AGE = env_int("TRACKER_PUBLIC_MAX_AGE", 300, minimum=0)
 # --- REST API, second pass (tracker.api; docs/api.md) -----------------------------
 # 304s are free against the rate limit but count in a bucket of their own, this many
 # times the limit (a flood of conditional requests is still bounded).
@@ -495,7 +585,7 @@ API_MAX_JSON_DEPTH = env_int("API_MAX_JSON_DEPTH", 32)
 # (connect and read), and the process leaves the cache alone for
 # API_CACHE_RETRY_SECONDS (tracker.ops.ratelimit); limits are off meanwhile.
 API_CACHE_TIMEOUT_MS = env_int("API_CACHE_TIMEOUT_MS", 250)
-API_CACHE_RETRY_SECONDS = env_int("API_CACHE_RETRY_SECONDS", 5)
+API_CACHE_RETRY_SECONDS = env_int("API_CACHE_RETRY_SECONDS", 5, minimum=0)
 # Problem details for a CSRF failure under /api/ (Django's page elsewhere).
 CSRF_FAILURE_VIEW = "tracker.api.exceptions.csrf_failure"
 # --- Deployment and hardening (tracker/ops; deploy/; docs/deploy.md) -------------
@@ -506,7 +596,7 @@ CSRF_FAILURE_VIEW = "tracker.api.exceptions.csrf_failure"
 # cookies to HTTPS. Off in the embedded default, which serves plain HTTP on loopback.
 HTTPS_ONLY = env_bool("HTTPS_ONLY", default=False)
 SECURE_SSL_REDIRECT = HTTPS_ONLY
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS_ONLY else 0)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS_ONLY else 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=HTTPS_ONLY)
@@ -522,6 +612,14 @@ X_FRAME_OPTIONS = "DENY"
 # client that reaches gunicorn directly cannot pick its own address for the rate limit
 # or the login lockout. With API_NUM_PROXIES=1 the client is the address nginx appends.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES", "127.0.0.1,::1")
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES={','.join(TRUSTED_PROXIES)!r}: {_proxy!r} is not an address "
+            "or a network (10.0.0.10, 10.0.0.0/24)."
+        ) from None
 
 # Content security policy (django-csp) on every answer: no inline script anywhere, the
 # admin and the API docs included (the docs' templates are in tracker/ops/templates).
@@ -549,7 +647,7 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
-AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 60))
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 60, maximum=525_600))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "tracker.ops.client_ip.client_ip"

@@ -13,7 +13,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "deploy" / "tracker.env.example"
-READERS = {"env_str", "env_secret", "env_bool", "env_int", "env_list"}
+READERS = {
+    "env_str",
+    "env_secret",
+    "env_bool",
+    "env_int",
+    "env_list",
+    "env_rate",
+    "env_url",
+    "env_float",
+}
 
 
 def variables_read(path: Path) -> set[str]:
