@@ -8,6 +8,7 @@ Status changes go through ``commitments.services`` only; deadline arithmetic liv
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -39,10 +40,12 @@ def validate_time_zone(value: str) -> None:
 
 
 def validate_single_line(value: str) -> None:
-    """Titles end up in email subjects, where a line break is a header injection."""
-    if "\n" in value or "\r" in value:
+    """Titles end up in email subjects, where a line break is a header injection, and in
+    feeds, calendars and pictures, which cannot carry control characters."""
+    if any(unicodedata.category(c) == "Cc" for c in value):
         raise ValidationError(
-            "Line breaks are not allowed here (this text can appear in an email subject)."
+            "Line breaks are not allowed here (this text can appear in an email subject), "
+            "nor other control characters."
         )
 
 

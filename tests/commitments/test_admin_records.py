@@ -270,15 +270,27 @@ def test_a_long_evidence_address_is_a_form_error_stating_the_limit(client, alice
     assert milestone.status == "not_started"
 
 
-def test_a_title_with_a_line_break_is_refused(client, alice):
+@pytest.mark.parametrize(
+    "title",
+    [
+        "Two\r\nBcc: everyone@example.org",
+        # A word processor's vertical tab or form feed: no feed, calendar or picture can
+        # carry it (the outputs also clean what was saved before this rule).
+        "Investment\x0bMinisterial",
+        "Investment\x0cMinisterial",
+        "Investment\x85Ministerial",
+    ],
+)
+def test_a_title_with_a_line_break_or_a_control_character_is_refused(client, alice, title):
     commitment = CommitmentFactory(title="One line")
     url = commitment_url(commitment)
     client.force_login(alice)
     form = loaded_form(client, url)
-    form["title_en"] = "Two\r\nBcc: everyone@example.org"
+    form["title_en"] = title
     response = client.post(url, form)
     assert response.status_code == 200
-    assert "Line breaks are not allowed" in str(response.context["adminform"].form.errors)
+    errors = str(response.context["adminform"].form.errors)
+    assert "Line breaks are not allowed" in errors and "nor other control characters" in errors
     commitment.refresh_from_db()
     assert commitment.title == "One line"
 

@@ -398,6 +398,7 @@ def _without(name: str, where: str = "agreement") -> dict:
             "agreement x: short_name: Ensure this value has at most 100 characters (it has 101)",
         ),
         (_tiny(title="Two\nlines"), "agreement x: title: Line breaks are not allowed"),
+        (_tiny(title="A\x0bB"), "agreement x: title: Line breaks are not allowed here"),
         (_tiny(time_zone="x" * 300), "agreement x: '" + "x" * 80 + "' is not an IANA time zone"),
         (_without("parties", "commitment"), "commitment x/c1: give its 'parties'"),
         (
