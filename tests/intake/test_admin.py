@@ -225,3 +225,44 @@ def test_a_milestone_named_in_the_address_that_is_not_the_commitments_is_not_cho
     log = reverse("admin:intake_finding_log", args=[finding.pk])
     response = client.get(f"{log}?suggestion={suggestion.pk}&milestone={value}")
     assert response.status_code == 200 and response.context["form"].initial["milestone"] is None
+
+
+@pytest.mark.parametrize(
+    "body, field, error",
+    [
+        ({"reason": "   "}, "reason", "This field is required."),
+        ({"reason": "A sports\x00 page"}, "reason", "Null characters are not allowed."),
+        (
+            {"reason": "A sports page", "negative_keyword": "base\x00ball"},
+            "negative_keyword",
+            "Null characters are not allowed.",
+        ),
+    ],
+)
+def test_a_refused_not_relevant_shows_the_error_beside_what_was_typed(
+    client, alice, finding, body, field, error
+):
+    client.force_login(alice)
+    response = client.post(reverse("admin:intake_finding_dismiss", args=[finding.pk]), body)
+    assert response.status_code == 200
+    form = response.context["dismiss_form"]
+    assert form.errors == {field: [error]}
+    page = response.content.decode()
+    assert "Give the reason it is not relevant." not in page
+    if field == "negative_keyword":  # the reason given stays in the form
+        assert "A sports page</textarea>" in page
+    assert Finding.objects.get(pk=finding.pk).state == Finding.State.PENDING
+
+
+@pytest.mark.parametrize("duplicate_of", ["x", "999999", "-1"])
+def test_a_duplicate_of_no_finding_is_a_form_error(client, alice, finding, duplicate_of):
+    client.force_login(alice)
+    response = client.post(
+        reverse("admin:intake_finding_duplicate", args=[finding.pk]),
+        {"duplicate_of": duplicate_of},
+    )
+    assert response.status_code == 200
+    errors = response.context["duplicate_form"].errors["duplicate_of"]
+    assert errors == ["Select a valid choice. That choice is not one of the available choices."]
+    assert f'value="{duplicate_of}"' in response.content.decode()
+    assert Finding.objects.get(pk=finding.pk).state == Finding.State.PENDING
