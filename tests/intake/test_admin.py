@@ -266,3 +266,16 @@ def test_a_duplicate_of_no_finding_is_a_form_error(client, alice, finding, dupli
     assert errors == ["Select a valid choice. That choice is not one of the available choices."]
     assert f'value="{duplicate_of}"' in response.content.decode()
     assert Finding.objects.get(pk=finding.pk).state == Finding.State.PENDING
+
+
+def test_not_relevant_on_a_finding_decided_in_another_tab_says_so(client, alice, finding):
+    client.force_login(alice)
+    url = reverse("admin:intake_finding_dismiss", args=[finding.pk])
+    client.post(url, {"reason": "A sports page"}, follow=True)  # the first tab
+    response = client.post(url, {"reason": "Noise", "negative_keyword": "weather"}, follow=True)
+    said = [str(m) for m in response.context["messages"]]
+    assert said == ["“Japan and US hold the Ministerial” was already decided."]
+    assert response.context["finding"] == finding  # back on its page, showing who decided
+    finding.refresh_from_db()
+    assert (finding.state, finding.reason) == (Finding.State.NOT_RELEVANT, "A sports page")
+    assert not Keyword.objects.filter(phrase="weather").exists()

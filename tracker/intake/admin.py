@@ -214,12 +214,15 @@ class FindingAdmin(admin.ModelAdmin[Finding]):
         form = DismissForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            services.findings_dismiss(
+            done = services.findings_dismiss(
                 findings=[finding],
                 by=staff(request),
                 reason=data["reason"],
                 negative_keyword=data["negative_keyword"],
             )
+            if not done:  # decided in another tab or by another editor meanwhile
+                self.message_user(request, f"“{finding}” was already decided.", messages.ERROR)
+                return HttpResponseRedirect(reverse("admin:intake_finding_change", args=[pk]))
             self.message_user(request, f"“{finding}” marked not relevant.", messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:intake_finding_changelist"))
         if form.is_bound:
