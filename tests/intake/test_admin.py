@@ -279,3 +279,17 @@ def test_not_relevant_on_a_finding_decided_in_another_tab_says_so(client, alice,
     finding.refresh_from_db()
     assert (finding.state, finding.reason) == (Finding.State.NOT_RELEVANT, "A sports page")
     assert not Keyword.objects.filter(phrase="weather").exists()
+
+
+@pytest.mark.parametrize("commitment", ["x", "²", "1.5", "9" * 30])
+def test_a_keyword_for_a_commitment_that_is_no_number_is_a_form_error(
+    client, alice, agreements, commitment
+):
+    client.force_login(alice)
+    agreement = Commitment.objects.first().agreement
+    body = {"phrase": "rare earths", "weight": 1, "agreement": agreement.pk}
+    response = client.post(reverse("admin:intake_keyword_add"), {**body, "commitment": commitment})
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["commitment"] and "Select a valid choice" in str(errors)
+    assert not Keyword.objects.filter(phrase="rare earths").exists()
