@@ -3,9 +3,12 @@ form carries status and rule as plain fields that only the services write."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, cast
 
 from django import forms
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -27,6 +30,24 @@ def https_urls(field: models.Field[Any, Any], **kwargs: Any) -> forms.Field | No
     if isinstance(field, models.URLField):
         kwargs = {"assume_scheme": "https", **kwargs}
     return field.formfield(**kwargs)
+
+
+class KeyedAutocomplete(AutocompleteSelect):
+    """Django's autocomplete widget, minus its 500 when a form comes back with a value
+    that is no key at all (``commitment=x``): Django looks the posted value up to show
+    it again, and the lookup raises. Such a value is left out of the widget; the field
+    itself says it is no valid choice."""
+
+    def optgroups(self, name: str, value: Sequence[str], attr: Any = None) -> Any:
+        key = self.field.target_field
+        keys = []
+        for v in value:
+            try:
+                key.to_python(v)
+            except ValidationError:
+                continue
+            keys.append(v)
+        return super().optgroups(name, keys, attr)
 
 
 class VersionedForm(forms.ModelForm[Any]):

@@ -225,3 +225,71 @@ def test_a_milestone_named_in_the_address_that_is_not_the_commitments_is_not_cho
     log = reverse("admin:intake_finding_log", args=[finding.pk])
     response = client.get(f"{log}?suggestion={suggestion.pk}&milestone={value}")
     assert response.status_code == 200 and response.context["form"].initial["milestone"] is None
+
+
+@pytest.mark.parametrize(
+    "body, field, error",
+    [
+        ({"reason": "   "}, "reason", "This field is required."),
+        ({"reason": "A sports\x00 page"}, "reason", "Null characters are not allowed."),
+        (
+            {"reason": "A sports page", "negative_keyword": "base\x00ball"},
+            "negative_keyword",
+            "Null characters are not allowed.",
+        ),
+    ],
+)
+def test_a_refused_not_relevant_shows_the_error_beside_what_was_typed(
+    client, alice, finding, body, field, error
+):
+    client.force_login(alice)
+    response = client.post(reverse("admin:intake_finding_dismiss", args=[finding.pk]), body)
+    assert response.status_code == 200
+    form = response.context["dismiss_form"]
+    assert form.errors == {field: [error]}
+    page = response.content.decode()
+    assert "Give the reason it is not relevant." not in page
+    if field == "negative_keyword":  # the reason given stays in the form
+        assert "A sports page</textarea>" in page
+    assert Finding.objects.get(pk=finding.pk).state == Finding.State.PENDING
+
+
+@pytest.mark.parametrize("duplicate_of", ["x", "999999", "-1"])
+def test_a_duplicate_of_no_finding_is_a_form_error(client, alice, finding, duplicate_of):
+    client.force_login(alice)
+    response = client.post(
+        reverse("admin:intake_finding_duplicate", args=[finding.pk]),
+        {"duplicate_of": duplicate_of},
+    )
+    assert response.status_code == 200
+    errors = response.context["duplicate_form"].errors["duplicate_of"]
+    assert errors == ["Select a valid choice. That choice is not one of the available choices."]
+    assert f'value="{duplicate_of}"' in response.content.decode()
+    assert Finding.objects.get(pk=finding.pk).state == Finding.State.PENDING
+
+
+def test_not_relevant_on_a_finding_decided_in_another_tab_says_so(client, alice, finding):
+    client.force_login(alice)
+    url = reverse("admin:intake_finding_dismiss", args=[finding.pk])
+    client.post(url, {"reason": "A sports page"}, follow=True)  # the first tab
+    response = client.post(url, {"reason": "Noise", "negative_keyword": "weather"}, follow=True)
+    said = [str(m) for m in response.context["messages"]]
+    assert said == ["“Japan and US hold the Ministerial” was already decided."]
+    assert response.context["finding"] == finding  # back on its page, showing who decided
+    finding.refresh_from_db()
+    assert (finding.state, finding.reason) == (Finding.State.NOT_RELEVANT, "A sports page")
+    assert not Keyword.objects.filter(phrase="weather").exists()
+
+
+@pytest.mark.parametrize("commitment", ["x", "²", "1.5", "9" * 30])
+def test_a_keyword_for_a_commitment_that_is_no_number_is_a_form_error(
+    client, alice, agreements, commitment
+):
+    client.force_login(alice)
+    agreement = Commitment.objects.first().agreement
+    body = {"phrase": "rare earths", "weight": 1, "agreement": agreement.pk}
+    response = client.post(reverse("admin:intake_keyword_add"), {**body, "commitment": commitment})
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert list(errors) == ["commitment"] and "Select a valid choice" in str(errors)
+    assert not Keyword.objects.filter(phrase="rare earths").exists()

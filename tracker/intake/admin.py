@@ -21,7 +21,7 @@ from django.utils.html import format_html
 
 from commitments import services as record
 from commitments.admin import utc_label
-from commitments.admin.forms import HTTPS_URLS
+from commitments.admin.forms import HTTPS_URLS, KeyedAutocomplete
 from commitments.admin.records import staff
 from commitments.models import Milestone
 
@@ -118,7 +118,17 @@ class FindingAdmin(admin.ModelAdmin[Finding]):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        finding = self._finding(request, object_id)
+        return self._review(request, self._finding(request, object_id))
+
+    def _review(
+        self,
+        request: HttpRequest,
+        finding: Finding,
+        dismiss_form: DismissForm | None = None,
+        duplicate_form: DuplicateForm | None = None,
+    ) -> HttpResponse:
+        """The review page; with a decision's form as posted when it was refused, so
+        that its errors show beside what the editor typed."""
         suggestions = list(finding.suggestions.all())
         terms = {t for s in suggestions for t in s.terms}
         loggable = _milestones_of({s.commitment_id for s in suggestions})
@@ -141,8 +151,8 @@ class FindingAdmin(admin.ModelAdmin[Finding]):
             can_decide=self.has_change_permission(request, finding)
             and finding.state == Finding.State.PENDING,
             can_log=request.user.has_perm("commitments.add_logentry"),
-            dismiss_form=DismissForm(),
-            duplicate_form=DuplicateForm(),
+            dismiss_form=dismiss_form or DismissForm(),
+            duplicate_form=duplicate_form or DuplicateForm(),
         )
 
     def _page(self, request: HttpRequest, page: str, title: str, **context: Any) -> HttpResponse:
@@ -204,15 +214,19 @@ class FindingAdmin(admin.ModelAdmin[Finding]):
         form = DismissForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
-            services.findings_dismiss(
+            done = services.findings_dismiss(
                 findings=[finding],
                 by=staff(request),
                 reason=data["reason"],
                 negative_keyword=data["negative_keyword"],
             )
+            if not done:  # decided in another tab or by another editor meanwhile
+                self.message_user(request, f"“{finding}” was already decided.", messages.ERROR)
+                return HttpResponseRedirect(reverse("admin:intake_finding_change", args=[pk]))
             self.message_user(request, f"“{finding}” marked not relevant.", messages.SUCCESS)
             return HttpResponseRedirect(reverse("admin:intake_finding_changelist"))
-        self.message_user(request, "Give the reason it is not relevant.", messages.ERROR)
+        if form.is_bound:
+            return self._review(request, finding, dismiss_form=form)
         return HttpResponseRedirect(reverse("admin:intake_finding_change", args=[pk]))
 
     def duplicate_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -228,6 +242,8 @@ class FindingAdmin(admin.ModelAdmin[Finding]):
             else:
                 self.message_user(request, f"“{finding}” marked a duplicate.", messages.SUCCESS)
                 return HttpResponseRedirect(reverse("admin:intake_finding_changelist"))
+        elif form.is_bound:
+            return self._review(request, finding, duplicate_form=form)
         return HttpResponseRedirect(reverse("admin:intake_finding_change", args=[pk]))
 
     def _finding(self, request: HttpRequest, object_id: str, decide: bool = False) -> Finding:
@@ -346,6 +362,11 @@ class KeywordAdmin(admin.ModelAdmin[Keyword]):
     list_select_related = ["agreement", "commitment__agreement"]
     search_fields = ["phrase", "note"]
     autocomplete_fields = ["commitment"]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kw: Any) -> Any:
+        if db_field.name in self.autocomplete_fields:
+            kw["widget"] = KeyedAutocomplete(db_field, self.admin_site, using=kw.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kw)
 
 
 @admin.register(Item)
