@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
@@ -40,7 +39,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import override
 
-from . import deadlines, series, services, translation
+from . import deadlines, references, series, services, translation
 from .deadlines import Anchor, DeadlineRule, RuleKind
 from .models import (
     Agreement,
@@ -61,9 +60,6 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 DEFAULT_PATH = FIXTURES / "agreements.json"
 LEGACY_PATH = FIXTURES / "legacy" / "agreements-v1.json"
 
-SEED_NAME = re.compile(r"^\d{3}_[0-9a-f]{16}\.txt$")
-# Where a "checked, nothing found" entry records what was searched: our own notes.
-NOTES_ADDRESS = re.compile(r"^docs/[\w./-]+(#[\w-]+)?$")
 # The language of a quotation, as a BCP 47 tag: "en", "ja", "pt-BR".
 LANGUAGE_TAG = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 # A commitment no one has rated: what a shipped assessment may replace.
@@ -86,18 +82,8 @@ class FixtureError(ValueError):
 
 
 def check_reference(reference: str, *, allow_notes: bool = False) -> None:
-    """A page address with a path, or a seed file name; never a bare domain."""
-    reference = (reference or "").strip()
-    if not reference:
-        raise FixtureError("no address: give a page address (https://…) or a seed file name")
-    if SEED_NAME.match(reference) or (allow_notes and NOTES_ADDRESS.match(reference)):
-        return
-    parts = urlsplit(reference)
-    if parts.scheme in ("http", "https") and parts.netloc and " " not in reference:
-        if parts.path.strip("/") or parts.query:
-            return
-        raise FixtureError(f"'{reference}' is a bare domain: give the address of the page")
-    raise FixtureError(f"'{reference}' is neither a page address (https://…) nor a seed file name")
+    if found := references.problem(reference, allow_notes=allow_notes):
+        raise FixtureError(found)
 
 
 def check_source(src: Data, *, allow_notes: bool = False) -> None:

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.text import Truncator
 from django.utils.translation import override
 
-from . import deadlines, translation
+from . import deadlines, references, translation
 from .deadlines import Anchor, DeadlineRule, RuleKind
 from .models import (
     CLOSED_STATUSES,
@@ -588,8 +588,8 @@ def logentry_create(
     owners = [o for o in (agreement, commitment, milestone) if o is not None]
     if len(owners) != 1:
         raise TransitionError("an entry belongs to one agreement, commitment or milestone")
-    if not source_address.strip():
-        raise TransitionError("name the source (address or seed file)", field="source_address")
+    if found := references.problem(source_address, allow_notes=True):
+        raise TransitionError(found, field="source_address")
     entry = LogEntry(
         key=key or f"staff-{uuid.uuid4().hex[:16]}",
         agreement=agreement,
@@ -622,6 +622,10 @@ def logentry_edit(
     by: User | None,
     now: dt.datetime | None = None,
 ) -> LogEntry:
+    if "source_address" in changes and (
+        found := references.problem(str(changes["source_address"]), allow_notes=True)
+    ):
+        raise TransitionError(found, field="source_address")
     return _edit(
         entry,
         allowed=LOGENTRY_FIELDS,

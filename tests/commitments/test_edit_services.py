@@ -121,7 +121,7 @@ def test_log_entries_are_created_edited_and_archived_with_their_trail(alice):
         on=dt.date(2026, 2, 4),
         kind=LogEntry.Kind.CONTEXT,
         text="Critical Minerals Ministerial (multilateral).",
-        source_address="https://www.state.gov/",
+        source_address="https://example.org/ministerial",
     )
     services.logentry_edit(
         entry=entry, expected_version=1, changes={"text": "Multilateral ministerial."}, by=alice
@@ -148,3 +148,33 @@ def test_a_log_entry_needs_one_owner_and_a_source(alice):
             source_address=" ",
         )
     assert refused.value.field == "source_address"
+
+
+@pytest.mark.parametrize("address", ["https://www.state.gov/", "not a url", "javascript:x()"])
+def test_a_log_entry_cites_a_page_a_reader_can_open_written_or_edited(alice, address):
+    """The loader's rule for a source's address (commitments/references.py), for staff's
+    entries too: a page with a path, a seed file name, or the tracker's notes."""
+    entry = services.logentry_create(
+        by=alice,
+        commitment=CommitmentFactory(),
+        on=dt.date(2026, 1, 1),
+        kind="progress",
+        text="x",
+        source_address="docs/sources.md#checked-2026-12-07",
+    )
+    with pytest.raises(TransitionError, match=r"page address|bare domain") as refused:
+        services.logentry_create(
+            by=alice,
+            commitment=entry.commitment,
+            on=dt.date(2026, 1, 1),
+            kind="progress",
+            text="x",
+            source_address=address,
+        )
+    assert refused.value.field == "source_address"
+    with pytest.raises(TransitionError, match=r"page address|bare domain"):
+        services.logentry_edit(
+            entry=entry, expected_version=1, changes={"source_address": address}, by=alice
+        )
+    entry.refresh_from_db()
+    assert entry.source_address == "docs/sources.md#checked-2026-12-07"

@@ -14,8 +14,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from commitments import deadlines
-from commitments.loader import DEFAULT_PATH, SEED_NAME
+from commitments.loader import DEFAULT_PATH
 from commitments.models import Agreement, LogEntry, Milestone, Status
+from commitments.references import SEED_NAME
 from tests.conftest import require_service
 
 REPO = Path(__file__).resolve().parents[2]

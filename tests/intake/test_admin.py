@@ -117,6 +117,29 @@ def test_a_milestone_of_another_commitment_is_a_form_error(client, alice, findin
     assert Finding.objects.get(pk=finding.pk).state == Finding.State.PENDING
 
 
+@pytest.mark.parametrize(
+    "address",
+    ["not a url", "https://", "javascript:alert(1)", "https://example.org/", "ftp://x.org/a"],
+)
+def test_an_entry_citing_no_page_a_reader_can_open_is_a_form_error(client, alice, finding, address):
+    client.force_login(alice)
+    response = client.post(
+        reverse("admin:intake_finding_log", args=[finding.pk]),
+        {
+            "commitment": finding.suggestions.first().commitment.pk,
+            "on": "2026-02-04",
+            "kind": "context",
+            "text": "The ministerial met.",
+            "source_address": address,
+            "quoted": ["0"],
+        },
+    )
+    assert response.status_code == 200
+    assert "source_address" in response.context["form"].errors
+    assert not LogEntry.objects.filter(text_en="The ministerial met.").exists()
+    assert Finding.objects.get(pk=finding.pk).state == Finding.State.PENDING
+
+
 @pytest.mark.parametrize("commitment", ["x", "²"])
 def test_a_commitment_that_is_no_number_is_a_form_error(client, alice, finding, commitment):
     client.force_login(alice)

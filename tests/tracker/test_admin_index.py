@@ -61,7 +61,7 @@ def test_the_index_lists_what_needs_attention(client, alice, record):
         on=dt.date(2026, 11, 1),
         kind=LogEntry.Kind.CHECKED,
         text="Nothing yet.",
-        source_address="https://www.state.gov/",
+        source_address="https://example.org/ministerial",
     )
     Alert.objects.create(
         milestone=record["tokyo_20"],

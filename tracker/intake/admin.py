@@ -192,7 +192,9 @@ class FindingAdmin(admin.ModelAdmin[Finding]):
                     commitment=data["commitment"],
                     milestone=data["milestone"],
                 )
-            except (record.TransitionError, services.DecisionError) as exc:
+            except record.TransitionError as exc:  # beside the field it names, if shown
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            except services.DecisionError as exc:
                 form.add_error(None, str(exc))
             else:
                 link = reverse("admin:commitments_logentry_change", args=[entry.pk])

@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from commitments.loader import SEED_NAME
 from commitments.models import LogEntry, Source
+from commitments.references import SEED_NAME
 from tests.commitments.test_fixtures import REPO, normalise, seed_text, sources
 from tracker.public.citations import CATALOGUE, cite, web_address
 
