@@ -8,7 +8,7 @@ from django.http import HttpRequest
 
 from commitments.admin import MilestoneAdmin
 from commitments.admin.filters import DateHierarchyAdmin
-from commitments.admin.forms import HTTPS_URLS
+from commitments.admin.forms import HTTPS_URLS, KeyedAutocompleteAdmin
 from commitments.models import Milestone
 
 from .alerts import delivery, webhooks
@@ -118,7 +118,7 @@ class ProblemFilter(admin.SimpleListFilter):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin[Subscription]):
+class SubscriptionAdmin(KeyedAutocompleteAdmin):
     form = SubscriptionForm
     list_display = [
         "address",

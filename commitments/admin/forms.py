@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from django import forms
+from django.contrib import admin
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.http import HttpRequest
 from django.utils import timezone
 
 from .. import deadlines, services
@@ -48,6 +50,15 @@ class KeyedAutocomplete(AutocompleteSelect):
                 continue
             keys.append(v)
         return super().optgroups(name, keys, attr)
+
+
+class KeyedAutocompleteAdmin(admin.ModelAdmin[Any]):
+    """An admin whose ``autocomplete_fields`` use ``KeyedAutocomplete``."""
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kw: Any) -> Any:
+        if db_field.name in self.autocomplete_fields:
+            kw["widget"] = KeyedAutocomplete(db_field, self.admin_site, using=kw.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kw)
 
 
 class VersionedForm(forms.ModelForm[Any]):

@@ -24,3 +24,14 @@ def test_alerts_show_their_state_in_the_list_and_on_the_milestone(client, alice,
 
     page = client.get(reverse("admin:commitments_milestone_change", args=[ministerial.pk]))
     assert b"desk@example.org" in page.content and b"failed" in page.content
+
+
+def test_a_subscription_to_something_that_is_no_number_is_a_form_error(admin_client, agreements):
+    # Django's autocomplete widget looked the posted value up to show it again (a 500).
+    url = reverse("admin:tracker_subscription_add")
+    for field in ("agreement", "commitment", "milestone", "user"):
+        body = {"email": "reader@example.org", "kinds": ["overdue"], "lead_days": "7"}
+        response = admin_client.post(url, {**body, field: "x"})
+        assert response.status_code == 200
+        assert "Select a valid choice" in str(response.context["adminform"].form.errors[field])
+    assert not Subscription.objects.filter(email="reader@example.org").exists()

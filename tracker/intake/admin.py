@@ -21,7 +21,7 @@ from django.utils.html import format_html
 
 from commitments import services as record
 from commitments.admin import utc_label
-from commitments.admin.forms import HTTPS_URLS, KeyedAutocomplete
+from commitments.admin.forms import HTTPS_URLS, KeyedAutocompleteAdmin
 from commitments.admin.records import staff
 from commitments.models import Milestone
 
@@ -358,17 +358,12 @@ class WatchedSourceAdmin(admin.ModelAdmin[WatchedSource]):
 
 
 @admin.register(Keyword)
-class KeywordAdmin(admin.ModelAdmin[Keyword]):
+class KeywordAdmin(KeyedAutocompleteAdmin):
     list_display = ["phrase", "negative", "weight", "agreement", "commitment", "note"]
     list_filter = ["negative", "agreement"]
     list_select_related = ["agreement", "commitment__agreement"]
     search_fields = ["phrase", "note"]
     autocomplete_fields = ["commitment"]
-
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kw: Any) -> Any:
-        if db_field.name in self.autocomplete_fields:
-            kw["widget"] = KeyedAutocomplete(db_field, self.admin_site, using=kw.get("using"))
-        return super().formfield_for_foreignkey(db_field, request, **kw)
 
 
 @admin.register(Item)
