@@ -3,6 +3,7 @@ prerequisite, stops them with one line naming it, before anything starts."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -11,10 +12,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def script(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+def script(
+    tmp_path: Path, *args: str, root: Path = ROOT, **env: str
+) -> subprocess.CompletedProcess[str]:
     base = {"PATH": "/usr/bin:/bin", "TRACKER_VAR_DIR": str(tmp_path / "var")}
     return subprocess.run(
-        [str(ROOT / "scripts" / args[0]), *args[1:]],
+        [str(root / "scripts" / args[0]), *args[1:]],
         env={**base, **env},
         capture_output=True,
         text=True,
@@ -36,3 +39,24 @@ def test_run_refuses_a_bad_port_or_worker_count_before_starting(tmp_path, name, 
     done = script(tmp_path, "run", **{name: value})
     assert (done.returncode, done.stderr) == (2, f"scripts/run: {says}\n")
     assert not (tmp_path / "var" / "tracker.sqlite3").exists()  # nothing migrated
+
+
+MAKE_PROD = "no virtual environment in .venv; make install-prod (or make run) makes it"
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["manage", "check"], f"scripts/manage: {MAKE_PROD}"),
+        (["run"], f"scripts/manage: {MAKE_PROD}"),  # its first step
+        (
+            ["bench"],
+            "scripts/bench: no virtual environment in .venv; make install (or make bench) makes it",
+        ),
+    ],
+)
+def test_the_scripts_name_a_missing_virtual_environment(tmp_path, args, says):
+    fresh = tmp_path / "checkout"  # a checkout where make has not run
+    shutil.copytree(ROOT / "scripts", fresh / "scripts")
+    done = script(tmp_path, *args, root=fresh)
+    assert (done.returncode, done.stderr) == (1, f"{says}\n")
