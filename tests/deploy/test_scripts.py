@@ -60,3 +60,13 @@ def test_the_scripts_name_a_missing_virtual_environment(tmp_path, args, says):
     shutil.copytree(ROOT / "scripts", fresh / "scripts")
     done = script(tmp_path, *args, root=fresh)
     assert (done.returncode, done.stderr) == (1, f"{says}\n")
+
+
+@pytest.mark.parametrize("sizes", ["lots", "10000,x", "0", "10,-5"])
+def test_bench_names_milestone_counts_that_are_not(tmp_path, sizes):
+    done = script(tmp_path, "bench", "sweep", BENCH_SWEEP_SIZES=sizes)
+    assert done.returncode == 2
+    assert done.stderr.splitlines()[-1] == (
+        f"sweep.py: error: argument --sizes: {sizes!r} is not a comma-separated list of "
+        "milestone counts (BENCH_SWEEP_SIZES)"
+    )
