@@ -72,11 +72,25 @@ subscriptions on the agreement: two with the default kinds and lead times (30/7/
 days), one for "overdue" only. Judged at {NOW.isoformat()}."""
 
 
+def milestone_counts(text: str) -> list[int]:
+    """``10000,100_000``: milestone counts, each 1 or more."""
+    try:
+        counts = [int(s.replace("_", "")) for s in text.split(",") if s.strip()]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a comma-separated list of milestone counts (BENCH_SWEEP_SIZES)"
+        )
+    return counts
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--sizes",
-        default=os.environ.get("BENCH_SWEEP_SIZES", "10000,100000"),
+        type=milestone_counts,
+        default=os.environ.get("BENCH_SWEEP_SIZES") or "10000,100000",
         help="comma-separated milestone counts (env BENCH_SWEEP_SIZES); "
         "1000000 adds about 15 minutes",
     )
@@ -99,9 +113,7 @@ def parse_args() -> argparse.Namespace:
         default="off",
         help="the API's change-counter triggers (tracker/api): off by default, see api_triggers()",
     )
-    args = parser.parse_args()
-    args.sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
-    return args
+    return parser.parse_args()
 
 
 # --- Set-up -------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 import time_machine
+from warcio.archiveiterator import ArchiveIterator
 
 from commitments.models import Source
 from tracker.archive import services
@@ -139,3 +140,37 @@ def test_a_pdf_copy_is_served_as_a_download(client, site, db):
     assert response.content == pdf and response["Content-Type"] == "application/pdf"
     assert response["Content-Disposition"] == f'attachment; filename="archived-{capture.pk}.pdf"'
     assert response["Content-Security-Policy"].startswith("sandbox;")
+
+
+def cut_short_in_the_body(path) -> None:
+    """The file ends 20 bytes before the response record's gzip member does."""
+    with path.open("rb") as handle:
+        records = ArchiveIterator(handle)
+        for record in records:
+            record.content_stream().read()
+            if record.rec_type == "response":
+                end = records.get_record_offset() + records.get_record_length()
+    path.write_bytes(path.read_bytes()[: end - 20])
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda path: path.unlink(), id="missing"),
+        pytest.param(cut_short_in_the_body, id="cut-short"),
+        pytest.param(lambda path: path.write_bytes(b"not a WARC"), id="not-a-warc"),
+        pytest.param(lambda path: path.write_bytes(b""), id="empty"),
+    ],
+)
+def test_a_copy_whose_file_is_gone_or_damaged_says_so(client, copy, archive_dir, damage, caplog):
+    # A body cut short by a truncated file reads without an error from warcio: the
+    # kept sha256 tells it from the copy.
+    damage(archive_dir / copy.warc)
+    response = client.get(f"/archive/{copy.pk}/raw")
+    assert response.status_code == 404
+    assert (
+        response.content.decode() == f"The stored copy of {copy.address} is missing or damaged.\n"
+    )
+    assert copy.warc in caplog.text  # the operator learns which file
+    # The banner page still says what the copy was, and where the original is.
+    assert client.get(f"/archive/{copy.pk}/").status_code == 200

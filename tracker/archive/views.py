@@ -5,6 +5,8 @@ sandbox (no script runs, nothing is loaded from anywhere, an origin of its own).
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -17,6 +19,8 @@ from tracker.public.citations import cite, web_address
 from . import warc
 from .models import Capture, LinkCheck
 from .services import SEED
+
+log = logging.getLogger(__name__)
 
 # Types a browser will not show in a sandbox: sent as a download instead.
 DOWNLOADED = {"application/pdf"}
@@ -73,7 +77,17 @@ def copy_page(request: HttpRequest, pk: int) -> HttpResponse:
 @require_safe
 def copy_raw(request: HttpRequest, pk: int) -> HttpResponse:
     capture = get_object_or_404(Capture, pk=pk, state=Capture.State.ARCHIVED)
-    copy = warc.read(capture.warc)
+    try:
+        copy = warc.read(capture.warc, sha256=capture.sha256)
+    except warc.Unreadable as error:
+        # The file is gone or cut short (a restore without var/archive/, a full disk):
+        # the reader is told so, the operator gets the file's name.
+        log.error("archive: the copy of %s cannot be read: %s", capture.address, error)
+        return HttpResponse(
+            f"The stored copy of {capture.address} is missing or damaged.\n",
+            status=404,
+            content_type="text/plain; charset=utf-8",
+        )
     response = HttpResponse(copy.body, content_type=copy.content_type or "application/octet-stream")
     response["Content-Security-Policy"] = SANDBOX
     response["X-Content-Type-Options"] = "nosniff"

@@ -14,6 +14,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import zlib
 from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import urlsplit
@@ -21,6 +22,7 @@ from urllib.parse import urlsplit
 from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from warcio.archiveiterator import ArchiveIterator
+from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter
@@ -172,9 +174,26 @@ class Copy:
     body: bytes
 
 
-def read(name: str) -> Copy:
+class Unreadable(Exception):
+    """The WARC file is missing, cut short or not the one written."""
+
+
+def read(name: str, sha256: str = "") -> Copy:
     """The response (or a seed's resource) record of the WARC file ``name``, read with
-    warcio's own reader."""
+    warcio's own reader. warcio hands back a body cut short by a truncated file without
+    a word: given the body's ``sha256`` (kept at write), a body that differs raises
+    Unreadable, as does a file missing or not a WARC."""
+    try:
+        copy = _read(name)
+    # AttributeError: warcio on a record's headers cut short.
+    except (OSError, EOFError, zlib.error, ArchiveLoadFailed, AttributeError) as error:
+        raise Unreadable(f"{name}: {error}") from error
+    if sha256 and hashlib.sha256(copy.body).hexdigest() != sha256:
+        raise Unreadable(f"{name}: the body is not the one written (sha256 differs)")
+    return copy
+
+
+def _read(name: str) -> Copy:
     with storage().open(name, "rb") as handle:
         for record in ArchiveIterator(handle):
             if record.rec_type in ("response", "resource"):
@@ -190,4 +209,4 @@ def read(name: str) -> Copy:
                     content_type=headers.get_header("content-type") or "",
                     body=record.content_stream().read(),
                 )
-    raise LookupError(f"no response or resource record in {name}")
+    raise Unreadable(f"{name}: no response or resource record")
