@@ -320,6 +320,17 @@ class Lead(models.Model):
         return self.title
 
 
+def nothing_archived(prefix: str = "") -> Q:
+    """A milestone, its commitment and its agreement all current (not archived);
+    ``prefix`` is the way to the milestone from another model ("milestone__")."""
+    return Q(
+        **{
+            f"{prefix}{way}archived_at": None
+            for way in ("", "commitment__", "commitment__agreement__")
+        }
+    )
+
+
 class MilestoneQuerySet(MultilingualQuerySet["Milestone"]):
     def open(self) -> MilestoneQuerySet:
         return self.exclude(status__in=CLOSED_STATUSES)

@@ -26,17 +26,15 @@ from .models import (
     MilestonePart,
     Status,
     StatusUpdate,
+    nothing_archived,
 )
 
 
 def _series() -> models.QuerySet[Milestone]:
     """The series that go on: recurring, open, and nothing of theirs archived."""
-    return Milestone.objects.filter(
-        rule_kind=RuleKind.RECURRING,
-        archived_at__isnull=True,
-        commitment__archived_at__isnull=True,
-        commitment__agreement__archived_at__isnull=True,
-    ).exclude(status__in=CLOSED_STATUSES)
+    return Milestone.objects.filter(nothing_archived(), rule_kind=RuleKind.RECURRING).exclude(
+        status__in=CLOSED_STATUSES
+    )
 
 
 def series_extend(*, now: dt.datetime | None = None, series: Milestone | None = None) -> int:

@@ -164,19 +164,8 @@ def _nearest(lead_days: list[int], left: int | None) -> int | None:
 
 
 def _archived(m: Milestone) -> bool:
+    """Of a milestone in hand; in SQL, ``commitments.models.nothing_archived``."""
     return bool(m.archived_at or m.commitment.archived_at or m.commitment.agreement.archived_at)
-
-
-def unarchived(prefix: str = "") -> Q:
-    """The opposite of ``_archived``, in SQL, for milestones reached through ``prefix``
-    (the digest asks the database)."""
-    return Q(
-        **{
-            f"{prefix}archived_at": None,
-            f"{prefix}commitment__archived_at": None,
-            f"{prefix}commitment__agreement__archived_at": None,
-        }
-    )
 
 
 def _endpoint_covers(endpoint: WebhookEndpoint, m: Milestone) -> bool:

@@ -18,11 +18,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import override
 
-from commitments.models import Milestone, StatusUpdate
+from commitments.models import Milestone, StatusUpdate, nothing_archived
 
 from ..models import DigestSent, Subscription
 from . import emails
-from .audience import Audience, unarchived
+from .audience import Audience
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +77,12 @@ def _send_one(sub: Subscription, week_of: dt.date, now: dt.datetime) -> int:
 
 
 def _content(sub: Subscription, week_of: dt.date, now: dt.datetime) -> dict[str, object]:
-    milestones = Milestone.objects.filter(sub.milestone_filter(), unarchived()).select_related(
-        "commitment__agreement"
-    )
+    milestones = Milestone.objects.filter(
+        sub.milestone_filter(), nothing_archived()
+    ).select_related("commitment__agreement")
     changed = (
         StatusUpdate.objects.filter(at__gte=now - dt.timedelta(days=7))
-        .filter(sub.milestone_filter("milestone__"), unarchived("milestone__"))
+        .filter(sub.milestone_filter("milestone__"), nothing_archived("milestone__"))
         .select_related("milestone")
         .order_by("-at")[:200]
     )

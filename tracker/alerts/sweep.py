@@ -27,7 +27,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from commitments import deadlines, series
-from commitments.models import Agreement, Milestone, StatusUpdate
+from commitments.models import Agreement, Milestone, StatusUpdate, nothing_archived
 
 from ..models import AlertEvent, AlertKind, Subscription, SweepRun
 from . import audience
@@ -147,13 +147,7 @@ def remind(now: dt.datetime, stamp: dt.datetime) -> int:
             commitment__agreement__time_zone=zone, due_on__gte=day, due_on__lte=day + longest
         )
     candidates = audience.scope(
-        Milestone.objects.open().filter(
-            window,
-            overdue_since__isnull=True,
-            archived_at__isnull=True,
-            commitment__archived_at__isnull=True,
-            commitment__agreement__archived_at__isnull=True,
-        )
+        Milestone.objects.open().filter(window, nothing_archived(), overdue_since__isnull=True)
     )
     # Every row has a due date: the window bounds it.
     due: Iterator[tuple[Any, ...]] = candidates.values_list(
