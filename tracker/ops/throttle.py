@@ -10,6 +10,7 @@ take the site down with it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -37,16 +38,26 @@ def allowed(scope: str, key: str, limit: int) -> bool:
     return counted is None or counted <= limit
 
 
+def mail_domain(domain: str) -> str:
+    """A domain as mail goes to it: IDNA's reading, in lower case (ＢÜＣＨＥＲ.example
+    and xn--bcher-kva.example are bücher.example). UnicodeError where IDNA cannot
+    encode it (a label of 62 "ü")."""
+    return domain.lower().encode("idna").decode("idna")
+
+
 def mailbox(address: str) -> str:
     """The mailbox an address delivers to, as a limit must count it: the local part
     unquoted and unescaped (``"\\v\\ictim"@example.test`` is victim@example.test), lower
-    case, without a ``+tag``; the domain in lower case."""
+    case, without a ``+tag``; the domain as ``mail_domain`` reads it."""
     try:
         parsed = Address(addr_spec=address.strip())
         local, domain = parsed.username, parsed.domain
     except (HeaderParseError, ValueError, IndexError):
         local, _, domain = address.strip().rpartition("@")
-    return f"{local.lower().split('+', 1)[0]}@{domain.lower().rstrip('.')}"
+    domain = domain.lower().rstrip(".")
+    with contextlib.suppress(UnicodeError):  # else no mail goes there: counted as written
+        domain = mail_domain(domain)
+    return f"{local.lower().split('+', 1)[0]}@{domain}"
 
 
 def client_allowed(request: HttpRequest, scope: str, limit: int) -> bool:

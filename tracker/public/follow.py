@@ -51,7 +51,7 @@ class FollowForm(forms.Form):
         invalid = forms.ValidationError(validate_email.message, code=validate_email.code)
         local, _, domain = self.cleaned_data["email"].lower().rpartition("@")
         try:
-            email = f"{local}@{domain.encode('idna').decode('idna')}"
+            email = f"{local}@{throttle.mail_domain(domain)}"
         except UnicodeError:
             raise invalid from None
         if len(email) > EMAIL_LENGTH:

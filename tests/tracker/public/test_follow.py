@@ -192,6 +192,16 @@ def test_one_mailbox_is_one_address_however_its_domain_is_spelled(client, minist
     assert list(Subscription.objects.values_list("email", flat=True)) == ["reader@bücher.example"]
 
 
+def test_the_limits_count_one_mailbox_whatever_spells_its_domain():
+    """The rate counter's own rule, for every caller (not only the follow form, which
+    also keeps the address so spelled)."""
+    from tracker.ops import throttle
+
+    spellings = ["Reader+x@xn--bcher-kva.example", "reader@ＢÜＣＨＥＲ.example."]
+    assert {throttle.mailbox(s) for s in spellings} == {"reader@bücher.example"}
+    assert throttle.mailbox("reader@" + "ü" * 62 + ".de") == "reader@" + "ü" * 62 + ".de"
+
+
 def test_the_per_address_limit_holds_while_the_cache_is_down(client, ministerial, settings):
     """With the cache unreachable the limit is counted from the requests to follow kept
     in the database, so a Redis outage does not open the mailbox to a flood."""
