@@ -38,6 +38,16 @@ def staff(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
+def key_or_404(model: type[Any], object_id: str) -> None:
+    """An admin address takes any text as the record's id (``x``, ``²``): a 404 for
+    one the primary key refuses, as for an id with no record (Django's own change
+    page does so; a query by it would raise)."""
+    try:
+        model._meta.pk.to_python(object_id)
+    except ValidationError:
+        raise Http404 from None
+
+
 @dataclass(frozen=True)
 class RecordWrites:
     """The services that write one kind of record: its edit and archive services, and
@@ -79,11 +89,8 @@ class RecordAdmin(DateHierarchyAdmin, ArchivedColumn, TranslationAdmin[Any], Sim
     def get_history_queryset(
         self, request: HttpRequest, history_manager: Any, pk_name: str, object_id: Any
     ) -> QuerySet[Any]:
-        # The History address takes any text, and simple-history queries by it as it is.
-        try:
-            self.model._meta.pk.to_python(object_id)
-        except ValidationError:
-            raise Http404 from None
+        # simple-history queries by the address's text as it is.
+        key_or_404(self.model, object_id)
         return super().get_history_queryset(request, history_manager, pk_name, object_id)
 
     def get_historical_record_context_helper(

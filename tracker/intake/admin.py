@@ -10,9 +10,9 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db.models import F, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -22,7 +22,7 @@ from django.utils.html import format_html
 from commitments import services as record
 from commitments.admin import utc_label
 from commitments.admin.forms import HTTPS_URLS, KeyedAutocompleteAdmin
-from commitments.admin.records import staff
+from commitments.admin.records import key_or_404, staff
 from commitments.models import Milestone
 
 from . import services
@@ -249,10 +249,7 @@ class FindingAdmin(admin.ModelAdmin[Finding]):
         return HttpResponseRedirect(reverse("admin:intake_finding_change", args=[pk]))
 
     def _finding(self, request: HttpRequest, object_id: str, decide: bool = False) -> Finding:
-        try:  # the change page's address takes any text
-            Finding._meta.pk.to_python(object_id)
-        except ValidationError:
-            raise Http404 from None
+        key_or_404(Finding, object_id)
         finding = get_object_or_404(
             Finding.objects.select_related("item__source").prefetch_related(ranked_suggestions()),
             pk=object_id,
